@@ -1,0 +1,119 @@
+//! Bucket operations: create, read, update configuration, delete. Each mutation
+//! lands in the change log in the same transaction.
+
+use redb::{ReadableTable, ReadableTableMetadata};
+
+use crate::changelog::Change;
+use crate::db::{BUCKETS, ReadTx, Store, Tx, UPLOADS, VERSIONS};
+use crate::error::StoreError;
+use crate::keys::bucket_prefix;
+use crate::records::{BucketRecord, UploadRecord};
+
+impl ReadTx {
+    pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
+        let table = self.txn.open_table(BUCKETS)?;
+        let value = table.get(name)?;
+        value.map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from)).transpose()
+    }
+
+    pub fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
+        let table = self.txn.open_table(BUCKETS)?;
+        let mut out = Vec::with_capacity(table.len()? as usize);
+        for item in table.iter()? {
+            out.push(serde_json::from_slice(item?.1.value())?);
+        }
+        Ok(out)
+    }
+}
+
+impl Tx<'_> {
+    pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
+        let table = self.txn.open_table(BUCKETS)?;
+        let value = table.get(name)?;
+        value.map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from)).transpose()
+    }
+
+    /// The bucket, or `NoSuchBucket`.
+    pub fn require_bucket(&self, name: &str) -> Result<BucketRecord, StoreError> {
+        self.bucket(name)?.ok_or(StoreError::NoSuchBucket)
+    }
+
+    pub(crate) fn put_bucket_record(&mut self, record: &BucketRecord) -> Result<(), StoreError> {
+        self.txn.open_table(BUCKETS)?.insert(record.name.as_str(), serde_json::to_vec(record)?.as_slice())?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Creates a bucket. Fails with `BucketExists` (naming the owner) if the name is taken.
+    pub async fn create_bucket(&self, mut record: BucketRecord) -> Result<BucketRecord, StoreError> {
+        self.write(move |tx| {
+            if let Some(existing) = tx.bucket(&record.name)? {
+                return Err(StoreError::BucketExists { owner: existing.owner });
+            }
+            record.hlc = tx.now();
+            tx.put_bucket_record(&record)?;
+            let origin = tx.region().to_string();
+            tx.append(&origin, record.hlc, Change::BucketCreated { bucket: record.clone() })?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Changes a bucket's configuration with `edit`, which may refuse by
+    /// returning an error (nothing is written then).
+    pub async fn update_bucket<F>(&self, name: &str, edit: F) -> Result<BucketRecord, StoreError>
+    where
+        F: FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
+    {
+        let name = name.to_string();
+        self.write(move |tx| {
+            let mut record = tx.require_bucket(&name)?;
+            edit(&mut record)?;
+            record.hlc = tx.now();
+            tx.put_bucket_record(&record)?;
+            let origin = tx.region().to_string();
+            tx.append(&origin, record.hlc, Change::BucketUpdated { bucket: record.clone() })?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Deletes an empty bucket (no versions, no delete markers). In-progress
+    /// multipart uploads are aborted with it.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.write(move |tx| {
+            tx.require_bucket(&name)?;
+            let prefix = bucket_prefix(&name);
+            {
+                let versions = tx.txn.open_table(VERSIONS)?;
+                if let Some(first) = versions.range(prefix.as_slice()..)?.next() {
+                    if first?.0.value().starts_with(&prefix) {
+                        return Err(StoreError::BucketNotEmpty);
+                    }
+                }
+            }
+            let uploads: Vec<UploadRecord> = {
+                let table = tx.txn.open_table(UPLOADS)?;
+                let mut found = Vec::new();
+                for item in table.iter()? {
+                    let upload: UploadRecord = serde_json::from_slice(item?.1.value())?;
+                    if upload.bucket == name {
+                        found.push(upload);
+                    }
+                }
+                found
+            };
+            for upload in uploads {
+                tx.remove_upload(&upload.upload_id)?;
+            }
+            tx.txn.open_table(BUCKETS)?.remove(name.as_str())?;
+            let hlc = tx.now();
+            let origin = tx.region().to_string();
+            tx.append(&origin, hlc, Change::BucketDeleted { name })?;
+            Ok(())
+        })
+        .await
+    }
+}

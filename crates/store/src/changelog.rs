@@ -1,0 +1,36 @@
+//! The change log: every mutation of the store, appended in the same commit as the
+//! mutation itself. Replication shippers, streams and status surfaces read it.
+
+use crate::records::{BucketRecord, ObjectVersion};
+use serde::{Deserialize, Serialize};
+
+/// What changed. One variant per kind of mutation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// A bucket was created.
+    BucketCreated { bucket: BucketRecord },
+    /// A bucket's configuration changed (versioning, ACL, policy, CORS, replication).
+    BucketUpdated { bucket: BucketRecord },
+    /// A bucket was deleted.
+    BucketDeleted { name: String },
+    /// A new object version (or delete marker) was written.
+    VersionPut { bucket: String, key: String, version: ObjectVersion },
+    /// An existing version's metadata (tags, ACL) changed; the body did not.
+    VersionUpdated { bucket: String, key: String, version: ObjectVersion },
+    /// A version was removed for good (delete by version id, or an overwrite
+    /// of the `null` version).
+    VersionDeleted { bucket: String, key: String, version_id: String },
+}
+
+/// One entry of the change log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    /// Position in this region's log; strictly increasing, no gaps.
+    pub seq: u64,
+    /// Region where the mutation was first accepted.
+    pub origin: String,
+    /// Hybrid-logical-clock time of the mutation.
+    pub hlc: u64,
+    pub change: Change,
+}

@@ -1,0 +1,356 @@
+//! Object versions: write, delete (markers and versions), metadata edits, reads and
+//! ordered scans. S3's versioning rules live here because they decide what one
+//! atomic commit contains: which version becomes current, which `null` version is
+//! replaced, which bodies are freed, and which change-log entry is appended.
+
+use bytes::Bytes;
+use redb::{ReadableTable, Table};
+use std::path::PathBuf;
+
+use crate::blobs::StagedBody;
+use crate::changelog::Change;
+use crate::db::{CURRENT, INLINE, ReadTx, Store, Tx, VERSIONS};
+use crate::error::StoreError;
+use crate::keys::{object_key, prefix_end, split_object_key, split_version_key, version_key, versions_prefix};
+use crate::records::{ObjectVersion, Segment, Versioning};
+
+/// What a scan visitor wants next.
+pub enum Visit {
+    Continue,
+    Stop,
+    /// Skip every remaining key that starts with this prefix (used for delimiters).
+    SkipPrefix(String),
+}
+
+/// The result of a delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteOutcome {
+    /// Version id of the created delete marker or of the removed version.
+    pub version_id: Option<String>,
+    /// Whether the created or removed version is a delete marker.
+    pub delete_marker: bool,
+}
+
+/// Where to read a segment of a body from.
+pub enum SegmentSource {
+    Bytes(Bytes),
+    File(PathBuf),
+}
+
+/// A precondition checked against the current version inside the commit.
+pub type Precondition = Box<dyn FnOnce(Option<&ObjectVersion>) -> Result<(), StoreError> + Send>;
+
+/// A new, unique version id for a versioned write.
+fn new_version_id(hlc: u64) -> String {
+    format!("{hlc:016x}{:08x}", rand::random::<u32>())
+}
+
+fn decode(raw: &[u8]) -> Result<ObjectVersion, StoreError> {
+    Ok(serde_json::from_slice(raw)?)
+}
+
+/// Finds a version of a key by id in any table holding versions.
+fn find_version<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Option<(Vec<u8>, ObjectVersion)>, StoreError> {
+    let prefix = versions_prefix(bucket, key);
+    for item in table.range(prefix.as_slice()..)? {
+        let (k, v) = item?;
+        if !k.value().starts_with(&prefix) {
+            break;
+        }
+        let version = decode(v.value())?;
+        if version.version_id == version_id {
+            return Ok(Some((k.value().to_vec(), version)));
+        }
+    }
+    Ok(None)
+}
+
+impl ReadTx {
+    /// A version of an object: the current one when `version_id` is `None`.
+    /// Delete markers are returned as such; the caller decides what they mean.
+    pub fn object(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<ObjectVersion, StoreError> {
+        if self.bucket(bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket);
+        }
+        match version_id {
+            None => {
+                let table = self.txn.open_table(CURRENT)?;
+                let raw = table.get(object_key(bucket, key).as_slice())?.ok_or(StoreError::NoSuchKey)?;
+                decode(raw.value())
+            }
+            Some(id) => {
+                let table = self.txn.open_table(VERSIONS)?;
+                find_version(&table, bucket, key, id)?.map(|(_, v)| v).ok_or(StoreError::NoSuchVersion)
+            }
+        }
+    }
+
+    /// Where each segment's bytes are, read from this same snapshot.
+    pub fn segment_source(&self, segment: &Segment, store: &Store) -> Result<SegmentSource, StoreError> {
+        if segment.inline {
+            let table = self.txn.open_table(INLINE)?;
+            let raw = table.get(segment.id)?.ok_or_else(|| StoreError::Corrupt(format!("inline blob {:x} missing", segment.id)))?;
+            Ok(SegmentSource::Bytes(Bytes::copy_from_slice(raw.value())))
+        } else {
+            Ok(SegmentSource::File(store.blobs().path(segment.id)))
+        }
+    }
+
+    /// Visits current versions of a bucket's keys in order, starting at `start`
+    /// (inclusive) and staying within `prefix`.
+    pub fn scan_current<F>(&self, bucket: &str, prefix: &str, start: &str, mut visit: F) -> Result<(), StoreError>
+    where
+        F: FnMut(&str, ObjectVersion) -> Visit,
+    {
+        let table = self.txn.open_table(CURRENT)?;
+        scan(&table, bucket, prefix, start, split_object_key, &mut visit)
+    }
+
+    /// Visits every version of a bucket's keys: keys in order, newest version first.
+    pub fn scan_versions<F>(&self, bucket: &str, prefix: &str, start: &str, mut visit: F) -> Result<(), StoreError>
+    where
+        F: FnMut(&str, ObjectVersion) -> Visit,
+    {
+        let table = self.txn.open_table(VERSIONS)?;
+        scan(&table, bucket, prefix, start, split_version_key, &mut visit)
+    }
+}
+
+/// The ordered scan shared by current-version and all-version listings.
+fn scan<T, S, F>(table: &T, bucket: &str, prefix: &str, start: &str, split: S, visit: &mut F) -> Result<(), StoreError>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+    S: for<'a> Fn(&str, &'a [u8]) -> Option<&'a str>,
+    F: FnMut(&str, ObjectVersion) -> Visit,
+{
+    let scope = object_key(bucket, prefix);
+    let mut from = object_key(bucket, if start > prefix { start } else { prefix });
+    'outer: loop {
+        for item in table.range(from.as_slice()..)? {
+            let (k, v) = item?;
+            let raw = k.value();
+            if !raw.starts_with(&scope) {
+                break 'outer;
+            }
+            let Some(key) = split(bucket, raw) else { continue };
+            match visit(key, decode(v.value())?) {
+                Visit::Continue => {}
+                Visit::Stop => break 'outer,
+                Visit::SkipPrefix(p) => match prefix_end(&object_key(bucket, &p)) {
+                    Some(end) => {
+                        from = end;
+                        continue 'outer;
+                    }
+                    None => break 'outer,
+                },
+            }
+        }
+        break;
+    }
+    Ok(())
+}
+
+type BytesTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
+
+impl Tx<'_> {
+    /// The current version of a key, if any (possibly a delete marker).
+    pub fn current(&self, bucket: &str, key: &str) -> Result<Option<ObjectVersion>, StoreError> {
+        let table = self.txn.open_table(CURRENT)?;
+        let raw = table.get(object_key(bucket, key).as_slice())?;
+        raw.map(|r| decode(r.value())).transpose()
+    }
+
+    /// Makes `version` (with segments already adopted) a new version of the key:
+    /// assigns its id per the bucket's versioning, replaces a previous `null`
+    /// version, updates the current pointer and logs the change.
+    pub fn commit_version(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        versioning: Versioning,
+        mut version: ObjectVersion,
+    ) -> Result<ObjectVersion, StoreError> {
+        version.hlc = self.now();
+        version.origin = self.region().to_string();
+        version.version_id = match versioning {
+            Versioning::Enabled => new_version_id(version.hlc),
+            Versioning::Unversioned | Versioning::Suspended => "null".to_string(),
+        };
+        self.install_version(bucket, key, &version)?;
+        let origin = version.origin.clone();
+        self.append(&origin, version.hlc, Change::VersionPut { bucket: bucket.into(), key: key.into(), version: version.clone() })?;
+        Ok(version)
+    }
+
+    /// Inserts a version, replacing an existing version with the same id, and
+    /// points `current` at the newest version of the key.
+    fn install_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
+        let replaced = {
+            let mut versions: BytesTable = self.txn.open_table(VERSIONS)?;
+            let existing = find_version(&versions, bucket, key, &version.version_id)?;
+            if let Some((raw_key, _)) = &existing {
+                versions.remove(raw_key.as_slice())?;
+            }
+            versions.insert(version_key(bucket, key, version.hlc).as_slice(), serde_json::to_vec(version)?.as_slice())?;
+            existing.map(|(_, v)| v)
+        };
+        if let Some(old) = replaced {
+            self.release(&old.segments)?;
+        }
+        self.refresh_current(bucket, key)
+    }
+
+    /// Points `current` at the newest remaining version of the key, or removes it.
+    fn refresh_current(&mut self, bucket: &str, key: &str) -> Result<(), StoreError> {
+        let newest = {
+            let versions: BytesTable = self.txn.open_table(VERSIONS)?;
+            let prefix = versions_prefix(bucket, key);
+            let mut range = versions.range(prefix.as_slice()..)?;
+            match range.next() {
+                Some(item) => {
+                    let (k, v) = item?;
+                    k.value().starts_with(&prefix).then(|| v.value().to_vec())
+                }
+                None => None,
+            }
+        };
+        let mut current: BytesTable = self.txn.open_table(CURRENT)?;
+        let ck = object_key(bucket, key);
+        match newest {
+            Some(raw) => current.insert(ck.as_slice(), raw.as_slice())?,
+            None => current.remove(ck.as_slice())?,
+        };
+        Ok(())
+    }
+
+    /// Removes one version for good and logs it.
+    fn remove_version(&mut self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
+        let removed = {
+            let mut versions: BytesTable = self.txn.open_table(VERSIONS)?;
+            match find_version(&versions, bucket, key, version_id)? {
+                Some((raw_key, v)) => {
+                    versions.remove(raw_key.as_slice())?;
+                    Some(v)
+                }
+                None => None,
+            }
+        };
+        let Some(removed) = removed else { return Ok(None) };
+        self.release(&removed.segments)?;
+        self.refresh_current(bucket, key)?;
+        let hlc = self.now();
+        let origin = self.region().to_string();
+        self.append(&origin, hlc, Change::VersionDeleted { bucket: bucket.into(), key: key.into(), version_id: version_id.into() })?;
+        Ok(Some(removed))
+    }
+}
+
+impl Store {
+    /// Writes a new object version with a staged body, after checking the
+    /// bucket exists and `precondition` holds against the current version.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        template: ObjectVersion,
+        mut body: StagedBody,
+        precondition: Precondition,
+    ) -> Result<ObjectVersion, StoreError> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.write(move |tx| {
+            let record = tx.require_bucket(&bucket)?;
+            let current = tx.current(&bucket, &key)?;
+            precondition(current.as_ref().filter(|v| !v.delete_marker))?;
+            let mut version = template;
+            version.segments = vec![tx.adopt(&mut body)?];
+            version.size = body.segment.len;
+            tx.commit_version(&bucket, &key, record.versioning, version)
+        })
+        .await
+    }
+
+    /// Deletes as S3 does: by version id removes that version; otherwise an
+    /// unversioned bucket drops the object and a versioned one gets a delete marker.
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<String>,
+        owner: &str,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let (bucket, key, owner) = (bucket.to_string(), key.to_string(), owner.to_string());
+        self.write(move |tx| {
+            let record = tx.require_bucket(&bucket)?;
+            if let Some(id) = version_id {
+                let removed = tx.remove_version(&bucket, &key, &id)?;
+                return Ok(DeleteOutcome { version_id: Some(id), delete_marker: removed.is_some_and(|v| v.delete_marker) });
+            }
+            if record.versioning == Versioning::Unversioned {
+                tx.remove_version(&bucket, &key, "null")?;
+                return Ok(DeleteOutcome { version_id: None, delete_marker: false });
+            }
+            let marker = delete_marker(&owner);
+            let marker = tx.commit_version(&bucket, &key, record.versioning, marker)?;
+            Ok(DeleteOutcome { version_id: Some(marker.version_id), delete_marker: true })
+        })
+        .await
+    }
+
+    /// Edits metadata of one version (tags, ACL) without touching its body.
+    pub async fn update_version<F>(&self, bucket: &str, key: &str, version_id: Option<String>, edit: F) -> Result<ObjectVersion, StoreError>
+    where
+        F: FnOnce(&mut ObjectVersion) -> Result<(), StoreError> + Send + 'static,
+    {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.write(move |tx| {
+            tx.require_bucket(&bucket)?;
+            let mut version = match &version_id {
+                None => tx.current(&bucket, &key)?.filter(|v| !v.delete_marker).ok_or(StoreError::NoSuchKey)?,
+                Some(id) => {
+                    let versions: BytesTable = tx.txn.open_table(VERSIONS)?;
+                    find_version(&versions, &bucket, &key, id)?.map(|(_, v)| v).ok_or(StoreError::NoSuchVersion)?
+                }
+            };
+            edit(&mut version)?;
+            let raw = serde_json::to_vec(&version)?;
+            tx.txn.open_table(VERSIONS)?.insert(version_key(&bucket, &key, version.hlc).as_slice(), raw.as_slice())?;
+            tx.refresh_current(&bucket, &key)?;
+            let hlc = tx.now();
+            let origin = tx.region().to_string();
+            tx.append(&origin, hlc, Change::VersionUpdated { bucket, key, version: version.clone() })?;
+            Ok(version)
+        })
+        .await
+    }
+}
+
+/// A delete marker written by `owner` (id and clock are set at commit).
+fn delete_marker(owner: &str) -> ObjectVersion {
+    ObjectVersion {
+        version_id: String::new(),
+        delete_marker: true,
+        size: 0,
+        etag: String::new(),
+        content_type: None,
+        content_encoding: None,
+        content_disposition: None,
+        content_language: None,
+        cache_control: None,
+        expires: None,
+        metadata: Default::default(),
+        checksums: Default::default(),
+        tags: vec![],
+        grants: vec![],
+        owner: owner.to_string(),
+        modified_ms: crate::now_ms(),
+        hlc: 0,
+        origin: String::new(),
+        segments: vec![],
+        part_sizes: vec![],
+    }
+}

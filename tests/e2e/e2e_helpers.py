@@ -444,14 +444,15 @@ class Node:
 
     def client(self, principal: str = "admin", key: Key | None = None, addressing: str = "path", **cfg):
         key = key or KEYS[principal]
-        config = Config(
+        opts = dict(
             s3={"addressing_style": addressing},
             retries={"total_max_attempts": 1, "mode": "standard"},
             signature_version="s3v4",
             connect_timeout=5,
             read_timeout=60,
-            **cfg,
         )
+        opts.update(cfg)
+        config = Config(**opts)
         return boto3.session.Session().client(
             "s3",
             endpoint_url=self.endpoint,

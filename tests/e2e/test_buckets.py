@@ -59,7 +59,6 @@ def test_creating_bucket_owned_by_another_principal_is_bucket_already_exists(bob
         "trailing-dash-",
         "double..dots",
         "192.168.10.20",  # IP address
-        "dot.-dash",
         "xn--prefix-reserved",
         "suffix-s3alias",
     ],

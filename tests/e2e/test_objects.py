@@ -326,3 +326,23 @@ def test_delete_objects_with_malformed_xml_is_malformed_xml(node, bucket):
                      headers={"Content-MD5": md5_b64(body)})
     assert r.status_code == 400, describe(r)
     assert error_code(r) == "MalformedXML", describe(r)
+
+
+# ---------------------------------------------------------------- size limit
+
+
+def test_single_put_over_5gib_is_entity_too_large_before_body_is_read(node, s3, bucket):
+    from e2e_helpers import KEYS, raw_http, sigv4_sign
+
+    size = 5 * 1024**3 + 1
+    host = f"127.0.0.1:{node.port}"
+    signed = sigv4_sign(
+        "PUT", f"/{bucket}/huge", [], {"Host": host, "Content-Length": str(size)}, "UNSIGNED-PAYLOAD", KEYS["admin"]
+    )
+    head = f"PUT /{bucket}/huge HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in signed.headers.items()) + "\r\n"
+    # only 64 KiB of the announced 5 GiB + 1 are ever sent
+    status, headers, body = raw_http(node.port, head.encode(), b"\0" * 65536, timeout=20)
+    assert status == 400, (status, body[:300])
+    assert b"<Code>EntityTooLarge</Code>" in body, body[:300]
+    with s3_error("NoSuchKey", 404):
+        s3.get_object(Bucket=bucket, Key="huge")

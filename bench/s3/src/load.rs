@@ -1,22 +1,28 @@
-//! The request engine of `s3-load`: a keep-alive hyper client pool, signed
-//! S3 PUT/GET requests, and the closed-loop workers (each worker keeps exactly
-//! one request in flight, so `--concurrency` = requests in flight).
+//! The request engine of `s3-load`: signed S3 PUT/GET requests over
+//! keep-alive HTTP/1.1 connections, and the closed-loop workers. Each worker
+//! owns one persistent connection (reconnecting only if the server closes it)
+//! and keeps exactly one request in flight, so `--concurrency` = connections =
+//! requests in flight. A dedicated connection per worker is what a pooled
+//! client converges to under closed-loop load, minus the pool bookkeeping.
 
 use crate::sigv4::{self, Signer};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::{Method, Request, StatusCode, Uri, http::uri::Authority};
-use hyper_util::client::legacy::{Client, connect::HttpConnector};
-use hyper_util::rt::TokioExecutor;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::{Method, Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Everything shared by the workers of one run.
 pub struct Target {
-    http: Client<HttpConnector, Full<Bytes>>,
-    authority: Authority,
+    addr: SocketAddr,
+    /// `host:port`, sent as the (signed) Host header.
+    host: String,
     pub bucket: String,
     signer: Signer,
     /// Body sent by every PUT (the same bytes each time; only keys differ).
@@ -33,99 +39,118 @@ pub struct Target {
 pub type Outcome = Result<usize, String>;
 
 impl Target {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         endpoint: &str,
-        access_key: &str,
-        secret_key: &str,
-        region: &str,
+        (access_key, secret_key, region): (&str, &str, &str),
         bucket: &str,
         size: usize,
         unsigned_payload: bool,
-        concurrency: usize,
         timeout: Duration,
     ) -> Result<Self, String> {
         let uri: Uri = endpoint.parse().map_err(|e| format!("bad --endpoint {endpoint:?}: {e}"))?;
         if uri.scheme_str() != Some("http") {
             return Err("only http:// endpoints are supported".into());
         }
-        let authority = uri.authority().ok_or("endpoint has no host:port")?.clone();
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(concurrency)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build(connector);
+        let host = uri.authority().ok_or("endpoint has no host:port")?.as_str().to_owned();
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&host)
+            .map_err(|e| format!("resolving {host}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{host} resolves to nothing"))?;
         // Deterministic, non-constant payload (some servers special-case zeros).
         let payload: Bytes = (0..size).map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8).collect::<Vec<u8>>().into();
-        let payload_hash = if unsigned_payload {
-            sigv4::UNSIGNED_PAYLOAD.to_owned()
-        } else {
-            sigv4::payload_hash(&payload)
-        };
-        let empty_hash = if unsigned_payload {
-            sigv4::UNSIGNED_PAYLOAD.to_owned()
-        } else {
-            sigv4::payload_hash(b"")
+        let hash = |body: &[u8]| {
+            if unsigned_payload { sigv4::UNSIGNED_PAYLOAD.to_owned() } else { sigv4::payload_hash(body) }
         };
         Ok(Target {
-            http,
-            authority,
+            addr,
+            host,
             bucket: bucket.to_owned(),
             signer: Signer::new(access_key, secret_key, region),
+            payload_hash: hash(&payload),
+            empty_hash: hash(b""),
             payload,
-            payload_hash,
-            empty_hash,
             timeout,
             error_printed: AtomicBool::new(false),
         })
-    }
-
-    pub fn signer(&self) -> Signer {
-        self.signer.clone()
     }
 
     pub fn size(&self) -> usize {
         self.payload.len()
     }
 
+    /// A new client session (own signer cache, connection opened lazily).
+    pub fn session(self: &Arc<Self>) -> Session {
+        Session { target: self.clone(), signer: self.signer.clone(), conn: None }
+    }
+
+/// Prints the first failure of the process to stderr (later ones are only counted).
+    pub fn report_error(&self, what: &str, err: &str) {
+        if !self.error_printed.swap(true, Ordering::Relaxed) {
+            eprintln!("s3-load: first error ({what}): {err}");
+        }
+    }
+
+}
+
+/// One client "user": a signer and one keep-alive connection.
+pub struct Session {
+    target: Arc<Target>,
+    signer: Signer,
+    conn: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Session {
+    async fn connection(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, String> {
+        if let Some(c) = &mut self.conn
+            && c.ready().await.is_ok()
+        {
+            return Ok(self.conn.as_mut().unwrap());
+        }
+        self.conn = None;
+        let stream = TcpStream::connect(self.target.addr).await.map_err(|e| format!("connect: {e}"))?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+        tokio::spawn(conn);
+        Ok(self.conn.insert(sender))
+    }
+
     /// Sends one signed request. `key = None` addresses the bucket itself.
-    pub async fn send(&self, signer: &mut Signer, method: Method, key: Option<&str>) -> Outcome {
+    pub async fn send(&mut self, method: Method, key: Option<&str>) -> Outcome {
+        let t = self.target.clone();
         let path = match key {
-            Some(k) => sigv4::encode_path(&format!("/{}/{}", self.bucket, k)),
-            None => sigv4::encode_path(&format!("/{}", self.bucket)),
+            Some(k) => sigv4::encode_path(&format!("/{}/{}", t.bucket, k)),
+            None => sigv4::encode_path(&format!("/{}", t.bucket)),
         };
         let with_body = method == Method::PUT && key.is_some();
         let (body, hash) = if with_body {
-            (self.payload.clone(), self.payload_hash.as_str())
+            (t.payload.clone(), t.payload_hash.as_str())
         } else {
-            (Bytes::new(), self.empty_hash.as_str())
+            (Bytes::new(), t.empty_hash.as_str())
         };
-        let signed = signer.sign(method.as_str(), self.authority.as_str(), &path, hash);
-        let uri = Uri::builder()
-            .scheme("http")
-            .authority(self.authority.clone())
-            .path_and_query(path)
-            .build()
-            .map_err(|e| e.to_string())?;
+        let signed = self.signer.sign(method.as_str(), &t.host, &path, hash);
         let req = Request::builder()
             .method(method)
-            .uri(uri)
-            .header("host", self.authority.as_str())
+            .uri(path) // origin-form: the connection is already to the endpoint
+            .header("host", t.host.as_str())
             .header("x-amz-date", signed.amz_date)
             .header("x-amz-content-sha256", hash)
             .header("authorization", signed.authorization)
             .header("content-length", body.len())
             .body(Full::new(body))
             .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(self.timeout, self.exchange(req)).await {
+        let outcome = match tokio::time::timeout(t.timeout, self.exchange(req)).await {
             Ok(r) => r,
-            Err(_) => Err(format!("request timed out after {:?}", self.timeout)),
+            Err(_) => Err(format!("request timed out after {:?}", t.timeout)),
+        };
+        if outcome.is_err() {
+            self.conn = None; // never reuse a connection in an unknown state
         }
+        outcome
     }
 
-    async fn exchange(&self, req: Request<Full<Bytes>>) -> Outcome {
-        let resp = self.http.request(req).await.map_err(|e| format!("transport error: {e:?}"))?;
+    async fn exchange(&mut self, req: Request<Full<Bytes>>) -> Outcome {
+        let conn = self.connection().await?;
+        let resp = conn.send_request(req).await.map_err(|e| format!("transport error: {e}"))?;
         let status = resp.status();
         let mut body = resp.into_body();
         if !status.is_success() {
@@ -143,17 +168,9 @@ impl Target {
         Ok(n)
     }
 
-    /// Prints the first failure of the process to stderr (later ones are only counted).
-    pub fn report_error(&self, what: &str, err: &str) {
-        if !self.error_printed.swap(true, Ordering::Relaxed) {
-            eprintln!("s3-load: first error ({what}): {err}");
-        }
-    }
-
     /// Creates the bucket; "already exists/owned" answers are fine.
-    pub async fn create_bucket(&self) -> Result<(), String> {
-        let mut signer = self.signer();
-        match self.send(&mut signer, Method::PUT, None).await {
+    pub async fn create_bucket(&mut self) -> Result<(), String> {
+        match self.send(Method::PUT, None).await {
             Ok(_) => Ok(()),
             Err(e) if e.starts_with(&format!("HTTP {}", StatusCode::CONFLICT)) => Ok(()),
             Err(e) => Err(e),
@@ -172,9 +189,9 @@ pub async fn populate(target: Arc<Target>, prefix: String, keys: usize, concurre
     for w in 0..concurrency.min(keys) {
         let (target, prefix) = (target.clone(), prefix.clone());
         tasks.push(tokio::spawn(async move {
-            let mut signer = target.signer();
+            let mut session = target.session();
             for idx in (w..keys).step_by(concurrency) {
-                target.send(&mut signer, Method::PUT, Some(&key_name(&prefix, idx))).await?;
+                session.send(Method::PUT, Some(&key_name(&prefix, idx))).await?;
             }
             Ok::<(), String>(())
         }));
@@ -208,13 +225,13 @@ pub struct Plan {
     pub end: Instant,
 }
 
-/// Closed loop for worker `w`: issue `plan.method` on keys `w, w+N, w+2N, ...
-/// (mod keys)` until `plan.end`; only requests *started* in
-/// `[measure_from, end)` are recorded.
+/// Closed loop for worker `w` of N: GET keys `w, w+N, w+2N, ... (mod keys)`
+/// or PUT (overwrite) keys of the worker's own slice, until `plan.end`; only
+/// requests *started* in `[measure_from, end)` are recorded.
 pub async fn worker(target: Arc<Target>, plan: Arc<Plan>, w: usize) -> WorkerStats {
     let Plan { ref method, ref prefix, concurrency, keys, measure_from, end } = *plan;
     let mut stats = WorkerStats { latencies_us: Vec::with_capacity(1 << 14), ..Default::default() };
-    let mut signer = target.signer();
+    let mut session = target.session();
     let is_get = *method == Method::GET;
     let mut i = 0usize;
     loop {
@@ -222,9 +239,17 @@ pub async fn worker(target: Arc<Target>, plan: Arc<Plan>, w: usize) -> WorkerSta
         if start >= end {
             break;
         }
-        let key = key_name(prefix, (w + i * concurrency) % keys);
+        let idx = if is_get {
+            (w + i * concurrency) % keys
+        } else {
+            // PUT: each worker overwrites its own slice of the key space, so
+            // no two requests ever race on one key (some servers fail then).
+            let per_worker = (keys / concurrency).max(1);
+            w * per_worker + i % per_worker
+        };
+        let key = key_name(prefix, idx);
         i += 1;
-        let outcome = match target.send(&mut signer, method.clone(), Some(&key)).await {
+        let outcome = match session.send(method.clone(), Some(&key)).await {
             Ok(n) if is_get && n != target.size() => Err(format!("got {n} body bytes, expected {}", target.size())),
             other => other,
         };

@@ -5,7 +5,8 @@
 //! (after `--warmup` seconds that are not recorded), then prints one JSON line:
 //! {"op","size","concurrency","ops","ops_per_sec","p50_ms","p99_ms","errors","client_cpu_pct",...}
 //! `client_cpu_pct` is this process's user+system CPU time over the measured
-//! wall time (100 = one full core), to show the generator is not the bottleneck.
+//! wall time (100 = one full core), to show the generator is not the bottleneck;
+//! `server_cpu_pct` is the same for `--server-pid` (null without it).
 
 mod load;
 mod sigv4;
@@ -57,8 +58,9 @@ struct Args {
     /// Unmeasured seconds of load before the measured window.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
-    /// Distinct keys: GET pre-populates this many objects; PUT cycles over this
-    /// many keys (overwrites), which bounds disk/memory use on the server.
+    /// Distinct keys: GET pre-populates this many objects; PUT cycles over
+    /// about this many keys (each worker overwriting keys/concurrency of its
+    /// own), which bounds disk/memory use on the server.
     #[arg(long, default_value_t = 1000)]
     keys: usize,
     /// Tokio worker threads of the generator (1 = current-thread runtime).
@@ -67,6 +69,10 @@ struct Args {
     /// Sign with x-amz-content-sha256: UNSIGNED-PAYLOAD instead of the body hash.
     #[arg(long)]
     unsigned_payload: bool,
+    /// Also report this process's CPU share over the measured window (the
+    /// server under test, when it runs on this machine).
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Per-request timeout in seconds (a timeout counts as an error).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
@@ -96,17 +102,14 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> Result<(), String> {
     let target = Arc::new(Target::new(
         &args.endpoint,
-        &args.access_key,
-        &args.secret_key,
-        &args.region,
+        (&args.access_key, &args.secret_key, &args.region),
         &args.bucket,
         args.size,
         args.unsigned_payload,
-        args.concurrency,
         Duration::from_secs_f64(args.timeout),
     )?);
     if args.create_bucket {
-        target.create_bucket().await.map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
+        target.session().create_bucket().await.map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
     }
     let (method, prefix) = match args.op {
         Op::Put => (Method::PUT, format!("put-{}-", args.size)),
@@ -131,7 +134,8 @@ async fn run(args: Args) -> Result<(), String> {
         (0..args.concurrency).map(|w| tokio::spawn(load::worker(target.clone(), plan.clone(), w))).collect();
 
     tokio::time::sleep_until(measure_from).await;
-    let cpu0 = stats::process_cpu_time();
+    let cpu0 = stats::process_cpu_time(None).unwrap_or_default();
+    let server_cpu0 = args.server_pid.and_then(|p| stats::process_cpu_time(Some(p)));
     let wall0 = Instant::now();
     let mut latencies = Vec::new();
     let mut errors = 0;
@@ -142,14 +146,19 @@ async fn run(args: Args) -> Result<(), String> {
         errors += s.errors;
         last_done = last_done.max(s.last_done.unwrap_or(wall0));
     }
-    let cpu = stats::process_cpu_time().saturating_sub(cpu0);
-    let wall = Instant::now() - wall0;
+    let cpu = stats::process_cpu_time(None).unwrap_or_default().saturating_sub(cpu0);
+    let server_cpu = args.server_pid.and_then(|p| stats::process_cpu_time(Some(p))).zip(server_cpu0);
+    let wall = (Instant::now() - wall0).as_secs_f64().max(1e-9);
+    let server_cpu_pct = match server_cpu {
+        Some((after, before)) => format!("{:.1}", 100.0 * after.saturating_sub(before).as_secs_f64() / wall),
+        None => "null".to_owned(),
+    };
     let window = (last_done - measure_from).as_secs_f64().max(1e-9);
 
     latencies.sort_unstable();
     let ops = latencies.len();
     println!(
-        "{{\"op\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{},\"client_cpu_pct\":{:.1},\"elapsed_s\":{:.3},\"threads\":{}}}",
+        "{{\"op\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{},\"client_cpu_pct\":{:.1},\"server_cpu_pct\":{},\"elapsed_s\":{:.3},\"threads\":{}}}",
         method.as_str().to_lowercase(),
         args.size,
         args.concurrency,
@@ -158,7 +167,8 @@ async fn run(args: Args) -> Result<(), String> {
         stats::percentile_ms(&latencies, 0.50),
         stats::percentile_ms(&latencies, 0.99),
         errors,
-        100.0 * cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+        100.0 * cpu.as_secs_f64() / wall,
+        server_cpu_pct,
         window,
         args.threads,
     );

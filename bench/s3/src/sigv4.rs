@@ -61,7 +61,9 @@ pub struct Signer {
     region: String,
     /// UTC day (YYYYMMDD) the cached key belongs to.
     day: String,
-    key: Vec<u8>,
+    /// HMAC keyed with the day's signing key (cloned per request, which
+    /// skips re-hashing the key pads).
+    key_mac: HmacSha256,
     /// Unix second the cached `amz_date` belongs to.
     second: i64,
     amz_date: String,
@@ -75,7 +77,7 @@ impl Signer {
             secret_key: secret_key.to_owned(),
             region: region.to_owned(),
             day: String::new(),
-            key: Vec::new(),
+            key_mac: HmacSha256::new_from_slice(b"").expect("any key length"),
             second: i64::MIN,
             amz_date: String::new(),
             canonical: String::with_capacity(512),
@@ -104,7 +106,8 @@ impl Signer {
             let k = hmac(format!("AWS4{}", self.secret_key).as_bytes(), day.as_bytes());
             let k = hmac(&k, self.region.as_bytes());
             let k = hmac(&k, b"s3");
-            self.key = hmac(&k, b"aws4_request");
+            let key = hmac(&k, b"aws4_request");
+            self.key_mac = HmacSha256::new_from_slice(&key).expect("any key length");
         }
     }
 
@@ -125,7 +128,9 @@ impl Signer {
             self.amz_date,
             hex(&Sha256::digest(c.as_bytes()))
         );
-        let signature = hex(&hmac(&self.key, string_to_sign.as_bytes()));
+        let mut mac = self.key_mac.clone();
+        mac.update(string_to_sign.as_bytes());
+        let signature = hex(&mac.finalize().into_bytes());
         Signed {
             amz_date: self.amz_date.clone(),
             authorization: format!(

@@ -1,0 +1,87 @@
+//! Bucket lifecycle: CreateBucket, HeadBucket, DeleteBucket, ListBuckets,
+//! GetBucketLocation.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+use tandem_store::{BucketRecord, StoreError, Versioning};
+
+use crate::S3Api;
+use crate::acl;
+use crate::convert::timestamp;
+use crate::error::{OrS3, s3_err};
+
+impl S3Api {
+    pub(crate) async fn op_create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+        let owner = self.principal(&req)?;
+        let input = req.input;
+        let mut grants = match &input.acl {
+            Some(canned) => acl::canned(canned.as_str(), &owner)?,
+            None => vec![],
+        };
+        grants.extend(acl::from_grant_headers(&[
+            (acl::READ, input.grant_read.as_ref()),
+            (acl::WRITE, input.grant_write.as_ref()),
+            (acl::READ_ACP, input.grant_read_acp.as_ref()),
+            (acl::WRITE_ACP, input.grant_write_acp.as_ref()),
+            (acl::FULL_CONTROL, input.grant_full_control.as_ref()),
+        ])?);
+        let record = BucketRecord {
+            name: input.bucket.clone(),
+            owner: owner.clone(),
+            region: self.store.region().to_string(),
+            created_ms: tandem_store::now_ms(),
+            versioning: Versioning::Unversioned,
+            grants,
+            policy: None,
+            cors: None,
+            replication: None,
+            hlc: 0,
+        };
+        match self.store.create_bucket(record).await {
+            Ok(_) => Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) })),
+            Err(StoreError::BucketExists { owner: existing }) if existing == owner => {
+                Err(s3_error!(BucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it."))
+            }
+            Err(e) => Err(s3_err(e)),
+        }
+    }
+
+    pub(crate) async fn op_head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+        let record = self.bucket(&req.input.bucket)?;
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(record.region), ..Default::default() }))
+    }
+
+    pub(crate) async fn op_delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+        self.store.delete_bucket(&req.input.bucket).await.or_s3()?;
+        Ok(S3Response::new(DeleteBucketOutput {}))
+    }
+
+    pub(crate) async fn op_list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+        let principal = self.principal(&req)?;
+        let prefix = req.input.prefix.clone().unwrap_or_default();
+        let buckets = self
+            .store
+            .read()
+            .or_s3()?
+            .buckets()
+            .or_s3()?
+            .into_iter()
+            .filter(|b| b.owner == principal && b.name.starts_with(&prefix))
+            .map(|b| Bucket { name: Some(b.name), creation_date: Some(timestamp(b.created_ms)), bucket_region: Some(b.region) })
+            .collect();
+        Ok(S3Response::new(ListBucketsOutput {
+            buckets: Some(buckets),
+            owner: Some(acl::owner_dto(&principal)),
+            prefix: req.input.prefix,
+            continuation_token: None,
+        }))
+    }
+
+    pub(crate) async fn op_get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        let record = self.bucket(&req.input.bucket)?;
+        Ok(S3Response::new(GetBucketLocationOutput { location_constraint: Some(BucketLocationConstraint::from(record.region)) }))
+    }
+}

@@ -1,0 +1,226 @@
+//! GetObject and HeadObject: version resolution (delete markers answer 404 with
+//! `x-amz-delete-marker`), conditional headers, ranges and part numbers.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use tandem_store::{ObjectVersion, StoreError};
+
+use crate::S3Api;
+use crate::body::{checksum_dto, open_range};
+use crate::convert::{etag, millis, timestamp};
+use crate::error::s3_err;
+
+/// Fills the fields GetObject and HeadObject share from a stored version.
+macro_rules! describe {
+    ($out:ident, $v:ident) => {
+        $out.e_tag = Some(etag(&$v.etag));
+        $out.last_modified = Some(timestamp($v.modified_ms));
+        $out.content_type = $v.content_type.clone();
+        $out.content_encoding = $v.content_encoding.clone();
+        $out.content_disposition = $v.content_disposition.clone();
+        $out.content_language = $v.content_language.clone();
+        $out.cache_control = $v.cache_control.clone();
+        $out.expires = $v.expires.as_deref().and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok());
+        $out.metadata = (!$v.metadata.is_empty()).then(|| $v.metadata.clone().into_iter().collect());
+        $out.version_id = ($v.version_id != "null").then(|| $v.version_id.clone());
+        $out.accept_ranges = Some("bytes".to_string());
+    };
+}
+
+/// Applies the `response-*` query overrides of a (usually presigned) read.
+macro_rules! override_headers {
+    ($out:ident, $i:ident) => {
+        if let Some(v) = $i.response_content_type {
+            $out.content_type = Some(v);
+        }
+        if let Some(v) = $i.response_content_disposition {
+            $out.content_disposition = Some(v);
+        }
+        if let Some(v) = $i.response_content_encoding {
+            $out.content_encoding = Some(v);
+        }
+        if let Some(v) = $i.response_content_language {
+            $out.content_language = Some(v);
+        }
+        if let Some(v) = $i.response_cache_control {
+            $out.cache_control = Some(v);
+        }
+        if let Some(v) = $i.response_expires {
+            $out.expires = Some(v);
+        }
+    };
+}
+
+/// The conditional headers of a read.
+pub struct ReadConditions {
+    pub if_match: Option<ETagCondition>,
+    pub if_none_match: Option<ETagCondition>,
+    pub if_modified_since: Option<Timestamp>,
+    pub if_unmodified_since: Option<Timestamp>,
+}
+
+/// Applies RFC 9110 conditional-request rules as S3 does.
+pub fn check_conditions(c: &ReadConditions, v: &ObjectVersion) -> S3Result<()> {
+    let matches = |cond: &ETagCondition| match cond {
+        ETagCondition::Any => true,
+        ETagCondition::ETag(e) => e.value() == v.etag,
+    };
+    let modified_secs = v.modified_ms / 1000;
+    let failed = || s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
+    let not_modified = || {
+        let mut e = S3Error::new(S3ErrorCode::NotModified);
+        e.set_status_code(http::StatusCode::NOT_MODIFIED);
+        e
+    };
+    if let Some(c) = &c.if_match {
+        if !matches(c) {
+            return Err(failed());
+        }
+    } else if let Some(t) = &c.if_unmodified_since {
+        if modified_secs > millis(t) / 1000 {
+            return Err(failed());
+        }
+    }
+    if let Some(c) = &c.if_none_match {
+        if matches(c) {
+            return Err(not_modified());
+        }
+    } else if let Some(t) = &c.if_modified_since {
+        if modified_secs <= millis(t) / 1000 {
+            return Err(not_modified());
+        }
+    }
+    Ok(())
+}
+
+/// The error for a read that lands on a delete marker.
+fn delete_marker_error(v: &ObjectVersion, by_version: bool) -> S3Error {
+    let mut e = if by_version {
+        s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource.")
+    } else {
+        s3_error!(NoSuchKey, "The specified key does not exist.")
+    };
+    let mut h = http::HeaderMap::new();
+    h.insert("x-amz-delete-marker", http::HeaderValue::from_static("true"));
+    if let Ok(id) = http::HeaderValue::from_str(&v.version_id) {
+        h.insert("x-amz-version-id", id);
+    }
+    e.set_headers(h);
+    e
+}
+
+impl S3Api {
+    /// The version a read refers to, or the S3 error for it.
+    pub(crate) fn resolve(&self, bucket: &str, key: &str, version_id: Option<&str>) -> S3Result<ObjectVersion> {
+        let read = self.store.read().map_err(s3_err)?;
+        let v = read.object(bucket, key, version_id).map_err(|e| match e {
+            // S3 says NoSuchKey for a missing version of a key that has none at all.
+            StoreError::NoSuchVersion if read.object(bucket, key, None).is_err() && version_id != Some("null") => {
+                s3_error!(NoSuchVersion, "The specified version does not exist.")
+            }
+            other => s3_err(other),
+        })?;
+        if v.delete_marker {
+            return Err(delete_marker_error(&v, version_id.is_some()));
+        }
+        Ok(v)
+    }
+
+    pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let i = req.input;
+        let v = self.resolve(&i.bucket, &i.key, i.version_id.as_deref())?;
+        check_conditions(
+            &ReadConditions {
+                if_match: i.if_match,
+                if_none_match: i.if_none_match,
+                if_modified_since: i.if_modified_since,
+                if_unmodified_since: i.if_unmodified_since,
+            },
+            &v,
+        )?;
+        let range = byte_range(&v, i.range.as_ref(), i.part_number)?;
+        let full = range.is_none();
+        let r = range.clone().unwrap_or(0..v.size);
+        let body = open_range(&self.store, &v, r.clone()).await?;
+        let sums = if full && i.checksum_mode.is_some() { checksum_dto(&v.checksums) } else { Checksum::default() };
+        let mut out = GetObjectOutput {
+            body: Some(body),
+            content_length: Some((r.end - r.start) as i64),
+            content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            parts_count: (i.part_number.is_some() && !v.part_sizes.is_empty()).then_some(v.part_sizes.len() as i32),
+            tag_count: (!v.tags.is_empty()).then_some(v.tags.len() as i32),
+            ..Default::default()
+        };
+        describe!(out, v);
+        override_headers!(out, i);
+        let mut resp = S3Response::new(out);
+        if resp.output.content_range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+
+    pub(crate) async fn op_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+        let i = req.input;
+        let v = self.resolve(&i.bucket, &i.key, i.version_id.as_deref())?;
+        check_conditions(
+            &ReadConditions {
+                if_match: i.if_match,
+                if_none_match: i.if_none_match,
+                if_modified_since: i.if_modified_since,
+                if_unmodified_since: i.if_unmodified_since,
+            },
+            &v,
+        )?;
+        let range = byte_range(&v, i.range.as_ref(), i.part_number)?;
+        let r = range.clone().unwrap_or(0..v.size);
+        let sums = if range.is_none() && i.checksum_mode.is_some() { checksum_dto(&v.checksums) } else { Checksum::default() };
+        let mut out = HeadObjectOutput {
+            content_length: Some((r.end - r.start) as i64),
+            content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            parts_count: (i.part_number.is_some() && !v.part_sizes.is_empty()).then_some(v.part_sizes.len() as i32),
+            ..Default::default()
+        };
+        describe!(out, v);
+        override_headers!(out, i);
+        let mut resp = S3Response::new(out);
+        if resp.output.content_range.is_some() {
+            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+        }
+        Ok(resp)
+    }
+}
+
+
+/// The byte range a read asks for (`Range` header or `partNumber`), or `None`
+/// for the whole object.
+fn byte_range(v: &ObjectVersion, range: Option<&Range>, part_number: Option<i32>) -> S3Result<Option<std::ops::Range<u64>>> {
+    if let Some(n) = part_number {
+        if range.is_some() {
+            return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
+        }
+        if v.part_sizes.is_empty() {
+            return if n == 1 { Ok(None) } else { Err(s3_error!(InvalidRange, "The requested partnumber is not satisfiable")) };
+        }
+        let idx = usize::try_from(n - 1).ok().filter(|&i| i < v.part_sizes.len()).ok_or_else(|| s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))?;
+        let start: u64 = v.part_sizes[..idx].iter().sum();
+        return Ok(Some(start..start + v.part_sizes[idx]));
+    }
+    match range {
+        None => Ok(None),
+        Some(r) => match r.check(v.size) {
+            Ok(r) => Ok(Some(r)),
+            Err(_) => Err(s3_error!(InvalidRange, "The requested range is not satisfiable")),
+        },
+    }
+}

@@ -1,0 +1,284 @@
+//! Multipart uploads: create, upload part, complete (multipart ETag), abort,
+//! list parts, list uploads.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+use tandem_store::{PartRecord, Segment, UploadRecord};
+
+use crate::S3Api;
+use crate::acl::{self, owner_dto};
+use crate::body::{self, ChecksumClaim, checksum_dto, multipart_etag};
+use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
+use crate::error::OrS3;
+use crate::put::{Descriptive, object_grants, template, write_precondition};
+
+/// Highest part number S3 accepts.
+const MAX_PART_NUMBER: i32 = 10_000;
+
+impl S3Api {
+    pub(crate) async fn op_create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let owner = self.principal_or_anonymous(&req);
+        let i = req.input;
+        validate_key(&i.key)?;
+        let record = self.bucket(&i.bucket)?;
+        let tags = parse_tagging_header(i.tagging.as_ref())?;
+        let grants = object_grants(
+            i.acl.as_ref(),
+            &[
+                (acl::READ, i.grant_read.as_ref()),
+                (acl::READ_ACP, i.grant_read_acp.as_ref()),
+                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
+                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
+            ],
+            &record.owner,
+        )?;
+        let descriptive = Descriptive {
+            content_type: i.content_type,
+            content_encoding: i.content_encoding,
+            content_disposition: i.content_disposition,
+            content_language: i.content_language,
+            cache_control: i.cache_control,
+            expires: i.expires,
+            metadata: i.metadata,
+        };
+        let upload_id = format!("{:032x}", rand::random::<u128>());
+        let upload = UploadRecord {
+            upload_id: upload_id.clone(),
+            bucket: i.bucket.clone(),
+            key: i.key.clone(),
+            initiated_ms: tandem_store::now_ms(),
+            owner: owner.clone(),
+            template: template(&owner, descriptive, tags, grants)?,
+            checksum_algorithm: i.checksum_algorithm.as_ref().map(|a| a.as_str().to_ascii_uppercase()),
+        };
+        self.store.create_upload(upload).await.or_s3()?;
+        Ok(S3Response::new(CreateMultipartUploadOutput {
+            bucket: Some(i.bucket),
+            key: Some(i.key),
+            upload_id: Some(upload_id),
+            checksum_algorithm: i.checksum_algorithm,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let trailers = req.trailing_headers;
+        let i = req.input;
+        if !(1..=MAX_PART_NUMBER).contains(&i.part_number) {
+            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+        }
+        let upload = self.upload(&i.bucket, &i.key, &i.upload_id)?;
+        let mut claim = ChecksumClaim::new(
+            [i.checksum_crc32.as_ref(), i.checksum_crc32c.as_ref(), i.checksum_sha1.as_ref(), i.checksum_sha256.as_ref(), i.checksum_crc64nvme.as_ref()],
+            i.checksum_algorithm.as_ref(),
+        )?;
+        if let Some(alg) = &upload.checksum_algorithm {
+            claim.requested.push(alg.clone());
+        }
+        let received = body::receive(&self.store, i.body, i.content_length, i.content_md5.as_deref(), claim, trailers).await?;
+        let part = PartRecord {
+            part_number: i.part_number as u32,
+            etag: received.md5_hex,
+            size: 0,
+            modified_ms: tandem_store::now_ms(),
+            segment: Segment { id: 0, len: 0, inline: true },
+            checksums: received.checksums,
+        };
+        let part = self.store.put_part(&i.upload_id, part, received.staged).await.or_s3()?;
+        let sums = checksum_dto(&part.checksums);
+        Ok(S3Response::new(UploadPartOutput {
+            e_tag: Some(etag(&part.etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        let i = req.input;
+        self.upload(&i.bucket, &i.key, &i.upload_id)?;
+        let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
+        if listed.is_empty() {
+            return Err(s3_error!(MalformedXML, "You must specify at least one part"));
+        }
+        let chosen = listed
+            .iter()
+            .map(|p| match (p.part_number, &p.e_tag) {
+                (Some(n), Some(e)) if n >= 1 => Ok((n as u32, e.value().to_string())),
+                _ => Err(s3_error!(InvalidPart, "Each part needs a PartNumber and an ETag")),
+            })
+            .collect::<S3Result<Vec<_>>>()?;
+        let finalize: tandem_store::Finalize = Box::new(|upload: &UploadRecord, parts: &[PartRecord]| {
+            let mut v = upload.template.clone();
+            v.etag = multipart_etag(&parts.iter().map(|p| p.etag.clone()).collect::<Vec<_>>())
+                .map_err(|_| tandem_store::StoreError::InvalidPart(0))?;
+            v.modified_ms = tandem_store::now_ms();
+            v.checksums = composite_checksums(parts);
+            Ok(v)
+        });
+        let (bucket, key, written) = self
+            .store
+            .complete_upload(&i.upload_id, chosen, write_precondition(i.if_match, i.if_none_match), finalize)
+            .await
+            .or_s3()?;
+        let sums = checksum_dto(&written.checksums);
+        Ok(S3Response::new(CompleteMultipartUploadOutput {
+            location: Some(format!("/{bucket}/{key}")),
+            bucket: Some(bucket),
+            key: Some(key),
+            e_tag: Some(etag(&written.etag)),
+            version_id: (written.version_id != "null").then(|| written.version_id.clone()),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let i = req.input;
+        self.upload(&i.bucket, &i.key, &i.upload_id)?;
+        self.store.abort_upload(&i.upload_id).await.or_s3()?;
+        Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+
+    pub(crate) async fn op_list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let i = req.input;
+        let upload = self.upload(&i.bucket, &i.key, &i.upload_id)?;
+        let max = i.max_parts.unwrap_or(1000).clamp(0, 1000) as usize;
+        let after = i.part_number_marker.unwrap_or(0).max(0) as u32;
+        let all = self.store.read().or_s3()?.parts(&i.upload_id).or_s3()?;
+        let mut rest = all.into_iter().filter(|p| p.part_number > after).peekable();
+        let page: Vec<PartRecord> = rest.by_ref().take(max).collect();
+        let truncated = rest.peek().is_some();
+        let parts = page
+            .iter()
+            .map(|p| {
+                let sums = checksum_dto(&p.checksums);
+                Part {
+                    part_number: Some(p.part_number as i32),
+                    e_tag: Some(etag(&p.etag)),
+                    size: Some(p.size as i64),
+                    last_modified: Some(timestamp(p.modified_ms)),
+                    checksum_crc32: sums.checksum_crc32,
+                    checksum_crc32c: sums.checksum_crc32c,
+                    checksum_sha1: sums.checksum_sha1,
+                    checksum_sha256: sums.checksum_sha256,
+                    checksum_crc64nvme: sums.checksum_crc64nvme,
+                }
+            })
+            .collect();
+        Ok(S3Response::new(ListPartsOutput {
+            bucket: Some(i.bucket),
+            key: Some(i.key),
+            upload_id: Some(i.upload_id),
+            part_number_marker: i.part_number_marker,
+            next_part_number_marker: truncated.then(|| page.last().map(|p| p.part_number as i32)).flatten(),
+            max_parts: Some(max as i32),
+            is_truncated: Some(truncated),
+            parts: Some(parts),
+            owner: Some(owner_dto(&upload.owner)),
+            initiator: Some(Initiator { display_name: Some(upload.owner.clone()), id: Some(upload.owner) }),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn op_list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        let i = req.input;
+        self.bucket(&i.bucket)?;
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let key_marker = i.key_marker.clone().unwrap_or_default();
+        let max = i.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
+        let all = self.store.read().or_s3()?.uploads(&i.bucket).or_s3()?;
+        let mut rest = all
+            .into_iter()
+            .filter(|u| u.key.starts_with(&prefix))
+            .filter(|u| match &i.upload_id_marker {
+                Some(m) if !key_marker.is_empty() => u.key > key_marker || (u.key == key_marker && u.upload_id.as_str() > m.as_str()),
+                _ => key_marker.is_empty() || u.key > key_marker,
+            })
+            .peekable();
+        let page: Vec<UploadRecord> = rest.by_ref().take(max).collect();
+        let truncated = rest.peek().is_some();
+        Ok(S3Response::new(ListMultipartUploadsOutput {
+            bucket: Some(i.bucket),
+            prefix: i.prefix,
+            key_marker: i.key_marker,
+            upload_id_marker: i.upload_id_marker,
+            max_uploads: Some(max as i32),
+            is_truncated: Some(truncated),
+            next_key_marker: truncated.then(|| page.last().map(|u| u.key.clone())).flatten(),
+            next_upload_id_marker: truncated.then(|| page.last().map(|u| u.upload_id.clone())).flatten(),
+            uploads: Some(
+                page.into_iter()
+                    .map(|u| MultipartUpload {
+                        key: Some(u.key),
+                        upload_id: Some(u.upload_id),
+                        initiated: Some(timestamp(u.initiated_ms)),
+                        owner: Some(owner_dto(&u.owner)),
+                        initiator: Some(Initiator { display_name: Some(u.owner.clone()), id: Some(u.owner) }),
+                        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+                        checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
+                        checksum_type: None,
+                    })
+                    .collect(),
+            ),
+            delimiter: i.delimiter,
+            encoding_type: i.encoding_type,
+            common_prefixes: None,
+            request_charged: None,
+        }))
+    }
+
+    /// The upload, checked to belong to this bucket and key.
+    fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
+        self.bucket(bucket)?;
+        let upload = self.store.read().or_s3()?.upload(upload_id).or_s3()?;
+        if upload.bucket != bucket || upload.key != key {
+            return Err(s3_error!(NoSuchUpload, "The specified multipart upload does not exist."));
+        }
+        Ok(upload)
+    }
+}
+
+/// Composite checksums of a multipart object: for each algorithm every part
+/// carries, the checksum of the concatenated part checksums, then `-N` (as S3).
+fn composite_checksums(parts: &[PartRecord]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(first) = parts.first() else { return out };
+    for alg in first.checksums.keys() {
+        let raw: Option<Vec<Vec<u8>>> = parts.iter().map(|p| p.checksums.get(alg).and_then(|v| base64_simd::STANDARD.decode_to_vec(v).ok())).collect();
+        let Some(raw) = raw else { continue };
+        if alg == "CRC64NVME" {
+            continue;
+        }
+        let mut h = body::hasher_for(std::iter::once(alg.as_str()));
+        for r in &raw {
+            h.update(r);
+        }
+        let sums = body::checksum_map(h.finalize());
+        if let Some(v) = sums.get(alg) {
+            out.insert(alg.clone(), format!("{v}-{}", parts.len()));
+        }
+    }
+    out
+}
+

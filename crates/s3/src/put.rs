@@ -1,0 +1,150 @@
+//! PutObject, and the parts of a new version shared with copy and multipart:
+//! metadata from request headers, ACL, tags, and write preconditions.
+
+use std::collections::BTreeMap;
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+use tandem_store::{Grant, ObjectVersion, Precondition, StoreError};
+
+use crate::S3Api;
+use crate::acl;
+use crate::body::{self, ChecksumClaim, checksum_dto};
+use crate::convert::{etag, parse_tagging_header, validate_key};
+use crate::error::OrS3;
+
+/// The descriptive headers of a new object.
+#[derive(Default)]
+pub struct Descriptive {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub expires: Option<Timestamp>,
+    pub metadata: Option<Metadata>,
+}
+
+/// A version-to-be with everything but its body, id and clock.
+pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants: Vec<Grant>) -> S3Result<ObjectVersion> {
+    let expires = d.expires.map(|t| {
+        let mut buf = Vec::new();
+        let _ = t.format(TimestampFormat::HttpDate, &mut buf);
+        String::from_utf8_lossy(&buf).into_owned()
+    });
+    let metadata: BTreeMap<String, String> = d.metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    if metadata.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > 2048 {
+        return Err(s3_error!(MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size of 2 KB"));
+    }
+    Ok(ObjectVersion {
+        version_id: String::new(),
+        delete_marker: false,
+        size: 0,
+        etag: String::new(),
+        content_type: Some(d.content_type.unwrap_or_else(|| "binary/octet-stream".to_string())),
+        content_encoding: d.content_encoding,
+        content_disposition: d.content_disposition,
+        content_language: d.content_language,
+        cache_control: d.cache_control,
+        expires,
+        metadata,
+        checksums: BTreeMap::new(),
+        tags,
+        grants,
+        owner: owner.to_string(),
+        modified_ms: tandem_store::now_ms(),
+        hlc: 0,
+        origin: String::new(),
+        segments: vec![],
+        part_sizes: vec![],
+    })
+}
+
+/// Grants of a new object from `x-amz-acl` and `x-amz-grant-*`.
+pub fn object_grants(canned: Option<&ObjectCannedACL>, headers: &[(&str, Option<&String>)], bucket_owner: &str) -> S3Result<Vec<Grant>> {
+    let mut grants = match canned {
+        Some(c) => acl::canned(c.as_str(), bucket_owner)?,
+        None => vec![],
+    };
+    grants.extend(acl::from_grant_headers(headers)?);
+    Ok(grants)
+}
+
+/// If-Match / If-None-Match on a write, checked inside the commit.
+pub fn write_precondition(if_match: Option<ETagCondition>, if_none_match: Option<ETagCondition>) -> Precondition {
+    Box::new(move |current: Option<&ObjectVersion>| {
+        if let Some(cond) = &if_none_match {
+            let hit = match (cond, current) {
+                (ETagCondition::Any, Some(_)) => true,
+                (ETagCondition::ETag(e), Some(cur)) => e.value() == cur.etag,
+                _ => false,
+            };
+            if hit {
+                return Err(StoreError::PreconditionFailed("At least one of the pre-conditions you specified did not hold".into()));
+            }
+        }
+        if let Some(cond) = &if_match {
+            let ok = match (cond, current) {
+                (ETagCondition::Any, Some(_)) => true,
+                (ETagCondition::ETag(e), Some(cur)) => e.value() == cur.etag,
+                (_, None) => false,
+            };
+            if !ok {
+                return Err(StoreError::PreconditionFailed("At least one of the pre-conditions you specified did not hold".into()));
+            }
+        }
+        Ok(())
+    })
+}
+
+impl S3Api {
+    pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+        let owner = self.principal_or_anonymous(&req);
+        let trailers = req.trailing_headers;
+        let i = req.input;
+        validate_key(&i.key)?;
+        let record = self.bucket(&i.bucket)?;
+        let claim = ChecksumClaim::new(
+            [i.checksum_crc32.as_ref(), i.checksum_crc32c.as_ref(), i.checksum_sha1.as_ref(), i.checksum_sha256.as_ref(), i.checksum_crc64nvme.as_ref()],
+            i.checksum_algorithm.as_ref(),
+        )?;
+        let tags = parse_tagging_header(i.tagging.as_ref())?;
+        let grants = object_grants(
+            i.acl.as_ref(),
+            &[
+                (acl::READ, i.grant_read.as_ref()),
+                (acl::READ_ACP, i.grant_read_acp.as_ref()),
+                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
+                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
+            ],
+            &record.owner,
+        )?;
+        let descriptive = Descriptive {
+            content_type: i.content_type,
+            content_encoding: i.content_encoding,
+            content_disposition: i.content_disposition,
+            content_language: i.content_language,
+            cache_control: i.cache_control,
+            expires: i.expires,
+            metadata: i.metadata,
+        };
+        let mut version = template(&owner, descriptive, tags, grants)?;
+        let received = body::receive(&self.store, i.body, i.content_length, i.content_md5.as_deref(), claim, trailers).await?;
+        version.etag = received.md5_hex;
+        version.checksums = received.checksums;
+        let precondition = write_precondition(i.if_match, i.if_none_match);
+        let written = self.store.put_object(&i.bucket, &i.key, version, received.staged, precondition).await.or_s3()?;
+        let sums = checksum_dto(&written.checksums);
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(etag(&written.etag)),
+            version_id: (written.version_id != "null").then(|| written.version_id.clone()),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            size: Some(written.size as i64),
+            ..Default::default()
+        }))
+    }
+}

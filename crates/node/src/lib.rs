@@ -1,1 +1,158 @@
-//! placeholder
+//! A tandem region node on one port.
+//!
+//! Requests are dispatched in [`http`]: `/health` and `/metrics` are answered
+//! directly (unauthenticated), `OPTIONS` is a CORS preflight, and everything else
+//! goes to the s3s service, which verifies SigV4, authorizes, and calls either the
+//! S3 API (`tandem-s3`) or the control API under `/_tandem/` ([`control`]).
+
+pub mod control;
+pub mod health;
+pub mod host;
+pub mod http;
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use tandem_s3::{AccessKey, Principals, S3Api};
+use tandem_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub region: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub access_keys: Vec<AccessKey>,
+    /// Domains under which `<bucket>.<domain>` is virtual-host style.
+    pub bucket_domains: Vec<String>,
+}
+
+/// Shared state of a running node. Cheap to clone.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+struct NodeInner {
+    region: String,
+    store: Store,
+    s3: S3Service,
+    domains: host::BucketDomains,
+    metrics: metrics::Metrics,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot open the store in {path}: {source}")]
+    Store { path: PathBuf, source: tandem_store::StoreError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// Logs a store failure and turns it into an opaque S3 error.
+pub(crate) fn store_failure(e: tandem_store::StoreError) -> s3s::S3Error {
+    tandem_s3::error::s3_err(e)
+}
+
+impl Node {
+    /// Opens the store and builds the services.
+    pub fn open(config: &NodeConfig) -> Result<Self, NodeError> {
+        let store = Store::open(&config.data_dir, &config.region).map_err(|source| NodeError::Store { path: config.data_dir.clone(), source })?;
+        let principals = Principals::new(config.access_keys.clone());
+        let api = S3Api::new(store.clone(), principals.clone());
+        let mut builder = S3ServiceBuilder::new(api.clone());
+        builder.set_auth(principals);
+        builder.set_access(api.access_control());
+        builder.set_host(host::BucketDomains::new(config.bucket_domains.clone()));
+        builder.set_route(control::ControlRoute { store: store.clone() });
+        builder.set_validation(http::ControlAwareValidation);
+        Ok(Self {
+            inner: Arc::new(NodeInner {
+                region: config.region.clone(),
+                store,
+                s3: builder.build(),
+                domains: host::BucketDomains::new(config.bucket_domains.clone()),
+                metrics: metrics::Metrics::new(&config.region),
+            }),
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}
+
+/// A node serving on a socket, stopped by [`RunningNode::shutdown`].
+pub struct RunningNode {
+    pub local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningNode {
+    /// Stops accepting, lets in-flight requests finish, and waits.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds the node's port and serves until shut down.
+pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
+    let node = Node::open(config)?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|source| NodeError::Bind { addr: config.listen, source })?;
+    let local_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr: config.listen, source })?;
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(node, listener, stopped));
+    tracing::info!(region = %config.region, %local_addr, "region node listening");
+    Ok(RunningNode { local_addr, stop, task })
+}
+
+async fn accept_loop(node: Node, listener: TcpListener, mut stopped: watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let builder = ConnBuilder::new(TokioExecutor::new());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let node = node.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    let node = node.clone();
+                    async move { Ok::<_, std::convert::Infallible>(node.handle(req).await) }
+                });
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = stopped.changed() => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => tracing::warn!("connections still open after 10 s; closing"),
+    }
+}

@@ -1,1 +1,95 @@
-fn main(){}
+//! The `tandem` command: run a region node (`serve`), or the local two-region
+//! development setup (`dev`).
+
+mod config;
+mod dev;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser)]
+#[command(name = "tandem", version, about = "Self-hosted multi-region platform: S3 and DynamoDB APIs, replication, failover")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one region node.
+    Serve {
+        /// Path of tandem.toml.
+        #[arg(long, default_value = "tandem.toml")]
+        config: PathBuf,
+        /// Which region of the config this node is.
+        #[arg(long)]
+        region: String,
+        /// Override the region's listen address.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Override the region's data directory.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run two regions locally with built-in defaults; nothing to configure.
+    Dev {
+        /// Where the regions keep their data.
+        #[arg(long, default_value = ".tandem")]
+        data_dir: PathBuf,
+        /// Port of the first region; the second uses the next one.
+        #[arg(long, default_value_t = 9000)]
+        port: u16,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tandem: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve { config, region, listen, data_dir } => serve(config, region, listen, data_dir).await,
+            Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tandem: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(path: PathBuf, region: String, listen: Option<SocketAddr>, data_dir: Option<PathBuf>) -> Result<(), String> {
+    let config = Config::load(&path).map_err(|e| e.to_string())?;
+    let mut node = config.node(config.region(&region).map_err(|e| e.to_string())?);
+    if let Some(listen) = listen {
+        node.listen = listen;
+    }
+    if let Some(dir) = data_dir {
+        node.data_dir = dir;
+    }
+    let running = tandem_node::start(&node).await.map_err(|e| e.to_string())?;
+    println!("tandem: region {} listening on http://{}", node.region, running.local_addr);
+    dev::wait_for_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

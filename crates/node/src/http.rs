@@ -1,0 +1,129 @@
+//! Top-level request dispatch of a node: health, metrics, CORS preflight, then
+//! the s3s service (S3 API and control API), with CORS response headers and
+//! request metrics added on the way out.
+
+use std::time::Instant;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderName, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use s3s::Body;
+use s3s::validation::{AwsNameValidation, NameValidation};
+use tandem_s3::OpSlot;
+use tandem_s3::cors::{self, CorsAnswer};
+
+use crate::Node;
+use crate::control;
+
+/// AWS bucket-name rules, plus the reserved `_tandem` path of the control API.
+pub struct ControlAwareValidation;
+
+impl NameValidation for ControlAwareValidation {
+    fn validate_bucket_name(&self, name: &str) -> bool {
+        name == control::PREFIX.trim_matches('/') || AwsNameValidation::new().validate_bucket_name(name)
+    }
+}
+
+fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn content_length<B>(headers: &hyper::HeaderMap, _: &B) -> u64 {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+impl Node {
+    /// Serves one request.
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let start = Instant::now();
+        let path = req.uri().path();
+        if req.method() == Method::GET && path == "/health" {
+            let (status, body) = crate::health::check(&self.inner.region, &self.inner.store);
+            return text(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "application/json", body);
+        }
+        if req.method() == Method::GET && path == "/metrics" {
+            return text(StatusCode::OK, "text/plain; version=0.0.4", self.inner.metrics.render(&self.inner.store));
+        }
+        let bucket = self.bucket_of(&req);
+        if req.method() == Method::OPTIONS {
+            return self.preflight(&req, bucket.as_deref());
+        }
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let method = req.method().to_string();
+        let api = if path.starts_with(control::PREFIX) { "control" } else { "s3" };
+        let bytes_in = content_length(req.headers(), &());
+        let slot = OpSlot::default();
+        let mut req = req.map(Body::from);
+        req.extensions_mut().insert(slot.clone());
+        let mut resp = match self.inner.s3.call(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::error!(error = ?e, "request failed outside the S3 error model");
+                text(StatusCode::INTERNAL_SERVER_ERROR, "application/xml", internal_error_xml())
+            }
+        };
+        if let (Some(origin), Some(bucket)) = (origin, bucket.as_deref()) {
+            for (name, value) in cors::response_headers(&self.inner.store, bucket, &origin, &method) {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(HeaderName::from_static(name), v);
+                }
+            }
+        }
+        let op = slot.get().unwrap_or_else(|| if api == "control" { "Control".into() } else { "Unresolved".into() });
+        let bytes_out = content_length(resp.headers(), &());
+        self.inner.metrics.observe(api, op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
+        resp
+    }
+
+    /// The bucket a request addresses (virtual-host or first path segment).
+    fn bucket_of<B>(&self, req: &Request<B>) -> Option<String> {
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if let Some(b) = self.inner.domains.bucket_of(host) {
+            return Some(b);
+        }
+        let first = req.uri().path().trim_start_matches('/').split('/').next().unwrap_or_default();
+        (!first.is_empty()).then(|| first.to_string())
+    }
+
+    /// Answers a CORS preflight from the bucket's CORS rules.
+    fn preflight<B>(&self, req: &Request<B>, bucket: Option<&str>) -> Response<Body> {
+        let h = req.headers();
+        let origin = h.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let method = h.get(header::ACCESS_CONTROL_REQUEST_METHOD).and_then(|v| v.to_str().ok());
+        let (Some(origin), Some(method), Some(bucket)) = (origin, method, bucket) else {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "application/xml",
+                error_xml("BadRequest", "Insufficient information. Origin request header needed."),
+            );
+        };
+        let requested: Vec<String> = h
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        match cors::preflight(&self.inner.store, bucket, origin, method, &requested) {
+            CorsAnswer::Allowed(headers) => {
+                let mut resp = Response::new(Body::empty());
+                for (name, value) in headers {
+                    if let Ok(v) = HeaderValue::from_str(&value) {
+                        resp.headers_mut().insert(HeaderName::from_static(name), v);
+                    }
+                }
+                resp
+            }
+            CorsAnswer::Forbidden(why) => text(StatusCode::FORBIDDEN, "application/xml", error_xml("AccessForbidden", why)),
+        }
+    }
+}
+
+fn error_xml(code: &str, message: &str) -> String {
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>")
+}
+
+fn internal_error_xml() -> String {
+    error_xml("InternalError", "We encountered an internal error. Please try again.")
+}

@@ -1,0 +1,190 @@
+//! `tandem.toml`: the regions of a deployment and the access keys every node
+//! accepts. `tandem dev` builds the same structure from built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use tandem_node::NodeConfig;
+use tandem_s3::AccessKey;
+
+/// Dev credentials printed by `tandem dev`. Only ever used for local demos.
+pub const DEV_ACCESS_KEY_ID: &str = "TANDEMDEVACCESSKEY01";
+pub const DEV_SECRET_ACCESS_KEY: &str = "tandem-dev-secret-key-do-not-use-in-prod";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub regions: Vec<RegionConfig>,
+    #[serde(default)]
+    pub access_keys: Vec<KeyConfig>,
+    /// Domains under which `<bucket>.<domain>` addresses a bucket (virtual-host style).
+    #[serde(default = "default_domains")]
+    pub bucket_domains: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionConfig {
+    pub name: String,
+    pub listen: SocketAddr,
+    /// URL clients and peers use to reach this region; defaults to `http://<listen>`.
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub principal: Option<String>,
+}
+
+impl std::fmt::Debug for KeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyConfig").field("access_key_id", &self.access_key_id).field("principal", &self.principal).finish_non_exhaustive()
+    }
+}
+
+fn default_domains() -> Vec<String> {
+    vec!["localhost".to_string()]
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path} is not a valid tandem.toml: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl RegionConfig {
+    /// URL clients and peers use to reach this region.
+    pub fn url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The built-in two-region layout of `tandem dev`.
+    pub fn dev(data_root: &Path, base_port: u16) -> Self {
+        let region = |name: &str, offset: u16| RegionConfig {
+            name: name.to_string(),
+            listen: SocketAddr::from(([127, 0, 0, 1], base_port + offset)),
+            public_url: None,
+            data_dir: data_root.join(name),
+        };
+        Config {
+            regions: vec![region("us-east", 0), region("ap-tokyo", 1)],
+            access_keys: vec![KeyConfig {
+                access_key_id: DEV_ACCESS_KEY_ID.into(),
+                secret_access_key: DEV_SECRET_ACCESS_KEY.into(),
+                principal: Some("dev".into()),
+            }],
+            bucket_domains: default_domains(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.regions.is_empty() {
+            return Err(ConfigError::Invalid("tandem.toml must define at least one [[regions]] entry".into()));
+        }
+        for (i, r) in self.regions.iter().enumerate() {
+            if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(ConfigError::Invalid(format!("region name {:?} must be letters, digits and '-'", r.name)));
+            }
+            if self.regions[..i].iter().any(|o| o.name == r.name) {
+                return Err(ConfigError::Invalid(format!("region {:?} is defined twice", r.name)));
+            }
+        }
+        if self.access_keys.is_empty() {
+            return Err(ConfigError::Invalid("tandem.toml must define at least one [[access_keys]] entry; every request is authenticated".into()));
+        }
+        for k in &self.access_keys {
+            if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
+                return Err(ConfigError::Invalid(format!("access key {:?}: ids need 3+ characters and secrets 8+", k.access_key_id)));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn region(&self, name: &str) -> Result<&RegionConfig, ConfigError> {
+        self.regions.iter().find(|r| r.name == name).ok_or_else(|| {
+            let known: Vec<_> = self.regions.iter().map(|r| r.name.as_str()).collect();
+            ConfigError::Invalid(format!("no region named {name:?} in the config (regions: {})", known.join(", ")))
+        })
+    }
+
+    /// The node configuration of one region.
+    pub fn node(&self, region: &RegionConfig) -> NodeConfig {
+        NodeConfig {
+            region: region.name.clone(),
+            listen: region.listen,
+            data_dir: region.data_dir.clone(),
+            access_keys: self
+                .access_keys
+                .iter()
+                .map(|k| AccessKey {
+                    access_key_id: k.access_key_id.clone(),
+                    secret_access_key: k.secret_access_key.clone(),
+                    principal: k.principal.clone().unwrap_or_else(|| k.access_key_id.clone()),
+                })
+                .collect(),
+            bucket_domains: self.bucket_domains.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_two_region_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tandem.toml");
+        std::fs::write(
+            &path,
+            r#"
+[[regions]]
+name = "us-east"
+listen = "127.0.0.1:9000"
+data_dir = "/tmp/a"
+[[regions]]
+name = "ap-tokyo"
+listen = "127.0.0.1:9001"
+data_dir = "/tmp/b"
+[[access_keys]]
+access_key_id = "AKIA1"
+secret_access_key = "secretsecret"
+principal = "alice"
+"#,
+        )
+        .unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.regions.len(), 2);
+        let node = c.node(c.region("ap-tokyo").unwrap());
+        assert_eq!(node.access_keys[0].principal, "alice");
+        assert!(c.region("eu-west").unwrap_err().to_string().contains("us-east, ap-tokyo"));
+    }
+
+    #[test]
+    fn unknown_fields_and_missing_keys_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tandem.toml");
+        std::fs::write(&path, "[[regions]]\nname='a'\nlisten='127.0.0.1:1'\ndata_dir='/x'\nport=3\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("port"));
+        std::fs::write(&path, "[[regions]]\nname='a'\nlisten='127.0.0.1:1'\ndata_dir='/x'\n").unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("access_keys"));
+    }
+}

@@ -1,0 +1,62 @@
+//! `tandem dev`: two region nodes in one supervised process, with the endpoints
+//! and credentials printed so the aws CLI works right away. Ctrl-C or SIGTERM
+//! stops both cleanly.
+
+use std::path::Path;
+
+use crate::config::{Config, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY};
+
+pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
+    let config = Config::dev(data_root, port);
+    let mut running = Vec::new();
+    for region in &config.regions {
+        let node = config.node(region);
+        match tandem_node::start(&node).await {
+            Ok(r) => running.push((region.url(), r)),
+            Err(e) => {
+                for (_, r) in running {
+                    r.shutdown().await;
+                }
+                return Err(format!("{e} (is another tandem dev running? try --port)"));
+            }
+        }
+    }
+    println!("tandem dev: {} regions running (data in {})", running.len(), data_root.display());
+    for (region, (url, _)) in config.regions.iter().zip(&running) {
+        println!("  {:<10} {url}", region.name);
+    }
+    println!();
+    println!("export AWS_ACCESS_KEY_ID={DEV_ACCESS_KEY_ID}");
+    println!("export AWS_SECRET_ACCESS_KEY={DEV_SECRET_ACCESS_KEY}");
+    println!("export AWS_DEFAULT_REGION=us-east-1");
+    if let Some((url, _)) = running.first() {
+        println!("aws --endpoint-url {url} s3 mb s3://my-bucket");
+    }
+    wait_for_signal().await;
+    println!("tandem dev: stopping");
+    for (_, r) in running {
+        r.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

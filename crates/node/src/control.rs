@@ -20,7 +20,10 @@ fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
     let Some(q) = uri.query() else { return Ok(None) };
     for kv in q.split('&') {
         if let Some(v) = kv.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
-            return v.parse().map(Some).map_err(|_| s3_error!(InvalidArgument, "{name} must be a non-negative integer"));
+            return v
+                .parse()
+                .map(Some)
+                .map_err(|_| s3_error!(InvalidArgument, "{name} must be a non-negative integer"));
         }
     }
     Ok(None)
@@ -29,7 +32,10 @@ fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
 fn json(status: StatusCode, value: serde_json::Value) -> S3Response<Body> {
     let mut resp = S3Response::new(Body::from(value.to_string()));
     resp.status = Some(status);
-    resp.headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    resp.headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
     resp
 }
 
@@ -45,9 +51,15 @@ impl S3Route for ControlRoute {
                 let after = query_u64(&req.uri, "after")?.unwrap_or(0);
                 let limit = query_u64(&req.uri, "limit")?.map_or(MAX_CHANGES, |l| (l as usize).clamp(1, MAX_CHANGES));
                 let changes = self.store.changes_after(after, limit).map_err(crate::store_failure)?;
-                Ok(json(StatusCode::OK, serde_json::json!({ "changes": changes, "last_seq": self.store.last_seq() })))
+                Ok(json(
+                    StatusCode::OK,
+                    serde_json::json!({ "changes": changes, "last_seq": self.store.last_seq() }),
+                ))
             }
-            (_, path) => Err(s3s::S3Error::with_message(s3s::S3ErrorCode::NoSuchKey, format!("No control endpoint {} {path}", req.method))),
+            (_, path) => Err(s3s::S3Error::with_message(
+                s3s::S3ErrorCode::NoSuchKey,
+                format!("No control endpoint {} {path}", req.method),
+            )),
         }
     }
 }

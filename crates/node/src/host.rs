@@ -11,13 +11,20 @@ pub struct BucketDomains {
 
 impl BucketDomains {
     pub fn new(domains: impl IntoIterator<Item = String>) -> Self {
-        Self { domains: domains.into_iter().map(|d| d.to_ascii_lowercase()).collect() }
+        Self {
+            domains: domains.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
+        }
     }
 
     /// The bucket a Host header names, if it is virtual-host style.
     pub fn bucket_of(&self, host: &str) -> Option<String> {
         let name = strip_port(host).to_ascii_lowercase();
-        self.domains.iter().find_map(|d| name.strip_suffix(d.as_str()).and_then(|b| b.strip_suffix('.')).filter(|b| !b.is_empty()).map(str::to_string))
+        self.domains.iter().find_map(|d| {
+            name.strip_suffix(d.as_str())
+                .and_then(|b| b.strip_suffix('.'))
+                .filter(|b| !b.is_empty())
+                .map(str::to_string)
+        })
     }
 }
 

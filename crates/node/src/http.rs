@@ -27,12 +27,17 @@ impl NameValidation for ControlAwareValidation {
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
 fn content_length<B>(headers: &hyper::HeaderMap, _: &B) -> u64 {
-    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 impl Node {
@@ -45,7 +50,11 @@ impl Node {
             return text(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "application/json", body);
         }
         if req.method() == Method::GET && path == "/metrics" {
-            return text(StatusCode::OK, "text/plain; version=0.0.4", self.inner.metrics.render(&self.inner.store));
+            return text(
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.inner.metrics.render(&self.inner.store),
+            );
         }
         let bucket = self.bucket_of(&req);
         if req.method() == Method::OPTIONS {
@@ -72,9 +81,13 @@ impl Node {
                 }
             }
         }
-        let op = slot.get().unwrap_or_else(|| if api == "control" { "Control".into() } else { "Unresolved".into() });
+        let op = slot
+            .get()
+            .unwrap_or_else(|| if api == "control" { "Control".into() } else { "Unresolved".into() });
         let bytes_out = content_length(resp.headers(), &());
-        self.inner.metrics.observe(api, op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
+        self.inner
+            .metrics
+            .observe(api, op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
         resp
     }
 

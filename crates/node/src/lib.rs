@@ -64,7 +64,10 @@ pub(crate) fn store_failure(e: tandem_store::StoreError) -> s3s::S3Error {
 impl Node {
     /// Opens the store and builds the services.
     pub fn open(config: &NodeConfig) -> Result<Self, NodeError> {
-        let store = Store::open(&config.data_dir, &config.region).map_err(|source| NodeError::Store { path: config.data_dir.clone(), source })?;
+        let store = Store::open(&config.data_dir, &config.region).map_err(|source| NodeError::Store {
+            path: config.data_dir.clone(),
+            source,
+        })?;
         let principals = Principals::new(config.access_keys.clone());
         let api = S3Api::new(store.clone(), principals.clone());
         let mut builder = S3ServiceBuilder::new(api.clone());
@@ -111,8 +114,14 @@ impl RunningNode {
 /// Binds the node's port and serves until shut down.
 pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let node = Node::open(config)?;
-    let listener = TcpListener::bind(config.listen).await.map_err(|source| NodeError::Bind { addr: config.listen, source })?;
-    let local_addr = listener.local_addr().map_err(|source| NodeError::Bind { addr: config.listen, source })?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|source| NodeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let local_addr = listener.local_addr().map_err(|source| NodeError::Bind {
+        addr: config.listen,
+        source,
+    })?;
     let (stop, stopped) = watch::channel(false);
     let task = tokio::spawn(accept_loop(node, listener, stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");

@@ -47,23 +47,52 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn new(region: &str) -> Self {
-        let mut registry = Registry::with_prefix_and_labels("tandem", [(std::borrow::Cow::Borrowed("region"), std::borrow::Cow::Owned(region.to_string()))].into_iter());
+        let mut registry = Registry::with_prefix_and_labels(
+            "tandem",
+            [(std::borrow::Cow::Borrowed("region"), std::borrow::Cow::Owned(region.to_string()))].into_iter(),
+        );
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<OpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         let bytes = Family::<DirectionLabels, Counter>::default();
         let (store_metadata_bytes, store_object_bytes, change_log_seq) = (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register("requests", "Requests served, by API, operation and HTTP status", requests.clone());
-        registry.register("request_duration_seconds", "Time to first response byte, by API and operation", latency.clone());
+        registry.register(
+            "request_duration_seconds",
+            "Time to first response byte, by API and operation",
+            latency.clone(),
+        );
         registry.register("http_bytes", "Body bytes received (in) and sent (out)", bytes.clone());
-        registry.register("store_metadata_bytes", "Size of the metadata database file", store_metadata_bytes.clone());
+        registry.register(
+            "store_metadata_bytes",
+            "Size of the metadata database file",
+            store_metadata_bytes.clone(),
+        );
         registry.register("store_object_bytes", "Bytes of object versions held", store_object_bytes.clone());
-        registry.register("change_log_last_seq", "Sequence number of the last change-log entry", change_log_seq.clone());
-        Self { registry, requests, latency, bytes, store_metadata_bytes, store_object_bytes, change_log_seq }
+        registry.register(
+            "change_log_last_seq",
+            "Sequence number of the last change-log entry",
+            change_log_seq.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            bytes,
+            store_metadata_bytes,
+            store_object_bytes,
+            change_log_seq,
+        }
     }
 
     /// Records one served request.
     pub fn observe(&self, api: &'static str, op: String, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
-        self.requests.get_or_create(&RequestLabels { api, op: op.clone(), status }).inc();
+        self.requests
+            .get_or_create(&RequestLabels {
+                api,
+                op: op.clone(),
+                status,
+            })
+            .inc();
         self.latency.get_or_create(&OpLabels { api, op }).observe(elapsed.as_secs_f64());
         self.bytes.get_or_create(&DirectionLabels { direction: "in" }).inc_by(bytes_in);
         self.bytes.get_or_create(&DirectionLabels { direction: "out" }).inc_by(bytes_out);

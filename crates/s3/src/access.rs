@@ -39,7 +39,10 @@ pub struct Ask<'a> {
 
 impl Ask<'_> {
     fn requester(&self) -> Requester<'_> {
-        Requester { principal: self.principal, access_key_id: self.access_key_id }
+        Requester {
+            principal: self.principal,
+            access_key_id: self.access_key_id,
+        }
     }
 }
 
@@ -51,7 +54,9 @@ pub fn authorize(ask: &Ask<'_>, bucket: &BucketRecord, key: Option<&str>, object
         None => format!("arn:aws:s3:::{}", bucket.name),
     };
     let verdict = match &bucket.policy {
-        Some(doc) => Policy::parse(doc, &bucket.name).map(|p| p.evaluate(&ask.requester(), ask.op.action, &resource)).unwrap_or(Verdict::Silent),
+        Some(doc) => Policy::parse(doc, &bucket.name)
+            .map(|p| p.evaluate(&ask.requester(), ask.op.action, &resource))
+            .unwrap_or(Verdict::Silent),
         None => Verdict::Silent,
     };
     let owner = ask.principal.is_some() && ask.principal == Some(bucket.owner.as_str());
@@ -61,7 +66,11 @@ pub fn authorize(ask: &Ask<'_>, bucket: &BucketRecord, key: Option<&str>, object
         Verdict::Allow => true,
         Verdict::Silent => owner || object_owner || acl_grants(ask, bucket, object),
     };
-    if granted { Ok(()) } else { Err(s3_error!(AccessDenied, "Access Denied")) }
+    if granted {
+        Ok(())
+    } else {
+        Err(s3_error!(AccessDenied, "Access Denied"))
+    }
 }
 
 fn acl_grants(ask: &Ask<'_>, bucket: &BucketRecord, object: Option<&ObjectVersion>) -> bool {
@@ -81,7 +90,10 @@ fn acl_grants(ask: &Ask<'_>, bucket: &BucketRecord, object: Option<&ObjectVersio
 
 /// The `versionId` query parameter, if any.
 fn version_param(query: Option<&str>) -> Option<String> {
-    query?.split('&').find_map(|kv| kv.strip_prefix("versionId=")).map(|v| v.replace("%2F", "/").replace("%2B", "+").replace("%3D", "="))
+    query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("versionId="))
+        .map(|v| v.replace("%2F", "/").replace("%2B", "+").replace("%3D", "="))
 }
 
 #[async_trait::async_trait]
@@ -92,19 +104,38 @@ impl S3Access for AccessControl {
             *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.clone());
         }
         let access_key_id = cx.credentials().map(|c| c.access_key.clone());
-        let principal = access_key_id.as_deref().and_then(|k| self.principals.principal_of(k)).map(str::to_string);
-        let ask = Ask { principal: principal.as_deref(), access_key_id: access_key_id.as_deref(), op: ops::lookup(&name) };
+        let principal = access_key_id
+            .as_deref()
+            .and_then(|k| self.principals.principal_of(k))
+            .map(str::to_string);
+        let ask = Ask {
+            principal: principal.as_deref(),
+            access_key_id: access_key_id.as_deref(),
+            op: ops::lookup(&name),
+        };
         let (bucket, key) = match cx.s3_path() {
-            S3Path::Root => return if ask.principal.is_some() { Ok(()) } else { Err(s3_error!(AccessDenied, "Access Denied")) },
+            S3Path::Root => {
+                return if ask.principal.is_some() {
+                    Ok(())
+                } else {
+                    Err(s3_error!(AccessDenied, "Access Denied"))
+                };
+            }
             S3Path::Bucket { bucket } => (bucket.to_string(), None),
             S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
         if ask.op.gate == AclGate::AnySigned {
-            return if ask.principal.is_some() { Ok(()) } else { Err(s3_error!(AccessDenied, "Access Denied")) };
+            return if ask.principal.is_some() {
+                Ok(())
+            } else {
+                Err(s3_error!(AccessDenied, "Access Denied"))
+            };
         }
         let read = self.store.read().or_s3()?;
         // A missing bucket is reported by the operation itself (NoSuchBucket).
-        let Some(record) = read.bucket(&bucket).or_s3()? else { return Ok(()) };
+        let Some(record) = read.bucket(&bucket).or_s3()? else {
+            return Ok(());
+        };
         let needs_object = matches!(ask.op.gate, AclGate::ObjectRead | AclGate::ObjectReadAcp | AclGate::ObjectWriteAcp);
         let object = match (&key, needs_object) {
             (Some(k), true) => read.object(&bucket, k, version_param(cx.uri().query()).as_deref()).ok(),

@@ -16,7 +16,10 @@ pub const WRITE_ACP: &str = "WRITE_ACP";
 pub const FULL_CONTROL: &str = "FULL_CONTROL";
 
 fn grant(grantee: Grantee, permission: &str) -> Grant {
-    Grant { grantee, permission: permission.to_string() }
+    Grant {
+        grantee,
+        permission: permission.to_string(),
+    }
 }
 
 /// Grants of a canned ACL (`x-amz-acl`), beyond the owner's full control.
@@ -38,7 +41,10 @@ pub fn from_grant_headers(headers: &[(&str, Option<&String>)]) -> S3Result<Vec<G
     for (permission, value) in headers {
         let Some(value) = value else { continue };
         for item in value.split(',') {
-            let (kind, who) = item.trim().split_once('=').ok_or_else(|| s3_error!(InvalidArgument, "Malformed grant header: {item}"))?;
+            let (kind, who) = item
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| s3_error!(InvalidArgument, "Malformed grant header: {item}"))?;
             let who = who.trim().trim_matches('"');
             let grantee = match kind.trim() {
                 "uri" => group(who)?,
@@ -63,8 +69,14 @@ fn group(uri: &str) -> S3Result<Grantee> {
 pub fn from_policy(policy: &dto::AccessControlPolicy) -> S3Result<Vec<Grant>> {
     let mut out = Vec::new();
     for g in policy.grants.iter().flatten() {
-        let permission = g.permission.as_ref().ok_or_else(|| s3_error!(MalformedACLError, "A grant is missing its Permission"))?;
-        let grantee = g.grantee.as_ref().ok_or_else(|| s3_error!(MalformedACLError, "A grant is missing its Grantee"))?;
+        let permission = g
+            .permission
+            .as_ref()
+            .ok_or_else(|| s3_error!(MalformedACLError, "A grant is missing its Permission"))?;
+        let grantee = g
+            .grantee
+            .as_ref()
+            .ok_or_else(|| s3_error!(MalformedACLError, "A grant is missing its Grantee"))?;
         let who = match (&grantee.uri, &grantee.id, &grantee.email_address) {
             (Some(uri), _, _) => group(uri)?,
             (None, Some(id), _) | (None, None, Some(id)) => Grantee::User(id.clone()),
@@ -76,7 +88,10 @@ pub fn from_policy(policy: &dto::AccessControlPolicy) -> S3Result<Vec<Grant>> {
 }
 
 pub fn owner_dto(owner: &str) -> dto::Owner {
-    dto::Owner { display_name: Some(owner.to_string()), id: Some(owner.to_string()) }
+    dto::Owner {
+        display_name: Some(owner.to_string()),
+        id: Some(owner.to_string()),
+    }
 }
 
 /// The full ACL as S3 returns it: the owner's full control, then the grants.
@@ -91,7 +106,10 @@ pub fn to_policy(owner: &str, grants: &[Grant]) -> (Option<dto::Owner>, Option<d
             Grantee::AllUsers => group_grantee(ALL_USERS),
             Grantee::AuthenticatedUsers => group_grantee(AUTHENTICATED_USERS),
         };
-        list.push(dto::Grant { grantee: Some(grantee), permission: Some(dto::Permission::from(g.permission.clone())) });
+        list.push(dto::Grant {
+            grantee: Some(grantee),
+            permission: Some(dto::Permission::from(g.permission.clone())),
+        });
     }
     (Some(owner_dto(owner)), Some(list))
 }
@@ -107,7 +125,13 @@ fn user_grantee(id: &str) -> dto::Grantee {
 }
 
 fn group_grantee(uri: &str) -> dto::Grantee {
-    dto::Grantee { display_name: None, email_address: None, id: None, type_: dto::Type::from(dto::Type::GROUP.to_string()), uri: Some(uri.to_string()) }
+    dto::Grantee {
+        display_name: None,
+        email_address: None,
+        id: None,
+        type_: dto::Type::from(dto::Type::GROUP.to_string()),
+        uri: Some(uri.to_string()),
+    }
 }
 
 /// Whether `grants` give `principal` (`None` = anonymous) the permission.

@@ -59,7 +59,9 @@ impl ChecksumClaim {
 
     /// Adds checksums that arrived as trailers after the body.
     fn absorb_trailers(&mut self, trailers: Option<TrailingHeaders>) -> S3Result<()> {
-        let Some(map) = trailers.and_then(|t| t.take()) else { return Ok(()) };
+        let Some(map) = trailers.and_then(|t| t.take()) else {
+            return Ok(());
+        };
         for name in ALGORITHMS {
             let header = format!("x-amz-checksum-{}", name.to_ascii_lowercase());
             if let Some(v) = map.get(header.as_str()) {
@@ -102,7 +104,13 @@ pub fn checksum_dto(sums: &BTreeMap<String, String>) -> dto::Checksum {
 
 pub fn checksum_map(c: dto::Checksum) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
-    for (name, v) in ALGORITHMS.iter().zip([c.checksum_crc32, c.checksum_crc32c, c.checksum_sha1, c.checksum_sha256, c.checksum_crc64nvme]) {
+    for (name, v) in ALGORITHMS.iter().zip([
+        c.checksum_crc32,
+        c.checksum_crc32c,
+        c.checksum_sha1,
+        c.checksum_sha256,
+        c.checksum_crc64nvme,
+    ]) {
         if let Some(v) = v {
             m.insert((*name).to_string(), v);
         }
@@ -128,26 +136,36 @@ pub async fn receive(
     trailers: Option<TrailingHeaders>,
 ) -> S3Result<Received> {
     if content_length.is_some_and(|n| n as u64 > MAX_PUT_SIZE) {
-        return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size."));
+        return Err(s3_error!(
+            EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed object size."
+        ));
     }
     let mut writer = BodyWriter::new();
     let mut md5 = Md5::new();
     let mut hasher = claim.hasher();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {e}")))?;
+            let chunk = chunk
+                .map_err(|e| S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {e}")))?;
             if writer.len() + chunk.len() as u64 > MAX_PUT_SIZE {
-                return Err(s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed object size."));
+                return Err(s3_error!(
+                    EntityTooLarge,
+                    "Your proposed upload exceeds the maximum allowed object size."
+                ));
             }
             md5.update(&chunk);
             hasher.update(&chunk);
             writer.write(store.blobs(), &chunk).await.or_s3()?;
         }
     }
-    if let Some(n) = content_length {
-        if n as u64 != writer.len() {
-            return Err(s3_error!(IncompleteBody, "You did not provide the number of bytes specified by the Content-Length HTTP header."));
-        }
+    if let Some(n) = content_length
+        && n as u64 != writer.len()
+    {
+        return Err(s3_error!(
+            IncompleteBody,
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        ));
     }
     let digest = md5.finalize();
     verify_md5(content_md5, &digest)?;
@@ -162,14 +180,23 @@ pub async fn receive(
         }
     }
     let staged = writer.finish().await.or_s3()?;
-    Ok(Received { staged, md5_hex: hex_simd::encode_to_string(digest, hex_simd::AsciiCase::Lower), checksums: computed })
+    Ok(Received {
+        staged,
+        md5_hex: hex_simd::encode_to_string(digest, hex_simd::AsciiCase::Lower),
+        checksums: computed,
+    })
 }
 
 fn verify_md5(content_md5: Option<&str>, digest: &[u8]) -> S3Result<()> {
     let Some(claimed) = content_md5 else { return Ok(()) };
-    let claimed = base64_simd::STANDARD.decode_to_vec(claimed).map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified was invalid."))?;
+    let claimed = base64_simd::STANDARD
+        .decode_to_vec(claimed)
+        .map_err(|_| s3_error!(InvalidDigest, "The Content-MD5 you specified was invalid."))?;
     if claimed != digest {
-        return Err(s3_error!(BadDigest, "The Content-MD5 you specified did not match what we received."));
+        return Err(s3_error!(
+            BadDigest,
+            "The Content-MD5 you specified did not match what we received."
+        ));
     }
     Ok(())
 }
@@ -234,5 +261,9 @@ pub fn multipart_etag(part_etags: &[String]) -> S3Result<String> {
         let raw = hex_simd::decode_to_vec(etag.trim_matches('"')).map_err(|_| s3_error!(InvalidPart, "Malformed part ETag"))?;
         md5.update(&raw);
     }
-    Ok(format!("{}-{}", hex_simd::encode_to_string(md5.finalize(), hex_simd::AsciiCase::Lower), part_etags.len()))
+    Ok(format!(
+        "{}-{}",
+        hex_simd::encode_to_string(md5.finalize(), hex_simd::AsciiCase::Lower),
+        part_etags.len()
+    ))
 }

@@ -38,17 +38,23 @@ impl S3Api {
             hlc: 0,
         };
         match self.store.create_bucket(record).await {
-            Ok(_) => Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{}", input.bucket)) })),
-            Err(StoreError::BucketExists { owner: existing }) if existing == owner => {
-                Err(s3_error!(BucketAlreadyOwnedByYou, "Your previous request to create the named bucket succeeded and you already own it."))
-            }
+            Ok(_) => Ok(S3Response::new(CreateBucketOutput {
+                location: Some(format!("/{}", input.bucket)),
+            })),
+            Err(StoreError::BucketExists { owner: existing }) if existing == owner => Err(s3_error!(
+                BucketAlreadyOwnedByYou,
+                "Your previous request to create the named bucket succeeded and you already own it."
+            )),
             Err(e) => Err(s3_err(e)),
         }
     }
 
     pub(crate) async fn op_head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         let record = self.bucket(&req.input.bucket)?;
-        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some(record.region), ..Default::default() }))
+        Ok(S3Response::new(HeadBucketOutput {
+            bucket_region: Some(record.region),
+            ..Default::default()
+        }))
     }
 
     pub(crate) async fn op_delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
@@ -67,7 +73,11 @@ impl S3Api {
             .or_s3()?
             .into_iter()
             .filter(|b| b.owner == principal && b.name.starts_with(&prefix))
-            .map(|b| Bucket { name: Some(b.name), creation_date: Some(timestamp(b.created_ms)), bucket_region: Some(b.region) })
+            .map(|b| Bucket {
+                name: Some(b.name),
+                creation_date: Some(timestamp(b.created_ms)),
+                bucket_region: Some(b.region),
+            })
             .collect();
         Ok(S3Response::new(ListBucketsOutput {
             buckets: Some(buckets),
@@ -82,6 +92,8 @@ impl S3Api {
         req: S3Request<GetBucketLocationInput>,
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         let record = self.bucket(&req.input.bucket)?;
-        Ok(S3Response::new(GetBucketLocationOutput { location_constraint: Some(BucketLocationConstraint::from(record.region)) }))
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: Some(BucketLocationConstraint::from(record.region)),
+        }))
     }
 }

@@ -129,8 +129,13 @@ pub(crate) fn new_grants(
         (Some(c), None, false) => acl::canned(c, owner),
         (None, Some(p), false) => acl::from_policy(p),
         (None, None, true) => acl::from_grant_headers(headers),
-        (None, None, false) => Err(s3_error!(MissingSecurityHeader, "Your request was missing a required header: x-amz-acl or a grant")),
-        _ => Err(s3_error!(InvalidRequest, "Specify only one of a canned ACL, grant headers, or an AccessControlPolicy")),
+        (None, None, false) => Err(s3_error!(
+            MissingSecurityHeader,
+            "Your request was missing a required header: x-amz-acl or a grant"
+        )),
+        _ => Err(s3_error!(
+            InvalidRequest,
+            "Specify only one of a canned ACL, grant headers, or an AccessControlPolicy"
+        )),
     }
 }
-

@@ -22,8 +22,8 @@ pub fn etag(value: &str) -> ETag {
 /// Parses the `x-amz-tagging` header (URL-encoded `k=v&k2=v2`).
 pub fn parse_tagging_header(header: Option<&String>) -> S3Result<Vec<(String, String)>> {
     let Some(h) = header else { return Ok(vec![]) };
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded_pairs(h).ok_or_else(|| s3_error!(InvalidArgument, "The x-amz-tagging header is not valid URL-encoded key=value pairs"))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded_pairs(h)
+        .ok_or_else(|| s3_error!(InvalidArgument, "The x-amz-tagging header is not valid URL-encoded key=value pairs"))?;
     validate_tags(&pairs)?;
     Ok(pairs)
 }
@@ -78,13 +78,21 @@ pub fn validate_tags(tags: &[(String, String)]) -> S3Result<()> {
 }
 
 pub fn tags_from_dto(set: &[dto::Tag]) -> S3Result<Vec<(String, String)>> {
-    let tags: Vec<(String, String)> = set.iter().map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default())).collect();
+    let tags: Vec<(String, String)> = set
+        .iter()
+        .map(|t| (t.key.clone().unwrap_or_default(), t.value.clone().unwrap_or_default()))
+        .collect();
     validate_tags(&tags)?;
     Ok(tags)
 }
 
 pub fn tags_to_dto(tags: &[(String, String)]) -> Vec<dto::Tag> {
-    tags.iter().map(|(k, v)| dto::Tag { key: Some(k.clone()), value: Some(v.clone()) }).collect()
+    tags.iter()
+        .map(|(k, v)| dto::Tag {
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+        })
+        .collect()
 }
 
 /// Object keys tandem refuses: longer than S3's limit, or containing NUL (which
@@ -94,7 +102,10 @@ pub fn validate_key(key: &str) -> S3Result<()> {
         return Err(s3_error!(KeyTooLongError, "Your key is too long"));
     }
     if key.is_empty() || key.contains('\0') {
-        return Err(s3_error!(InvalidArgument, "Object keys must be 1 to 1024 bytes of UTF-8 without NUL"));
+        return Err(s3_error!(
+            InvalidArgument,
+            "Object keys must be 1 to 1024 bytes of UTF-8 without NUL"
+        ));
     }
     Ok(())
 }

@@ -24,12 +24,21 @@ impl S3Api {
         let access_key = req.credentials.as_ref().map(|c| c.access_key.clone());
         let i = req.input;
         validate_key(&i.key)?;
-        let CopySource::Bucket { bucket: src_bucket, key: src_key, version_id: src_version } = &i.copy_source else {
+        let CopySource::Bucket {
+            bucket: src_bucket,
+            key: src_key,
+            version_id: src_version,
+        } = &i.copy_source
+        else {
             return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
         };
         let src = self.resolve(src_bucket, src_key, src_version.as_deref())?;
         let src_record = self.bucket(src_bucket)?;
-        let ask = Ask { principal: req.credentials.as_ref().map(|_| owner.as_str()), access_key_id: access_key.as_deref(), op: ops::lookup("GetObject") };
+        let ask = Ask {
+            principal: req.credentials.as_ref().map(|_| owner.as_str()),
+            access_key_id: access_key.as_deref(),
+            op: ops::lookup("GetObject"),
+        };
         authorize(&ask, &src_record, Some(src_key), Some(&src))?;
         check_conditions(
             &ReadConditions {
@@ -40,9 +49,18 @@ impl S3Api {
             },
             &src,
         )
-        .map_err(|e| if e.code() == &s3s::S3ErrorCode::NotModified { s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold") } else { e })?;
+        .map_err(|e| {
+            if e.code() == &s3s::S3ErrorCode::NotModified {
+                s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
+            } else {
+                e
+            }
+        })?;
         let dest = self.bucket(&i.bucket)?;
-        let replace = i.metadata_directive.as_ref().is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
+        let replace = i
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
         let same = src_bucket.as_ref() == i.bucket && src_key.as_ref() == i.key && src_version.is_none();
         if same && !replace {
             return Err(s3_error!(
@@ -67,7 +85,10 @@ impl S3Api {
                 content_disposition: src.content_disposition.clone(),
                 content_language: src.content_language.clone(),
                 cache_control: src.cache_control.clone(),
-                expires: src.expires.as_deref().and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok()),
+                expires: src
+                    .expires
+                    .as_deref()
+                    .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok()),
                 metadata: Some(src.metadata.clone().into_iter().collect()),
             }
         };
@@ -96,7 +117,11 @@ impl S3Api {
             writer.write(self.store.blobs(), &chunk).await.or_s3()?;
         }
         let staged = writer.finish().await.or_s3()?;
-        let written = self.store.put_object(&i.bucket, &i.key, version, staged, write_precondition(None, None)).await.or_s3()?;
+        let written = self
+            .store
+            .put_object(&i.bucket, &i.key, version, staged, write_precondition(None, None))
+            .await
+            .or_s3()?;
         let sums = checksum_dto(&written.checksums);
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

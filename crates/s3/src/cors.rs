@@ -14,7 +14,13 @@ const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
 
 impl S3Api {
     pub(crate) async fn op_put_bucket_cors(&self, req: S3Request<PutBucketCorsInput>) -> S3Result<S3Response<PutBucketCorsOutput>> {
-        let rules = req.input.cors_configuration.cors_rules.iter().map(rule_from_dto).collect::<S3Result<Vec<_>>>()?;
+        let rules = req
+            .input
+            .cors_configuration
+            .cors_rules
+            .iter()
+            .map(rule_from_dto)
+            .collect::<S3Result<Vec<_>>>()?;
         if rules.is_empty() || rules.len() > 100 {
             return Err(s3_error!(MalformedXML, "A CORS configuration needs 1 to 100 rules"));
         }
@@ -30,11 +36,18 @@ impl S3Api {
 
     pub(crate) async fn op_get_bucket_cors(&self, req: S3Request<GetBucketCorsInput>) -> S3Result<S3Response<GetBucketCorsOutput>> {
         let record = self.bucket(&req.input.bucket)?;
-        let rules = record.cors.ok_or_else(|| s3_error!(NoSuchCORSConfiguration, "The CORS configuration does not exist"))?;
-        Ok(S3Response::new(GetBucketCorsOutput { cors_rules: Some(rules.iter().map(rule_to_dto).collect()) }))
+        let rules = record
+            .cors
+            .ok_or_else(|| s3_error!(NoSuchCORSConfiguration, "The CORS configuration does not exist"))?;
+        Ok(S3Response::new(GetBucketCorsOutput {
+            cors_rules: Some(rules.iter().map(rule_to_dto).collect()),
+        }))
     }
 
-    pub(crate) async fn op_delete_bucket_cors(&self, req: S3Request<DeleteBucketCorsInput>) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+    pub(crate) async fn op_delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         self.store
             .update_bucket(&req.input.bucket, |b| {
                 b.cors = None;
@@ -51,7 +64,10 @@ fn rule_from_dto(r: &CORSRule) -> S3Result<CorsRule> {
         return Err(s3_error!(MalformedXML, "Each CORSRule needs an AllowedOrigin and an AllowedMethod"));
     }
     if let Some(bad) = r.allowed_methods.iter().find(|m| !METHODS.contains(&m.as_str())) {
-        return Err(s3_error!(InvalidRequest, "Found unsupported HTTP method in CORS config. Unsupported method is {bad}"));
+        return Err(s3_error!(
+            InvalidRequest,
+            "Found unsupported HTTP method in CORS config. Unsupported method is {bad}"
+        ));
     }
     Ok(CorsRule {
         id: r.id.clone(),
@@ -79,7 +95,11 @@ fn matching_rule<'a>(rules: &'a [CorsRule], origin: &str, method: &str, headers:
     rules.iter().find(|r| {
         r.allowed_origins.iter().any(|o| wildcard(o, origin))
             && r.allowed_methods.iter().any(|m| m.eq_ignore_ascii_case(method))
-            && headers.iter().all(|h| r.allowed_headers.iter().any(|a| wildcard(&a.to_ascii_lowercase(), &h.to_ascii_lowercase())))
+            && headers.iter().all(|h| {
+                r.allowed_headers
+                    .iter()
+                    .any(|a| wildcard(&a.to_ascii_lowercase(), &h.to_ascii_lowercase()))
+            })
     })
 }
 
@@ -111,19 +131,28 @@ pub fn preflight(store: &Store, bucket: &str, origin: &str, method: &str, reques
             }
             CorsAnswer::Allowed(h)
         }
-        None => CorsAnswer::Forbidden("CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."),
+        None => CorsAnswer::Forbidden(
+            "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+        ),
     }
 }
 
 /// Headers for an actual (non-preflight) request from `origin`.
 pub fn response_headers(store: &Store, bucket: &str, origin: &str, method: &str) -> Vec<(&'static str, String)> {
-    let Some(rules) = store.read().ok().and_then(|r| r.bucket(bucket).ok().flatten()).and_then(|b| b.cors) else { return vec![] };
-    matching_rule(&rules, origin, method, &[]).map(|r| allow_headers(r, origin)).unwrap_or_default()
+    let Some(rules) = store.read().ok().and_then(|r| r.bucket(bucket).ok().flatten()).and_then(|b| b.cors) else {
+        return vec![];
+    };
+    matching_rule(&rules, origin, method, &[])
+        .map(|r| allow_headers(r, origin))
+        .unwrap_or_default()
 }
 
 fn allow_headers(rule: &CorsRule, origin: &str) -> Vec<(&'static str, String)> {
     let any = rule.allowed_origins.iter().any(|o| o == "*");
-    let mut h = vec![("access-control-allow-origin", if any { "*".to_string() } else { origin.to_string() })];
+    let mut h = vec![(
+        "access-control-allow-origin",
+        if any { "*".to_string() } else { origin.to_string() },
+    )];
     if !any {
         h.push(("vary", "Origin".to_string()));
         h.push(("access-control-allow-credentials", "true".to_string()));

@@ -34,7 +34,11 @@ impl S3Api {
         let (mut deleted, mut errors) = (Vec::new(), Vec::new());
         for obj in i.delete.objects {
             let result = match validate_key(&obj.key) {
-                Ok(()) => self.store.delete_object(&i.bucket, &obj.key, obj.version_id.clone(), &owner).await.map_err(s3_err),
+                Ok(()) => self
+                    .store
+                    .delete_object(&i.bucket, &obj.key, obj.version_id.clone(), &owner)
+                    .await
+                    .map_err(s3_err),
                 Err(e) => Err(e),
             };
             match result {
@@ -42,7 +46,11 @@ impl S3Api {
                     key: Some(obj.key),
                     version_id: obj.version_id.clone(),
                     delete_marker: out.delete_marker.then_some(true),
-                    delete_marker_version_id: if obj.version_id.is_none() && out.delete_marker { out.version_id } else { None },
+                    delete_marker_version_id: if obj.version_id.is_none() && out.delete_marker {
+                        out.version_id
+                    } else {
+                        None
+                    },
                 }),
                 Ok(_) => {}
                 Err(e) => errors.push(Error {
@@ -53,6 +61,10 @@ impl S3Api {
                 }),
             }
         }
-        Ok(S3Response::new(DeleteObjectsOutput { deleted: Some(deleted), errors: Some(errors), request_charged: None }))
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: Some(errors),
+            request_charged: None,
+        }))
     }
 }

@@ -20,7 +20,10 @@ macro_rules! describe {
         $out.content_disposition = $v.content_disposition.clone();
         $out.content_language = $v.content_language.clone();
         $out.cache_control = $v.cache_control.clone();
-        $out.expires = $v.expires.as_deref().and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok());
+        $out.expires = $v
+            .expires
+            .as_deref()
+            .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok());
         $out.metadata = (!$v.metadata.is_empty()).then(|| $v.metadata.clone().into_iter().collect());
         $out.version_id = ($v.version_id != "null").then(|| $v.version_id.clone());
         $out.accept_ranges = Some("bytes".to_string());
@@ -76,19 +79,19 @@ pub fn check_conditions(c: &ReadConditions, v: &ObjectVersion) -> S3Result<()> {
         if !matches(c) {
             return Err(failed());
         }
-    } else if let Some(t) = &c.if_unmodified_since {
-        if modified_secs > millis(t) / 1000 {
-            return Err(failed());
-        }
+    } else if let Some(t) = &c.if_unmodified_since
+        && modified_secs > millis(t) / 1000
+    {
+        return Err(failed());
     }
     if let Some(c) = &c.if_none_match {
         if matches(c) {
             return Err(not_modified());
         }
-    } else if let Some(t) = &c.if_modified_since {
-        if modified_secs <= millis(t) / 1000 {
-            return Err(not_modified());
-        }
+    } else if let Some(t) = &c.if_modified_since
+        && modified_secs <= millis(t) / 1000
+    {
+        return Err(not_modified());
     }
     Ok(())
 }
@@ -142,7 +145,11 @@ impl S3Api {
         let full = range.is_none();
         let r = range.clone().unwrap_or(0..v.size);
         let body = open_range(&self.store, &v, r.clone()).await?;
-        let sums = if full && i.checksum_mode.is_some() { checksum_dto(&v.checksums) } else { Checksum::default() };
+        let sums = if full && i.checksum_mode.is_some() {
+            checksum_dto(&v.checksums)
+        } else {
+            Checksum::default()
+        };
         let mut out = GetObjectOutput {
             body: Some(body),
             content_length: Some((r.end - r.start) as i64),
@@ -179,7 +186,11 @@ impl S3Api {
         )?;
         let range = byte_range(&v, i.range.as_ref(), i.part_number)?;
         let r = range.clone().unwrap_or(0..v.size);
-        let sums = if range.is_none() && i.checksum_mode.is_some() { checksum_dto(&v.checksums) } else { Checksum::default() };
+        let sums = if range.is_none() && i.checksum_mode.is_some() {
+            checksum_dto(&v.checksums)
+        } else {
+            Checksum::default()
+        };
         let mut out = HeadObjectOutput {
             content_length: Some((r.end - r.start) as i64),
             content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size)),
@@ -201,18 +212,27 @@ impl S3Api {
     }
 }
 
-
 /// The byte range a read asks for (`Range` header or `partNumber`), or `None`
 /// for the whole object.
 fn byte_range(v: &ObjectVersion, range: Option<&Range>, part_number: Option<i32>) -> S3Result<Option<std::ops::Range<u64>>> {
     if let Some(n) = part_number {
         if range.is_some() {
-            return Err(s3_error!(InvalidRequest, "Cannot specify both Range header and partNumber query parameter"));
+            return Err(s3_error!(
+                InvalidRequest,
+                "Cannot specify both Range header and partNumber query parameter"
+            ));
         }
         if v.part_sizes.is_empty() {
-            return if n == 1 { Ok(None) } else { Err(s3_error!(InvalidRange, "The requested partnumber is not satisfiable")) };
+            return if n == 1 {
+                Ok(None)
+            } else {
+                Err(s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))
+            };
         }
-        let idx = usize::try_from(n - 1).ok().filter(|&i| i < v.part_sizes.len()).ok_or_else(|| s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))?;
+        let idx = usize::try_from(n - 1)
+            .ok()
+            .filter(|&i| i < v.part_sizes.len())
+            .ok_or_else(|| s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))?;
         let start: u64 = v.part_sizes[..idx].iter().sum();
         return Ok(Some(start..start + v.part_sizes[idx]));
     }

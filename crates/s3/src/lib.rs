@@ -47,7 +47,10 @@ impl S3Api {
 
     /// The access checker to plug into s3s next to this service.
     pub fn access_control(&self) -> AccessControl {
-        AccessControl { store: self.store.clone(), principals: self.principals.clone() }
+        AccessControl {
+            store: self.store.clone(),
+            principals: self.principals.clone(),
+        }
     }
 
     /// The requesting principal; signed requests only.
@@ -67,7 +70,12 @@ impl S3Api {
     /// The bucket record, or NoSuchBucket.
     pub(crate) fn bucket(&self, name: &str) -> S3Result<BucketRecord> {
         use error::OrS3;
-        self.store.read().or_s3()?.bucket(name).or_s3()?.ok_or_else(|| s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"))
+        self.store
+            .read()
+            .or_s3()?
+            .bucket(name)
+            .or_s3()?
+            .ok_or_else(|| s3s::s3_error!(NoSuchBucket, "The specified bucket does not exist"))
     }
 }
 
@@ -124,7 +132,10 @@ impl S3 for S3Api {
     async fn get_bucket_replication(&self, req: S3Request<GetBucketReplicationInput>) -> S3Result<S3Response<GetBucketReplicationOutput>> {
         self.op_get_bucket_replication(req).await
     }
-    async fn delete_bucket_replication(&self, req: S3Request<DeleteBucketReplicationInput>) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {
+    async fn delete_bucket_replication(
+        &self,
+        req: S3Request<DeleteBucketReplicationInput>,
+    ) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {
         self.op_delete_bucket_replication(req).await
     }
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
@@ -154,13 +165,19 @@ impl S3 for S3Api {
     async fn list_object_versions(&self, req: S3Request<ListObjectVersionsInput>) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         self.op_list_object_versions(req).await
     }
-    async fn create_multipart_upload(&self, req: S3Request<CreateMultipartUploadInput>) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         self.op_create_multipart_upload(req).await
     }
     async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         self.op_upload_part(req).await
     }
-    async fn complete_multipart_upload(&self, req: S3Request<CompleteMultipartUploadInput>) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         self.op_complete_multipart_upload(req).await
     }
     async fn abort_multipart_upload(&self, req: S3Request<AbortMultipartUploadInput>) -> S3Result<S3Response<AbortMultipartUploadOutput>> {

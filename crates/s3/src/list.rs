@@ -49,7 +49,11 @@ impl S3Api {
         if read.bucket(bucket).or_s3()?.is_none() {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
         }
-        let mut page = Page { objects: vec![], prefixes: vec![], next_marker: None };
+        let mut page = Page {
+            objects: vec![],
+            prefixes: vec![],
+            next_marker: None,
+        };
         let mut count = 0usize;
         let mut truncated = false;
         read.scan_current(bucket, prefix, marker, |key, v| {
@@ -112,7 +116,12 @@ impl S3Api {
         let marker = i.marker.clone().unwrap_or_default();
         let page = self.list_page(&i.bucket, &prefix, i.delimiter.as_deref(), &marker, limit)?;
         // v1 only returns NextMarker when a delimiter is used; clients use the last key otherwise.
-        let next_marker = page.next_marker.as_ref().and(i.delimiter.as_ref()).and(page.next_marker.clone()).map(|m| m.trim_end_matches('\u{10FFFF}').to_string());
+        let next_marker = page
+            .next_marker
+            .as_ref()
+            .and(i.delimiter.as_ref())
+            .and(page.next_marker.clone())
+            .map(|m| m.trim_end_matches('\u{10FFFF}').to_string());
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(i.bucket),
             prefix: i.prefix,

@@ -68,11 +68,20 @@ impl S3Api {
         let trailers = req.trailing_headers;
         let i = req.input;
         if !(1..=MAX_PART_NUMBER).contains(&i.part_number) {
-            return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
         }
         let upload = self.upload(&i.bucket, &i.key, &i.upload_id)?;
         let mut claim = ChecksumClaim::new(
-            [i.checksum_crc32.as_ref(), i.checksum_crc32c.as_ref(), i.checksum_sha1.as_ref(), i.checksum_sha256.as_ref(), i.checksum_crc64nvme.as_ref()],
+            [
+                i.checksum_crc32.as_ref(),
+                i.checksum_crc32c.as_ref(),
+                i.checksum_sha1.as_ref(),
+                i.checksum_sha256.as_ref(),
+                i.checksum_crc64nvme.as_ref(),
+            ],
             i.checksum_algorithm.as_ref(),
         )?;
         if let Some(alg) = &upload.checksum_algorithm {
@@ -84,7 +93,11 @@ impl S3Api {
             etag: received.md5_hex,
             size: 0,
             modified_ms: tandem_store::now_ms(),
-            segment: Segment { id: 0, len: 0, inline: true },
+            segment: Segment {
+                id: 0,
+                len: 0,
+                inline: true,
+            },
             checksums: received.checksums,
         };
         let part = self.store.put_part(&i.upload_id, part, received.staged).await.or_s3()?;
@@ -192,7 +205,10 @@ impl S3Api {
             is_truncated: Some(truncated),
             parts: Some(parts),
             owner: Some(owner_dto(&upload.owner)),
-            initiator: Some(Initiator { display_name: Some(upload.owner.clone()), id: Some(upload.owner) }),
+            initiator: Some(Initiator {
+                display_name: Some(upload.owner.clone()),
+                id: Some(upload.owner),
+            }),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             ..Default::default()
         }))
@@ -234,7 +250,10 @@ impl S3Api {
                         upload_id: Some(u.upload_id),
                         initiated: Some(timestamp(u.initiated_ms)),
                         owner: Some(owner_dto(&u.owner)),
-                        initiator: Some(Initiator { display_name: Some(u.owner.clone()), id: Some(u.owner) }),
+                        initiator: Some(Initiator {
+                            display_name: Some(u.owner.clone()),
+                            id: Some(u.owner),
+                        }),
                         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                         checksum_algorithm: u.checksum_algorithm.map(ChecksumAlgorithm::from),
                         checksum_type: None,
@@ -265,7 +284,10 @@ fn composite_checksums(parts: &[PartRecord]) -> std::collections::BTreeMap<Strin
     let mut out = std::collections::BTreeMap::new();
     let Some(first) = parts.first() else { return out };
     for alg in first.checksums.keys() {
-        let raw: Option<Vec<Vec<u8>>> = parts.iter().map(|p| p.checksums.get(alg).and_then(|v| base64_simd::STANDARD.decode_to_vec(v).ok())).collect();
+        let raw: Option<Vec<Vec<u8>>> = parts
+            .iter()
+            .map(|p| p.checksums.get(alg).and_then(|v| base64_simd::STANDARD.decode_to_vec(v).ok()))
+            .collect();
         let Some(raw) = raw else { continue };
         if alg == "CRC64NVME" {
             continue;
@@ -281,4 +303,3 @@ fn composite_checksums(parts: &[PartRecord]) -> std::collections::BTreeMap<Strin
     }
     out
 }
-

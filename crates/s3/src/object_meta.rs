@@ -10,7 +10,10 @@ use crate::convert::{tags_from_dto, tags_to_dto};
 use crate::error::OrS3;
 
 impl S3Api {
-    pub(crate) async fn op_put_object_tagging(&self, req: S3Request<PutObjectTaggingInput>) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    pub(crate) async fn op_put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
         let i = req.input;
         let tags = tags_from_dto(&i.tagging.tag_set)?;
         let v = self
@@ -21,10 +24,15 @@ impl S3Api {
             })
             .await
             .or_s3()?;
-        Ok(S3Response::new(PutObjectTaggingOutput { version_id: (v.version_id != "null").then_some(v.version_id) }))
+        Ok(S3Response::new(PutObjectTaggingOutput {
+            version_id: (v.version_id != "null").then_some(v.version_id),
+        }))
     }
 
-    pub(crate) async fn op_get_object_tagging(&self, req: S3Request<GetObjectTaggingInput>) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    pub(crate) async fn op_get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
         let i = req.input;
         let v = self.resolve(&i.bucket, &i.key, i.version_id.as_deref())?;
         Ok(S3Response::new(GetObjectTaggingOutput {
@@ -46,7 +54,9 @@ impl S3Api {
             })
             .await
             .or_s3()?;
-        Ok(S3Response::new(DeleteObjectTaggingOutput { version_id: (v.version_id != "null").then_some(v.version_id) }))
+        Ok(S3Response::new(DeleteObjectTaggingOutput {
+            version_id: (v.version_id != "null").then_some(v.version_id),
+        }))
     }
 
     pub(crate) async fn op_put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
@@ -79,6 +89,10 @@ impl S3Api {
         let i = req.input;
         let v = self.resolve(&i.bucket, &i.key, i.version_id.as_deref())?;
         let (owner, grants) = acl::to_policy(&v.owner, &v.grants);
-        Ok(S3Response::new(GetObjectAclOutput { owner, grants, request_charged: None }))
+        Ok(S3Response::new(GetObjectAclOutput {
+            owner,
+            grants,
+            request_charged: None,
+        }))
     }
 }

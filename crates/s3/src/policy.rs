@@ -112,16 +112,31 @@ fn parse_statement(s: &Value, bucket: &str) -> Result<Statement, String> {
     }
     let resources = either(s, "Resource", "NotResource", string_list)?;
     let own = format!("arn:aws:s3:::{bucket}");
-    if let Some(bad) = resources.patterns.iter().find(|r| !(r.as_str() == own || r.starts_with(&format!("{own}/")) || r.as_str() == "*")) {
+    if let Some(bad) = resources
+        .patterns
+        .iter()
+        .find(|r| !(r.as_str() == own || r.starts_with(&format!("{own}/")) || r.as_str() == "*"))
+    {
         return Err(format!("Policy has invalid resource: {bad}"));
     }
-    Ok(Statement { allow, principals, actions, resources })
+    Ok(Statement {
+        allow,
+        principals,
+        actions,
+        resources,
+    })
 }
 
 fn either(s: &Value, field: &str, not_field: &str, parse: fn(&Value) -> Result<Vec<String>, String>) -> Result<Match, String> {
     match (s.get(field), s.get(not_field)) {
-        (Some(v), None) => Ok(Match { patterns: parse(v)?, negated: false }),
-        (None, Some(v)) => Ok(Match { patterns: parse(v)?, negated: true }),
+        (Some(v), None) => Ok(Match {
+            patterns: parse(v)?,
+            negated: false,
+        }),
+        (None, Some(v)) => Ok(Match {
+            patterns: parse(v)?,
+            negated: true,
+        }),
         _ => Err(format!("Each statement needs exactly one of {field} or {not_field}")),
     }
 }
@@ -129,7 +144,10 @@ fn either(s: &Value, field: &str, not_field: &str, parse: fn(&Value) -> Result<V
 fn string_list(v: &Value) -> Result<Vec<String>, String> {
     match v {
         Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a.iter().map(|x| x.as_str().map(str::to_string).ok_or_else(|| "expected a string".to_string())).collect(),
+        Value::Array(a) => a
+            .iter()
+            .map(|x| x.as_str().map(str::to_string).ok_or_else(|| "expected a string".to_string()))
+            .collect(),
         _ => Err("expected a string or a list of strings".into()),
     }
 }
@@ -172,7 +190,10 @@ pub fn wildcard(pattern: &str, value: &str) -> bool {
 mod tests {
     use super::*;
 
-    const ANON: Requester<'static> = Requester { principal: None, access_key_id: None };
+    const ANON: Requester<'static> = Requester {
+        principal: None,
+        access_key_id: None,
+    };
 
     #[test]
     fn wildcards_match_like_iam() {
@@ -202,8 +223,14 @@ mod tests {
             "b",
         )
         .unwrap();
-        let bob = Requester { principal: Some("bob"), access_key_id: Some("AKBOB") };
-        let alice = Requester { principal: Some("alice"), access_key_id: Some("AKALICE") };
+        let bob = Requester {
+            principal: Some("bob"),
+            access_key_id: Some("AKBOB"),
+        };
+        let alice = Requester {
+            principal: Some("alice"),
+            access_key_id: Some("AKALICE"),
+        };
         assert_eq!(p.evaluate(&bob, "s3:GetObject", "arn:aws:s3:::b/k"), Verdict::Deny);
         assert_eq!(p.evaluate(&alice, "s3:GetObject", "arn:aws:s3:::b/k"), Verdict::Allow);
     }
@@ -212,7 +239,8 @@ mod tests {
     fn malformed_policies_are_refused_with_a_reason() {
         assert!(Policy::parse("not json", "b").is_err());
         assert!(Policy::parse(r#"{"Statement":[]}"#, "b").is_err());
-        let other_bucket = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#;
+        let other_bucket =
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#;
         assert!(Policy::parse(other_bucket, "b").unwrap_err().contains("resource"));
     }
 }

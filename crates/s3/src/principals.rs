@@ -20,7 +20,10 @@ pub struct AccessKey {
 impl std::fmt::Debug for AccessKey {
     // The secret never appears in logs or debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey").field("access_key_id", &self.access_key_id).field("principal", &self.principal).finish()
+        f.debug_struct("AccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("principal", &self.principal)
+            .finish()
     }
 }
 
@@ -32,7 +35,9 @@ pub struct Principals {
 
 impl Principals {
     pub fn new(keys: impl IntoIterator<Item = AccessKey>) -> Self {
-        Self { keys: Arc::new(keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect()) }
+        Self {
+            keys: Arc::new(keys.into_iter().map(|k| (k.access_key_id.clone(), k)).collect()),
+        }
     }
 
     /// The principal an access key id acts as.
@@ -46,7 +51,10 @@ impl S3Auth for Principals {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.keys.get(access_key) {
             Some(k) => Ok(SecretKey::from(k.secret_access_key.as_str())),
-            None => Err(s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records.")),
+            None => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
         }
     }
 }

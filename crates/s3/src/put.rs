@@ -32,9 +32,17 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         let _ = t.format(TimestampFormat::HttpDate, &mut buf);
         String::from_utf8_lossy(&buf).into_owned()
     });
-    let metadata: BTreeMap<String, String> = d.metadata.unwrap_or_default().into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
+    let metadata: BTreeMap<String, String> = d
+        .metadata
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
     if metadata.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > 2048 {
-        return Err(s3_error!(MetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size of 2 KB"));
+        return Err(s3_error!(
+            MetadataTooLarge,
+            "Your metadata headers exceed the maximum allowed metadata size of 2 KB"
+        ));
     }
     Ok(ObjectVersion {
         version_id: String::new(),
@@ -80,7 +88,9 @@ pub fn write_precondition(if_match: Option<ETagCondition>, if_none_match: Option
                 _ => false,
             };
             if hit {
-                return Err(StoreError::PreconditionFailed("At least one of the pre-conditions you specified did not hold".into()));
+                return Err(StoreError::PreconditionFailed(
+                    "At least one of the pre-conditions you specified did not hold".into(),
+                ));
             }
         }
         if let Some(cond) = &if_match {
@@ -90,7 +100,9 @@ pub fn write_precondition(if_match: Option<ETagCondition>, if_none_match: Option
                 (_, None) => false,
             };
             if !ok {
-                return Err(StoreError::PreconditionFailed("At least one of the pre-conditions you specified did not hold".into()));
+                return Err(StoreError::PreconditionFailed(
+                    "At least one of the pre-conditions you specified did not hold".into(),
+                ));
             }
         }
         Ok(())
@@ -105,7 +117,13 @@ impl S3Api {
         validate_key(&i.key)?;
         let record = self.bucket(&i.bucket)?;
         let claim = ChecksumClaim::new(
-            [i.checksum_crc32.as_ref(), i.checksum_crc32c.as_ref(), i.checksum_sha1.as_ref(), i.checksum_sha256.as_ref(), i.checksum_crc64nvme.as_ref()],
+            [
+                i.checksum_crc32.as_ref(),
+                i.checksum_crc32c.as_ref(),
+                i.checksum_sha1.as_ref(),
+                i.checksum_sha256.as_ref(),
+                i.checksum_crc64nvme.as_ref(),
+            ],
             i.checksum_algorithm.as_ref(),
         )?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
@@ -133,7 +151,11 @@ impl S3Api {
         version.etag = received.md5_hex;
         version.checksums = received.checksums;
         let precondition = write_precondition(i.if_match, i.if_none_match);
-        let written = self.store.put_object(&i.bucket, &i.key, version, received.staged, precondition).await.or_s3()?;
+        let written = self
+            .store
+            .put_object(&i.bucket, &i.key, version, received.staged, precondition)
+            .await
+            .or_s3()?;
         let sums = checksum_dto(&written.checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&written.etag)),

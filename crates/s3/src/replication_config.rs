@@ -19,7 +19,10 @@ impl S3Api {
     ) -> S3Result<S3Response<PutBucketReplicationOutput>> {
         let record = self.bucket(&req.input.bucket)?;
         if record.versioning != Versioning::Enabled {
-            return Err(s3_error!(InvalidRequest, "Versioning must be 'Enabled' on the bucket to apply a replication configuration"));
+            return Err(s3_error!(
+                InvalidRequest,
+                "Versioning must be 'Enabled' on the bucket to apply a replication configuration"
+            ));
         }
         let config = config_from_dto(&req.input.replication_configuration)?;
         self.store
@@ -40,7 +43,9 @@ impl S3Api {
         let config = record
             .replication
             .ok_or_else(|| s3_error!(ReplicationConfigurationNotFoundError, "The replication configuration was not found"))?;
-        Ok(S3Response::new(GetBucketReplicationOutput { replication_configuration: Some(config_to_dto(&config)) }))
+        Ok(S3Response::new(GetBucketReplicationOutput {
+            replication_configuration: Some(config_to_dto(&config)),
+        }))
     }
 
     pub(crate) async fn op_delete_bucket_replication(
@@ -74,23 +79,34 @@ pub fn config_from_dto(c: &ReplicationConfiguration) -> S3Result<ReplicationConf
     let rules = c.rules.iter().map(rule_from_dto).collect::<S3Result<Vec<_>>>()?;
     let uses_filter = rules.iter().map(|r| !r.legacy_prefix).collect::<Vec<_>>();
     if uses_filter.iter().any(|&f| f) && uses_filter.iter().any(|&f| !f) {
-        return Err(s3_error!(InvalidRequest, "Rules must all use Filter or all use the rule-level Prefix"));
+        return Err(s3_error!(
+            InvalidRequest,
+            "Rules must all use Filter or all use the rule-level Prefix"
+        ));
     }
     for (i, r) in rules.iter().enumerate() {
-        if let Some(id) = &r.id {
-            if rules[..i].iter().any(|o| o.id.as_ref() == Some(id)) {
-                return Err(s3_error!(InvalidRequest, "Rule ID must be unique. Found same ID for more than one rule: {id}"));
-            }
+        if let Some(id) = &r.id
+            && rules[..i].iter().any(|o| o.id.as_ref() == Some(id))
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Rule ID must be unique. Found same ID for more than one rule: {id}"
+            ));
         }
-        if !r.legacy_prefix {
-            if let Some(p) = r.priority {
-                if rules[..i].iter().any(|o| o.priority == Some(p)) {
-                    return Err(s3_error!(InvalidRequest, "Found duplicate priority {p} in the replication configuration"));
-                }
-            }
+        if !r.legacy_prefix
+            && let Some(p) = r.priority
+            && rules[..i].iter().any(|o| o.priority == Some(p))
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Found duplicate priority {p} in the replication configuration"
+            ));
         }
     }
-    Ok(ReplicationConfig { role: c.role.clone(), rules })
+    Ok(ReplicationConfig {
+        role: c.role.clone(),
+        rules,
+    })
 }
 
 fn rule_from_dto(r: &ReplicationRule) -> S3Result<Rule> {
@@ -101,16 +117,35 @@ fn rule_from_dto(r: &ReplicationRule) -> S3Result<Rule> {
     }
     let (filter, legacy_prefix) = match (&r.filter, &r.prefix) {
         (Some(f), None) => (filter_from_dto(f)?, false),
-        (None, Some(p)) => (ReplicationFilter { prefix: Some(p.clone()), tags: vec![], and: false }, true),
+        (None, Some(p)) => (
+            ReplicationFilter {
+                prefix: Some(p.clone()),
+                tags: vec![],
+                and: false,
+            },
+            true,
+        ),
         (None, None) => return Err(s3_error!(MalformedXML, "A rule needs a Filter (or a rule-level Prefix)")),
         (Some(_), Some(_)) => return Err(s3_error!(MalformedXML, "A rule cannot have both Filter and Prefix")),
     };
-    let delete_marker_replication = enabled(r.delete_marker_replication.as_ref().and_then(|d| d.status.as_ref()).map(|s| s.as_str()), "DeleteMarkerReplication")?;
+    let delete_marker_replication = enabled(
+        r.delete_marker_replication
+            .as_ref()
+            .and_then(|d| d.status.as_ref())
+            .map(|s| s.as_str()),
+        "DeleteMarkerReplication",
+    )?;
     if !legacy_prefix && r.delete_marker_replication.is_none() {
-        return Err(s3_error!(InvalidRequest, "DeleteMarkerReplication must be specified for this version of Cross Region Replication configuration schema"));
+        return Err(s3_error!(
+            InvalidRequest,
+            "DeleteMarkerReplication must be specified for this version of Cross Region Replication configuration schema"
+        ));
     }
     if delete_marker_replication && !filter.tags.is_empty() {
-        return Err(s3_error!(InvalidRequest, "Delete marker replication is not supported if any Tag filter is specified"));
+        return Err(s3_error!(
+            InvalidRequest,
+            "Delete marker replication is not supported if any Tag filter is specified"
+        ));
     }
     Ok(Rule {
         id: r.id.clone(),
@@ -120,9 +155,15 @@ fn rule_from_dto(r: &ReplicationRule) -> S3Result<Rule> {
         destination_bucket: dest.clone(),
         destination_storage_class: r.destination.storage_class.as_ref().map(|s| s.as_str().to_string()),
         delete_marker_replication,
-        existing_object_replication: enabled(r.existing_object_replication.as_ref().map(|e| e.status.as_str()), "ExistingObjectReplication")?,
+        existing_object_replication: enabled(
+            r.existing_object_replication.as_ref().map(|e| e.status.as_str()),
+            "ExistingObjectReplication",
+        )?,
         replica_modifications: enabled(
-            r.source_selection_criteria.as_ref().and_then(|s| s.replica_modifications.as_ref()).map(|m| m.status.as_str()),
+            r.source_selection_criteria
+                .as_ref()
+                .and_then(|s| s.replica_modifications.as_ref())
+                .map(|m| m.status.as_str()),
             "ReplicaModifications",
         )?,
         legacy_prefix,
@@ -142,8 +183,16 @@ fn filter_from_dto(f: &ReplicationRuleFilter) -> S3Result<ReplicationFilter> {
             tags: and.tags.iter().flatten().map(tag).collect::<S3Result<_>>()?,
             and: true,
         }),
-        (None, prefix, None) => Ok(ReplicationFilter { prefix: prefix.clone(), tags: vec![], and: false }),
-        (None, None, Some(t)) => Ok(ReplicationFilter { prefix: None, tags: vec![tag(t)?], and: false }),
+        (None, prefix, None) => Ok(ReplicationFilter {
+            prefix: prefix.clone(),
+            tags: vec![],
+            and: false,
+        }),
+        (None, None, Some(t)) => Ok(ReplicationFilter {
+            prefix: None,
+            tags: vec![tag(t)?],
+            and: false,
+        }),
         _ => Err(s3_error!(MalformedXML, "A Filter holds exactly one of Prefix, Tag or And")),
     }
 }
@@ -154,30 +203,47 @@ fn status<T: From<String>>(on: bool) -> T {
 
 /// The stored configuration in S3's shape, as it was written.
 pub fn config_to_dto(c: &ReplicationConfig) -> ReplicationConfiguration {
-    ReplicationConfiguration { role: c.role.clone(), rules: c.rules.iter().map(rule_to_dto).collect() }
+    ReplicationConfiguration {
+        role: c.role.clone(),
+        rules: c.rules.iter().map(rule_to_dto).collect(),
+    }
 }
 
 fn rule_to_dto(r: &Rule) -> ReplicationRule {
-    let to_tag = |(k, v): &(String, String)| Tag { key: Some(k.clone()), value: Some(v.clone()) };
+    let to_tag = |(k, v): &(String, String)| Tag {
+        key: Some(k.clone()),
+        value: Some(v.clone()),
+    };
     let filter = if r.legacy_prefix {
         None
     } else if r.filter.and {
         Some(ReplicationRuleFilter {
-            and: Some(ReplicationRuleAndOperator { prefix: r.filter.prefix.clone(), tags: Some(r.filter.tags.iter().map(to_tag).collect()) }),
+            and: Some(ReplicationRuleAndOperator {
+                prefix: r.filter.prefix.clone(),
+                tags: Some(r.filter.tags.iter().map(to_tag).collect()),
+            }),
             prefix: None,
             tag: None,
         })
     } else {
-        Some(ReplicationRuleFilter { and: None, prefix: r.filter.prefix.clone(), tag: r.filter.tags.first().map(to_tag) })
+        Some(ReplicationRuleFilter {
+            and: None,
+            prefix: r.filter.prefix.clone(),
+            tag: r.filter.tags.first().map(to_tag),
+        })
     };
     ReplicationRule {
-        delete_marker_replication: Some(DeleteMarkerReplication { status: Some(status(r.delete_marker_replication)) }),
+        delete_marker_replication: Some(DeleteMarkerReplication {
+            status: Some(status(r.delete_marker_replication)),
+        }),
         destination: Destination {
             bucket: r.destination_bucket.clone(),
             storage_class: r.destination_storage_class.clone().map(StorageClass::from),
             ..Default::default()
         },
-        existing_object_replication: r.existing_object_replication.then(|| ExistingObjectReplication { status: status(true) }),
+        existing_object_replication: r
+            .existing_object_replication
+            .then(|| ExistingObjectReplication { status: status(true) }),
         filter,
         id: r.id.clone(),
         prefix: if r.legacy_prefix { r.filter.prefix.clone() } else { None },

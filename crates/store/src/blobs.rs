@@ -98,7 +98,12 @@ pub struct BodyWriter {
 
 impl BodyWriter {
     pub fn new() -> Self {
-        Self { id: new_blob_id(), buf: BytesMut::new(), file: None, len: 0 }
+        Self {
+            id: new_blob_id(),
+            buf: BytesMut::new(),
+            file: None,
+            len: 0,
+        }
     }
 
     /// Appends a chunk of the body.
@@ -127,10 +132,22 @@ impl BodyWriter {
             Some((mut file, path)) => {
                 file.flush().await?;
                 file.sync_all().await?;
-                Ok(StagedBody { segment: Segment { id: self.id, len, inline: false }, inline: None, file: Some(path) })
+                Ok(StagedBody {
+                    segment: Segment {
+                        id: self.id,
+                        len,
+                        inline: false,
+                    },
+                    inline: None,
+                    file: Some(path),
+                })
             }
             None => Ok(StagedBody {
-                segment: Segment { id: self.id, len, inline: true },
+                segment: Segment {
+                    id: self.id,
+                    len,
+                    inline: true,
+                },
                 inline: Some(std::mem::take(&mut self.buf).freeze()),
                 file: None,
             }),
@@ -173,7 +190,15 @@ pub struct StagedBody {
 impl StagedBody {
     /// An inline body from bytes already in memory.
     pub fn from_bytes(bytes: Bytes) -> Self {
-        Self { segment: Segment { id: new_blob_id(), len: bytes.len() as u64, inline: true }, inline: Some(bytes), file: None }
+        Self {
+            segment: Segment {
+                id: new_blob_id(),
+                len: bytes.len() as u64,
+                inline: true,
+            },
+            inline: Some(bytes),
+            file: None,
+        }
     }
 
     /// Marks the file as owned by committed metadata: it is no longer removed on drop.

@@ -13,7 +13,9 @@ impl ReadTx {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
         let table = self.txn.open_table(BUCKETS)?;
         let value = table.get(name)?;
-        value.map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from)).transpose()
+        value
+            .map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from))
+            .transpose()
     }
 
     pub fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
@@ -30,7 +32,9 @@ impl Tx<'_> {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
         let table = self.txn.open_table(BUCKETS)?;
         let value = table.get(name)?;
-        value.map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from)).transpose()
+        value
+            .map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from))
+            .transpose()
     }
 
     /// The bucket, or `NoSuchBucket`.
@@ -39,7 +43,9 @@ impl Tx<'_> {
     }
 
     pub(crate) fn put_bucket_record(&mut self, record: &BucketRecord) -> Result<(), StoreError> {
-        self.txn.open_table(BUCKETS)?.insert(record.name.as_str(), serde_json::to_vec(record)?.as_slice())?;
+        self.txn
+            .open_table(BUCKETS)?
+            .insert(record.name.as_str(), serde_json::to_vec(record)?.as_slice())?;
         Ok(())
     }
 }
@@ -88,10 +94,10 @@ impl Store {
             let prefix = bucket_prefix(&name);
             {
                 let versions = tx.txn.open_table(VERSIONS)?;
-                if let Some(first) = versions.range(prefix.as_slice()..)?.next() {
-                    if first?.0.value().starts_with(&prefix) {
-                        return Err(StoreError::BucketNotEmpty);
-                    }
+                if let Some(first) = versions.range(prefix.as_slice()..)?.next()
+                    && first?.0.value().starts_with(&prefix)
+                {
+                    return Err(StoreError::BucketNotEmpty);
                 }
             }
             let uploads: Vec<UploadRecord> = {

@@ -15,9 +15,17 @@ pub enum Change {
     /// A bucket was deleted.
     BucketDeleted { name: String },
     /// A new object version (or delete marker) was written.
-    VersionPut { bucket: String, key: String, version: ObjectVersion },
+    VersionPut {
+        bucket: String,
+        key: String,
+        version: ObjectVersion,
+    },
     /// An existing version's metadata (tags, ACL) changed; the body did not.
-    VersionUpdated { bucket: String, key: String, version: ObjectVersion },
+    VersionUpdated {
+        bucket: String,
+        key: String,
+        version: ObjectVersion,
+    },
     /// A version was removed for good (delete by version id, or an overwrite
     /// of the `null` version).
     VersionDeleted { bucket: String, key: String, version_id: String },

@@ -106,7 +106,9 @@ impl Store {
         });
         let (jobs, rx) = mpsc::channel::<Job>();
         let writer_shared = Arc::clone(&shared);
-        std::thread::Builder::new().name("store-writer".into()).spawn(move || run_writer(writer_shared, rx))?;
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run_writer(writer_shared, rx))?;
         Ok(Self { shared, jobs })
     }
 
@@ -146,12 +148,15 @@ impl Store {
             }))
         });
         self.jobs.send(job).map_err(|_| StoreError::ShuttingDown)?;
-        rx.await.map_err(|_| StoreError::Db("the write was abandoned by the writer".into()))?
+        rx.await
+            .map_err(|_| StoreError::Db("the write was abandoned by the writer".into()))?
     }
 
     /// A consistent read-only snapshot.
     pub fn read(&self) -> Result<ReadTx, StoreError> {
-        Ok(ReadTx { txn: self.shared.db.begin_read()? })
+        Ok(ReadTx {
+            txn: self.shared.db.begin_read()?,
+        })
     }
 
     /// Sequence number of the last committed change.
@@ -185,7 +190,10 @@ impl Store {
         let meta = read.txn.open_table(META)?;
         let object_bytes = meta.get(META_OBJECT_BYTES)?.map(|v| v.value()).unwrap_or(0);
         let metadata_bytes = std::fs::metadata(&self.shared.db_path)?.len();
-        Ok(StoreStats { metadata_bytes, object_bytes })
+        Ok(StoreStats {
+            metadata_bytes,
+            object_bytes,
+        })
     }
 
     /// A deep health check: a read transaction over the metadata and a stat of the
@@ -233,7 +241,12 @@ impl Tx<'_> {
     /// Appends a change to the log in this transaction; returns its sequence number.
     pub fn append(&mut self, origin: &str, hlc: u64, change: Change) -> Result<u64, StoreError> {
         let seq = self.next_seq;
-        let entry = ChangeEntry { seq, origin: origin.to_string(), hlc, change };
+        let entry = ChangeEntry {
+            seq,
+            origin: origin.to_string(),
+            hlc,
+            change,
+        };
         self.txn.open_table(CHANGES)?.insert(seq, serde_json::to_vec(&entry)?.as_slice())?;
         self.next_seq += 1;
         Ok(seq)
@@ -298,7 +311,14 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) {
         }
     };
     let start_seq = *shared.last_seq.borrow() + 1;
-    let mut tx = Tx { txn: &txn, shared, next_seq: start_seq, sync_dirs: BTreeSet::new(), garbage: Vec::new(), object_bytes_delta: 0 };
+    let mut tx = Tx {
+        txn: &txn,
+        shared,
+        next_seq: start_seq,
+        sync_dirs: BTreeSet::new(),
+        garbage: Vec::new(),
+        object_bytes_delta: 0,
+    };
     let mut completions = Vec::with_capacity(jobs.len());
     let mut panicked = false;
     for job in jobs {
@@ -309,7 +329,12 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) {
         }
     }
     let last_seq = tx.next_seq - 1;
-    let Tx { sync_dirs, garbage, object_bytes_delta, .. } = tx;
+    let Tx {
+        sync_dirs,
+        garbage,
+        object_bytes_delta,
+        ..
+    } = tx;
     let result = if panicked {
         Err(StoreError::Db("a mutation panicked; the batch was rolled back".into()))
     } else {
@@ -388,7 +413,13 @@ mod tests {
                 store
                     .write(move |tx| {
                         let hlc = tx.now();
-                        tx.append("r", hlc, Change::BucketCreated { bucket: bucket(&format!("b{i}")) })
+                        tx.append(
+                            "r",
+                            hlc,
+                            Change::BucketCreated {
+                                bucket: bucket(&format!("b{i}")),
+                            },
+                        )
                     })
                     .await
                     .unwrap()
@@ -410,7 +441,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = Store::open(dir.path(), "r").unwrap();
-            store.write(|tx| tx.append("r", 1, Change::BucketDeleted { name: "x".into() })).await.unwrap();
+            store
+                .write(|tx| tx.append("r", 1, Change::BucketDeleted { name: "x".into() }))
+                .await
+                .unwrap();
         }
         // The writer thread exits when the last handle drops; give it a moment to
         // release the database file.
@@ -425,7 +459,10 @@ mod tests {
             }
         }
         let store = reopened.expect("store reopens");
-        let seq = store.write(|tx| tx.append("r", 2, Change::BucketDeleted { name: "y".into() })).await.unwrap();
+        let seq = store
+            .write(|tx| tx.append("r", 2, Change::BucketDeleted { name: "y".into() }))
+            .await
+            .unwrap();
         assert_eq!(seq, 2);
     }
 

@@ -85,7 +85,9 @@ impl ReadTx {
             }
             Some(id) => {
                 let table = self.txn.open_table(VERSIONS)?;
-                find_version(&table, bucket, key, id)?.map(|(_, v)| v).ok_or(StoreError::NoSuchVersion)
+                find_version(&table, bucket, key, id)?
+                    .map(|(_, v)| v)
+                    .ok_or(StoreError::NoSuchVersion)
             }
         }
     }
@@ -94,7 +96,9 @@ impl ReadTx {
     pub fn segment_source(&self, segment: &Segment, store: &Store) -> Result<SegmentSource, StoreError> {
         if segment.inline {
             let table = self.txn.open_table(INLINE)?;
-            let raw = table.get(segment.id)?.ok_or_else(|| StoreError::Corrupt(format!("inline blob {:x} missing", segment.id)))?;
+            let raw = table
+                .get(segment.id)?
+                .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:x} missing", segment.id)))?;
             Ok(SegmentSource::Bytes(Bytes::copy_from_slice(raw.value())))
         } else {
             Ok(SegmentSource::File(store.blobs().path(segment.id)))
@@ -183,7 +187,15 @@ impl Tx<'_> {
         };
         self.install_version(bucket, key, &version)?;
         let origin = version.origin.clone();
-        self.append(&origin, version.hlc, Change::VersionPut { bucket: bucket.into(), key: key.into(), version: version.clone() })?;
+        self.append(
+            &origin,
+            version.hlc,
+            Change::VersionPut {
+                bucket: bucket.into(),
+                key: key.into(),
+                version: version.clone(),
+            },
+        )?;
         Ok(version)
     }
 
@@ -196,7 +208,10 @@ impl Tx<'_> {
             if let Some((raw_key, _)) = &existing {
                 versions.remove(raw_key.as_slice())?;
             }
-            versions.insert(version_key(bucket, key, version.hlc).as_slice(), serde_json::to_vec(version)?.as_slice())?;
+            versions.insert(
+                version_key(bucket, key, version.hlc).as_slice(),
+                serde_json::to_vec(version)?.as_slice(),
+            )?;
             existing.map(|(_, v)| v)
         };
         if let Some(old) = replaced {
@@ -245,7 +260,15 @@ impl Tx<'_> {
         self.refresh_current(bucket, key)?;
         let hlc = self.now();
         let origin = self.region().to_string();
-        self.append(&origin, hlc, Change::VersionDeleted { bucket: bucket.into(), key: key.into(), version_id: version_id.into() })?;
+        self.append(
+            &origin,
+            hlc,
+            Change::VersionDeleted {
+                bucket: bucket.into(),
+                key: key.into(),
+                version_id: version_id.into(),
+            },
+        )?;
         Ok(Some(removed))
     }
 }
@@ -288,15 +311,24 @@ impl Store {
             let record = tx.require_bucket(&bucket)?;
             if let Some(id) = version_id {
                 let removed = tx.remove_version(&bucket, &key, &id)?;
-                return Ok(DeleteOutcome { version_id: Some(id), delete_marker: removed.is_some_and(|v| v.delete_marker) });
+                return Ok(DeleteOutcome {
+                    version_id: Some(id),
+                    delete_marker: removed.is_some_and(|v| v.delete_marker),
+                });
             }
             if record.versioning == Versioning::Unversioned {
                 tx.remove_version(&bucket, &key, "null")?;
-                return Ok(DeleteOutcome { version_id: None, delete_marker: false });
+                return Ok(DeleteOutcome {
+                    version_id: None,
+                    delete_marker: false,
+                });
             }
             let marker = delete_marker(&owner);
             let marker = tx.commit_version(&bucket, &key, record.versioning, marker)?;
-            Ok(DeleteOutcome { version_id: Some(marker.version_id), delete_marker: true })
+            Ok(DeleteOutcome {
+                version_id: Some(marker.version_id),
+                delete_marker: true,
+            })
         })
         .await
     }
@@ -310,19 +342,34 @@ impl Store {
         self.write(move |tx| {
             tx.require_bucket(&bucket)?;
             let mut version = match &version_id {
-                None => tx.current(&bucket, &key)?.filter(|v| !v.delete_marker).ok_or(StoreError::NoSuchKey)?,
+                None => tx
+                    .current(&bucket, &key)?
+                    .filter(|v| !v.delete_marker)
+                    .ok_or(StoreError::NoSuchKey)?,
                 Some(id) => {
                     let versions: BytesTable = tx.txn.open_table(VERSIONS)?;
-                    find_version(&versions, &bucket, &key, id)?.map(|(_, v)| v).ok_or(StoreError::NoSuchVersion)?
+                    find_version(&versions, &bucket, &key, id)?
+                        .map(|(_, v)| v)
+                        .ok_or(StoreError::NoSuchVersion)?
                 }
             };
             edit(&mut version)?;
             let raw = serde_json::to_vec(&version)?;
-            tx.txn.open_table(VERSIONS)?.insert(version_key(&bucket, &key, version.hlc).as_slice(), raw.as_slice())?;
+            tx.txn
+                .open_table(VERSIONS)?
+                .insert(version_key(&bucket, &key, version.hlc).as_slice(), raw.as_slice())?;
             tx.refresh_current(&bucket, &key)?;
             let hlc = tx.now();
             let origin = tx.region().to_string();
-            tx.append(&origin, hlc, Change::VersionUpdated { bucket, key, version: version.clone() })?;
+            tx.append(
+                &origin,
+                hlc,
+                Change::VersionUpdated {
+                    bucket,
+                    key,
+                    version: version.clone(),
+                },
+            )?;
             Ok(version)
         })
         .await

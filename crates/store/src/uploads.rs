@@ -47,7 +47,9 @@ impl ReadTx {
                 out.push(upload);
             }
         }
-        out.sort_by(|a, b| (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(b.key.as_str(), b.initiated_ms, b.upload_id.as_str())));
+        out.sort_by(|a, b| {
+            (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(b.key.as_str(), b.initiated_ms, b.upload_id.as_str()))
+        });
         Ok(out)
     }
 
@@ -82,7 +84,9 @@ impl Store {
     pub async fn create_upload(&self, upload: UploadRecord) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.require_bucket(&upload.bucket)?;
-            tx.txn.open_table(UPLOADS)?.insert(upload.upload_id.as_str(), serde_json::to_vec(&upload)?.as_slice())?;
+            tx.txn
+                .open_table(UPLOADS)?
+                .insert(upload.upload_id.as_str(), serde_json::to_vec(&upload)?.as_slice())?;
             Ok(())
         })
         .await
@@ -101,7 +105,9 @@ impl Store {
             };
             part.segment = tx.adopt(&mut body)?;
             part.size = part.segment.len;
-            tx.txn.open_table(PARTS)?.insert(pk.as_slice(), serde_json::to_vec(&part)?.as_slice())?;
+            tx.txn
+                .open_table(PARTS)?
+                .insert(pk.as_slice(), serde_json::to_vec(&part)?.as_slice())?;
             if let Some(old) = old {
                 tx.release(&[old.segment])?;
             }
@@ -147,7 +153,11 @@ impl Store {
             // Parts become the object's body; only the unused ones are freed.
             let used: Vec<u32> = parts.iter().map(|p| p.part_number).collect();
             tx.remove_upload(&upload_id)?;
-            let unused: Vec<_> = stored.into_iter().filter(|p| !used.contains(&p.part_number)).map(|p| p.segment).collect();
+            let unused: Vec<_> = stored
+                .into_iter()
+                .filter(|p| !used.contains(&p.part_number))
+                .map(|p| p.segment)
+                .collect();
             tx.release(&unused)?;
             let version = tx.commit_version(&upload.bucket, &upload.key, record.versioning, version)?;
             Ok((upload.bucket, upload.key, version))
@@ -163,16 +173,19 @@ fn select_parts(stored: &[PartRecord], chosen: &[(u32, String)]) -> Result<Vec<P
         if i > 0 && *number <= chosen[i - 1].0 {
             return Err(StoreError::InvalidPartOrder);
         }
-        let part = stored.iter().find(|p| p.part_number == *number).ok_or(StoreError::InvalidPart(*number))?;
+        let part = stored
+            .iter()
+            .find(|p| p.part_number == *number)
+            .ok_or(StoreError::InvalidPart(*number))?;
         if part.etag.trim_matches('"') != etag.trim_matches('"') {
             return Err(StoreError::InvalidPart(*number));
         }
         out.push(part.clone());
     }
-    if let Some((_, head)) = out.split_last() {
-        if let Some(small) = head.iter().find(|p| p.size < MIN_PART_SIZE) {
-            return Err(StoreError::EntityTooSmall(small.part_number));
-        }
+    if let Some((_, head)) = out.split_last()
+        && let Some(small) = head.iter().find(|p| p.size < MIN_PART_SIZE)
+    {
+        return Err(StoreError::EntityTooSmall(small.part_number));
     }
     Ok(out)
 }

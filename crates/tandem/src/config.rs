@@ -43,7 +43,10 @@ pub struct KeyConfig {
 
 impl std::fmt::Debug for KeyConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyConfig").field("access_key_id", &self.access_key_id).field("principal", &self.principal).finish_non_exhaustive()
+        f.debug_struct("KeyConfig")
+            .field("access_key_id", &self.access_key_id)
+            .field("principal", &self.principal)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,8 +73,14 @@ impl RegionConfig {
 
 impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         config.validate()?;
         Ok(config)
     }
@@ -97,22 +106,32 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if self.regions.is_empty() {
-            return Err(ConfigError::Invalid("tandem.toml must define at least one [[regions]] entry".into()));
+            return Err(ConfigError::Invalid(
+                "tandem.toml must define at least one [[regions]] entry".into(),
+            ));
         }
         for (i, r) in self.regions.iter().enumerate() {
             if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                return Err(ConfigError::Invalid(format!("region name {:?} must be letters, digits and '-'", r.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "region name {:?} must be letters, digits and '-'",
+                    r.name
+                )));
             }
             if self.regions[..i].iter().any(|o| o.name == r.name) {
                 return Err(ConfigError::Invalid(format!("region {:?} is defined twice", r.name)));
             }
         }
         if self.access_keys.is_empty() {
-            return Err(ConfigError::Invalid("tandem.toml must define at least one [[access_keys]] entry; every request is authenticated".into()));
+            return Err(ConfigError::Invalid(
+                "tandem.toml must define at least one [[access_keys]] entry; every request is authenticated".into(),
+            ));
         }
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
-                return Err(ConfigError::Invalid(format!("access key {:?}: ids need 3+ characters and secrets 8+", k.access_key_id)));
+                return Err(ConfigError::Invalid(format!(
+                    "access key {:?}: ids need 3+ characters and secrets 8+",
+                    k.access_key_id
+                )));
             }
         }
         Ok(())

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 
 #[derive(Parser)]
-#[command(name = "tandem", version, about = "Self-hosted multi-region platform: S3 and DynamoDB APIs, replication, failover")]
+#[command(
+    name = "tandem",
+    version,
+    about = "Self-hosted multi-region platform: S3 and DynamoDB APIs, replication, failover"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,8 +52,12 @@ enum Command {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -64,7 +72,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { config, region, listen, data_dir } => serve(config, region, listen, data_dir).await,
+            Command::Serve {
+                config,
+                region,
+                listen,
+                data_dir,
+            } => serve(config, region, listen, data_dir).await,
             Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
         }
     });

@@ -96,6 +96,7 @@ impl Store {
             txn.commit()?;
             vals
         };
+        sweep_orphan_blobs(&db, &blobs)?;
         let shared = Arc::new(Shared {
             db,
             blobs,
@@ -204,6 +205,41 @@ impl Store {
         std::fs::metadata(self.shared.blobs.shard_dir(0))?;
         Ok(())
     }
+}
+
+/// Removes blob files no committed metadata points at: bodies staged by writes
+/// that crashed before their commit. Runs before the writer starts.
+fn sweep_orphan_blobs(db: &Database, blobs: &BlobFiles) -> Result<(), StoreError> {
+    let on_disk = blobs.list_ids()?;
+    if on_disk.is_empty() {
+        return Ok(());
+    }
+    let mut referenced = std::collections::HashSet::new();
+    let read = db.begin_read()?;
+    for def in [VERSIONS, PARTS] {
+        for item in read.open_table(def)?.iter()? {
+            let (_, v) = item?;
+            let refs: SegmentRefs = serde_json::from_slice(v.value())?;
+            referenced.extend(refs.segments.iter().chain(refs.segment.as_ref()).filter(|s| !s.inline).map(|s| s.id));
+        }
+    }
+    let orphans: Vec<u128> = on_disk.into_iter().filter(|id| !referenced.contains(id)).collect();
+    if !orphans.is_empty() {
+        tracing::info!(count = orphans.len(), "removing blob files left by interrupted writes");
+    }
+    for id in orphans {
+        blobs.remove(id);
+    }
+    Ok(())
+}
+
+/// The body segments a version record (`segments`) or part record (`segment`) holds.
+#[derive(serde::Deserialize)]
+struct SegmentRefs {
+    #[serde(default)]
+    segments: Vec<Segment>,
+    #[serde(default)]
+    segment: Option<Segment>,
 }
 
 /// Sizes reported on `/metrics`.
@@ -446,24 +482,52 @@ mod tests {
                 .await
                 .unwrap();
         }
-        // The writer thread exits when the last handle drops; give it a moment to
-        // release the database file.
-        let mut reopened = None;
-        for _ in 0..100 {
-            match Store::open(dir.path(), "r") {
-                Ok(s) => {
-                    reopened = Some(s);
-                    break;
-                }
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
-            }
-        }
-        let store = reopened.expect("store reopens");
+        // The writer thread exits when the last handle drops and releases the file.
+        let store = reopen(dir.path());
         let seq = store
             .write(|tx| tx.append("r", 2, Change::BucketDeleted { name: "y".into() }))
             .await
             .unwrap();
         assert_eq!(seq, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn orphan_blob_files_are_swept_at_open_and_committed_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = {
+            let store = Store::open(dir.path(), "r").unwrap();
+            let mut orphan = crate::BodyWriter::new();
+            orphan.write(store.blobs(), &vec![1u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
+            let orphan = orphan.finish().await.unwrap();
+            std::mem::forget(orphan); // as if the process died before committing
+            store.create_bucket(bucket("b")).await.unwrap();
+            let mut body = crate::BodyWriter::new();
+            body.write(store.blobs(), &vec![2u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
+            let body = body.finish().await.unwrap();
+            let v = store.put_object("b", "k", version(), body, Box::new(|_| Ok(()))).await.unwrap();
+            assert_eq!(store.blobs().list_ids().unwrap().len(), 2);
+            v.segments[0].id
+        };
+        let store = reopen(dir.path());
+        assert_eq!(store.blobs().list_ids().unwrap(), vec![kept]);
+    }
+
+    fn version() -> crate::ObjectVersion {
+        serde_json::from_value(serde_json::json!({
+            "version_id": "", "delete_marker": false, "size": 0, "etag": "x", "content_type": null,
+            "owner": "o", "modified_ms": 0, "hlc": 0, "origin": "", "segments": []
+        }))
+        .unwrap()
+    }
+
+    fn reopen(path: &Path) -> Store {
+        for _ in 0..100 {
+            if let Ok(s) = Store::open(path, "r") {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("store did not reopen");
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
-use s3s::validation::{AwsNameValidation, NameValidation};
+use s3s::validation::NameValidation;
 use tandem_s3::OpSlot;
 use tandem_s3::cors::{self, CorsAnswer};
 
@@ -20,7 +20,7 @@ pub struct ControlAwareValidation;
 
 impl NameValidation for ControlAwareValidation {
     fn validate_bucket_name(&self, name: &str) -> bool {
-        name == control::PREFIX.trim_matches('/') || AwsNameValidation::new().validate_bucket_name(name)
+        name == control::PREFIX.trim_matches('/') || tandem_s3::valid_bucket_name(name)
     }
 }
 
@@ -74,6 +74,10 @@ impl Node {
                 text(StatusCode::INTERNAL_SERVER_ERROR, "application/xml", internal_error_xml())
             }
         };
+        // s3s 0.14 always answers HeadObject with 200; a ranged HEAD is 206 in S3.
+        if method == "HEAD" && resp.status() == StatusCode::OK && resp.headers().contains_key(header::CONTENT_RANGE) {
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+        }
         if let (Some(origin), Some(bucket)) = (origin, bucket.as_deref()) {
             for (name, value) in cors::response_headers(&self.inner.store, bucket, &origin, &method) {
                 if let Ok(v) = HeaderValue::from_str(&value) {

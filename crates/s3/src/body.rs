@@ -146,8 +146,7 @@ pub async fn receive(
     let mut hasher = claim.hasher();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk
-                .map_err(|e| S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {e}")))?;
+            let chunk = chunk.map_err(|e| body_error(&e.to_string()))?;
             if writer.len() + chunk.len() as u64 > MAX_PUT_SIZE {
                 return Err(s3_error!(
                     EntityTooLarge,
@@ -185,6 +184,26 @@ pub async fn receive(
         md5_hex: hex_simd::encode_to_string(digest, hex_simd::AsciiCase::Lower),
         checksums: computed,
     })
+}
+
+/// The S3 error for a body that failed while streaming: s3s reports signature
+/// and payload-hash failures of signed bodies through the stream.
+fn body_error(cause: &str) -> S3Error {
+    if cause.contains("Sha256Mismatch") {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+        e.set_status_code(http::StatusCode::BAD_REQUEST);
+        e
+    } else if cause.contains("SignatureMismatch") {
+        s3_error!(
+            SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided."
+        )
+    } else {
+        S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {cause}"))
+    }
 }
 
 fn verify_md5(content_md5: Option<&str>, digest: &[u8]) -> S3Result<()> {

@@ -33,6 +33,16 @@ use tandem_store::{BucketRecord, Store};
 pub use access::{AccessControl, OpSlot};
 pub use principals::{AccessKey, Principals};
 
+/// S3's bucket naming rules: s3s checks length, characters, dots and IP
+/// addresses; S3 also reserves some prefixes and suffixes.
+pub fn valid_bucket_name(name: &str) -> bool {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 4] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3"];
+    s3s::path::check_bucket_name(name)
+        && !RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        && !RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 /// The S3 service of one region node. Cheap to clone.
 #[derive(Clone)]
 pub struct S3Api {

@@ -49,8 +49,13 @@ impl S3Api {
         if read.bucket(bucket).or_s3()?.is_none() {
             return Err(s3_error!(NoSuchBucket, "The specified bucket does not exist"));
         }
+        // A marker that is itself a common prefix (as NextMarker is) resumes after all of it.
+        let rolled_up = delimiter.is_some_and(|d| !d.is_empty() && marker.ends_with(d) && marker.starts_with(prefix));
+        let owned_marker = if rolled_up { after_prefix(marker) } else { marker.to_string() };
+        let marker = owned_marker.as_str();
         let mut page = Page {
             objects: vec![],
+
             prefixes: vec![],
             next_marker: None,
         };
@@ -91,19 +96,32 @@ impl S3Api {
         };
         let page = self.list_page(&i.bucket, &prefix, i.delimiter.as_deref(), &marker, limit)?;
         let fetch_owner = i.fetch_owner.unwrap_or(false);
+        let enc = KeyEncoding(url_encoded(i.encoding_type.as_ref()));
         let key_count = (page.objects.len() + page.prefixes.len()) as i32;
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(i.bucket),
-            prefix: i.prefix,
-            delimiter: i.delimiter,
+            prefix: enc.opt(i.prefix),
+            delimiter: enc.opt(i.delimiter),
             max_keys: Some(limit as i32),
             key_count: Some(key_count),
             continuation_token: i.continuation_token,
-            start_after: i.start_after,
+            start_after: enc.opt(i.start_after),
             is_truncated: Some(page.next_marker.is_some()),
             next_continuation_token: page.next_marker.as_deref().map(encode_token),
-            contents: Some(page.objects.iter().map(|(k, v)| object_entry(k, v, fetch_owner)).collect()),
-            common_prefixes: Some(page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+            contents: Some(
+                page.objects
+                    .iter()
+                    .map(|(k, v)| object_entry(&enc.apply(k.clone()), v, fetch_owner))
+                    .collect(),
+            ),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc.apply(p)),
+                    })
+                    .collect(),
+            ),
             encoding_type: i.encoding_type,
             request_charged: None,
         }))
@@ -122,16 +140,29 @@ impl S3Api {
             .and(i.delimiter.as_ref())
             .and(page.next_marker.clone())
             .map(|m| m.trim_end_matches('\u{10FFFF}').to_string());
+        let enc = KeyEncoding(url_encoded(i.encoding_type.as_ref()));
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(i.bucket),
-            prefix: i.prefix,
-            marker: i.marker,
-            delimiter: i.delimiter,
+            prefix: enc.opt(i.prefix),
+            marker: enc.opt(i.marker),
+            delimiter: enc.opt(i.delimiter),
             max_keys: Some(limit as i32),
             is_truncated: Some(page.next_marker.is_some()),
-            next_marker,
-            contents: Some(page.objects.iter().map(|(k, v)| object_entry(k, v, true)).collect()),
-            common_prefixes: Some(page.prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+            next_marker: enc.opt(next_marker),
+            contents: Some(
+                page.objects
+                    .iter()
+                    .map(|(k, v)| object_entry(&enc.apply(k.clone()), v, true))
+                    .collect(),
+            ),
+            common_prefixes: Some(
+                page.prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc.apply(p)),
+                    })
+                    .collect(),
+            ),
             encoding_type: i.encoding_type,
             request_charged: None,
         }))
@@ -197,19 +228,33 @@ impl S3Api {
         })
         .or_s3()?;
         let (next_key, next_version) = if truncated { last } else { (None, None) };
+        let enc = KeyEncoding(url_encoded(i.encoding_type.as_ref()));
+        for v in &mut versions {
+            v.key = enc.opt(v.key.take());
+        }
+        for m in &mut markers {
+            m.key = enc.opt(m.key.take());
+        }
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(i.bucket),
-            prefix: i.prefix,
-            delimiter: i.delimiter,
-            key_marker: i.key_marker,
+            prefix: enc.opt(i.prefix),
+            delimiter: enc.opt(i.delimiter),
+            key_marker: enc.opt(i.key_marker),
             version_id_marker: i.version_id_marker,
             max_keys: Some(limit as i32),
             is_truncated: Some(truncated),
-            next_key_marker: next_key,
+            next_key_marker: enc.opt(next_key),
             next_version_id_marker: next_version,
             versions: Some(versions),
             delete_markers: Some(markers),
-            common_prefixes: Some(prefixes.into_iter().map(|p| CommonPrefix { prefix: Some(p) }).collect()),
+            common_prefixes: Some(
+                prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc.apply(p)),
+                    })
+                    .collect(),
+            ),
             encoding_type: i.encoding_type,
             request_charged: None,
         }))
@@ -248,6 +293,38 @@ fn version_entry(key: &str, v: &ObjectVersion, is_latest: bool) -> ObjectVersion
     }
 }
 
+/// Whether the client asked for URL-encoded keys (`encoding-type=url`).
+fn url_encoded(encoding: Option<&EncodingType>) -> bool {
+    encoding.is_some_and(|e| e.as_str().eq_ignore_ascii_case("url"))
+}
+
+/// Encodes a key as S3 does for `encoding-type=url`: unreserved characters and
+/// `/` stay, a space becomes `+`, everything else is percent-encoded.
+fn url_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Applies `encoding-type=url` to the strings of a listing response.
+struct KeyEncoding(bool);
+
+impl KeyEncoding {
+    fn apply(&self, s: String) -> String {
+        if self.0 { url_encode(&s) } else { s }
+    }
+
+    fn opt(&self, s: Option<String>) -> Option<String> {
+        s.map(|s| self.apply(s))
+    }
+}
+
 /// Continuation tokens are the marker, base64-encoded so clients treat them as opaque.
 fn encode_token(marker: &str) -> String {
     base64_simd::URL_SAFE_NO_PAD.encode_to_string(marker.as_bytes())
@@ -270,6 +347,12 @@ mod tests {
         assert_eq!(common_prefix("a/b/c", "a/", Some("/")), Some("a/b/".to_string()));
         assert_eq!(common_prefix("a/b", "a/", Some("/")), None);
         assert_eq!(common_prefix("a/b", "", None), None);
+    }
+
+    #[test]
+    fn url_encoding_matches_s3() {
+        assert_eq!(url_encode("sp ace/plus+pct%.txt"), "sp+ace/plus%2Bpct%25.txt");
+        assert_eq!(url_encode("ünï"), "%C3%BCn%C3%AF");
     }
 
     #[test]

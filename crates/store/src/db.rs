@@ -220,7 +220,13 @@ fn sweep_orphan_blobs(db: &Database, blobs: &BlobFiles) -> Result<(), StoreError
         for item in read.open_table(def)?.iter()? {
             let (_, v) = item?;
             let refs: SegmentRefs = serde_json::from_slice(v.value())?;
-            referenced.extend(refs.segments.iter().chain(refs.segment.as_ref()).filter(|s| !s.inline).map(|s| s.id));
+            referenced.extend(
+                refs.segments
+                    .iter()
+                    .chain(refs.segment.as_ref())
+                    .filter(|s| !s.inline)
+                    .map(|s| s.id),
+            );
         }
     }
     let orphans: Vec<u128> = on_disk.into_iter().filter(|id| !referenced.contains(id)).collect();

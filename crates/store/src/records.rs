@@ -109,7 +109,9 @@ pub struct ReplicationFilter {
 /// Where one piece of an object's body lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
-    /// Blob id, unique for the life of the store.
+    /// Blob id, unique for the life of the store (32 hex digits in JSON, which
+    /// cannot carry 128-bit numbers everywhere).
+    #[serde(with = "hex_id")]
     pub id: u128,
     pub len: u64,
     /// Small bodies live in the metadata store itself, large ones in files.
@@ -185,4 +187,18 @@ pub struct PartRecord {
     pub segment: Segment,
     #[serde(default)]
     pub checksums: BTreeMap<String, String>,
+}
+
+/// Serializes a 128-bit id as 32 lowercase hex digits.
+mod hex_id {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(id: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{id:032x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let s = String::deserialize(d)?;
+        u128::from_str_radix(&s, 16).map_err(serde::de::Error::custom)
+    }
 }

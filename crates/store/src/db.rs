@@ -88,6 +88,10 @@ impl Store {
                 txn.open_table(UPLOADS)?;
                 txn.open_table(INLINE)?;
                 txn.open_table(CHANGES)?;
+                txn.open_table(crate::items::CATALOG)?;
+                txn.open_table(crate::items::ITEMS)?;
+                txn.open_table(crate::items::INDEX)?;
+
                 let meta = txn.open_table(META)?;
                 let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);
                 let hlc = meta.get(META_HLC)?.map(|v| v.value()).unwrap_or(0);

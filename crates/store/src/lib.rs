@@ -14,6 +14,7 @@ pub mod changelog;
 pub mod db;
 pub mod error;
 pub mod hlc;
+pub mod items;
 pub mod keys;
 pub mod objects;
 pub mod records;
@@ -23,6 +24,8 @@ pub use blobs::{BodyWriter, StagedBody};
 pub use changelog::{Change, ChangeEntry};
 pub use db::{ReadTx, Store, StoreStats, Tx};
 pub use error::StoreError;
+pub use items::Space;
+
 pub use objects::{DeleteOutcome, Precondition, SegmentSource, Visit};
 pub use records::*;
 pub use uploads::{Finalize, MIN_PART_SIZE};

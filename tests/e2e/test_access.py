@@ -388,3 +388,11 @@ def test_bucket_created_by_bob_is_owned_by_bob_and_private(node, s3, bob, bucket
     bob_owner = bob.get_bucket_acl(Bucket=b)["Owner"]["ID"]
     admin_owner = s3.get_bucket_acl(Bucket=bucket)["Owner"]["ID"]
     assert bob_owner and admin_owner and bob_owner != admin_owner
+
+
+def test_presigned_url_with_unknown_key_is_invalid_access_key_id(node, bucket):
+    bad = node.client(key=Key("AKIAUNKNOWN000000000", "whatever0000000000000000000000000000000", "x"))
+    url = bad.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=300)
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 403, describe(r)
+    assert error_code(r) == "InvalidAccessKeyId", describe(r)

@@ -1,5 +1,7 @@
 """Flexible checksums and the SigV4 payload forms (signed, unsigned, aws-chunked, trailers)."""
 
+from urllib.parse import quote
+
 import requests
 
 from e2e_helpers import (
@@ -9,6 +11,7 @@ from e2e_helpers import (
     encode_signed_chunks,
     encode_unsigned_chunks,
     error_code,
+    md5_hex,
     random_bytes,
     s3_error,
     sha256_b64,
@@ -24,7 +27,7 @@ def test_boto3_default_crc32_checksum_is_stored_and_returned_with_checksum_mode(
     sent = {}
 
     def capture(request, **kw):
-        sent.update({k.lower(): v for k, v in request.headers.items()})
+        sent.update({k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
 
     s3.meta.events.register("before-send.s3.PutObject", capture)
     put = s3.put_object(Bucket=bucket, Key="crc", Body=body)
@@ -35,6 +38,31 @@ def test_boto3_default_crc32_checksum_is_stored_and_returned_with_checksum_mode(
     assert got.get("ChecksumCRC32") == crc32_b64(body)
     head = s3.head_object(Bucket=bucket, Key="crc", ChecksumMode="ENABLED")
     assert head.get("ChecksumCRC32") == crc32_b64(body)
+
+
+def test_boto3_crc32_trailer_form_is_accepted(s3, bucket):
+    """boto3 sends CRC32 as an aws-chunked trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER,
+    Transfer-Encoding: chunked) over TLS; force that form over plain HTTP."""
+    body = random_bytes(300_000, seed=86)
+    sent = {}
+
+    def use_trailer(params, **kw):
+        algo = params["context"].get("checksum", {}).get("request_algorithm")
+        if algo:
+            algo["in"] = "trailer"
+
+    def capture(request, **kw):
+        sent.update({k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
+
+    s3.meta.events.register("before-call.s3.PutObject", use_trailer)
+    s3.meta.events.register("before-send.s3.PutObject", capture)
+    put = s3.put_object(Bucket=bucket, Key="trailer-boto", Body=body)
+    assert sent.get("x-amz-content-sha256") == "STREAMING-UNSIGNED-PAYLOAD-TRAILER", sent
+    assert sent.get("x-amz-trailer") == "x-amz-checksum-crc32"
+    assert put.get("ChecksumCRC32") == crc32_b64(body)
+    got = s3.get_object(Bucket=bucket, Key="trailer-boto", ChecksumMode="ENABLED")
+    assert got["Body"].read() == body
+    assert got.get("ChecksumCRC32") == crc32_b64(body)
 
 
 def test_sha256_checksum_algorithm_is_stored_and_returned(s3, bucket):
@@ -97,8 +125,10 @@ def test_signed_payload_hash_mismatch_is_rejected(node, s3, bucket):
         s3.get_object(Bucket=bucket, Key="mismatch")
 
 
-def streaming_put(node, bucket, key, data, mode, chunk=64 * 1024, trailer=None, corrupt_chunk=None, wrong_trailer=False):
+def streaming_put(node, bucket, key, data, mode, chunk=64 * 1024, trailer=None, corrupt_chunk=None,
+                  wrong_trailer=False, query=()):
     path = f"/{bucket}/{key}"
+    query = list(query)
     hdrs = {
         "Host": host(node),
         "Content-Encoding": "aws-chunked",
@@ -112,17 +142,18 @@ def streaming_put(node, bucket, key, data, mode, chunk=64 * 1024, trailer=None, 
     if mode == "unsigned-trailer":
         payload = encode_unsigned_chunks(data, chunk, trailer_kv)
         hdrs["Content-Length"] = str(len(payload))
-        signed = sigv4_sign("PUT", path, [], hdrs, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", KEYS["admin"])
+        signed = sigv4_sign("PUT", path, query, hdrs, "STREAMING-UNSIGNED-PAYLOAD-TRAILER", KEYS["admin"])
     else:
         ph = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" + ("-TRAILER" if trailer else "")
         # the encoded length depends only on chunk sizes and fixed-width signatures
-        probe = sigv4_sign("PUT", path, [], dict(hdrs, **{"Content-Length": "0"}), ph, KEYS["admin"])
+        probe = sigv4_sign("PUT", path, query, dict(hdrs, **{"Content-Length": "0"}), ph, KEYS["admin"])
         length = len(encode_signed_chunks(probe, data, chunk, trailer_kv))
         hdrs["Content-Length"] = str(length)
-        signed = sigv4_sign("PUT", path, [], hdrs, ph, KEYS["admin"])
+        signed = sigv4_sign("PUT", path, query, hdrs, ph, KEYS["admin"])
         payload = encode_signed_chunks(signed, data, chunk, trailer_kv, corrupt_chunk=corrupt_chunk)
         assert len(payload) == length
-    return requests.put(node.endpoint + path, data=payload, headers=signed.headers, timeout=30)
+    url = node.endpoint + path + ("?" + "&".join(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query) if query else "")
+    return requests.put(url, data=payload, headers=signed.headers, timeout=30)
 
 
 def test_signed_aws_chunked_put_stores_decoded_bytes(node, s3, bucket):
@@ -168,3 +199,17 @@ def test_signed_aws_chunked_put_with_signed_crc32_trailer(node, s3, bucket):
     got = s3.get_object(Bucket=bucket, Key="signedtrailer", ChecksumMode="ENABLED")
     assert got["Body"].read() == data
     assert got.get("ChecksumCRC32") == crc32_b64(data)
+
+
+def test_signed_aws_chunked_upload_part_assembles_correctly(node, s3, bucket):
+    first, last = random_bytes(5 * 1024 * 1024, seed=87), random_bytes(40_000, seed=88)
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="chunked-mp")["UploadId"]
+    etags = []
+    for n, part in enumerate((first, last), start=1):
+        r = streaming_put(node, bucket, "chunked-mp", part, "signed",
+                          query=[("partNumber", str(n)), ("uploadId", uid)])
+        assert r.status_code == 200, describe(r)
+        assert r.headers.get("ETag") == f'"{md5_hex(part)}"'
+        etags.append({"PartNumber": n, "ETag": r.headers["ETag"]})
+    s3.complete_multipart_upload(Bucket=bucket, Key="chunked-mp", UploadId=uid, MultipartUpload={"Parts": etags})
+    assert s3.get_object(Bucket=bucket, Key="chunked-mp")["Body"].read() == first + last

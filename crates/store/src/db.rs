@@ -13,10 +13,13 @@
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
 use tokio::sync::{oneshot, watch};
 
 use crate::blobs::{BlobFiles, StagedBody, sync_dir};
@@ -330,8 +333,21 @@ impl Tx<'_> {
     }
 }
 
+/// How long a freed blob file outlives the commit that freed it, so that a
+/// reader that resolved the old version just before can still open it.
+const BLOB_GRACE: Duration = Duration::from_secs(10);
+
 fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
+    let mut graveyard: VecDeque<(Instant, u128)> = VecDeque::new();
+    loop {
+        let first = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                reap(&shared, &mut graveyard, false);
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -339,13 +355,28 @@ fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&shared, jobs);
+        let now = Instant::now();
+        graveyard.extend(commit_batch(&shared, jobs).into_iter().map(|id| (now, id)));
+        reap(&shared, &mut graveyard, false);
     }
+    reap(&shared, &mut graveyard, true);
     tracing::debug!("store writer stopped");
 }
 
+/// Removes freed blob files whose grace period is over (all of them when `all`).
+fn reap(shared: &Shared, graveyard: &mut VecDeque<(Instant, u128)>, all: bool) {
+    while let Some((freed, id)) = graveyard.front().copied() {
+        if !all && freed.elapsed() < BLOB_GRACE {
+            break;
+        }
+        shared.blobs.remove(id);
+        graveyard.pop_front();
+    }
+}
+
 /// Runs a batch of mutations in one transaction and commits it durably.
-fn commit_batch(shared: &Shared, jobs: Vec<Job>) {
+/// Returns the blob files the batch freed.
+fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
     let txn = match shared.db.begin_write() {
         Ok(txn) => txn,
         Err(e) => {
@@ -353,7 +384,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) {
             for job in jobs {
                 job(None);
             }
-            return;
+            return Vec::new();
         }
     };
     let start_seq = *shared.last_seq.borrow() + 1;
@@ -388,9 +419,6 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) {
     };
     match &result {
         Ok(()) => {
-            for id in garbage {
-                shared.blobs.remove(id);
-            }
             shared.last_seq.send_replace(last_seq);
         }
         Err(e) => tracing::error!(error = %e, "write batch failed"),
@@ -398,6 +426,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) {
     for done in completions {
         done(clone_result(&result));
     }
+    if result.is_ok() { garbage } else { Vec::new() }
 }
 
 fn finish_commit(

@@ -40,7 +40,13 @@ impl Principals {
         }
     }
 
+    /// The secret of an access key id (for verifying signatures outside s3s).
+    pub fn secret_of(&self, access_key_id: &str) -> Option<String> {
+        self.keys.get(access_key_id).map(|k| k.secret_access_key.clone())
+    }
+
     /// The principal an access key id acts as.
+
     pub fn principal_of(&self, access_key_id: &str) -> Option<&str> {
         self.keys.get(access_key_id).map(|k| k.principal.as_str())
     }

@@ -29,6 +29,19 @@ pub enum Change {
     /// A version was removed for good (delete by version id, or an overwrite
     /// of the `null` version).
     VersionDeleted { bucket: String, key: String, version_id: String },
+    /// A table was created or its definition changed (JSON owned by the table API).
+    TableDefined { name: String, definition: serde_json::Value },
+    /// A table and all its items were deleted.
+    TableDeleted { name: String },
+    /// An item was written or deleted: `keys` are its key attributes, `old` and
+    /// `new` its images before and after (DynamoDB JSON), `new` is `None` for a delete.
+    ItemChanged {
+        table: String,
+        keys: serde_json::Value,
+        old: Option<serde_json::Value>,
+        new: Option<serde_json::Value>,
+    },
+
 }
 
 /// One entry of the change log.

@@ -134,30 +134,31 @@ impl Store {
     }
 
     /// Runs `f` inside a shared write transaction and returns its result once the
-    /// transaction is durable.
-    pub async fn write<R, F>(&self, f: F) -> Result<R, StoreError>
+    /// transaction is durable. `f` may fail with its own error type (an API's
+    /// error); failures of the store itself convert into it.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
     where
         R: Send + 'static,
-        F: FnOnce(&mut Tx<'_>) -> Result<R, StoreError> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<R, E> + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<Result<R, StoreError>>();
+        let (tx, rx) = oneshot::channel::<Result<R, E>>();
         let job: Job = Box::new(move |txn: Option<&mut Tx<'_>>| {
             let Some(txn) = txn else {
-                let _ = tx.send(Err(StoreError::Db("could not open a write transaction".into())));
+                let _ = tx.send(Err(E::from(StoreError::Db("could not open a write transaction".into()))));
                 return None;
             };
             let outcome = f(txn);
             Some(Box::new(move |commit: Result<(), StoreError>| {
                 let _ = tx.send(match (commit, outcome) {
                     (_, Err(e)) => Err(e),
-                    (Err(e), Ok(_)) => Err(e),
+                    (Err(e), Ok(_)) => Err(E::from(e)),
                     (Ok(()), Ok(v)) => Ok(v),
                 });
             }))
         });
-        self.jobs.send(job).map_err(|_| StoreError::ShuttingDown)?;
-        rx.await
-            .map_err(|_| StoreError::Db("the write was abandoned by the writer".into()))?
+        self.jobs.send(job).map_err(|_| E::from(StoreError::ShuttingDown))?;
+        rx.await.map_err(|_| E::from(StoreError::Db("the write was abandoned by the writer".into())))?
     }
 
     /// A consistent read-only snapshot.

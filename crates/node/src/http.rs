@@ -56,7 +56,18 @@ impl Node {
                 self.inner.metrics.render(&self.inner.store),
             );
         }
+        let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
+        if req.method() == Method::POST && crate::dynamo::is_json_api(target.as_deref()) {
+            let bytes_in = content_length(req.headers(), &());
+            let (resp, op) = self.dynamo(req, target.unwrap_or_default()).await;
+            let bytes_out = content_length(resp.headers(), &());
+            self.inner
+                .metrics
+                .observe("dynamodb", op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
+            return resp;
+        }
         let bucket = self.bucket_of(&req);
+
         if req.method() == Method::OPTIONS {
             return self.preflight(&req, bucket.as_deref());
         }

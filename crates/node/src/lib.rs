@@ -6,6 +6,7 @@
 //! S3 API (`tandem-s3`) or the control API under `/_tandem/` ([`control`]).
 
 pub mod control;
+pub mod dynamo;
 pub mod health;
 pub mod host;
 pub mod http;
@@ -44,6 +45,8 @@ struct NodeInner {
     region: String,
     store: Store,
     s3: S3Service,
+    dynamo: tandem_dynamo::DynamoApi,
+    principals: Principals,
     domains: host::BucketDomains,
     metrics: metrics::Metrics,
 }
@@ -69,9 +72,11 @@ impl Node {
             source,
         })?;
         let principals = Principals::new(config.access_keys.clone());
+        let api_store = store.clone();
+
         let api = S3Api::new(store.clone(), principals.clone());
         let mut builder = S3ServiceBuilder::new(api.clone());
-        builder.set_auth(principals);
+        builder.set_auth(principals.clone());
         builder.set_access(api.access_control());
         builder.set_host(host::BucketDomains::new(config.bucket_domains.clone()));
         builder.set_route(control::ControlRoute { store: store.clone() });
@@ -81,6 +86,9 @@ impl Node {
                 region: config.region.clone(),
                 store,
                 s3: builder.build(),
+                dynamo: tandem_dynamo::DynamoApi::new(Store::clone(&api_store)),
+                principals,
+
                 domains: host::BucketDomains::new(config.bucket_domains.clone()),
                 metrics: metrics::Metrics::new(&config.region),
             }),

@@ -46,7 +46,6 @@ impl Principals {
     }
 
     /// The principal an access key id acts as.
-
     pub fn principal_of(&self, access_key_id: &str) -> Option<&str> {
         self.keys.get(access_key_id).map(|k| k.principal.as_str())
     }

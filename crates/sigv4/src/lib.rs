@@ -26,7 +26,9 @@ pub enum SigError {
     Missing,
     #[error("The security token included in the request is invalid.")]
     UnknownKey,
-    #[error("The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.")]
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method."
+    )]
     Mismatch,
     #[error("Signature expired: the request time is too far from the server time.")]
     Skewed,
@@ -53,7 +55,9 @@ struct Authorization<'a> {
 }
 
 fn parse_authorization(value: &str) -> Result<Authorization<'_>, SigError> {
-    let rest = value.strip_prefix("AWS4-HMAC-SHA256").ok_or(SigError::Malformed("unsupported algorithm"))?;
+    let rest = value
+        .strip_prefix("AWS4-HMAC-SHA256")
+        .ok_or(SigError::Malformed("unsupported algorithm"))?;
     let (mut credential, mut signed, mut signature) = (None, None, None);
     for part in rest.split(',') {
         let (k, v) = part.trim().split_once('=').ok_or(SigError::Malformed("expected key=value"))?;
@@ -113,12 +117,15 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(v) = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && let Some(v) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -150,10 +157,18 @@ fn canonical_request(method: &Method, uri: &Uri, headers: &HeaderMap, signed: &[
     uri_encode(&percent_decode(raw_path), true, &mut path);
     let mut canonical_headers = String::new();
     for name in signed {
-        let values: Vec<String> = headers.get_all(*name).iter().map(|v| v.to_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+        let values: Vec<String> = headers
+            .get_all(*name)
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
         let _ = writeln!(canonical_headers, "{name}:{}", values.join(","));
     }
-    format!("{method}\n{path}\n{}\n{canonical_headers}\n{}\n{payload_hash}", canonical_query(uri), signed.join(";"))
+    format!(
+        "{method}\n{path}\n{}\n{canonical_headers}\n{}\n{payload_hash}",
+        canonical_query(uri),
+        signed.join(";")
+    )
 }
 
 fn signature(secret: &str, date: &str, region: &str, service: &str, amz_date: &str, canonical: &str) -> String {
@@ -187,7 +202,10 @@ pub fn verify(
     if !auth.signed_headers.contains(&"host") {
         return Err(SigError::Malformed("the host header must be signed"));
     }
-    let amz_date = headers.get("x-amz-date").and_then(|v| v.to_str().ok()).ok_or(SigError::Malformed("missing x-amz-date"))?;
+    let amz_date = headers
+        .get("x-amz-date")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(SigError::Malformed("missing x-amz-date"))?;
     let when = parse_amz_date(amz_date).ok_or(SigError::Malformed("bad x-amz-date"))?;
     if !amz_date.starts_with(auth.date) {
         return Err(SigError::Malformed("credential date does not match x-amz-date"));
@@ -203,7 +221,11 @@ pub fn verify(
     let canonical = canonical_request(method, uri, headers, &auth.signed_headers, &hash);
     let expected = signature(&secret, auth.date, auth.region, auth.service, amz_date, &canonical);
     if expected.as_bytes().ct_eq(auth.signature.as_bytes()).into() {
-        Ok(Signer { access_key: auth.access_key.to_string(), region: auth.region.to_string(), service: auth.service.to_string() })
+        Ok(Signer {
+            access_key: auth.access_key.to_string(),
+            region: auth.region.to_string(),
+            service: auth.service.to_string(),
+        })
     } else {
         Err(SigError::Mismatch)
     }
@@ -227,15 +249,25 @@ pub fn sign(
     let hash = payload_hash(body);
     headers.insert("x-amz-date", http::HeaderValue::from_str(&amz_date).expect("ASCII date"));
     headers.insert("x-amz-content-sha256", http::HeaderValue::from_str(&hash).expect("hex"));
-    let mut signed: Vec<String> = headers.keys().map(|k| k.as_str().to_string()).filter(|k| k == "host" || k.starts_with("x-amz-") || k == "content-type").collect();
+    let mut signed: Vec<String> = headers
+        .keys()
+        .map(|k| k.as_str().to_string())
+        .filter(|k| k == "host" || k.starts_with("x-amz-") || k == "content-type")
+        .collect();
     signed.sort();
     signed.dedup();
     let signed_refs: Vec<&str> = signed.iter().map(String::as_str).collect();
     let canonical = canonical_request(method, uri, headers, &signed_refs, &hash);
     let date = &amz_date[..8];
     let sig = signature(secret, date, region, service, &amz_date, &canonical);
-    let value = format!("AWS4-HMAC-SHA256 Credential={access_key}/{date}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={sig}", signed.join(";"));
-    headers.insert(http::header::AUTHORIZATION, http::HeaderValue::from_str(&value).expect("ASCII header"));
+    let value = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/{date}/{region}/{service}/aws4_request, SignedHeaders={}, Signature={sig}",
+        signed.join(";")
+    );
+    headers.insert(
+        http::header::AUTHORIZATION,
+        http::HeaderValue::from_str(&value).expect("ASCII header"),
+    );
 }
 
 #[cfg(test)]
@@ -260,7 +292,14 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         sign(&m, &u, &mut h, b"{}", "AKID", "secret-key", "us-east-1", "dynamodb", now);
         let who = verify(&m, &u, &h, b"{}", now, secrets).unwrap();
-        assert_eq!(who, Signer { access_key: "AKID".into(), region: "us-east-1".into(), service: "dynamodb".into() });
+        assert_eq!(
+            who,
+            Signer {
+                access_key: "AKID".into(),
+                region: "us-east-1".into(),
+                service: "dynamodb".into()
+            }
+        );
     }
 
     #[test]
@@ -283,7 +322,17 @@ mod tests {
         sign(&m, &u, &mut h, b"", "NOPE", "x", "us-east-1", "dynamodb", now);
         assert_eq!(verify(&m, &u, &h, b"", now, secrets), Err(SigError::UnknownKey));
         let (m, u, mut h) = request();
-        sign(&m, &u, &mut h, b"", "AKID", "secret-key", "us-east-1", "dynamodb", now - time::Duration::hours(1));
+        sign(
+            &m,
+            &u,
+            &mut h,
+            b"",
+            "AKID",
+            "secret-key",
+            "us-east-1",
+            "dynamodb",
+            now - time::Duration::hours(1),
+        );
         assert_eq!(verify(&m, &u, &h, b"", now, secrets), Err(SigError::Skewed));
     }
 

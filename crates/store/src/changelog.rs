@@ -41,7 +41,6 @@ pub enum Change {
         old: Option<serde_json::Value>,
         new: Option<serde_json::Value>,
     },
-
 }
 
 /// One entry of the change log.

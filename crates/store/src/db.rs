@@ -158,7 +158,8 @@ impl Store {
             }))
         });
         self.jobs.send(job).map_err(|_| E::from(StoreError::ShuttingDown))?;
-        rx.await.map_err(|_| E::from(StoreError::Db("the write was abandoned by the writer".into())))?
+        rx.await
+            .map_err(|_| E::from(StoreError::Db("the write was abandoned by the writer".into())))?
     }
 
     /// A consistent read-only snapshot.

@@ -33,6 +33,9 @@ impl Space {
     }
 }
 
+/// One entry of a range scan: key and value guards.
+type Entry<'a> = (redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>);
+
 /// Visits entries of `table` whose key starts with `prefix`, from `start`
 /// (inclusive) upward, or downward from `start` (exclusive) when `reverse`.
 fn visit<T, F>(table: &T, prefix: &[u8], start: Option<&[u8]>, reverse: bool, mut f: F) -> Result<(), StoreError>
@@ -41,7 +44,7 @@ where
     F: FnMut(&[u8], &[u8]) -> bool,
 {
     let end = prefix_end(prefix);
-    let mut emit = |item: Result<(redb::AccessGuard<&[u8]>, redb::AccessGuard<&[u8]>), redb::StorageError>| -> Result<bool, StoreError> {
+    let mut emit = |item: Result<Entry<'_>, redb::StorageError>| -> Result<bool, StoreError> {
         let (k, v) = item?;
         Ok(f(k.value(), v.value()))
     };

@@ -1,0 +1,100 @@
+//! The DynamoDB JSON API of a region node: one entry point that takes the
+//! `X-Amz-Target` operation and the request body and returns the response body.
+//! Every operation is named here once (the router) and implemented in `ops/`.
+
+use serde_json::Value;
+use tandem_store::Store;
+
+use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
+
+/// Target prefixes of the two JSON protocols served.
+pub const DYNAMODB_TARGET: &str = "DynamoDB_20120810.";
+pub const STREAMS_TARGET: &str = "DynamoDBStreams_20120810.";
+
+/// The DynamoDB and DynamoDB Streams API of one region. Cheap to clone.
+#[derive(Clone)]
+pub struct DynamoApi {
+    pub(crate) store: Store,
+    pub(crate) region: String,
+}
+
+/// Whether an operation changes state (used for fencing and metrics).
+pub fn writes(operation: &str) -> bool {
+    matches!(
+        operation,
+        "CreateTable"
+            | "DeleteTable"
+            | "UpdateTable"
+            | "PutItem"
+            | "UpdateItem"
+            | "DeleteItem"
+            | "BatchWriteItem"
+            | "TransactWriteItems"
+            | "TagResource"
+            | "UntagResource"
+            | "UpdateTimeToLive"
+    )
+}
+
+impl DynamoApi {
+    pub fn new(store: Store) -> Self {
+        let region = store.region().to_string();
+        Self { store, region }
+    }
+
+    /// Serves one request. `target` is the full `X-Amz-Target` header value.
+    pub async fn handle(&self, target: &str, body: &[u8]) -> DynamoResult<Value> {
+        let req: Value = if body.is_empty() {
+            Value::Object(Default::default())
+        } else {
+            serde_json::from_slice(body).map_err(|e| {
+                DynamoError::new(
+                    ErrorKind::Serialization,
+                    format!("Start of structure or map found where not expected: {e}"),
+                )
+            })?
+        };
+        if !req.is_object() {
+            return Err(DynamoError::new(ErrorKind::Serialization, "The request body must be a JSON object"));
+        }
+        if let Some(op) = target.strip_prefix(DYNAMODB_TARGET) {
+            return self.dynamodb(op, req).await;
+        }
+        if let Some(op) = target.strip_prefix(STREAMS_TARGET) {
+            return self.streams(op, req).await;
+        }
+        Err(DynamoError::new(ErrorKind::UnknownOperation, format!("Unknown target: {target}")))
+    }
+
+    async fn dynamodb(&self, op: &str, req: Value) -> DynamoResult<Value> {
+        match op {
+            "CreateTable" => self.create_table(req).await,
+            "DescribeTable" => self.describe_table(req).await,
+            "ListTables" => self.list_tables(req).await,
+            "DeleteTable" => self.delete_table(req).await,
+            "UpdateTable" => self.update_table(req).await,
+            "TagResource" => self.tag_resource(req, false).await,
+            "UntagResource" => self.tag_resource(req, true).await,
+            "ListTagsOfResource" => self.list_tags(req).await,
+            "UpdateTimeToLive" => self.update_ttl(req).await,
+            "DescribeTimeToLive" => self.describe_ttl(req).await,
+            "PutItem" => self.put_item(req).await,
+            "GetItem" => self.get_item(req).await,
+            "UpdateItem" => self.update_item(req).await,
+            "DeleteItem" => self.delete_item(req).await,
+            "Query" => self.query(req).await,
+            "Scan" => self.scan(req).await,
+            _ => Err(DynamoError::new(
+                ErrorKind::UnknownOperation,
+                format!("Operation {op} is not supported"),
+            )),
+        }
+    }
+
+    async fn streams(&self, op: &str, _req: Value) -> DynamoResult<Value> {
+        Err(DynamoError::new(
+            ErrorKind::UnknownOperation,
+            format!("Operation {op} is not supported yet"),
+        ))
+    }
+}

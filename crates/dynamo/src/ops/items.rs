@@ -1,0 +1,234 @@
+//! Single-item operations: PutItem, GetItem, UpdateItem, DeleteItem. Each write
+//! evaluates its condition against the current item inside the commit, so a
+//! condition and the write it guards are atomic.
+
+use serde_json::{Map, Value, json};
+
+use crate::DynamoApi;
+use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
+use crate::catalog;
+use crate::expr::ExpressionContext;
+use crate::params::{optional_str, required_item, required_str, return_values};
+use crate::storage::{self, validate_key_param};
+use crate::value::{Item, item_size};
+use crate::wire::item_to_json;
+
+/// DynamoDB's item size limit.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// What a single-item write needs besides the item: its parsed condition and
+/// how to report a failed condition.
+pub(crate) struct Guard {
+    pub condition: Option<crate::expr::Condition>,
+    pub return_old_on_failure: bool,
+}
+
+impl Guard {
+    /// Checks the condition against the current item, building the
+    /// ConditionalCheckFailedException DynamoDB returns.
+    pub fn check(&self, current: Option<&Item>) -> DynamoResult<()> {
+        match &self.condition {
+            Some(c) if !c.evaluate(current) => {
+                let mut e = DynamoError::new(ErrorKind::ConditionalCheckFailed, "The conditional request failed");
+                if let (true, Some(item)) = (self.return_old_on_failure, current) {
+                    let mut extra = Map::new();
+                    extra.insert("Item".into(), item_to_json(item));
+                    e.extra = Some(extra);
+                }
+                Err(e)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The expression context of a request (names and values), from its JSON.
+pub(crate) fn context(req: &Value) -> DynamoResult<ExpressionContext> {
+    Ok(ExpressionContext::from_json(
+        req.get("ExpressionAttributeNames"),
+        req.get("ExpressionAttributeValues"),
+    )?)
+}
+
+pub(crate) fn guard(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Guard> {
+    if req.get("Expected").is_some() {
+        return Err(DynamoError::validation(
+            "The legacy Expected parameter is not supported; use ConditionExpression",
+        ));
+    }
+    let condition = optional_str(req, "ConditionExpression")?
+        .map(|e| ctx.parse_condition(e))
+        .transpose()?;
+    let on_failure = optional_str(req, "ReturnValuesOnConditionCheckFailure")?.unwrap_or("NONE");
+    Ok(Guard {
+        condition,
+        return_old_on_failure: on_failure == "ALL_OLD",
+    })
+}
+
+pub(crate) fn check_size(item: &Item) -> DynamoResult<()> {
+    if item_size(item) > MAX_ITEM_BYTES {
+        return Err(DynamoError::validation("Item size has exceeded the maximum allowed size"));
+    }
+    Ok(())
+}
+
+/// Adds `ConsumedCapacity` when the request asked for it.
+pub(crate) fn with_capacity(mut out: Value, req: &Value, table: &str, units: f64) -> Value {
+    if matches!(req.get("ReturnConsumedCapacity").and_then(Value::as_str), Some("TOTAL" | "INDEXES")) {
+        out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units });
+    }
+    out
+}
+
+fn attributes(out: &mut Value, item: Option<Item>) {
+    if let Some(item) = item.filter(|i| !i.is_empty()) {
+        out["Attributes"] = item_to_json(&item);
+    }
+}
+
+/// Top-level attributes whose value differs between two images.
+fn changed(old: &Item, new: &Item) -> Vec<String> {
+    let mut names: Vec<String> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| old.get(*k) != new.get(*k))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn subset(item: &Item, names: &[String]) -> Item {
+    names.iter().filter_map(|n| item.get(n).map(|v| (n.clone(), v.clone()))).collect()
+}
+
+impl DynamoApi {
+    pub(crate) async fn put_item(&self, req: Value) -> DynamoResult<Value> {
+        let table = required_str(&req, "TableName")?.to_string();
+        let item = required_item(&req, "Item")?;
+        let returns = return_values(&req, &["NONE", "ALL_OLD"])?.to_string();
+        let mut ctx = context(&req)?;
+        let guard = guard(&req, &mut ctx)?;
+        ctx.check_all_used()?;
+        check_size(&item)?;
+        let old = self
+            .store
+            .write(move |tx| -> DynamoResult<Option<Item>> {
+                let def = catalog::table_tx(tx, &table)?;
+                let key = storage::key_item(&def.key(), &item)?;
+                let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
+                guard.check(old.as_ref())?;
+                storage::write_item(tx, &def, &key, old.as_ref(), Some(&item))?;
+                Ok(old)
+            })
+            .await?;
+        let mut out = json!({});
+        if returns == "ALL_OLD" {
+            attributes(&mut out, old);
+        }
+        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+    }
+
+    pub(crate) async fn get_item(&self, req: Value) -> DynamoResult<Value> {
+        let table = required_str(&req, "TableName")?;
+        let key = required_item(&req, "Key")?;
+        let mut ctx = context(&req)?;
+        let projection = optional_str(&req, "ProjectionExpression")?
+            .map(|e| ctx.parse_projection(e))
+            .transpose()?;
+        ctx.check_all_used()?;
+        let read = self.store.read()?;
+        let def = catalog::table(&read, table)?;
+        validate_key_param(&def.key(), &key)?;
+        let item = storage::read_item(&read, &storage::primary_key(&def, &key)?)?;
+        let mut out = json!({});
+        if let Some(item) = item {
+            let item = match &projection {
+                Some(p) => p.apply(&item),
+                None => item,
+            };
+            out["Item"] = item_to_json(&item);
+        }
+        Ok(with_capacity(out, &req, table, 0.5))
+    }
+
+    pub(crate) async fn delete_item(&self, req: Value) -> DynamoResult<Value> {
+        let table = required_str(&req, "TableName")?.to_string();
+        let key = required_item(&req, "Key")?;
+        let returns = return_values(&req, &["NONE", "ALL_OLD"])?.to_string();
+        let mut ctx = context(&req)?;
+        let guard = guard(&req, &mut ctx)?;
+        ctx.check_all_used()?;
+        let old = self
+            .store
+            .write(move |tx| -> DynamoResult<Option<Item>> {
+                let def = catalog::table_tx(tx, &table)?;
+                validate_key_param(&def.key(), &key)?;
+                let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
+                guard.check(old.as_ref())?;
+                if old.is_some() {
+                    storage::write_item(tx, &def, &key, old.as_ref(), None)?;
+                }
+                Ok(old)
+            })
+            .await?;
+        let mut out = json!({});
+        if returns == "ALL_OLD" {
+            attributes(&mut out, old);
+        }
+        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+    }
+
+    pub(crate) async fn update_item(&self, req: Value) -> DynamoResult<Value> {
+        let table = required_str(&req, "TableName")?.to_string();
+        let key = required_item(&req, "Key")?;
+        let returns = return_values(&req, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?.to_string();
+        if req.get("AttributeUpdates").is_some() {
+            return Err(DynamoError::validation(
+                "The legacy AttributeUpdates parameter is not supported; use UpdateExpression",
+            ));
+        }
+        let mut ctx = context(&req)?;
+        let update = optional_str(&req, "UpdateExpression")?.map(|e| ctx.parse_update(e)).transpose()?;
+        let guard = guard(&req, &mut ctx)?;
+        ctx.check_all_used()?;
+        let (old, new) = self
+            .store
+            .write(move |tx| -> DynamoResult<(Option<Item>, Item)> {
+                let def = catalog::table_tx(tx, &table)?;
+                let shape = def.key();
+                validate_key_param(&shape, &key)?;
+                let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
+                guard.check(old.as_ref())?;
+                let base = old.clone().unwrap_or_else(|| key.clone());
+                let new = match &update {
+                    Some(u) => u.apply(&base)?,
+                    None => base,
+                };
+                for (name, _) in std::iter::once(&shape.hash).chain(shape.range.as_ref()) {
+                    if new.get(name) != key.get(name) {
+                        return Err(DynamoError::validation(format!(
+                            "One or more parameter values were invalid: Cannot update attribute {name}. This attribute is part of the key"
+                        )));
+                    }
+                }
+                check_size(&new)?;
+                storage::write_item(tx, &def, &key, old.as_ref(), Some(&new))?;
+                Ok((old, new))
+            })
+            .await?;
+        let mut out = json!({});
+        let empty = Item::new();
+        let names = changed(old.as_ref().unwrap_or(&empty), &new);
+        match returns.as_str() {
+            "ALL_OLD" => attributes(&mut out, old),
+            "ALL_NEW" => attributes(&mut out, Some(new)),
+            "UPDATED_OLD" => attributes(&mut out, old.map(|o| subset(&o, &names))),
+            "UPDATED_NEW" => attributes(&mut out, Some(subset(&new, &names))),
+            _ => {}
+        }
+        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+    }
+}

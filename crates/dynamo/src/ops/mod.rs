@@ -1,0 +1,5 @@
+//! The operations of the DynamoDB API, one file per family.
+
+pub mod items;
+pub mod query;
+pub mod tables;

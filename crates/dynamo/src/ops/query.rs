@@ -1,0 +1,284 @@
+//! Query and Scan over a table or a secondary index: ordered range scans of the
+//! store's key space, with key conditions, filters, projections, Limit,
+//! pagination keys and parallel-scan segments.
+
+use serde_json::{Value, json};
+use tandem_store::Space;
+
+use crate::DynamoApi;
+use crate::api_error::{DynamoError, DynamoResult};
+use crate::catalog;
+use crate::expr::{Condition, ExpressionContext, KeyCondition, Projection};
+use crate::keys;
+use crate::ops::items::{context, with_capacity};
+use crate::params::{item, optional_bool, optional_str, optional_u64, required_str};
+use crate::storage::{decode_item, key_item, primary_key};
+use crate::table::{IndexDef, KeyShape, TableDef};
+use crate::value::Item;
+use crate::wire::item_to_json;
+
+/// Most bytes one page reads, as in DynamoDB.
+const PAGE_BYTES: usize = 1024 * 1024;
+
+/// What to read: the table, or one of its indexes.
+struct Source<'a> {
+    def: &'a TableDef,
+    index: Option<&'a IndexDef>,
+}
+
+impl Source<'_> {
+    fn shape(&self) -> KeyShape {
+        match self.index {
+            Some(i) => self.def.index_key(i),
+            None => self.def.key(),
+        }
+    }
+
+    fn space(&self) -> Space {
+        if self.index.is_some() { Space::Index } else { Space::Items }
+    }
+
+    fn prefix(&self) -> Vec<u8> {
+        match self.index {
+            Some(i) => keys::index_prefix(&self.def.name, &i.index_name),
+            None => keys::table_prefix(&self.def.name),
+        }
+    }
+
+    /// The stored key of an item in this source (for ExclusiveStartKey).
+    fn encoded_key(&self, item: &Item) -> DynamoResult<Vec<u8>> {
+        let primary = primary_key(self.def, item)?;
+        match self.index {
+            None => Ok(primary),
+            Some(i) => {
+                let shape = self.def.index_key(i);
+                let (h, r) = crate::storage::key_values(&shape, item)?;
+                keys::index_key(&self.def.name, &i.index_name, h, r, &primary)
+            }
+        }
+    }
+
+    /// LastEvaluatedKey of an item: the table key, plus the index key for indexes.
+    fn last_key(&self, item: &Item) -> DynamoResult<Item> {
+        let mut k = key_item(&self.def.key(), item)?;
+        if self.index.is_some() {
+            k.extend(key_item(&self.shape(), item)?);
+        }
+        Ok(k)
+    }
+
+    /// Applies an index's projection (KEYS_ONLY / INCLUDE) to an item.
+    fn project_index(&self, item: Item) -> Item {
+        let Some(index) = self.index else { return item };
+        let keep_all = index.projection.projection_type.as_deref() == Some("ALL");
+        if keep_all {
+            return item;
+        }
+        let table = self.def.key();
+        let idx = self.shape();
+        let extra = index.projection.non_key_attributes.clone().unwrap_or_default();
+        item.into_iter()
+            .filter(|(n, _)| {
+                *n == table.hash.0
+                    || table.range.as_ref().is_some_and(|r| r.0 == *n)
+                    || *n == idx.hash.0
+                    || idx.range.as_ref().is_some_and(|r| r.0 == *n)
+                    || extra.contains(n)
+            })
+            .collect()
+    }
+}
+
+fn resolve<'a>(def: &'a TableDef, req: &Value) -> DynamoResult<Source<'a>> {
+    let index = match optional_str(req, "IndexName")? {
+        Some(name) => Some(
+            def.index(name)
+                .map(|(i, _)| i)
+                .ok_or_else(|| DynamoError::validation(format!("The table does not have the specified index: {name}")))?,
+        ),
+        None => None,
+    };
+    Ok(Source { def, index })
+}
+
+/// Options shared by Query and Scan.
+struct Reading {
+    filter: Option<Condition>,
+    projection: Option<Projection>,
+    count_only: bool,
+    limit: Option<usize>,
+    start: Option<Item>,
+}
+
+fn reading(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Reading> {
+    let filter = optional_str(req, "FilterExpression")?.map(|e| ctx.parse_filter(e)).transpose()?;
+    let projection = optional_str(req, "ProjectionExpression")?
+        .map(|e| ctx.parse_projection(e))
+        .transpose()?;
+    let select = optional_str(req, "Select")?.unwrap_or(if projection.is_some() {
+        "SPECIFIC_ATTRIBUTES"
+    } else {
+        "ALL_ATTRIBUTES"
+    });
+    if !matches!(
+        select,
+        "ALL_ATTRIBUTES" | "ALL_PROJECTED_ATTRIBUTES" | "SPECIFIC_ATTRIBUTES" | "COUNT"
+    ) {
+        return Err(DynamoError::validation(format!(
+            "1 validation error detected: Value '{select}' at 'select' failed to satisfy constraint"
+        )));
+    }
+    if select == "SPECIFIC_ATTRIBUTES" && projection.is_none() && req.get("AttributesToGet").is_none() {
+        return Err(DynamoError::validation("SPECIFIC_ATTRIBUTES requires a ProjectionExpression"));
+    }
+    if select == "COUNT" && projection.is_some() {
+        return Err(DynamoError::validation(
+            "Cannot specify the ProjectionExpression when choosing to get only the Count",
+        ));
+    }
+    let limit = optional_u64(req, "Limit")?.map(|l| l as usize);
+    if limit == Some(0) {
+        return Err(DynamoError::validation(
+            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        ));
+    }
+    Ok(Reading {
+        filter,
+        projection,
+        count_only: select == "COUNT",
+        limit,
+        start: item(req, "ExclusiveStartKey")?,
+    })
+}
+
+/// Reads entries of `prefix` in order, calling `keep` on each decoded item;
+/// stops at Limit or the page size. Returns items kept, scanned count and the
+/// last evaluated key.
+fn read_page(
+    api: &DynamoApi,
+    source: &Source<'_>,
+    prefix: &[u8],
+    forward: bool,
+    opts: &Reading,
+    mut keep: impl FnMut(&Item) -> bool,
+) -> DynamoResult<(Vec<Item>, usize, Option<Item>)> {
+    let read = api.store.read()?;
+    let start = opts.start.as_ref().map(|s| source.encoded_key(s)).transpose()?;
+    let (mut items, mut scanned, mut bytes, mut last, mut failure) = (Vec::new(), 0usize, 0usize, None, None);
+    read.item_visit(source.space(), prefix, start.as_deref(), !forward, |k, v| {
+        if forward && start.as_deref() == Some(k) {
+            return true;
+        }
+        let item = match decode_item(v) {
+            Ok(i) => i,
+            Err(e) => {
+                failure = Some(e);
+                return false;
+            }
+        };
+        if !keep(&item) {
+            return true;
+        }
+        scanned += 1;
+        bytes += v.len();
+        let matched = opts.filter.as_ref().is_none_or(|f| f.evaluate(Some(&item)));
+        let stop = opts.limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
+        if stop {
+            last = Some(item.clone());
+        }
+        if matched {
+            items.push(item);
+        }
+        !stop
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let last = last.map(|i| source.last_key(&i)).transpose()?;
+    Ok((items, scanned, last))
+}
+
+fn respond(source: &Source<'_>, opts: &Reading, items: Vec<Item>, scanned: usize, last: Option<Item>, req: &Value) -> Value {
+    let count = items.len();
+    let mut out = json!({ "Count": count, "ScannedCount": scanned });
+    if !opts.count_only {
+        let shaped: Vec<Value> = items
+            .into_iter()
+            .map(|i| source.project_index(i))
+            .map(|i| match &opts.projection {
+                Some(p) => p.apply(&i),
+                None => i,
+            })
+            .map(|i| item_to_json(&i))
+            .collect();
+        out["Items"] = Value::Array(shaped);
+    }
+    if let Some(k) = last {
+        out["LastEvaluatedKey"] = item_to_json(&k);
+    }
+    with_capacity(out, req, &source.def.name, (scanned.max(1) as f64) * 0.5)
+}
+
+impl DynamoApi {
+    pub(crate) async fn query(&self, req: Value) -> DynamoResult<Value> {
+        let table = required_str(&req, "TableName")?;
+        let def = catalog::table(&self.store.read()?, table)?;
+        let source = resolve(&def, &req)?;
+        let shape = source.shape();
+        let mut ctx = context(&req)?;
+        let expr = optional_str(&req, "KeyConditionExpression")?.ok_or_else(|| {
+            DynamoError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+        })?;
+        let key: KeyCondition = ctx.parse_key_condition(expr, &shape.hash.0, shape.range.as_ref().map(|r| r.0.as_str()))?;
+        let opts = reading(&req, &mut ctx)?;
+        ctx.check_all_used()?;
+        if key.hash_value.type_name() != shape.hash.1 {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: Condition parameter type does not match schema type",
+            ));
+        }
+        let forward = optional_bool(&req, "ScanIndexForward")?.unwrap_or(true);
+        let prefix = keys::partition_prefix(&source.prefix(), &key.hash_value)?;
+        let range = key.range.clone();
+        let (items, scanned, last) = read_page(self, &source, &prefix, forward, &opts, |item| match &range {
+            Some(r) => item.get(&r.key).is_some_and(|v| r.condition.matches(v)),
+            None => true,
+        })?;
+        Ok(respond(&source, &opts, items, scanned, last, &req))
+    }
+
+    pub(crate) async fn scan(&self, req: Value) -> DynamoResult<Value> {
+        let table = required_str(&req, "TableName")?;
+        let def = catalog::table(&self.store.read()?, table)?;
+        let source = resolve(&def, &req)?;
+        let mut ctx = context(&req)?;
+        let opts = reading(&req, &mut ctx)?;
+        ctx.check_all_used()?;
+        let segment = optional_u64(&req, "Segment")?;
+        let total = optional_u64(&req, "TotalSegments")?;
+        let segments = match (segment, total) {
+            (Some(s), Some(t)) if (1..=1_000_000).contains(&t) && s < t => Some((s, t)),
+            (None, None) => None,
+            _ => {
+                return Err(DynamoError::validation(
+                    "The Segment parameter must be less than TotalSegments, and both must be given together",
+                ));
+            }
+        };
+        let shape = source.shape();
+        let (items, scanned, last) = read_page(self, &source, &source.prefix(), true, &opts, |item| match segments {
+            Some((s, t)) => item.get(&shape.hash.0).is_some_and(|h| segment_of(h, t) == s),
+            None => true,
+        })?;
+        Ok(respond(&source, &opts, items, scanned, last, &req))
+    }
+}
+
+/// Which parallel-scan segment a partition key belongs to (stable FNV-1a hash).
+fn segment_of(hash: &crate::value::AttributeValue, total: u64) -> u64 {
+    let bytes = keys::sort_bytes(hash).unwrap_or_default();
+    let h = bytes
+        .iter()
+        .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3));
+    h % total
+}

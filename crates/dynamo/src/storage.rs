@@ -1,0 +1,160 @@
+//! Reading and writing items inside a store transaction: the primary entry,
+//! every secondary-index entry, and the change-log record (with old and new
+//! images, which Streams and replication read) — all in the same commit.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tandem_store::{Change, ReadTx, Space, Tx};
+
+use crate::api_error::{DynamoError, DynamoResult};
+use crate::keys;
+use crate::table::{KeyShape, TableDef};
+use crate::value::{AttributeValue, Item};
+use crate::wire::{item_from_json, item_to_json};
+
+/// An item as stored: its attributes plus who wrote it when (for last-writer-wins).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredItem {
+    pub item: Value,
+    pub hlc: u64,
+    pub origin: String,
+}
+
+/// The key attributes of an item under a key shape, or a validation error
+/// naming what is missing or mistyped.
+pub fn key_values<'a>(shape: &KeyShape, item: &'a Item) -> DynamoResult<(&'a AttributeValue, Option<&'a AttributeValue>)> {
+    let get = |(name, ty): &(String, String)| -> DynamoResult<&'a AttributeValue> {
+        let v = item.get(name).ok_or_else(|| {
+            DynamoError::validation(format!(
+                "One or more parameter values were invalid: Missing the key {name} in the item"
+            ))
+        })?;
+        if v.type_name() != ty {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: Type mismatch for key {name} expected: {ty} actual: {}",
+                v.type_name()
+            )));
+        }
+        if matches!(v, AttributeValue::S(s) if s.is_empty()) || matches!(v, AttributeValue::B(b) if b.is_empty()) {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {name}"
+            )));
+        }
+        Ok(v)
+    };
+    Ok((get(&shape.hash)?, shape.range.as_ref().map(get).transpose()?))
+}
+
+/// The key attributes alone, as an item.
+pub fn key_item(shape: &KeyShape, item: &Item) -> DynamoResult<Item> {
+    let (h, r) = key_values(shape, item)?;
+    let mut out = Item::new();
+    out.insert(shape.hash.0.clone(), h.clone());
+    if let (Some(r), Some((name, _))) = (r, &shape.range) {
+        out.insert(name.clone(), r.clone());
+    }
+    Ok(out)
+}
+
+/// Checks that a `Key` parameter names exactly the table's key attributes.
+pub fn validate_key_param(shape: &KeyShape, key: &Item) -> DynamoResult<()> {
+    let expected = 1 + usize::from(shape.range.is_some());
+    key_values(shape, key)?;
+    if key.len() != expected {
+        return Err(DynamoError::validation("The provided key element does not match the schema"));
+    }
+    Ok(())
+}
+
+/// Encoded primary key of an item.
+pub fn primary_key(def: &TableDef, item: &Item) -> DynamoResult<Vec<u8>> {
+    let (h, r) = key_values(&def.key(), item)?;
+    keys::primary_key(&def.name, h, r)
+}
+
+fn decode(raw: &[u8]) -> DynamoResult<StoredItem> {
+    serde_json::from_slice(raw).map_err(|e| DynamoError::internal(format!("corrupt item: {e}")))
+}
+
+/// Reads an item by its encoded primary key.
+pub fn read_item(read: &ReadTx, key: &[u8]) -> DynamoResult<Option<Item>> {
+    match read.item_get(Space::Items, key)? {
+        Some(raw) => Ok(Some(
+            item_from_json(&decode(&raw)?.item).map_err(|e| DynamoError::internal(e.to_string()))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Reads an item inside a write transaction (sees earlier writes of the batch).
+pub fn read_item_tx(tx: &Tx<'_>, key: &[u8]) -> DynamoResult<Option<Item>> {
+    match tx.item_get(Space::Items, key)? {
+        Some(raw) => Ok(Some(
+            item_from_json(&decode(&raw)?.item).map_err(|e| DynamoError::internal(e.to_string()))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Index entries an item has (only indexes whose key attributes it carries, with the right types).
+fn index_entries(def: &TableDef, item: &Item, primary: &[u8]) -> DynamoResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for index in def.global_indexes.iter().chain(&def.local_indexes) {
+        let shape = def.index_key(index);
+        let typed = |(name, ty): &(String, String)| item.get(name).filter(|v| v.type_name() == ty);
+        let Some(h) = typed(&shape.hash) else { continue };
+        let r = match &shape.range {
+            Some(rk) => match typed(rk) {
+                Some(v) => Some(v),
+                None => continue,
+            },
+            None => None,
+        };
+        out.push(keys::index_key(&def.name, &index.index_name, h, r, primary)?);
+    }
+    Ok(out)
+}
+
+/// Writes (`new = Some`) or deletes (`None`) an item, keeping indexes and the
+/// change log in step. `old` is the item's current image.
+pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item>, new: Option<&Item>) -> DynamoResult<()> {
+    let primary = primary_key(def, key)?;
+    if let Some(old) = old {
+        for k in index_entries(def, old, &primary)? {
+            tx.item_delete(Space::Index, &k)?;
+        }
+    }
+    let hlc = tx.now();
+    let origin = tx.region().to_string();
+    match new {
+        Some(item) => {
+            let stored = StoredItem {
+                item: item_to_json(item),
+                hlc,
+                origin: origin.clone(),
+            };
+            let raw = serde_json::to_vec(&stored).map_err(|e| DynamoError::internal(e.to_string()))?;
+            tx.item_put(Space::Items, &primary, &raw)?;
+            for k in index_entries(def, item, &primary)? {
+                tx.item_put(Space::Index, &k, &raw)?;
+            }
+        }
+        None => tx.item_delete(Space::Items, &primary)?,
+    }
+    tx.append(
+        &origin,
+        hlc,
+        Change::ItemChanged {
+            table: def.name.clone(),
+            keys: item_to_json(&key_item(&def.key(), key)?),
+            old: old.map(item_to_json),
+            new: new.map(item_to_json),
+        },
+    )?;
+    Ok(())
+}
+
+/// Decodes a stored entry (primary or index) into its item.
+pub fn decode_item(raw: &[u8]) -> DynamoResult<Item> {
+    item_from_json(&decode(raw)?.item).map_err(|e| DynamoError::internal(e.to_string()))
+}

@@ -1,0 +1,82 @@
+//! The JSON APIs on the node's port (DynamoDB and DynamoDB Streams): buffer the
+//! body, verify its SigV4 signature against the deployment's access keys, and
+//! hand it to `tandem-dynamo`. Errors come back in DynamoDB's `__type` shape.
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use s3s::Body;
+use tandem_dynamo::api_error::{DynamoError, ErrorKind};
+use tandem_sigv4::SigError;
+
+use crate::Node;
+
+/// Largest request body accepted (BatchWriteItem of 25 × 400 KB items fits).
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Whether a request is for one of the JSON APIs.
+pub fn is_json_api(target: Option<&str>) -> bool {
+    target.is_some_and(|t| t.starts_with(tandem_dynamo::api::DYNAMODB_TARGET) || t.starts_with(tandem_dynamo::api::STREAMS_TARGET))
+}
+
+fn auth_error(e: SigError) -> DynamoError {
+    let kind = match e {
+        SigError::Missing => ErrorKind::MissingAuthenticationToken,
+        SigError::UnknownKey => ErrorKind::UnrecognizedClient,
+        SigError::Mismatch | SigError::Skewed | SigError::Malformed(_) => ErrorKind::InvalidSignature,
+    };
+    DynamoError::new(kind, e.to_string())
+}
+
+fn json_response(status: u16, body: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    if let Ok(id) = HeaderValue::from_str(&format!("{:032X}", rand_id())) {
+        h.insert("x-amzn-requestid", id);
+    }
+    resp
+}
+
+fn rand_id() -> u128 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    nanos ^ (u128::from(std::process::id()) << 64)
+}
+
+impl Node {
+    /// Serves a DynamoDB or Streams request; returns the response and the operation name.
+    pub(crate) async fn dynamo(&self, req: Request<Incoming>, target: String) -> (Response<Body>, String) {
+        let op = target.rsplit('.').next().unwrap_or_default().to_string();
+        let result = async {
+            let (parts, body) = req.into_parts();
+            let bytes = Limited::new(body, MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| DynamoError::new(ErrorKind::Serialization, format!("The request body could not be read: {e}")))?
+                .to_bytes();
+            let principals = &self.inner.principals;
+            tandem_sigv4::verify(
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+                &bytes,
+                time::OffsetDateTime::now_utc(),
+                |k| principals.secret_of(k),
+            )
+            .map_err(auth_error)?;
+            self.inner.dynamo.handle(&target, &bytes).await
+        }
+        .await;
+        let resp = match result {
+            Ok(v) => json_response(200, v.to_string()),
+            Err(e) => {
+                let (status, body) = e.to_wire();
+                json_response(status, body)
+            }
+        };
+        (resp, op)
+    }
+}

@@ -84,6 +84,10 @@ impl DynamoApi {
             "DeleteItem" => self.delete_item(req).await,
             "Query" => self.query(req).await,
             "Scan" => self.scan(req).await,
+            "BatchGetItem" => self.batch_get_item(req).await,
+            "BatchWriteItem" => self.batch_write_item(req).await,
+            "TransactWriteItems" => self.transact_write_items(req).await,
+            "TransactGetItems" => self.transact_get_items(req).await,
             _ => Err(DynamoError::new(
                 ErrorKind::UnknownOperation,
                 format!("Operation {op} is not supported"),
@@ -91,10 +95,16 @@ impl DynamoApi {
         }
     }
 
-    async fn streams(&self, op: &str, _req: Value) -> DynamoResult<Value> {
-        Err(DynamoError::new(
-            ErrorKind::UnknownOperation,
-            format!("Operation {op} is not supported yet"),
-        ))
+    async fn streams(&self, op: &str, req: Value) -> DynamoResult<Value> {
+        match op {
+            "ListStreams" => self.list_streams(req).await,
+            "DescribeStream" => self.describe_stream(req).await,
+            "GetShardIterator" => self.get_shard_iterator(req).await,
+            "GetRecords" => self.get_records(req).await,
+            _ => Err(DynamoError::new(
+                ErrorKind::UnknownOperation,
+                format!("Operation {op} is not supported"),
+            )),
+        }
     }
 }

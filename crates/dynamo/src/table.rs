@@ -79,6 +79,10 @@ pub struct TableDef {
     /// Label of the current stream (changes when the stream is re-enabled).
     #[serde(default)]
     pub stream_label: Option<String>,
+    /// Change-log position when the current stream was enabled: its records
+    /// are the table's item changes after it.
+    #[serde(default)]
+    pub stream_start_seq: u64,
     #[serde(default)]
     pub ttl_attribute: Option<String>,
     #[serde(default)]
@@ -306,6 +310,8 @@ mod tests {
             provisioned: None,
             stream: None,
             stream_label: None,
+            stream_start_seq: 0,
+
             ttl_attribute: None,
             tags: vec![],
             replicas: vec![],

@@ -178,7 +178,7 @@ pub async fn receive(
             ));
         }
     }
-    let staged = writer.finish().await.or_s3()?;
+    let staged = writer.finish(store.blobs()).await.or_s3()?;
     Ok(Received {
         staged,
         md5_hex: hex_simd::encode_to_string(digest, hex_simd::AsciiCase::Lower),

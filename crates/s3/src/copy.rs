@@ -116,7 +116,7 @@ impl S3Api {
             let chunk = chunk.map_err(|e| s3_error!(InternalError, "Reading the copy source failed: {e}"))?;
             writer.write(self.store.blobs(), &chunk).await.or_s3()?;
         }
-        let staged = writer.finish().await.or_s3()?;
+        let staged = writer.finish(self.store.blobs()).await.or_s3()?;
         let written = self
             .store
             .put_object(&i.bucket, &i.key, version, staged, write_precondition(None, None))

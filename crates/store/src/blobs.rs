@@ -8,7 +8,6 @@
 
 use bytes::{Bytes, BytesMut};
 use std::path::{Path, PathBuf};
-use tokio::io::AsyncWriteExt;
 
 use crate::error::StoreError;
 use crate::records::Segment;
@@ -87,12 +86,18 @@ pub fn new_blob_id() -> u128 {
     rand::random::<u128>()
 }
 
-/// A body being received: in memory while small, spilled to its file past
-/// [`INLINE_MAX`].
+/// Bytes gathered before each write to a body file: large writes keep the
+/// number of blocking-pool hops per object small.
+const WRITE_CHUNK: usize = 1024 * 1024;
+
+/// A body being received: in memory while small; past [`INLINE_MAX`] it goes
+/// to its file in [`WRITE_CHUNK`] pieces, so memory stays bounded whatever the
+/// object size.
 pub struct BodyWriter {
     id: u128,
     buf: BytesMut,
-    file: Option<(tokio::fs::File, PathBuf)>,
+    /// The body file, once the first piece has been written.
+    file: Option<(std::fs::File, PathBuf)>,
     len: u64,
 }
 
@@ -109,49 +114,75 @@ impl BodyWriter {
     /// Appends a chunk of the body.
     pub async fn write(&mut self, blobs: &BlobFiles, chunk: &[u8]) -> Result<(), StoreError> {
         self.len += chunk.len() as u64;
-        if let Some((file, _)) = &mut self.file {
-            file.write_all(chunk).await?;
-            return Ok(());
-        }
         self.buf.extend_from_slice(chunk);
-        if self.buf.len() > INLINE_MAX {
-            let path = blobs.path(self.id);
-            let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&path).await?;
-            file.write_all(&self.buf).await?;
-            self.buf = BytesMut::new();
-            self.file = Some((file, path));
+        if self.buf.len() >= WRITE_CHUNK {
+            self.flush(blobs, false).await?;
         }
         Ok(())
     }
 
-    /// Finishes the body: a file is flushed and fsynced; the result is ready to be
-    /// adopted by a write transaction.
-    pub async fn finish(mut self) -> Result<StagedBody, StoreError> {
-        let len = self.len;
-        match self.file.take() {
-            Some((mut file, path)) => {
-                file.flush().await?;
-                file.sync_all().await?;
-                Ok(StagedBody {
-                    segment: Segment {
-                        id: self.id,
-                        len,
-                        inline: false,
-                    },
-                    inline: None,
-                    file: Some(path),
-                })
+    /// Writes the buffered bytes to the body file (creating it first), and
+    /// fsyncs it when `sync`. Runs on the blocking pool in one hop.
+    async fn flush(&mut self, blobs: &BlobFiles, sync: bool) -> Result<(), StoreError> {
+        let piece = std::mem::take(&mut self.buf).freeze();
+        let (file, path) = match self.file.take() {
+            Some(f) => (Some(f.0), f.1),
+            None => (None, blobs.path(self.id)),
+        };
+        let task_path = path.clone();
+        let file = tokio::task::spawn_blocking(move || -> std::io::Result<std::fs::File> {
+            use std::io::Write;
+            let mut file = match file {
+                Some(f) => f,
+                None => std::fs::OpenOptions::new().write(true).create_new(true).open(&task_path)?,
+            };
+            file.write_all(&piece)?;
+            if sync {
+                file.sync_data()?;
             }
-            None => Ok(StagedBody {
+            Ok(file)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?;
+        match file {
+            Ok(f) => {
+                self.file = Some((f, path));
+                Ok(())
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&path);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Finishes the body: a file body is written out and fsynced; the result is
+    /// ready to be adopted by a write transaction.
+    pub async fn finish(mut self, blobs: &BlobFiles) -> Result<StagedBody, StoreError> {
+        let len = self.len;
+        if self.file.is_none() && self.buf.len() <= INLINE_MAX {
+            let bytes = std::mem::take(&mut self.buf).freeze();
+            return Ok(StagedBody {
                 segment: Segment {
                     id: self.id,
                     len,
                     inline: true,
                 },
-                inline: Some(std::mem::take(&mut self.buf).freeze()),
+                inline: Some(bytes),
                 file: None,
-            }),
+            });
         }
+        self.flush(blobs, true).await?;
+        let (_, path) = self.file.take().expect("flush leaves the file open");
+        Ok(StagedBody {
+            segment: Segment {
+                id: self.id,
+                len,
+                inline: false,
+            },
+            inline: None,
+            file: Some(path),
+        })
     }
 
     pub fn len(&self) -> u64 {

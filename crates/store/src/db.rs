@@ -289,6 +289,11 @@ impl Tx<'_> {
         self.shared.clock.now()
     }
 
+    /// The sequence number the next appended change will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// Appends a change to the log in this transaction; returns its sequence number.
     pub fn append(&mut self, origin: &str, hlc: u64, change: Change) -> Result<u64, StoreError> {
         let seq = self.next_seq;
@@ -539,12 +544,12 @@ mod tests {
             let store = Store::open(dir.path(), "r").unwrap();
             let mut orphan = crate::BodyWriter::new();
             orphan.write(store.blobs(), &vec![1u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
-            let orphan = orphan.finish().await.unwrap();
+            let orphan = orphan.finish(store.blobs()).await.unwrap();
             std::mem::forget(orphan); // as if the process died before committing
             store.create_bucket(bucket("b")).await.unwrap();
             let mut body = crate::BodyWriter::new();
             body.write(store.blobs(), &vec![2u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
-            let body = body.finish().await.unwrap();
+            let body = body.finish(store.blobs()).await.unwrap();
             let v = store.put_object("b", "k", version(), body, Box::new(|_| Ok(()))).await.unwrap();
             assert_eq!(store.blobs().list_ids().unwrap().len(), 2);
             v.segments[0].id

@@ -1,5 +1,8 @@
 //! The operations of the DynamoDB API, one file per family.
 
+pub mod batch;
 pub mod items;
 pub mod query;
+pub mod streams;
 pub mod tables;
+pub mod transact;

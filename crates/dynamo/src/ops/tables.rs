@@ -93,6 +93,7 @@ impl DynamoApi {
             provisioned,
             stream_label: stream.as_ref().filter(|s| s.stream_enabled).map(|_| stream_label(created_ms)),
             stream,
+            stream_start_seq: 0,
             ttl_attribute: None,
             tags: typed::<Vec<Tag>>(&req, "Tags")?.unwrap_or_default(),
             replicas: replica_regions(&req),
@@ -100,16 +101,19 @@ impl DynamoApi {
             region: self.region.clone(),
         };
         def.validate()?;
-        let saved = def.clone();
-        self.store
+        let def = self
+            .store
             .write(move |tx| -> DynamoResult<_> {
-                if catalog::exists_tx(tx, &saved.name)? {
+                if catalog::exists_tx(tx, &def.name)? {
                     return Err(DynamoError::new(
                         ErrorKind::ResourceInUse,
-                        format!("Table already exists: {}", saved.name),
+                        format!("Table already exists: {}", def.name),
                     ));
                 }
-                catalog::save(tx, &saved)
+                let mut def = def;
+                def.stream_start_seq = tx.next_seq();
+                catalog::save(tx, &def)?;
+                Ok(def)
             })
             .await?;
         Ok(json!({ "TableDescription": def.describe("ACTIVE", 0, 0) }))
@@ -177,6 +181,7 @@ impl DynamoApi {
                     }
                     if s.stream_enabled {
                         def.stream_label = Some(stream_label(tandem_store::now_ms()));
+                        def.stream_start_seq = tx.next_seq();
                     }
                     def.stream = Some(s);
                 }

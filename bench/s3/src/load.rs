@@ -59,7 +59,11 @@ impl Target {
         // Deterministic, non-constant payload (some servers special-case zeros).
         let payload: Bytes = (0..size).map(|i| (i.wrapping_mul(31) ^ (i >> 8)) as u8).collect::<Vec<u8>>().into();
         let hash = |body: &[u8]| {
-            if unsigned_payload { sigv4::UNSIGNED_PAYLOAD.to_owned() } else { sigv4::payload_hash(body) }
+            if unsigned_payload {
+                sigv4::UNSIGNED_PAYLOAD.to_owned()
+            } else {
+                sigv4::payload_hash(body)
+            }
         };
         Ok(Target {
             addr,
@@ -80,16 +84,19 @@ impl Target {
 
     /// A new client session (own signer cache, connection opened lazily).
     pub fn session(self: &Arc<Self>) -> Session {
-        Session { target: self.clone(), signer: self.signer.clone(), conn: None }
+        Session {
+            target: self.clone(),
+            signer: self.signer.clone(),
+            conn: None,
+        }
     }
 
-/// Prints the first failure of the process to stderr (later ones are only counted).
+    /// Prints the first failure of the process to stderr (later ones are only counted).
     pub fn report_error(&self, what: &str, err: &str) {
         if !self.error_printed.swap(true, Ordering::Relaxed) {
             eprintln!("s3-load: first error ({what}): {err}");
         }
     }
-
 }
 
 /// One client "user": a signer and one keep-alive connection.
@@ -109,7 +116,9 @@ impl Session {
         self.conn = None;
         let stream = TcpStream::connect(self.target.addr).await.map_err(|e| format!("connect: {e}"))?;
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
         tokio::spawn(conn);
         Ok(self.conn.insert(sender))
     }
@@ -229,8 +238,18 @@ pub struct Plan {
 /// or PUT (overwrite) keys of the worker's own slice, until `plan.end`; only
 /// requests *started* in `[measure_from, end)` are recorded.
 pub async fn worker(target: Arc<Target>, plan: Arc<Plan>, w: usize) -> WorkerStats {
-    let Plan { ref method, ref prefix, concurrency, keys, measure_from, end } = *plan;
-    let mut stats = WorkerStats { latencies_us: Vec::with_capacity(1 << 14), ..Default::default() };
+    let Plan {
+        ref method,
+        ref prefix,
+        concurrency,
+        keys,
+        measure_from,
+        end,
+    } = *plan;
+    let mut stats = WorkerStats {
+        latencies_us: Vec::with_capacity(1 << 14),
+        ..Default::default()
+    };
     let mut session = target.session();
     let is_get = *method == Method::GET;
     let mut i = 0usize;

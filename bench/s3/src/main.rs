@@ -27,7 +27,7 @@ enum Op {
 }
 
 #[derive(Debug, Parser)]
-#[command(about = "SigV4-signed closed-loop S3 PUT/GET load generator")]
+#[command(about = "SigV4-signed closed-loop S3 PUT/GET load generator", args_override_self = true)]
 struct Args {
     /// Server base URL, e.g. http://127.0.0.1:9000 (path-style addressing).
     #[arg(long)]
@@ -87,7 +87,10 @@ fn main() -> ExitCode {
     let rt = if args.threads == 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads)
+            .enable_all()
+            .build()
     }
     .expect("tokio runtime");
     match rt.block_on(run(args)) {
@@ -109,7 +112,11 @@ async fn run(args: Args) -> Result<(), String> {
         Duration::from_secs_f64(args.timeout),
     )?);
     if args.create_bucket {
-        target.session().create_bucket().await.map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
+        target
+            .session()
+            .create_bucket()
+            .await
+            .map_err(|e| format!("create bucket {}: {e}", args.bucket))?;
     }
     let (method, prefix) = match args.op {
         Op::Put => (Method::PUT, format!("put-{}-", args.size)),
@@ -130,8 +137,9 @@ async fn run(args: Args) -> Result<(), String> {
         measure_from,
         end: measure_from + Duration::from_secs_f64(args.duration),
     });
-    let workers: Vec<_> =
-        (0..args.concurrency).map(|w| tokio::spawn(load::worker(target.clone(), plan.clone(), w))).collect();
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|w| tokio::spawn(load::worker(target.clone(), plan.clone(), w)))
+        .collect();
 
     tokio::time::sleep_until(measure_from).await;
     let cpu0 = stats::process_cpu_time(None).unwrap_or_default();

@@ -55,3 +55,4 @@ mod storage;
 pub mod table;
 
 pub use api::DynamoApi;
+mod ttl;

@@ -109,12 +109,17 @@ pub struct RunningNode {
     pub local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    /// Background work of the node (TTL reaper), stopped with it.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningNode {
     /// Stops accepting, lets in-flight requests finish, and waits.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
+        for task in &self.background {
+            task.abort();
+        }
         let _ = self.task.await;
     }
 }
@@ -131,9 +136,15 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
+    let background = vec![node.inner.dynamo.spawn_ttl_reaper()];
     let task = tokio::spawn(accept_loop(node, listener, stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
-    Ok(RunningNode { local_addr, stop, task })
+    Ok(RunningNode {
+        local_addr,
+        stop,
+        task,
+        background,
+    })
 }
 
 async fn accept_loop(node: Node, listener: TcpListener, mut stopped: watch::Receiver<bool>) {

@@ -59,11 +59,10 @@ impl DynamoApi {
             self.store
                 .read()?
                 .item_visit(Space::Items, &keys::table_prefix(&def.name), None, false, |_, raw| {
-                    if let Ok(item) = storage::decode_item(raw) {
-                        if expired(&item, &attribute, now) {
+                    if let Ok(item) = storage::decode_item(raw)
+                        && expired(&item, &attribute, now) {
                             victims.push(item);
                         }
-                    }
                     victims.len() < BATCH
                 })?;
             if victims.is_empty() {

@@ -20,10 +20,14 @@ pub struct StoredItem {
     pub origin: String,
 }
 
+/// DynamoDB's limits on key attribute sizes.
+const MAX_HASH_KEY_BYTES: usize = 2048;
+const MAX_RANGE_KEY_BYTES: usize = 1024;
+
 /// The key attributes of an item under a key shape, or a validation error
 /// naming what is missing or mistyped.
 pub fn key_values<'a>(shape: &KeyShape, item: &'a Item) -> DynamoResult<(&'a AttributeValue, Option<&'a AttributeValue>)> {
-    let get = |(name, ty): &(String, String)| -> DynamoResult<&'a AttributeValue> {
+    let get = |(name, ty): &(String, String), limit: usize, role: &str| -> DynamoResult<&'a AttributeValue> {
         let v = item.get(name).ok_or_else(|| {
             DynamoError::validation(format!(
                 "One or more parameter values were invalid: Missing the key {name} in the item"
@@ -40,9 +44,17 @@ pub fn key_values<'a>(shape: &KeyShape, item: &'a Item) -> DynamoResult<(&'a Att
                 "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {name}"
             )));
         }
+        if crate::keys::sort_bytes(v)?.len() > limit {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: Size of {role} key is larger than the limit of {limit} bytes"
+            )));
+        }
         Ok(v)
     };
-    Ok((get(&shape.hash)?, shape.range.as_ref().map(get).transpose()?))
+    Ok((
+        get(&shape.hash, MAX_HASH_KEY_BYTES, "hashkey")?,
+        shape.range.as_ref().map(|r| get(r, MAX_RANGE_KEY_BYTES, "rangekey")).transpose()?,
+    ))
 }
 
 /// The key attributes alone, as an item.

@@ -60,9 +60,10 @@ impl DynamoApi {
                 .read()?
                 .item_visit(Space::Items, &keys::table_prefix(&def.name), None, false, |_, raw| {
                     if let Ok(item) = storage::decode_item(raw)
-                        && expired(&item, &attribute, now) {
-                            victims.push(item);
-                        }
+                        && expired(&item, &attribute, now)
+                    {
+                        victims.push(item);
+                    }
                     victims.len() < BATCH
                 })?;
             if victims.is_empty() {

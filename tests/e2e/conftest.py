@@ -107,3 +107,22 @@ def bucket(s3, bucket_name) -> str:
 @pytest.fixture
 def keys():
     return KEYS
+
+
+# ---------------------------------------------------------------- DynamoDB (test_dynamo_*.py)
+
+
+@pytest.fixture
+def ddb(node):
+    """boto3 `dynamodb` client for the admin principal."""
+    from dynamo_helpers import ddb_client
+
+    return ddb_client(node)
+
+
+@pytest.fixture
+def ddb_streams(node):
+    """boto3 `dynamodbstreams` client for the admin principal."""
+    from dynamo_helpers import streams_client
+
+    return streams_client(node)

@@ -16,6 +16,8 @@ pub const STREAMS_TARGET: &str = "DynamoDBStreams_20120810.";
 pub struct DynamoApi {
     pub(crate) store: Store,
     pub(crate) region: String,
+    /// Recent TransactWriteItems client tokens (see `ops/transact.rs`).
+    pub(crate) tokens: std::sync::Arc<crate::ops::transact::TokenCache>,
 }
 
 /// Whether an operation changes state (used for fencing and metrics).
@@ -39,7 +41,11 @@ pub fn writes(operation: &str) -> bool {
 impl DynamoApi {
     pub fn new(store: Store) -> Self {
         let region = store.region().to_string();
-        Self { store, region }
+        Self {
+            store,
+            region,
+            tokens: Default::default(),
+        }
     }
 
     /// Serves one request. `target` is the full `X-Amz-Target` header value.

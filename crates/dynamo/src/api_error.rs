@@ -21,6 +21,7 @@ pub enum ErrorKind {
     InternalServer,
     ExpiredIterator,
     TrimmedDataAccess,
+    IdempotentParameterMismatch,
 }
 
 impl ErrorKind {
@@ -42,6 +43,7 @@ impl ErrorKind {
             InternalServer => ("com.amazonaws.dynamodb.v20120810#InternalServerError", 500),
             ExpiredIterator => ("com.amazonaws.dynamodb.v20120810#ExpiredIteratorException", 400),
             TrimmedDataAccess => ("com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException", 400),
+            IdempotentParameterMismatch => ("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException", 400),
         }
     }
 }

@@ -76,7 +76,7 @@ pub fn typed<T: DeserializeOwned>(req: &Value, field: &str) -> DynamoResult<Opti
 pub fn item(req: &Value, field: &str) -> DynamoResult<Option<Item>> {
     match req.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => item_from_json(v).map(Some).map_err(|e| DynamoError::validation(e.to_string())),
+        Some(v) => item_from_json(v).map(Some).map_err(DynamoError::from),
     }
 }
 

@@ -71,8 +71,7 @@ pub fn key_item(shape: &KeyShape, item: &Item) -> DynamoResult<Item> {
 /// Checks that a `Key` parameter names exactly the table's key attributes.
 pub fn validate_key_param(shape: &KeyShape, key: &Item) -> DynamoResult<()> {
     let expected = 1 + usize::from(shape.range.is_some());
-    key_values(shape, key)?;
-    if key.len() != expected {
+    if key_values(shape, key).is_err() || key.len() != expected {
         return Err(DynamoError::validation("The provided key element does not match the schema"));
     }
     Ok(())
@@ -127,9 +126,55 @@ fn index_entries(def: &TableDef, item: &Item, primary: &[u8]) -> DynamoResult<Ve
     Ok(out)
 }
 
+/// Checks an item's secondary-index key attributes: where present they must
+/// have the index's key type and must not be empty.
+pub fn check_index_keys(def: &TableDef, item: &Item) -> DynamoResult<()> {
+    for index in def.global_indexes.iter().chain(&def.local_indexes) {
+        let shape = def.index_key(index);
+        for (name, ty) in std::iter::once(&shape.hash).chain(shape.range.as_ref()) {
+            let Some(v) = item.get(name) else { continue };
+            if v.type_name() != ty {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values were invalid: Type mismatch for Index Key {name} Expected: {ty} Actual: {} IndexName: {}",
+                    v.type_name(),
+                    index.index_name
+                )));
+            }
+            if matches!(v, AttributeValue::S(s) if s.is_empty()) || matches!(v, AttributeValue::B(b) if b.is_empty()) {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {name}",
+                    index.index_name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes (`new = Some`) or deletes (`None`) an item, keeping indexes and the
-/// change log in step. `old` is the item's current image.
+/// change log in step. `old` is the item's current image. Writing an item
+/// identical to the current one changes nothing (and makes no stream record).
+/// Callers check [`check_index_keys`] for every item of a multi-item write
+/// before the first write; this function checks before it mutates.
 pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item>, new: Option<&Item>) -> DynamoResult<()> {
+    write_item_by(tx, def, key, old, new, false)
+}
+
+/// [`write_item`], marking the change as made by the service itself (TTL).
+pub fn write_item_by(
+    tx: &mut Tx<'_>,
+    def: &TableDef,
+    key: &Item,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    by_service: bool,
+) -> DynamoResult<()> {
+    if let Some(item) = new {
+        check_index_keys(def, item)?;
+    }
+    if old == new {
+        return Ok(());
+    }
     let primary = primary_key(def, key)?;
     if let Some(old) = old {
         for k in index_entries(def, old, &primary)? {
@@ -161,6 +206,7 @@ pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item
             keys: item_to_json(&key_item(&def.key(), key)?),
             old: old.map(item_to_json),
             new: new.map(item_to_json),
+            by_service,
         },
     )?;
     Ok(())

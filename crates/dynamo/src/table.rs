@@ -54,6 +54,15 @@ pub struct Tag {
     pub value: String,
 }
 
+/// A stream that was replaced by a newer one: its records stay readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousStream {
+    pub label: String,
+    pub start_seq: u64,
+    pub end_seq: u64,
+    pub view_type: Option<String>,
+}
+
 /// Key attribute names and types of a table or index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyShape {
@@ -83,6 +92,12 @@ pub struct TableDef {
     /// are the table's item changes after it.
     #[serde(default)]
     pub stream_start_seq: u64,
+    /// Change-log position when the latest stream was disabled, if it was.
+    #[serde(default)]
+    pub stream_end_seq: Option<u64>,
+    /// Earlier streams, still readable after a new one was enabled (newest last).
+    #[serde(default)]
+    pub previous_streams: Vec<PreviousStream>,
     #[serde(default)]
     pub ttl_attribute: Option<String>,
     #[serde(default)]
@@ -169,6 +184,11 @@ impl TableDef {
             }
         }
         let table_key = key_shape(&self.key_schema, &self.attribute_definitions, "Table")?;
+        if !self.local_indexes.is_empty() && table_key.range.is_none() {
+            return Err(DynamoError::validation(
+                "One or more parameter values were invalid: Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+            ));
+        }
         let mut used = vec![table_key.hash.0.clone()];
         used.extend(table_key.range.iter().map(|r| r.0.clone()));
         let mut index_names: Vec<&str> = Vec::new();
@@ -219,8 +239,30 @@ impl TableDef {
 
     pub fn stream_arn(&self) -> Option<String> {
         let label = self.stream_label.as_ref()?;
-        self.stream.as_ref().filter(|s| s.stream_enabled)?;
         Some(format!("{}/stream/{label}", self.arn()))
+    }
+
+    /// This definition as seen through one of its streams: the current one, or
+    /// a previous one by label (whose fields then stand in for the current ones).
+    pub fn as_of_stream(&self, label: &str) -> Option<TableDef> {
+        if self.stream_label.as_deref() == Some(label) {
+            return Some(self.clone());
+        }
+        let p = self.previous_streams.iter().find(|p| p.label == label)?;
+        let mut view = self.clone();
+        view.stream_label = Some(p.label.clone());
+        view.stream_start_seq = p.start_seq;
+        view.stream_end_seq = Some(p.end_seq);
+        view.stream = Some(StreamSpecification {
+            stream_enabled: false,
+            stream_view_type: p.view_type.clone(),
+        });
+        Some(view)
+    }
+
+    /// Whether the latest stream is currently enabled.
+    pub fn stream_enabled(&self) -> bool {
+        self.stream.as_ref().is_some_and(|s| s.stream_enabled)
     }
 
     /// The `TableDescription` object of DescribeTable/CreateTable/DeleteTable.
@@ -311,6 +353,8 @@ mod tests {
             stream: None,
             stream_label: None,
             stream_start_seq: 0,
+            stream_end_seq: None,
+            previous_streams: vec![],
 
             ttl_attribute: None,
             tags: vec![],

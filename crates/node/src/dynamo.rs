@@ -66,7 +66,14 @@ impl Node {
                 time::OffsetDateTime::now_utc(),
                 |k| principals.secret_of(k),
             )
-            .map_err(auth_error)?;
+            .map_err(auth_error)
+            .and_then(|signer| match signer.service.as_str() {
+                "dynamodb" => Ok(()),
+                other => Err(DynamoError::new(
+                    ErrorKind::InvalidSignature,
+                    format!("Credential should be scoped to correct service: 'dynamodb'. (it is scoped to '{other}')"),
+                )),
+            })?;
             self.inner.dynamo.handle(&target, &bytes).await
         }
         .await;

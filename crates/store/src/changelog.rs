@@ -40,6 +40,9 @@ pub enum Change {
         keys: serde_json::Value,
         old: Option<serde_json::Value>,
         new: Option<serde_json::Value>,
+        /// Made by the service itself (a TTL expiry), not by a client.
+        #[serde(default)]
+        by_service: bool,
     },
 }
 

@@ -182,7 +182,17 @@ fn function(call: &CallAst, resolver: &mut Resolver) -> SetValue {
     let args: Vec<SetValue> = call.args.iter().map(|arg| operand(arg, resolver)).collect();
     let stand_in = SetValue::Value(AttributeValue::NULL);
     if !matches!(call.name.as_str(), "if_not_exists" | "list_append") {
-        resolver.report(Problem::UnknownFunction, format!("Invalid function name; function: {}", call.name));
+        // Condition functions exist, but not in SET; anything else is unknown.
+        let known_elsewhere = matches!(
+            call.name.as_str(),
+            "attribute_exists" | "attribute_not_exists" | "attribute_type" | "begins_with" | "contains" | "size"
+        );
+        let message = if known_elsewhere {
+            format!("The function is not allowed in an update expression; function: {}", call.name)
+        } else {
+            format!("Invalid function name; function: {}", call.name)
+        };
+        resolver.report(Problem::UnknownFunction, message);
         return stand_in;
     }
     let Ok([first, second]) = <[SetValue; 2]>::try_from(args) else {
@@ -297,7 +307,10 @@ mod tests {
 
     #[test]
     fn checks_functions_and_operand_types() {
-        assert_eq!(error("SET a = size(b)"), "Invalid function name; function: size");
+        assert_eq!(
+            error("SET a = size(b)"),
+            "The function is not allowed in an update expression; function: size"
+        );
         assert_eq!(
             error("SET a = if_not_exists(a)"),
             "Incorrect number of operands for operator or function; operator or function: if_not_exists, number of operands: 1"

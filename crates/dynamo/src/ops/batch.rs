@@ -123,7 +123,10 @@ impl DynamoApi {
                     let def = catalog::table_tx(tx, name)?;
                     for w in list {
                         let key = match w {
-                            Write::Put(item) => storage::key_item(&def.key(), item)?,
+                            Write::Put(item) => {
+                                storage::check_index_keys(&def, item)?;
+                                storage::key_item(&def.key(), item)?
+                            }
                             Write::Delete(key) => {
                                 validate_key_param(&def.key(), key)?;
                                 key.clone()

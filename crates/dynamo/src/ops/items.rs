@@ -42,8 +42,62 @@ impl Guard {
     }
 }
 
+/// Request members that hold expressions.
+const EXPRESSION_MEMBERS: [&str; 5] = [
+    "ConditionExpression",
+    "UpdateExpression",
+    "ProjectionExpression",
+    "KeyConditionExpression",
+    "FilterExpression",
+];
+/// Pre-expression members DynamoDB still accepts; tandem supports only expressions.
+const LEGACY_MEMBERS: [&str; 7] = [
+    "AttributesToGet",
+    "KeyConditions",
+    "QueryFilter",
+    "ScanFilter",
+    "Expected",
+    "AttributeUpdates",
+    "ConditionalOperator",
+];
+
+/// Refuses legacy members, mixed with expressions or alone.
+fn check_members(req: &Value) -> DynamoResult<()> {
+    let present = |names: &[&'static str]| {
+        names
+            .iter()
+            .copied()
+            .filter(|n| req.get(*n).is_some_and(|v| !v.is_null()))
+            .collect::<Vec<_>>()
+    };
+    let (legacy, expressions) = (present(&LEGACY_MEMBERS), present(&EXPRESSION_MEMBERS));
+    match (legacy.is_empty(), expressions.is_empty()) {
+        (true, _) => Ok(()),
+        (false, false) => Err(DynamoError::validation(format!(
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
+            legacy.join(", "),
+            expressions.join(", ")
+        ))),
+        (false, true) => Err(DynamoError::validation(format!(
+            "The legacy parameter {} is not supported by tandem; use expressions",
+            legacy[0]
+        ))),
+    }
+}
+
 /// The expression context of a request (names and values), from its JSON.
 pub(crate) fn context(req: &Value) -> DynamoResult<ExpressionContext> {
+    check_members(req)?;
+    let has_expression = EXPRESSION_MEMBERS.iter().any(|m| req.get(*m).is_some_and(|v| !v.is_null()));
+    if !has_expression {
+        for member in ["ExpressionAttributeNames", "ExpressionAttributeValues"] {
+            if req.get(member).is_some_and(|v| !v.is_null()) {
+                return Err(DynamoError::validation(format!(
+                    "{member} can only be specified when using expressions"
+                )));
+            }
+        }
+    }
     Ok(ExpressionContext::from_json(
         req.get("ExpressionAttributeNames"),
         req.get("ExpressionAttributeValues"),
@@ -75,10 +129,25 @@ pub(crate) fn check_size(item: &Item) -> DynamoResult<()> {
 
 /// Adds `ConsumedCapacity` when the request asked for it.
 pub(crate) fn with_capacity(mut out: Value, req: &Value, table: &str, units: f64) -> Value {
-    if matches!(req.get("ReturnConsumedCapacity").and_then(Value::as_str), Some("TOTAL" | "INDEXES")) {
-        out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units });
+    match req.get("ReturnConsumedCapacity").and_then(Value::as_str) {
+        Some("TOTAL") => out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units }),
+        Some("INDEXES") => {
+            out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units, "Table": { "CapacityUnits": units } })
+        }
+        _ => {}
     }
     out
+}
+
+/// Write capacity units for an item: one per started KB.
+pub(crate) fn write_units(item: Option<&Item>) -> f64 {
+    item.map_or(1, |i| item_size(i).div_ceil(1024).max(1)) as f64
+}
+
+/// Read capacity units for `bytes` read: one per started 4 KB, half when eventually consistent.
+pub(crate) fn read_units(bytes: usize, consistent: bool) -> f64 {
+    let units = bytes.div_ceil(4096).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
 }
 
 fn attributes(out: &mut Value, item: Option<Item>) {
@@ -124,11 +193,13 @@ impl DynamoApi {
                 Ok(old)
             })
             .await?;
+        let units = write_units(old.as_ref());
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+        let units = units.max(write_units(required_item(&req, "Item").ok().as_ref()));
+        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, units))
     }
 
     pub(crate) async fn get_item(&self, req: Value) -> DynamoResult<Value> {
@@ -143,6 +214,8 @@ impl DynamoApi {
         let def = catalog::table(&read, table)?;
         validate_key_param(&def.key(), &key)?;
         let item = storage::read_item(&read, &storage::primary_key(&def, &key)?)?;
+        let consistent = crate::params::optional_bool(&req, "ConsistentRead")?.unwrap_or(false);
+        let units = read_units(item.as_ref().map_or(0, item_size), consistent);
         let mut out = json!({});
         if let Some(item) = item {
             let item = match &projection {
@@ -151,7 +224,7 @@ impl DynamoApi {
             };
             out["Item"] = item_to_json(&item);
         }
-        Ok(with_capacity(out, &req, table, 0.5))
+        Ok(with_capacity(out, &req, table, units))
     }
 
     pub(crate) async fn delete_item(&self, req: Value) -> DynamoResult<Value> {

@@ -91,11 +91,17 @@ impl Source<'_> {
 
 fn resolve<'a>(def: &'a TableDef, req: &Value) -> DynamoResult<Source<'a>> {
     let index = match optional_str(req, "IndexName")? {
-        Some(name) => Some(
-            def.index(name)
-                .map(|(i, _)| i)
-                .ok_or_else(|| DynamoError::validation(format!("The table does not have the specified index: {name}")))?,
-        ),
+        Some(name) => {
+            let (index, global) = def
+                .index(name)
+                .ok_or_else(|| DynamoError::validation(format!("The table does not have the specified index: {name}")))?;
+            if global && optional_bool(req, "ConsistentRead")? == Some(true) {
+                return Err(DynamoError::validation(
+                    "Consistent reads are not supported on global secondary indexes",
+                ));
+            }
+            Some(index)
+        }
         None => None,
     };
     Ok(Source { def, index })
@@ -163,7 +169,7 @@ fn read_page(
     mut keep: impl FnMut(&Item) -> bool,
 ) -> DynamoResult<(Vec<Item>, usize, Option<Item>)> {
     let read = api.store.read()?;
-    let start = opts.start.as_ref().map(|s| source.encoded_key(s)).transpose()?;
+    let start = opts.start.as_ref().map(|s| starting_key(source, s)).transpose()?;
     let (mut items, mut scanned, mut bytes, mut last, mut failure) = (Vec::new(), 0usize, 0usize, None, None);
     read.item_visit(source.space(), prefix, start.as_deref(), !forward, |k, v| {
         if forward && start.as_deref() == Some(k) {
@@ -196,6 +202,35 @@ fn read_page(
     }
     let last = last.map(|i| source.last_key(&i)).transpose()?;
     Ok((items, scanned, last))
+}
+
+/// The stored key an ExclusiveStartKey names, checked against the schema.
+fn starting_key(source: &Source<'_>, start: &Item) -> DynamoResult<Vec<u8>> {
+    let invalid = || DynamoError::validation("The provided starting key is invalid: The provided key element does not match the schema");
+    let mut names: std::collections::BTreeSet<String> = key_item(&source.def.key(), start).map_err(|_| invalid())?.into_keys().collect();
+    if source.index.is_some() {
+        names.extend(key_item(&source.shape(), start).map_err(|_| invalid())?.into_keys());
+    }
+    if start.len() != names.len() {
+        return Err(invalid());
+    }
+    source
+        .encoded_key(start)
+        .map_err(|e| DynamoError::validation(format!("The provided starting key is invalid: {}", e.message)))
+}
+
+/// Query filters may not name the key attributes of what is queried.
+fn check_filter_keys(filter: Option<&Condition>, shape: &KeyShape) -> DynamoResult<()> {
+    let Some(filter) = filter else { return Ok(()) };
+    for path in filter.paths() {
+        let name = path.attribute_name();
+        if name == shape.hash.0 || shape.range.as_ref().is_some_and(|r| r.0 == name) {
+            return Err(DynamoError::validation(format!(
+                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn respond(source: &Source<'_>, opts: &Reading, items: Vec<Item>, scanned: usize, last: Option<Item>, req: &Value) -> Value {
@@ -232,7 +267,13 @@ impl DynamoApi {
         let key: KeyCondition = ctx.parse_key_condition(expr, &shape.hash.0, shape.range.as_ref().map(|r| r.0.as_str()))?;
         let opts = reading(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        if key.hash_value.type_name() != shape.hash.1 {
+        check_filter_keys(opts.filter.as_ref(), &shape)?;
+        let range_type = shape.range.as_ref().map(|r| r.1.as_str()).unwrap_or_default();
+        let range_types_ok = key
+            .range
+            .as_ref()
+            .is_none_or(|r| r.condition.values().iter().all(|v| v.type_name() == range_type));
+        if key.hash_value.type_name() != shape.hash.1 || !range_types_ok {
             return Err(DynamoError::validation(
                 "One or more parameter values were invalid: Condition parameter type does not match schema type",
             ));

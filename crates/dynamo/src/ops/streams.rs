@@ -34,6 +34,15 @@ fn parse_sequence(s: &str) -> DynamoResult<u64> {
         .map_err(|_| DynamoError::validation(format!("Invalid SequenceNumber: {s}")))
 }
 
+/// The sequence numbers a stream's shard covers (closed once disabled).
+fn shard_range(def: &TableDef) -> Value {
+    let mut range = json!({ "StartingSequenceNumber": sequence(def.stream_start_seq + 1) });
+    if let Some(end) = def.stream_end_seq {
+        range["EndingSequenceNumber"] = json!(sequence(end));
+    }
+    range
+}
+
 /// An opaque iterator: the stream ARN and the log position to read after.
 fn encode_iterator(arn: &str, after: u64) -> String {
     base64_simd::URL_SAFE_NO_PAD.encode_to_string(format!("{after}|{arn}").as_bytes())
@@ -57,28 +66,38 @@ fn decode_iterator(it: &str) -> DynamoResult<(String, u64)> {
 impl DynamoApi {
     /// The table whose current stream has this ARN.
     fn stream_table(&self, arn: &str) -> DynamoResult<TableDef> {
-        let table = arn.split_once(":table/").and_then(|(_, r)| r.split('/').next()).unwrap_or_default();
-        let def = catalog::table(&self.store.read()?, table)
-            .map_err(|_| DynamoError::not_found(format!("Requested resource not found: Stream: {arn} not found")))?;
-        if def.stream_arn().as_deref() != Some(arn) {
-            return Err(DynamoError::not_found(format!(
-                "Requested resource not found: Stream: {arn} not found"
-            )));
-        }
-        Ok(def)
+        let not_found = || DynamoError::not_found(format!("Requested resource not found: Stream: {arn} not found"));
+        let (table, label) = arn
+            .split_once(":table/")
+            .and_then(|(_, rest)| rest.split_once("/stream/"))
+            .ok_or_else(not_found)?;
+        let def = catalog::table(&self.store.read()?, table).map_err(|_| not_found())?;
+        def.as_of_stream(label).ok_or_else(not_found)
     }
 
     pub(crate) async fn list_streams(&self, req: Value) -> DynamoResult<Value> {
         let only = optional_str(&req, "TableName")?;
-        let streams: Vec<Value> = catalog::tables(&self.store.read()?)?
+        let read = self.store.read()?;
+        if let Some(name) = only {
+            catalog::table(&read, name)?;
+        }
+        let after = optional_str(&req, "ExclusiveStartStreamArn")?.unwrap_or_default().to_string();
+        let limit = optional_u64(&req, "Limit")?.map_or(100, |l| (l as usize).clamp(1, 100));
+        let all: Vec<Value> = catalog::tables(&read)?
             .iter()
             .filter(|t| only.is_none_or(|n| n == t.name))
             .filter_map(|t| {
                 t.stream_arn()
                     .map(|arn| json!({ "StreamArn": arn, "TableName": t.name, "StreamLabel": t.stream_label }))
             })
+            .filter(|s| s["StreamArn"].as_str().unwrap_or_default() > after.as_str())
             .collect();
-        Ok(json!({ "Streams": streams }))
+        let page: Vec<Value> = all.iter().take(limit).cloned().collect();
+        let mut out = json!({ "Streams": page });
+        if all.len() > limit {
+            out["LastEvaluatedStreamArn"] = page.last().map(|s| s["StreamArn"].clone()).unwrap_or(Value::Null);
+        }
+        Ok(out)
     }
 
     pub(crate) async fn describe_stream(&self, req: Value) -> DynamoResult<Value> {
@@ -87,12 +106,12 @@ impl DynamoApi {
         Ok(json!({ "StreamDescription": {
             "StreamArn": arn,
             "StreamLabel": def.stream_label,
-            "StreamStatus": "ENABLED",
+            "StreamStatus": if def.stream_enabled() { "ENABLED" } else { "DISABLED" },
             "StreamViewType": def.stream.as_ref().and_then(|s| s.stream_view_type.clone()),
             "TableName": def.name,
             "KeySchema": def.key_schema,
             "CreationRequestDateTime": def.created_ms as f64 / 1000.0,
-            "Shards": [{ "ShardId": shard_id(&def), "SequenceNumberRange": { "StartingSequenceNumber": sequence(def.stream_start_seq + 1) } }],
+            "Shards": [{ "ShardId": shard_id(&def), "SequenceNumberRange": shard_range(&def) }],
         }}))
     }
 
@@ -136,11 +155,18 @@ impl DynamoApi {
         let mut records = Vec::new();
         let mut position = after;
         for entry in entries {
-            if records.len() >= limit {
+            if records.len() >= limit || def.stream_end_seq.is_some_and(|end| entry.seq >= end) {
                 break;
             }
             position = entry.seq;
-            let Change::ItemChanged { table, keys, old, new } = entry.change else {
+            let Change::ItemChanged {
+                table,
+                keys,
+                old,
+                new,
+                by_service,
+            } = entry.change
+            else {
                 continue;
             };
             if table != def.name {
@@ -168,14 +194,18 @@ impl DynamoApi {
             {
                 body["OldImage"] = o;
             }
-            records.push(json!({
+            let mut record = json!({
                 "eventID": format!("{:032x}", u128::from(entry.seq) << 64 | u128::from(entry.hlc)),
                 "eventName": event,
                 "eventVersion": "1.1",
                 "eventSource": "aws:dynamodb",
                 "awsRegion": self.region,
                 "dynamodb": body,
-            }));
+            });
+            if by_service {
+                record["userIdentity"] = json!({ "Type": "Service", "PrincipalId": "dynamodb.amazonaws.com" });
+            }
+            records.push(record);
         }
         Ok(json!({ "Records": records, "NextShardIterator": encode_iterator(&arn, position) }))
     }

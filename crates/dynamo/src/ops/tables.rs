@@ -11,6 +11,9 @@ use crate::keys;
 use crate::params::{optional_str, optional_u64, required_str, typed};
 use crate::table::{IndexDef, StreamSpecification, TableDef, Tag};
 
+/// How many replaced streams of a table stay readable.
+const MAX_PREVIOUS_STREAMS: usize = 4;
+
 /// Most tables ListTables returns per page.
 const LIST_LIMIT: usize = 100;
 
@@ -94,6 +97,8 @@ impl DynamoApi {
             stream_label: stream.as_ref().filter(|s| s.stream_enabled).map(|_| stream_label(created_ms)),
             stream,
             stream_start_seq: 0,
+            stream_end_seq: None,
+            previous_streams: vec![],
             ttl_attribute: None,
             tags: typed::<Vec<Tag>>(&req, "Tags")?.unwrap_or_default(),
             replicas: replica_regions(&req),
@@ -179,9 +184,27 @@ impl DynamoApi {
                             def.stream_arn().unwrap_or_default()
                         )));
                     }
+                    if !s.stream_enabled && !was_on {
+                        return Err(DynamoError::validation("Table already has no enabled stream"));
+                    }
                     if s.stream_enabled {
+                        if let Some(label) = def.stream_label.take() {
+                            let view_type = def.stream.as_ref().and_then(|s| s.stream_view_type.clone());
+                            let end_seq = def.stream_end_seq.unwrap_or_else(|| tx.next_seq());
+                            def.previous_streams.push(crate::table::PreviousStream {
+                                label,
+                                start_seq: def.stream_start_seq,
+                                end_seq,
+                                view_type,
+                            });
+                            let excess = def.previous_streams.len().saturating_sub(MAX_PREVIOUS_STREAMS);
+                            def.previous_streams.drain(..excess);
+                        }
                         def.stream_label = Some(stream_label(tandem_store::now_ms()));
                         def.stream_start_seq = tx.next_seq();
+                        def.stream_end_seq = None;
+                    } else {
+                        def.stream_end_seq = Some(tx.next_seq());
                     }
                     def.stream = Some(s);
                 }

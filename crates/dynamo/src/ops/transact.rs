@@ -15,6 +15,37 @@ use crate::value::Item;
 use crate::wire::item_to_json;
 
 const MAX_TRANSACT_ITEMS: usize = 100;
+/// How long a ClientRequestToken makes a repeated TransactWriteItems a no-op.
+const TOKEN_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// ClientRequestToken → (request fingerprint, when it succeeded). A std mutex:
+/// held only for a lookup or an insert, never across an `.await`.
+#[derive(Default)]
+pub struct TokenCache(std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>);
+
+impl TokenCache {
+    /// `Some(true)` when this token already succeeded with the same request,
+    /// an error when it was used for a different one, `None` when unseen.
+    fn seen(&self, token: &str, fingerprint: &str) -> DynamoResult<bool> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (_, at)| at.elapsed() < TOKEN_WINDOW);
+        match map.get(token) {
+            Some((f, _)) if f == fingerprint => Ok(true),
+            Some(_) => Err(DynamoError::new(
+                ErrorKind::IdempotentParameterMismatch,
+                "The request uses the same client token as a previous, but non-identical request.",
+            )),
+            None => Ok(false),
+        }
+    }
+
+    fn remember(&self, token: &str, fingerprint: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token.to_string(), (fingerprint, std::time::Instant::now()));
+    }
+}
 
 /// What one element of TransactItems does.
 enum Action {
@@ -84,12 +115,16 @@ fn transact_items(req: &Value) -> DynamoResult<&Vec<Value>> {
     Ok(items)
 }
 
+/// Why one element of a transaction could not be applied.
+struct Reason {
+    code: &'static str,
+    message: String,
+    item: Option<Item>,
+}
+
 /// The TransactionCanceledException for per-item reasons (`None` = no problem).
-fn cancelled(reasons: Vec<Option<(String, Option<Item>)>>) -> DynamoError {
-    let codes: Vec<&str> = reasons
-        .iter()
-        .map(|r| r.as_ref().map_or("None", |_| "ConditionalCheckFailed"))
-        .collect();
+fn cancelled(reasons: Vec<Option<Reason>>) -> DynamoError {
+    let codes: Vec<&str> = reasons.iter().map(|r| r.as_ref().map_or("None", |r| r.code)).collect();
     let mut e = DynamoError::new(
         ErrorKind::TransactionCanceled,
         format!(
@@ -101,9 +136,9 @@ fn cancelled(reasons: Vec<Option<(String, Option<Item>)>>) -> DynamoError {
         .into_iter()
         .map(|r| match r {
             None => json!({ "Code": "None" }),
-            Some((message, item)) => {
-                let mut v = json!({ "Code": "ConditionalCheckFailed", "Message": message });
-                if let Some(item) = item {
+            Some(r) => {
+                let mut v = json!({ "Code": r.code, "Message": r.message });
+                if let Some(item) = r.item {
                     v["Item"] = item_to_json(&item);
                 }
                 v
@@ -116,9 +151,49 @@ fn cancelled(reasons: Vec<Option<(String, Option<Item>)>>) -> DynamoError {
     e
 }
 
+/// The new image a step produces, or why it cannot: the condition failed, or
+/// applying the update is invalid for this item.
+fn outcome(step: &Step, key: &Item, old: Option<&Item>) -> Result<Option<Item>, Reason> {
+    if let Some(c) = &step.condition {
+        if !c.evaluate(old) {
+            let item = old.cloned().filter(|_| step.return_old_on_failure);
+            return Err(Reason {
+                code: "ConditionalCheckFailed",
+                message: "The conditional request failed".into(),
+                item,
+            });
+        }
+    }
+    let invalid = |e: DynamoError| Reason {
+        code: "ValidationError",
+        message: e.message,
+        item: None,
+    };
+    match &step.action {
+        Action::Check | Action::Delete => Ok(None),
+        Action::Put(item) => Ok(Some(item.clone())),
+        Action::Update(u) => {
+            let base = old.cloned().unwrap_or_else(|| key.clone());
+            let new = match u {
+                Some(u) => u.apply(&base).map_err(|e| invalid(e.into()))?,
+                None => base,
+            };
+            check_size(&new).map_err(invalid)?;
+            Ok(Some(new))
+        }
+    }
+}
+
 impl DynamoApi {
     pub(crate) async fn transact_write_items(&self, req: Value) -> DynamoResult<Value> {
         let steps = transact_items(&req)?.iter().map(parse_step).collect::<DynamoResult<Vec<_>>>()?;
+        let token = optional_str(&req, "ClientRequestToken")?.map(str::to_string);
+        let fingerprint = req.get("TransactItems").map(Value::to_string).unwrap_or_default();
+        if let Some(t) = &token {
+            if self.tokens.seen(t, &fingerprint)? {
+                return Ok(json!({}));
+            }
+        }
         self.store
             .write(move |tx| -> DynamoResult<()> {
                 let mut planned = Vec::with_capacity(steps.len());
@@ -140,37 +215,25 @@ impl DynamoApi {
                     let old = storage::read_item_tx(tx, &encoded)?;
                     planned.push((def, key, encoded, old));
                 }
-                let reasons: Vec<Option<(String, Option<Item>)>> = steps
+                let outcomes: Vec<Result<Option<Item>, Reason>> = steps
                     .iter()
                     .zip(&planned)
-                    .map(|(step, (_, _, _, old))| match &step.condition {
-                        Some(c) if !c.evaluate(old.as_ref()) => Some((
-                            "The conditional request failed".to_string(),
-                            old.clone().filter(|_| step.return_old_on_failure),
-                        )),
-                        _ => None,
-                    })
+                    .map(|(step, (_, key, _, old))| outcome(step, key, old.as_ref()))
                     .collect();
-                if reasons.iter().any(Option::is_some) {
-                    return Err(cancelled(reasons));
+                if outcomes.iter().any(Result::is_err) {
+                    return Err(cancelled(outcomes.into_iter().map(Result::err).collect()));
                 }
                 let mut writes = Vec::new();
-                for (step, (def, key, _, old)) in steps.iter().zip(&planned) {
-                    let new = match &step.action {
-                        Action::Check => continue,
-                        Action::Put(item) => Some(item.clone()),
-                        Action::Delete => None,
-                        Action::Update(u) => {
-                            let base = old.clone().unwrap_or_else(|| key.clone());
-                            let new = match u {
-                                Some(u) => u.apply(&base)?,
-                                None => base,
-                            };
-                            check_size(&new)?;
-                            Some(new)
-                        }
-                    };
-                    writes.push((def, key, old, new));
+                for ((step, (def, key, _, old)), new) in steps.iter().zip(&planned).zip(outcomes) {
+                    if matches!(step.action, Action::Check) {
+                        continue;
+                    }
+                    writes.push((def, key, old, new.unwrap_or(None)));
+                }
+                for (def, _, _, new) in &writes {
+                    if let Some(item) = new {
+                        storage::check_index_keys(def, item)?;
+                    }
                 }
                 for (def, key, old, new) in writes {
                     if new.is_some() || old.is_some() {
@@ -180,6 +243,9 @@ impl DynamoApi {
                 Ok(())
             })
             .await?;
+        if let Some(t) = token {
+            self.tokens.remember(&t, fingerprint);
+        }
         Ok(json!({}))
     }
 
@@ -187,6 +253,7 @@ impl DynamoApi {
         let entries = transact_items(&req)?;
         let read = self.store.read()?;
         let mut responses = Vec::with_capacity(entries.len());
+        let mut seen: Vec<Vec<u8>> = Vec::new();
         for entry in entries {
             let get = entry
                 .get("Get")
@@ -199,7 +266,14 @@ impl DynamoApi {
                 .map(|e| ctx.parse_projection(e))
                 .transpose()?;
             ctx.check_all_used()?;
-            let item = storage::read_item(&read, &storage::primary_key(&def, &key)?)?;
+            let encoded = storage::primary_key(&def, &key)?;
+            if seen.contains(&encoded) {
+                return Err(DynamoError::validation(
+                    "Transaction request cannot include multiple operations on one item",
+                ));
+            }
+            let item = storage::read_item(&read, &encoded)?;
+            seen.push(encoded);
             responses.push(match item {
                 Some(i) => json!({ "Item": item_to_json(&projection.as_ref().map_or(i.clone(), |p| p.apply(&i))) }),
                 None => json!({}),

@@ -154,15 +154,15 @@ fn cancelled(reasons: Vec<Option<Reason>>) -> DynamoError {
 /// The new image a step produces, or why it cannot: the condition failed, or
 /// applying the update is invalid for this item.
 fn outcome(step: &Step, key: &Item, old: Option<&Item>) -> Result<Option<Item>, Reason> {
-    if let Some(c) = &step.condition {
-        if !c.evaluate(old) {
-            let item = old.cloned().filter(|_| step.return_old_on_failure);
-            return Err(Reason {
-                code: "ConditionalCheckFailed",
-                message: "The conditional request failed".into(),
-                item,
-            });
-        }
+    if let Some(c) = &step.condition
+        && !c.evaluate(old)
+    {
+        let item = old.cloned().filter(|_| step.return_old_on_failure);
+        return Err(Reason {
+            code: "ConditionalCheckFailed",
+            message: "The conditional request failed".into(),
+            item,
+        });
     }
     let invalid = |e: DynamoError| Reason {
         code: "ValidationError",
@@ -189,10 +189,10 @@ impl DynamoApi {
         let steps = transact_items(&req)?.iter().map(parse_step).collect::<DynamoResult<Vec<_>>>()?;
         let token = optional_str(&req, "ClientRequestToken")?.map(str::to_string);
         let fingerprint = req.get("TransactItems").map(Value::to_string).unwrap_or_default();
-        if let Some(t) = &token {
-            if self.tokens.seen(t, &fingerprint)? {
-                return Ok(json!({}));
-            }
+        if let Some(t) = &token
+            && self.tokens.seen(t, &fingerprint)?
+        {
+            return Ok(json!({}));
         }
         self.store
             .write(move |tx| -> DynamoResult<()> {

@@ -107,21 +107,27 @@ pub fn read_item_tx(tx: &Tx<'_>, key: &[u8]) -> DynamoResult<Option<Item>> {
     }
 }
 
-/// Index entries an item has (only indexes whose key attributes it carries, with the right types).
+/// The key of an item's entry in one index, or `None` when the item lacks the
+/// index's key attributes (with the right types) and so is not in that index.
+pub fn index_entry(def: &TableDef, index: &crate::table::IndexDef, item: &Item, primary: &[u8]) -> DynamoResult<Option<Vec<u8>>> {
+    let shape = def.index_key(index);
+    let typed = |(name, ty): &(String, String)| item.get(name).filter(|v| v.type_name() == ty);
+    let Some(h) = typed(&shape.hash) else { return Ok(None) };
+    let r = match &shape.range {
+        Some(rk) => match typed(rk) {
+            Some(v) => Some(v),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    keys::index_key(&def.name, &index.index_name, h, r, primary).map(Some)
+}
+
+/// Index entries an item has, in every index of the table.
 fn index_entries(def: &TableDef, item: &Item, primary: &[u8]) -> DynamoResult<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     for index in def.global_indexes.iter().chain(&def.local_indexes) {
-        let shape = def.index_key(index);
-        let typed = |(name, ty): &(String, String)| item.get(name).filter(|v| v.type_name() == ty);
-        let Some(h) = typed(&shape.hash) else { continue };
-        let r = match &shape.range {
-            Some(rk) => match typed(rk) {
-                Some(v) => Some(v),
-                None => continue,
-            },
-            None => None,
-        };
-        out.push(keys::index_key(&def.name, &index.index_name, h, r, primary)?);
+        out.extend(index_entry(def, index, item, primary)?);
     }
     Ok(out)
 }

@@ -10,13 +10,12 @@ use futures::StreamExt;
 
 use crate::S3Api;
 use crate::access::{Ask, authorize};
-use crate::acl;
 use crate::body::{checksum_dto, open_range};
 use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
 use crate::error::OrS3;
 use crate::get::{ReadConditions, check_conditions};
 use crate::ops;
-use crate::put::{Descriptive, object_grants, template, write_precondition};
+use crate::put::{Descriptive, descriptive_of, new_object_grants, template, write_precondition};
 
 impl S3Api {
     pub(crate) async fn op_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
@@ -69,15 +68,7 @@ impl S3Api {
             ));
         }
         let descriptive = if replace {
-            Descriptive {
-                content_type: i.content_type,
-                content_encoding: i.content_encoding,
-                content_disposition: i.content_disposition,
-                content_language: i.content_language,
-                cache_control: i.cache_control,
-                expires: i.expires,
-                metadata: i.metadata,
-            }
+            descriptive_of!(i)
         } else {
             Descriptive {
                 content_type: src.content_type.clone(),
@@ -96,16 +87,7 @@ impl S3Api {
             Some(TaggingDirective::REPLACE) => parse_tagging_header(i.tagging.as_ref())?,
             _ => src.tags.clone(),
         };
-        let grants = object_grants(
-            i.acl.as_ref(),
-            &[
-                (acl::READ, i.grant_read.as_ref()),
-                (acl::READ_ACP, i.grant_read_acp.as_ref()),
-                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
-                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
-            ],
-            &dest.owner,
-        )?;
+        let grants = new_object_grants!(i, &dest.owner)?;
         let mut version = template(&owner, descriptive, tags, grants)?;
         version.etag = src.etag.clone();
         version.checksums = src.checksums.clone();

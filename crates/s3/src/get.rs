@@ -10,22 +10,46 @@ use crate::body::{checksum_dto, open_range};
 use crate::convert::{etag, millis, timestamp};
 use crate::error::s3_err;
 
-/// Fills the fields GetObject and HeadObject share from a stored version.
+/// The conditional headers of a GetObject or HeadObject input.
+macro_rules! conditions {
+    ($i:ident) => {
+        ReadConditions {
+            if_match: $i.if_match,
+            if_none_match: $i.if_none_match,
+            if_modified_since: $i.if_modified_since,
+            if_unmodified_since: $i.if_unmodified_since,
+        }
+    };
+}
+
+/// Fills the fields GetObject and HeadObject share from a read plan.
 macro_rules! describe {
-    ($out:ident, $v:ident) => {
-        $out.e_tag = Some(etag(&$v.etag));
-        $out.last_modified = Some(timestamp($v.modified_ms));
-        $out.content_type = $v.content_type.clone();
-        $out.content_encoding = $v.content_encoding.clone();
-        $out.content_disposition = $v.content_disposition.clone();
-        $out.content_language = $v.content_language.clone();
-        $out.cache_control = $v.cache_control.clone();
-        $out.expires = $v
+    ($out:ident, $plan:ident) => {
+        let v = &$plan.version;
+        $out.content_length = Some(($plan.bytes.end - $plan.bytes.start) as i64);
+        $out.content_range = $plan
+            .range
+            .as_ref()
+            .map(|r| format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size));
+        $out.checksum_crc32 = $plan.sums.checksum_crc32.clone();
+        $out.checksum_crc32c = $plan.sums.checksum_crc32c.clone();
+        $out.checksum_sha1 = $plan.sums.checksum_sha1.clone();
+        $out.checksum_sha256 = $plan.sums.checksum_sha256.clone();
+        $out.checksum_crc64nvme = $plan.sums.checksum_crc64nvme.clone();
+        $out.parts_count = $plan.parts_count;
+        $out.e_tag = Some(etag(&v.etag));
+        $out.last_modified = Some(timestamp(v.modified_ms));
+        $out.content_type = v.content_type.clone();
+        $out.content_encoding = v.content_encoding.clone();
+        $out.content_disposition = v.content_disposition.clone();
+        $out.content_language = v.content_language.clone();
+        $out.cache_control = v.cache_control.clone();
+        $out.expires = v
             .expires
             .as_deref()
             .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok());
-        $out.metadata = (!$v.metadata.is_empty()).then(|| $v.metadata.clone().into_iter().collect());
-        $out.version_id = ($v.version_id != "null").then(|| $v.version_id.clone());
+        $out.metadata = (!v.metadata.is_empty()).then(|| v.metadata.clone().into_iter().collect());
+        $out.version_id = (v.version_id != "null").then(|| v.version_id.clone());
         $out.accept_ranges = Some("bytes".to_string());
     };
 }
@@ -129,87 +153,94 @@ impl S3Api {
         Ok(v)
     }
 
-    pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
-        let i = req.input;
-        let v = self.resolve(&i.bucket, &i.key, i.version_id.as_deref())?;
-        check_conditions(
-            &ReadConditions {
-                if_match: i.if_match,
-                if_none_match: i.if_none_match,
-                if_modified_since: i.if_modified_since,
-                if_unmodified_since: i.if_unmodified_since,
-            },
-            &v,
-        )?;
-        let range = byte_range(&v, i.range.as_ref(), i.part_number)?;
-        let full = range.is_none();
-        let r = range.clone().unwrap_or(0..v.size);
-        let body = open_range(&self.store, &v, r.clone()).await?;
-        let sums = if full && i.checksum_mode.is_some() {
-            checksum_dto(&v.checksums)
+    /// Resolves the version of a GET or HEAD, checks its conditions and works
+    /// out the bytes and checksums to answer with.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        conditions: ReadConditions,
+        range: Option<&Range>,
+        part_number: Option<i32>,
+        checksum_mode: bool,
+    ) -> S3Result<ReadPlan> {
+        let version = self.resolve(bucket, key, version_id)?;
+        check_conditions(&conditions, &version)?;
+        let range = byte_range(&version, range, part_number)?;
+        let sums = if range.is_none() && checksum_mode {
+            checksum_dto(&version.checksums)
         } else {
             Checksum::default()
         };
+        let parts_count = (part_number.is_some() && !version.part_sizes.is_empty()).then_some(version.part_sizes.len() as i32);
+        Ok(ReadPlan {
+            bytes: range.clone().unwrap_or(0..version.size),
+            range,
+            sums,
+            parts_count,
+            version,
+        })
+    }
+
+    pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+        let i = req.input;
+        let plan = self.plan_read(
+            &i.bucket,
+            &i.key,
+            i.version_id.as_deref(),
+            conditions!(i),
+            i.range.as_ref(),
+            i.part_number,
+            i.checksum_mode.is_some(),
+        )?;
         let mut out = GetObjectOutput {
-            body: Some(body),
-            content_length: Some((r.end - r.start) as i64),
-            content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            parts_count: (i.part_number.is_some() && !v.part_sizes.is_empty()).then_some(v.part_sizes.len() as i32),
-            tag_count: (!v.tags.is_empty()).then_some(v.tags.len() as i32),
+            body: Some(open_range(&self.store, &plan.version, plan.bytes.clone()).await?),
+            tag_count: (!plan.version.tags.is_empty()).then_some(plan.version.tags.len() as i32),
             ..Default::default()
         };
-        describe!(out, v);
+        describe!(out, plan);
         override_headers!(out, i);
-        let mut resp = S3Response::new(out);
-        if resp.output.content_range.is_some() {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        Ok(answer(out, plan.range.is_some()))
     }
 
     pub(crate) async fn op_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
-        let v = self.resolve(&i.bucket, &i.key, i.version_id.as_deref())?;
-        check_conditions(
-            &ReadConditions {
-                if_match: i.if_match,
-                if_none_match: i.if_none_match,
-                if_modified_since: i.if_modified_since,
-                if_unmodified_since: i.if_unmodified_since,
-            },
-            &v,
+        let plan = self.plan_read(
+            &i.bucket,
+            &i.key,
+            i.version_id.as_deref(),
+            conditions!(i),
+            i.range.as_ref(),
+            i.part_number,
+            i.checksum_mode.is_some(),
         )?;
-        let range = byte_range(&v, i.range.as_ref(), i.part_number)?;
-        let r = range.clone().unwrap_or(0..v.size);
-        let sums = if range.is_none() && i.checksum_mode.is_some() {
-            checksum_dto(&v.checksums)
-        } else {
-            Checksum::default()
-        };
-        let mut out = HeadObjectOutput {
-            content_length: Some((r.end - r.start) as i64),
-            content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), v.size)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            parts_count: (i.part_number.is_some() && !v.part_sizes.is_empty()).then_some(v.part_sizes.len() as i32),
-            ..Default::default()
-        };
-        describe!(out, v);
+        let mut out = HeadObjectOutput::default();
+        describe!(out, plan);
         override_headers!(out, i);
-        let mut resp = S3Response::new(out);
-        if resp.output.content_range.is_some() {
-            resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-        }
-        Ok(resp)
+        Ok(answer(out, plan.range.is_some()))
     }
+}
+
+/// What a GET or HEAD answers with.
+struct ReadPlan {
+    version: ObjectVersion,
+    /// The requested range, if the read was ranged.
+    range: Option<std::ops::Range<u64>>,
+    /// The bytes to send (the whole object when not ranged).
+    bytes: std::ops::Range<u64>,
+    sums: Checksum,
+    parts_count: Option<i32>,
+}
+
+/// A response, 206 when it carries a range.
+fn answer<T>(out: T, ranged: bool) -> S3Response<T> {
+    let mut resp = S3Response::new(out);
+    if ranged {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    resp
 }
 
 /// The byte range a read asks for (`Range` header or `partNumber`), or `None`

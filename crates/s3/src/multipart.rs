@@ -6,11 +6,11 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use tandem_store::{PartRecord, Segment, UploadRecord};
 
 use crate::S3Api;
-use crate::acl::{self, owner_dto};
-use crate::body::{self, ChecksumClaim, checksum_dto, multipart_etag};
+use crate::acl::owner_dto;
+use crate::body::{self, checksum_dto, multipart_etag};
 use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
 use crate::error::OrS3;
-use crate::put::{Descriptive, object_grants, template, write_precondition};
+use crate::put::{checksum_claim_of, descriptive_of, new_object_grants, template, write_precondition};
 
 /// Highest part number S3 accepts.
 const MAX_PART_NUMBER: i32 = 10_000;
@@ -25,25 +25,8 @@ impl S3Api {
         validate_key(&i.key)?;
         let record = self.bucket(&i.bucket)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = object_grants(
-            i.acl.as_ref(),
-            &[
-                (acl::READ, i.grant_read.as_ref()),
-                (acl::READ_ACP, i.grant_read_acp.as_ref()),
-                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
-                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
-            ],
-            &record.owner,
-        )?;
-        let descriptive = Descriptive {
-            content_type: i.content_type,
-            content_encoding: i.content_encoding,
-            content_disposition: i.content_disposition,
-            content_language: i.content_language,
-            cache_control: i.cache_control,
-            expires: i.expires,
-            metadata: i.metadata,
-        };
+        let grants = new_object_grants!(i, &record.owner)?;
+        let descriptive = descriptive_of!(i);
         let upload_id = format!("{:032x}", rand::random::<u128>());
         let upload = UploadRecord {
             upload_id: upload_id.clone(),
@@ -74,16 +57,7 @@ impl S3Api {
             ));
         }
         let upload = self.upload(&i.bucket, &i.key, &i.upload_id)?;
-        let mut claim = ChecksumClaim::new(
-            [
-                i.checksum_crc32.as_ref(),
-                i.checksum_crc32c.as_ref(),
-                i.checksum_sha1.as_ref(),
-                i.checksum_sha256.as_ref(),
-                i.checksum_crc64nvme.as_ref(),
-            ],
-            i.checksum_algorithm.as_ref(),
-        )?;
+        let mut claim = checksum_claim_of!(i)?;
         if let Some(alg) = &upload.checksum_algorithm {
             claim.requested.push(alg.clone());
         }

@@ -9,9 +9,60 @@ use tandem_store::{Grant, ObjectVersion, Precondition, StoreError};
 
 use crate::S3Api;
 use crate::acl;
-use crate::body::{self, ChecksumClaim, checksum_dto};
+use crate::body::{self, checksum_dto};
 use crate::convert::{etag, parse_tagging_header, validate_key};
 use crate::error::OrS3;
+
+/// The grants of a new object from any input with `acl` and `grant_*` members
+/// (PutObject, CopyObject, CreateMultipartUpload).
+macro_rules! new_object_grants {
+    ($i:expr, $bucket_owner:expr) => {
+        $crate::put::object_grants(
+            $i.acl.as_ref(),
+            &[
+                ($crate::acl::READ, $i.grant_read.as_ref()),
+                ($crate::acl::READ_ACP, $i.grant_read_acp.as_ref()),
+                ($crate::acl::WRITE_ACP, $i.grant_write_acp.as_ref()),
+                ($crate::acl::FULL_CONTROL, $i.grant_full_control.as_ref()),
+            ],
+            $bucket_owner,
+        )
+    };
+}
+pub(crate) use new_object_grants;
+
+/// The descriptive headers of any input that carries them (moves them out).
+macro_rules! descriptive_of {
+    ($i:ident) => {
+        $crate::put::Descriptive {
+            content_type: $i.content_type,
+            content_encoding: $i.content_encoding,
+            content_disposition: $i.content_disposition,
+            content_language: $i.content_language,
+            cache_control: $i.cache_control,
+            expires: $i.expires,
+            metadata: $i.metadata,
+        }
+    };
+}
+pub(crate) use descriptive_of;
+
+/// The checksum claim of any input with `checksum_*` members (PutObject, UploadPart).
+macro_rules! checksum_claim_of {
+    ($i:ident) => {
+        $crate::body::ChecksumClaim::new(
+            [
+                $i.checksum_crc32.as_ref(),
+                $i.checksum_crc32c.as_ref(),
+                $i.checksum_sha1.as_ref(),
+                $i.checksum_sha256.as_ref(),
+                $i.checksum_crc64nvme.as_ref(),
+            ],
+            $i.checksum_algorithm.as_ref(),
+        )
+    };
+}
+pub(crate) use checksum_claim_of;
 
 /// The descriptive headers of a new object.
 #[derive(Default)]
@@ -116,36 +167,10 @@ impl S3Api {
         let i = req.input;
         validate_key(&i.key)?;
         let record = self.bucket(&i.bucket)?;
-        let claim = ChecksumClaim::new(
-            [
-                i.checksum_crc32.as_ref(),
-                i.checksum_crc32c.as_ref(),
-                i.checksum_sha1.as_ref(),
-                i.checksum_sha256.as_ref(),
-                i.checksum_crc64nvme.as_ref(),
-            ],
-            i.checksum_algorithm.as_ref(),
-        )?;
+        let claim = checksum_claim_of!(i)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = object_grants(
-            i.acl.as_ref(),
-            &[
-                (acl::READ, i.grant_read.as_ref()),
-                (acl::READ_ACP, i.grant_read_acp.as_ref()),
-                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
-                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
-            ],
-            &record.owner,
-        )?;
-        let descriptive = Descriptive {
-            content_type: i.content_type,
-            content_encoding: i.content_encoding,
-            content_disposition: i.content_disposition,
-            content_language: i.content_language,
-            cache_control: i.cache_control,
-            expires: i.expires,
-            metadata: i.metadata,
-        };
+        let grants = new_object_grants!(i, &record.owner)?;
+        let descriptive = descriptive_of!(i);
         let mut version = template(&owner, descriptive, tags, grants)?;
         let received = body::receive(&self.store, i.body, i.content_length, i.content_md5.as_deref(), claim, trailers).await?;
         version.etag = received.md5_hex;

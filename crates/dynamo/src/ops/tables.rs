@@ -362,17 +362,9 @@ fn reindex(tx: &mut tandem_store::Tx<'_>, old: &TableDef, new: &TableDef) -> Dyn
     for (primary, raw) in entries {
         let item = crate::storage::decode_item(&raw)?;
         for index in &added {
-            let shape = new.index_key(index);
-            let typed = |(n, t): &(String, String)| item.get(n).filter(|v| v.type_name() == t);
-            let Some(h) = typed(&shape.hash) else { continue };
-            let r = match &shape.range {
-                Some(rk) => match typed(rk) {
-                    Some(v) => Some(v),
-                    None => continue,
-                },
-                None => None,
-            };
-            tx.item_put(Space::Index, &keys::index_key(&new.name, &index.index_name, h, r, &primary)?, &raw)?;
+            if let Some(entry) = crate::storage::index_entry(new, index, &item, &primary)? {
+                tx.item_put(Space::Index, &entry, &raw)?;
+            }
         }
     }
     Ok(())

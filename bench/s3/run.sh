@@ -131,7 +131,9 @@ EOF
         wait_http s3s-fs "http://127.0.0.1:$port/" any
         ;;
     moto)
-        moto_server -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
+        # pyenv's shim does not exec the server: start the real script so the
+        # pid we track (and kill) is the server itself.
+        "$(pyenv which moto_server 2>/dev/null || command -v moto_server)" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
         PID[$name]=$!
         wait_http moto "http://127.0.0.1:$port/" any
         ;;

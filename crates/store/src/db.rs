@@ -342,7 +342,7 @@ impl Tx<'_> {
 
 /// How long a freed blob file outlives the commit that freed it, so that a
 /// reader that resolved the old version just before can still open it.
-const BLOB_GRACE: Duration = Duration::from_secs(10);
+const BLOB_GRACE: Duration = Duration::from_secs(2);
 
 fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
     let mut graveyard: VecDeque<(Instant, u128)> = VecDeque::new();

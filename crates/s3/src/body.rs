@@ -73,6 +73,24 @@ impl ChecksumClaim {
     }
 }
 
+/// Builds an s3s output struct whose five `checksum_*` members come from a
+/// [`dto::Checksum`]; the other members are given, the rest default.
+macro_rules! with_checksums {
+    ($ty:ident { $($field:ident: $value:expr),* $(,)? }, $sums:expr) => {{
+        let sums: s3s::dto::Checksum = $sums;
+        $ty {
+            $($field: $value,)*
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            ..Default::default()
+        }
+    }};
+}
+pub(crate) use with_checksums;
+
 /// A hasher computing the named algorithms.
 pub fn hasher_for<'a>(names: impl Iterator<Item = &'a str>) -> ChecksumHasher {
     let mut h = ChecksumHasher::default();

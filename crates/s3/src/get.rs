@@ -22,6 +22,21 @@ macro_rules! conditions {
     };
 }
 
+/// The read plan of a GetObject or HeadObject input.
+macro_rules! plan_of {
+    ($api:ident, $i:ident) => {
+        $api.plan_read(
+            &$i.bucket,
+            &$i.key,
+            $i.version_id.as_deref(),
+            conditions!($i),
+            $i.range.as_ref(),
+            $i.part_number,
+            $i.checksum_mode.is_some(),
+        )
+    };
+}
+
 /// Fills the fields GetObject and HeadObject share from a read plan.
 macro_rules! describe {
     ($out:ident, $plan:ident) => {
@@ -186,15 +201,7 @@ impl S3Api {
 
     pub(crate) async fn op_get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let i = req.input;
-        let plan = self.plan_read(
-            &i.bucket,
-            &i.key,
-            i.version_id.as_deref(),
-            conditions!(i),
-            i.range.as_ref(),
-            i.part_number,
-            i.checksum_mode.is_some(),
-        )?;
+        let plan = plan_of!(self, i)?;
         let mut out = GetObjectOutput {
             body: Some(open_range(&self.store, &plan.version, plan.bytes.clone()).await?),
             tag_count: (!plan.version.tags.is_empty()).then_some(plan.version.tags.len() as i32),
@@ -207,15 +214,7 @@ impl S3Api {
 
     pub(crate) async fn op_head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let i = req.input;
-        let plan = self.plan_read(
-            &i.bucket,
-            &i.key,
-            i.version_id.as_deref(),
-            conditions!(i),
-            i.range.as_ref(),
-            i.part_number,
-            i.checksum_mode.is_some(),
-        )?;
+        let plan = plan_of!(self, i)?;
         let mut out = HeadObjectOutput::default();
         describe!(out, plan);
         override_headers!(out, i);

@@ -7,7 +7,7 @@ use tandem_store::{PartRecord, Segment, UploadRecord};
 
 use crate::S3Api;
 use crate::acl::owner_dto;
-use crate::body::{self, checksum_dto, multipart_etag};
+use crate::body::{self, checksum_dto, multipart_etag, with_checksums};
 use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
 use crate::error::OrS3;
 use crate::put::{checksum_claim_of, descriptive_of, new_object_grants, template, write_precondition};
@@ -75,16 +75,12 @@ impl S3Api {
             checksums: received.checksums,
         };
         let part = self.store.put_part(&i.upload_id, part, received.staged).await.or_s3()?;
-        let sums = checksum_dto(&part.checksums);
-        Ok(S3Response::new(UploadPartOutput {
-            e_tag: Some(etag(&part.etag)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(with_checksums!(
+            UploadPartOutput {
+                e_tag: Some(etag(&part.etag)),
+            },
+            checksum_dto(&part.checksums)
+        )))
     }
 
     pub(crate) async fn op_complete_multipart_upload(
@@ -117,20 +113,16 @@ impl S3Api {
             .complete_upload(&i.upload_id, chosen, write_precondition(i.if_match, i.if_none_match), finalize)
             .await
             .or_s3()?;
-        let sums = checksum_dto(&written.checksums);
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            location: Some(format!("/{bucket}/{key}")),
-            bucket: Some(bucket),
-            key: Some(key),
-            e_tag: Some(etag(&written.etag)),
-            version_id: (written.version_id != "null").then(|| written.version_id.clone()),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(with_checksums!(
+            CompleteMultipartUploadOutput {
+                location: Some(format!("/{bucket}/{key}")),
+                bucket: Some(bucket),
+                key: Some(key),
+                e_tag: Some(etag(&written.etag)),
+                version_id: (written.version_id != "null").then(|| written.version_id.clone()),
+            },
+            checksum_dto(&written.checksums)
+        )))
     }
 
     pub(crate) async fn op_abort_multipart_upload(

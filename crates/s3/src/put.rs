@@ -9,7 +9,7 @@ use tandem_store::{Grant, ObjectVersion, Precondition, StoreError};
 
 use crate::S3Api;
 use crate::acl;
-use crate::body::{self, checksum_dto};
+use crate::body::{self, checksum_dto, with_checksums};
 use crate::convert::{etag, parse_tagging_header, validate_key};
 use crate::error::OrS3;
 
@@ -181,17 +181,13 @@ impl S3Api {
             .put_object(&i.bucket, &i.key, version, received.staged, precondition)
             .await
             .or_s3()?;
-        let sums = checksum_dto(&written.checksums);
-        Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(etag(&written.etag)),
-            version_id: (written.version_id != "null").then(|| written.version_id.clone()),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            size: Some(written.size as i64),
-            ..Default::default()
-        }))
+        Ok(S3Response::new(with_checksums!(
+            PutObjectOutput {
+                e_tag: Some(etag(&written.etag)),
+                version_id: (written.version_id != "null").then(|| written.version_id.clone()),
+                size: Some(written.size as i64),
+            },
+            checksum_dto(&written.checksums)
+        )))
     }
 }

@@ -7,6 +7,7 @@ use tandem_store::{BucketRecord, StoreError, Versioning};
 
 use crate::S3Api;
 use crate::acl;
+use crate::bucket_config::grant_headers;
 use crate::convert::timestamp;
 use crate::error::{OrS3, s3_err};
 
@@ -18,13 +19,7 @@ impl S3Api {
             Some(canned) => acl::canned(canned.as_str(), &owner)?,
             None => vec![],
         };
-        grants.extend(acl::from_grant_headers(&[
-            (acl::READ, input.grant_read.as_ref()),
-            (acl::WRITE, input.grant_write.as_ref()),
-            (acl::READ_ACP, input.grant_read_acp.as_ref()),
-            (acl::WRITE_ACP, input.grant_write_acp.as_ref()),
-            (acl::FULL_CONTROL, input.grant_full_control.as_ref()),
-        ])?);
+        grants.extend(acl::from_grant_headers(&grant_headers!(input))?);
         let record = BucketRecord {
             name: input.bucket.clone(),
             owner: owner.clone(),

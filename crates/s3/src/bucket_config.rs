@@ -90,13 +90,7 @@ impl S3Api {
         let grants = new_grants(
             i.acl.as_ref().map(|a| a.as_str()),
             i.access_control_policy.as_ref(),
-            &[
-                (acl::READ, i.grant_read.as_ref()),
-                (acl::WRITE, i.grant_write.as_ref()),
-                (acl::READ_ACP, i.grant_read_acp.as_ref()),
-                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
-                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
-            ],
+            &grant_headers!(i),
             &record.owner,
         )?;
         self.store
@@ -115,6 +109,20 @@ impl S3Api {
         Ok(S3Response::new(GetBucketAclOutput { owner, grants }))
     }
 }
+
+/// The five `x-amz-grant-*` headers of an input (CreateBucket, Put*Acl), by permission.
+macro_rules! grant_headers {
+    ($i:expr) => {
+        [
+            ($crate::acl::READ, $i.grant_read.as_ref()),
+            ($crate::acl::WRITE, $i.grant_write.as_ref()),
+            ($crate::acl::READ_ACP, $i.grant_read_acp.as_ref()),
+            ($crate::acl::WRITE_ACP, $i.grant_write_acp.as_ref()),
+            ($crate::acl::FULL_CONTROL, $i.grant_full_control.as_ref()),
+        ]
+    };
+}
+pub(crate) use grant_headers;
 
 /// The grants a Put*Acl request asks for: exactly one of a canned ACL, grant
 /// headers, or an `AccessControlPolicy` body.

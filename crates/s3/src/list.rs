@@ -21,6 +21,26 @@ struct Page {
     next_marker: Option<String>,
 }
 
+impl Page {
+    /// The page's objects as listing entries, keys encoded as asked.
+    fn contents(&self, enc: &KeyEncoding, with_owner: bool) -> Vec<Object> {
+        self.objects
+            .iter()
+            .map(|(k, v)| object_entry(&enc.apply(k.clone()), v, with_owner))
+            .collect()
+    }
+
+    /// The page's common prefixes, encoded as asked.
+    fn common_prefixes(&self, enc: &KeyEncoding) -> Vec<CommonPrefix> {
+        self.prefixes
+            .iter()
+            .map(|p| CommonPrefix {
+                prefix: Some(enc.apply(p.clone())),
+            })
+            .collect()
+    }
+}
+
 fn page_size(max_keys: Option<i32>) -> S3Result<usize> {
     match max_keys {
         Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must be a non-negative integer")),
@@ -108,20 +128,8 @@ impl S3Api {
             start_after: enc.opt(i.start_after),
             is_truncated: Some(page.next_marker.is_some()),
             next_continuation_token: page.next_marker.as_deref().map(encode_token),
-            contents: Some(
-                page.objects
-                    .iter()
-                    .map(|(k, v)| object_entry(&enc.apply(k.clone()), v, fetch_owner))
-                    .collect(),
-            ),
-            common_prefixes: Some(
-                page.prefixes
-                    .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(enc.apply(p)),
-                    })
-                    .collect(),
-            ),
+            contents: Some(page.contents(&enc, fetch_owner)),
+            common_prefixes: Some(page.common_prefixes(&enc)),
             encoding_type: i.encoding_type,
             request_charged: None,
         }))
@@ -149,20 +157,8 @@ impl S3Api {
             max_keys: Some(limit as i32),
             is_truncated: Some(page.next_marker.is_some()),
             next_marker: enc.opt(next_marker),
-            contents: Some(
-                page.objects
-                    .iter()
-                    .map(|(k, v)| object_entry(&enc.apply(k.clone()), v, true))
-                    .collect(),
-            ),
-            common_prefixes: Some(
-                page.prefixes
-                    .into_iter()
-                    .map(|p| CommonPrefix {
-                        prefix: Some(enc.apply(p)),
-                    })
-                    .collect(),
-            ),
+            contents: Some(page.contents(&enc, true)),
+            common_prefixes: Some(page.common_prefixes(&enc)),
             encoding_type: i.encoding_type,
             request_charged: None,
         }))

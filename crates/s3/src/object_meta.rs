@@ -5,7 +5,7 @@ use s3s::{S3Request, S3Response, S3Result};
 
 use crate::S3Api;
 use crate::acl;
-use crate::bucket_config::new_grants;
+use crate::bucket_config::{grant_headers, new_grants};
 use crate::convert::{tags_from_dto, tags_to_dto};
 use crate::error::OrS3;
 
@@ -66,13 +66,7 @@ impl S3Api {
         let grants = new_grants(
             i.acl.as_ref().map(|a| a.as_str()),
             i.access_control_policy.as_ref(),
-            &[
-                (acl::READ, i.grant_read.as_ref()),
-                (acl::WRITE, i.grant_write.as_ref()),
-                (acl::READ_ACP, i.grant_read_acp.as_ref()),
-                (acl::WRITE_ACP, i.grant_write_acp.as_ref()),
-                (acl::FULL_CONTROL, i.grant_full_control.as_ref()),
-            ],
+            &grant_headers!(i),
             &record.owner,
         )?;
         self.store

@@ -41,11 +41,16 @@ pub fn tables(read: &ReadTx) -> DynamoResult<Vec<TableDef>> {
 
 /// Stores a (new or changed) definition and logs it.
 pub fn save(tx: &mut Tx<'_>, def: &TableDef) -> DynamoResult<()> {
+    let (hlc, origin) = (tx.now(), tx.region().to_string());
+    save_as(tx, def, &origin, hlc)
+}
+
+/// [`save`] for a definition that came from `origin` (a global table's replica).
+pub fn save_as(tx: &mut Tx<'_>, def: &TableDef, origin: &str, hlc: u64) -> DynamoResult<()> {
     let definition = serde_json::to_value(def).map_err(|e| DynamoError::internal(e.to_string()))?;
     tx.catalog_put(&def.name, definition.to_string().as_bytes())?;
-    let (hlc, origin) = (tx.now(), tx.region().to_string());
     tx.append(
-        &origin,
+        origin,
         hlc,
         Change::TableDefined {
             name: def.name.clone(),
@@ -62,6 +67,7 @@ pub fn drop_table(tx: &mut Tx<'_>, name: &str) -> DynamoResult<()> {
         tx.item_delete_prefix(Space::Index, &keys::index_prefix(name, &index.index_name))?;
     }
     tx.item_delete_prefix(Space::Items, &keys::table_prefix(name))?;
+    tx.item_delete_prefix(Space::Tombstones, &keys::table_prefix(name))?;
     tx.catalog_delete(name)?;
     let (hlc, origin) = (tx.now(), tx.region().to_string());
     tx.append(&origin, hlc, Change::TableDeleted { name: name.to_string() })?;

@@ -51,8 +51,10 @@ mod catalog;
 mod keys;
 mod ops;
 mod params;
+pub mod replica;
 mod storage;
 pub mod table;
 
 pub use api::DynamoApi;
+pub use storage::Stamp;
 mod ttl;

@@ -157,46 +157,93 @@ pub fn check_index_keys(def: &TableDef, item: &Item) -> DynamoResult<()> {
     Ok(())
 }
 
+/// Who made a write, and when: a local write takes this node's clock and
+/// region; a replicated write keeps its origin's.
+#[derive(Debug, Clone)]
+pub struct Stamp {
+    pub hlc: u64,
+    pub origin: String,
+    /// Made by the service itself (a TTL expiry), not by a client.
+    pub by_service: bool,
+}
+
+impl Stamp {
+    /// A write accepted by this node now.
+    pub fn local(tx: &Tx<'_>, by_service: bool) -> Self {
+        Self {
+            hlc: tx.now(),
+            origin: tx.region().to_string(),
+            by_service,
+        }
+    }
+
+    /// Whether this write is newer than one stamped `(hlc, origin)`; the
+    /// region name breaks an exact tie, so every region picks the same winner.
+    pub fn beats(&self, hlc: u64, origin: &str) -> bool {
+        (self.hlc, self.origin.as_str()) > (hlc, origin)
+    }
+}
+
+/// When and where an item of a replicated table was deleted.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub hlc: u64,
+    pub origin: String,
+}
+
 /// Writes (`new = Some`) or deletes (`None`) an item, keeping indexes and the
 /// change log in step. `old` is the item's current image. Writing an item
 /// identical to the current one changes nothing (and makes no stream record).
 /// Callers check [`check_index_keys`] for every item of a multi-item write
 /// before the first write; this function checks before it mutates.
 pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item>, new: Option<&Item>) -> DynamoResult<()> {
-    write_item_by(tx, def, key, old, new, false)
+    let stamp = Stamp::local(tx, false);
+    write_item_stamped(tx, def, key, old, new, stamp)
 }
 
-/// [`write_item`], marking the change as made by the service itself (TTL).
-pub fn write_item_by(
+/// [`write_item`] with an explicit stamp: a TTL expiry, or a write replicated
+/// from another region. A delete in a replicated table leaves a tombstone so
+/// that an older write arriving later cannot bring the item back.
+pub fn write_item_stamped(
     tx: &mut Tx<'_>,
     def: &TableDef,
     key: &Item,
     old: Option<&Item>,
     new: Option<&Item>,
-    by_service: bool,
+    stamp: Stamp,
 ) -> DynamoResult<()> {
     if let Some(item) = new {
         check_index_keys(def, item)?;
     }
+    let primary = primary_key(def, key)?;
+    if def.is_global() {
+        match new {
+            Some(_) => tx.item_delete(Space::Tombstones, &primary)?,
+            None => {
+                let tombstone = Tombstone {
+                    hlc: stamp.hlc,
+                    origin: stamp.origin.clone(),
+                };
+                tx.item_put(Space::Tombstones, &primary, &to_bytes(&tombstone)?)?;
+            }
+        }
+    }
     if old == new {
         return Ok(());
     }
-    let primary = primary_key(def, key)?;
     if let Some(old) = old {
         for k in index_entries(def, old, &primary)? {
             tx.item_delete(Space::Index, &k)?;
         }
     }
-    let hlc = tx.now();
-    let origin = tx.region().to_string();
     match new {
         Some(item) => {
             let stored = StoredItem {
                 item: item_to_json(item),
-                hlc,
-                origin: origin.clone(),
+                hlc: stamp.hlc,
+                origin: stamp.origin.clone(),
             };
-            let raw = serde_json::to_vec(&stored).map_err(|e| DynamoError::internal(e.to_string()))?;
+            let raw = to_bytes(&stored)?;
             tx.item_put(Space::Items, &primary, &raw)?;
             for k in index_entries(def, item, &primary)? {
                 tx.item_put(Space::Index, &k, &raw)?;
@@ -205,17 +252,37 @@ pub fn write_item_by(
         None => tx.item_delete(Space::Items, &primary)?,
     }
     tx.append(
-        &origin,
-        hlc,
+        &stamp.origin,
+        stamp.hlc,
         Change::ItemChanged {
             table: def.name.clone(),
             keys: item_to_json(&key_item(&def.key(), key)?),
             old: old.map(item_to_json),
             new: new.map(item_to_json),
-            by_service,
+            by_service: stamp.by_service,
         },
     )?;
     Ok(())
+}
+
+fn to_bytes<T: Serialize>(value: &T) -> DynamoResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| DynamoError::internal(e.to_string()))
+}
+
+/// The stamp of the latest write or delete this region holds for a primary
+/// key: the stored item's, else its tombstone's.
+pub fn latest_stamp(tx: &Tx<'_>, primary: &[u8]) -> DynamoResult<Option<(u64, String)>> {
+    if let Some(raw) = tx.item_get(Space::Items, primary)? {
+        let stored = decode(&raw)?;
+        return Ok(Some((stored.hlc, stored.origin)));
+    }
+    match tx.item_get(Space::Tombstones, primary)? {
+        Some(raw) => {
+            let t: Tombstone = serde_json::from_slice(&raw).map_err(|e| DynamoError::internal(format!("corrupt tombstone: {e}")))?;
+            Ok(Some((t.hlc, t.origin)))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Decodes a stored entry (primary or index) into its item.

@@ -261,6 +261,19 @@ impl TableDef {
     }
 
     /// Whether the latest stream is currently enabled.
+    /// Whether the table is a global table (has replicas in other regions).
+    pub fn is_global(&self) -> bool {
+        self.replicas.iter().any(|r| r != &self.region)
+    }
+
+    /// Lists the table's own region among the replicas of a global table, as
+    /// DescribeTable does in every replica region.
+    pub fn include_own_region(&mut self) {
+        if self.is_global() && !self.replicas.contains(&self.region) {
+            self.replicas.insert(0, self.region.clone());
+        }
+    }
+
     pub fn stream_enabled(&self) -> bool {
         self.stream.as_ref().is_some_and(|s| s.stream_enabled)
     }

@@ -80,7 +80,7 @@ impl DynamoApi {
                         // Re-read inside the commit: the item may have been rewritten since.
                         let current = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                         if current.as_ref().is_some_and(|c| expired(c, &attribute, now)) {
-                            storage::write_item_by(tx, &def, &key, current.as_ref(), None, true)?;
+                            storage::write_item_stamped(tx, &def, &key, current.as_ref(), None, storage::Stamp::local(tx, true))?;
                             deleted += 1;
                         }
                     }

@@ -14,6 +14,7 @@ const MAX_CHANGES: usize = 1000;
 
 pub struct ControlRoute {
     pub store: Store,
+    pub replication: tandem_replication::Replication,
 }
 
 fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
@@ -27,6 +28,11 @@ fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
         }
     }
     Ok(None)
+}
+
+fn replication_failure(e: tandem_replication::ReplicationError) -> s3s::S3Error {
+    tracing::error!(error = %e, "replication status failed");
+    s3_error!(InternalError, "replication status is unavailable")
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> S3Response<Body> {
@@ -55,6 +61,10 @@ impl S3Route for ControlRoute {
                     StatusCode::OK,
                     serde_json::json!({ "changes": changes, "last_seq": self.store.last_seq() }),
                 ))
+            }
+            (Method::GET, "/_tandem/replication") => {
+                let status = self.replication.status().map_err(replication_failure)?;
+                Ok(json(StatusCode::OK, status))
             }
             (_, path) => Err(s3s::S3Error::with_message(
                 s3s::S3ErrorCode::NoSuchKey,

@@ -56,6 +56,9 @@ impl Node {
                 self.inner.metrics.render(&self.inner.store),
             );
         }
+        if req.method() == Method::POST && path == tandem_replication::shipper::APPLY_PATH {
+            return self.replication_apply(req).await;
+        }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
         if req.method() == Method::POST && crate::dynamo::is_json_api(target.as_deref()) {
             let bytes_in = content_length(req.headers(), &());
@@ -104,6 +107,26 @@ impl Node {
             .metrics
             .observe(api, op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
         resp
+    }
+
+    /// Applies a batch of changes from a peer region (replication credential only).
+    async fn replication_apply(&self, req: Request<Incoming>) -> Response<Body> {
+        let start = Instant::now();
+        let bytes_in = content_length(req.headers(), &());
+        let (parts, body) = req.into_parts();
+        let (status, answer) = self
+            .inner
+            .replication
+            .handle_apply(&parts.method, &parts.uri, &parts.headers, body)
+            .await;
+        self.inner
+            .metrics
+            .observe("control", "ReplicationApply".into(), status, start.elapsed(), bytes_in, 0);
+        text(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "application/json",
+            answer.to_string(),
+        )
     }
 
     /// The bucket a request addresses (virtual-host or first path segment).

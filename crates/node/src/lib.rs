@@ -33,6 +33,10 @@ pub struct NodeConfig {
     pub access_keys: Vec<AccessKey>,
     /// Domains under which `<bucket>.<domain>` is virtual-host style.
     pub bucket_domains: Vec<String>,
+    /// The other regions, which this node replicates to and accepts changes from.
+    pub peers: Vec<tandem_replication::Peer>,
+    /// Credential of region-to-region requests (none: no replication).
+    pub replication_key: Option<tandem_replication::ReplicationKey>,
 }
 
 /// Shared state of a running node. Cheap to clone.
@@ -49,6 +53,7 @@ struct NodeInner {
     principals: Principals,
     domains: host::BucketDomains,
     metrics: metrics::Metrics,
+    replication: tandem_replication::Replication,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,12 +79,16 @@ impl Node {
         let principals = Principals::new(config.access_keys.clone());
         let api_store = store.clone();
 
+        let replication = tandem_replication::Replication::new(store.clone(), config.peers.clone(), config.replication_key.clone());
         let api = S3Api::new(store.clone(), principals.clone());
         let mut builder = S3ServiceBuilder::new(api.clone());
         builder.set_auth(principals.clone());
         builder.set_access(api.access_control());
         builder.set_host(host::BucketDomains::new(config.bucket_domains.clone()));
-        builder.set_route(control::ControlRoute { store: store.clone() });
+        builder.set_route(control::ControlRoute {
+            store: store.clone(),
+            replication: replication.clone(),
+        });
         builder.set_validation(http::ControlAwareValidation);
         Ok(Self {
             inner: Arc::new(NodeInner {
@@ -90,7 +99,8 @@ impl Node {
                 principals,
 
                 domains: host::BucketDomains::new(config.bucket_domains.clone()),
-                metrics: metrics::Metrics::new(&config.region),
+                metrics: metrics::Metrics::new(&config.region, &replication),
+                replication,
             }),
         })
     }
@@ -109,7 +119,7 @@ pub struct RunningNode {
     pub local_addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
-    /// Background work of the node (TTL reaper), stopped with it.
+    /// Background work of the node (TTL reaper, replication shippers), stopped with it.
     background: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -136,7 +146,8 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         source,
     })?;
     let (stop, stopped) = watch::channel(false);
-    let background = vec![node.inner.dynamo.spawn_ttl_reaper()];
+    let mut background = vec![node.inner.dynamo.spawn_ttl_reaper()];
+    background.extend(node.inner.replication.spawn_shippers());
     let task = tokio::spawn(accept_loop(node, listener, stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
     Ok(RunningNode {

@@ -1,5 +1,5 @@
 //! Prometheus metrics of a node: requests by API, operation and status, latency
-//! histograms, bytes in and out, and store sizes (read at scrape time).
+//! histograms, bytes in and out, store sizes and replication (read at scrape time).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -43,10 +43,11 @@ pub struct Metrics {
     store_metadata_bytes: Gauge,
     store_object_bytes: Gauge,
     change_log_seq: Gauge,
+    replication: tandem_replication::Replication,
 }
 
 impl Metrics {
-    pub fn new(region: &str) -> Self {
+    pub fn new(region: &str, replication: &tandem_replication::Replication) -> Self {
         let mut registry = Registry::with_prefix_and_labels(
             "tandem",
             [(std::borrow::Cow::Borrowed("region"), std::borrow::Cow::Owned(region.to_string()))].into_iter(),
@@ -73,8 +74,10 @@ impl Metrics {
             "Sequence number of the last change-log entry",
             change_log_seq.clone(),
         );
+        replication.register_metrics(&mut registry);
         Self {
             registry,
+            replication: replication.clone(),
             requests,
             latency,
             bytes,
@@ -105,6 +108,7 @@ impl Metrics {
             self.store_object_bytes.set(stats.object_bytes as i64);
         }
         self.change_log_seq.set(store.last_seq() as i64);
+        self.replication.refresh_metrics();
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -66,6 +66,9 @@ macro_rules! describe {
         $out.metadata = (!v.metadata.is_empty()).then(|| v.metadata.clone().into_iter().collect());
         $out.version_id = (v.version_id != "null").then(|| v.version_id.clone());
         $out.accept_ranges = Some("bytes".to_string());
+        $out.replication_status = v
+            .replication_status
+            .map(|s| s3s::dto::ReplicationStatus::from(s.as_str().to_string()));
     };
 }
 

@@ -116,6 +116,7 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         origin: String::new(),
         segments: vec![],
         part_sizes: vec![],
+        replication_status: None,
     })
 }
 

@@ -245,10 +245,41 @@ pub fn sign(
     service: &str,
     now: OffsetDateTime,
 ) {
-    let amz_date = now.format(AMZ_DATE).unwrap_or_default();
     let hash = payload_hash(body);
+    sign_with_hash(method, uri, headers, &hash, access_key, secret, region, service, now)
+}
+
+/// Signs a request whose body is streamed, not buffered: the payload is
+/// declared `UNSIGNED-PAYLOAD` (the transport protects the body).
+#[allow(clippy::too_many_arguments)]
+pub fn sign_unsigned_payload(
+    method: &Method,
+    uri: &Uri,
+    headers: &mut HeaderMap,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now: OffsetDateTime,
+) {
+    sign_with_hash(method, uri, headers, "UNSIGNED-PAYLOAD", access_key, secret, region, service, now)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sign_with_hash(
+    method: &Method,
+    uri: &Uri,
+    headers: &mut HeaderMap,
+    hash: &str,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    service: &str,
+    now: OffsetDateTime,
+) {
+    let amz_date = now.format(AMZ_DATE).unwrap_or_default();
     headers.insert("x-amz-date", http::HeaderValue::from_str(&amz_date).expect("ASCII date"));
-    headers.insert("x-amz-content-sha256", http::HeaderValue::from_str(&hash).expect("hex"));
+    headers.insert("x-amz-content-sha256", http::HeaderValue::from_str(hash).expect("hex"));
     let mut signed: Vec<String> = headers
         .keys()
         .map(|k| k.as_str().to_string())
@@ -257,7 +288,7 @@ pub fn sign(
     signed.sort();
     signed.dedup();
     let signed_refs: Vec<&str> = signed.iter().map(String::as_str).collect();
-    let canonical = canonical_request(method, uri, headers, &signed_refs, &hash);
+    let canonical = canonical_request(method, uri, headers, &signed_refs, hash);
     let date = &amz_date[..8];
     let sig = signature(secret, date, region, service, &amz_date, &canonical);
     let value = format!(

@@ -1,5 +1,6 @@
 //! Bucket operations: create, read, update configuration, delete. Each mutation
-//! lands in the change log in the same transaction.
+//! lands in the change log in the same transaction; creation and deletion also
+//! claim and release the name in the deployment-wide registry.
 
 use redb::{ReadableTable, ReadableTableMetadata};
 
@@ -8,6 +9,7 @@ use crate::db::{BUCKETS, ReadTx, Store, Tx, UPLOADS, VERSIONS};
 use crate::error::StoreError;
 use crate::keys::bucket_prefix;
 use crate::records::{BucketRecord, UploadRecord};
+use crate::replica::RegistryEntry;
 
 impl ReadTx {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
@@ -57,8 +59,17 @@ impl Store {
             if let Some(existing) = tx.bucket(&record.name)? {
                 return Err(StoreError::BucketExists { owner: existing.owner });
             }
+            if let Some(held) = tx.registry(&record.name)? {
+                return Err(StoreError::BucketExists { owner: held.owner });
+            }
             record.hlc = tx.now();
             tx.put_bucket_record(&record)?;
+            let claim = RegistryEntry {
+                region: record.region.clone(),
+                owner: record.owner.clone(),
+                hlc: record.hlc,
+            };
+            tx.put_registry(&record.name, &claim)?;
             let origin = tx.region().to_string();
             tx.append(&origin, record.hlc, Change::BucketCreated { bucket: record.clone() })?;
             Ok(record)
@@ -115,6 +126,9 @@ impl Store {
                 tx.remove_upload(&upload.upload_id)?;
             }
             tx.txn.open_table(BUCKETS)?.remove(name.as_str())?;
+            if tx.registry(&name)?.is_some_and(|held| held.region == tx.region()) {
+                tx.remove_registry(&name)?;
+            }
             let hlc = tx.now();
             let origin = tx.region().to_string();
             tx.append(&origin, hlc, Change::BucketDeleted { name })?;

@@ -26,6 +26,13 @@ pub enum Change {
         key: String,
         version: ObjectVersion,
     },
+    /// An existing version is announced again so that replication ships it
+    /// (`tandem replication resync`); the object itself did not change.
+    VersionResync {
+        bucket: String,
+        key: String,
+        version: ObjectVersion,
+    },
     /// A version was removed for good (delete by version id, or an overwrite
     /// of the `null` version).
     VersionDeleted { bucket: String, key: String, version_id: String },

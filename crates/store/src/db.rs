@@ -94,6 +94,8 @@ impl Store {
                 txn.open_table(crate::items::CATALOG)?;
                 txn.open_table(crate::items::ITEMS)?;
                 txn.open_table(crate::items::INDEX)?;
+                txn.open_table(crate::replica::REGISTRY)?;
+                txn.open_table(crate::items::TOMBSTONES)?;
 
                 let meta = txn.open_table(META)?;
                 let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);
@@ -287,6 +289,12 @@ impl Tx<'_> {
     /// A fresh hybrid-logical-clock timestamp.
     pub fn now(&self) -> u64 {
         self.shared.clock.now()
+    }
+
+    /// Moves this node's clock past a timestamp received from another region,
+    /// so local writes that follow always win over what was applied.
+    pub fn observe_clock(&self, remote: u64) {
+        self.shared.clock.observe(remote)
     }
 
     /// The sequence number the next appended change will get.

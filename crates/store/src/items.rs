@@ -1,8 +1,9 @@
 //! Storage for table items (the DynamoDB API): opaque ordered keys and values in
-//! two spaces — `items` (primary key → item) and `index` (secondary-index key →
+//! key spaces — `items` (primary key → item) and `index` (secondary-index key →
 //! item copy) — plus a catalog of table definitions. The table API crate decides
 //! how keys are encoded and what the bytes mean; this module only makes the
 //! reads consistent and the writes part of the shared, durable transaction.
+//! A third space keeps deletion tombstones of replicated tables.
 
 use redb::{ReadableTable, Table, TableDefinition};
 
@@ -16,12 +17,16 @@ pub(crate) const CATALOG: TableDefinition<&str, &[u8]> = TableDefinition::new("c
 pub(crate) const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 /// Encoded index key → item copy.
 pub(crate) const INDEX: TableDefinition<&[u8], &[u8]> = TableDefinition::new("index");
+/// Encoded primary key → when and where the item was deleted, for replicated
+/// tables: a delete must still win over an older write that arrives later.
+pub(crate) const TOMBSTONES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("tombstones");
 
 /// Which key space an operation addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Space {
     Items,
     Index,
+    Tombstones,
 }
 
 impl Space {
@@ -29,6 +34,7 @@ impl Space {
         match self {
             Space::Items => ITEMS,
             Space::Index => INDEX,
+            Space::Tombstones => TOMBSTONES,
         }
     }
 }

@@ -24,17 +24,18 @@ pub fn versions_prefix(bucket: &str, key: &str) -> Vec<u8> {
 }
 
 /// Key of one version: newest first, because the timestamp is inverted.
-pub fn version_key(bucket: &str, key: &str, hlc: u64) -> Vec<u8> {
+pub fn version_key(bucket: &str, key: &str, hlc: u64, version_id: &str) -> Vec<u8> {
     let mut k = versions_prefix(bucket, key);
     k.extend_from_slice(&(u64::MAX - hlc).to_be_bytes());
+    k.extend_from_slice(version_id.as_bytes());
     k
 }
 
 /// Splits a versions-table key back into the object key (without bucket).
 pub fn split_version_key<'a>(bucket: &str, raw: &'a [u8]) -> Option<&'a str> {
     let rest = raw.get(bucket.len() + 1..)?;
-    let key = rest.get(..rest.len().checked_sub(9)?)?;
-    std::str::from_utf8(key).ok()
+    let nul = rest.iter().position(|&b| b == 0)?;
+    std::str::from_utf8(&rest[..nul]).ok()
 }
 
 /// Splits a current-table key back into the object key (without bucket).
@@ -77,18 +78,19 @@ mod tests {
 
     #[test]
     fn newer_versions_sort_first() {
-        assert!(version_key("b", "k", 200) < version_key("b", "k", 100));
+        assert!(version_key("b", "k", 200, "x") < version_key("b", "k", 100, "y"));
+        assert!(version_key("b", "k", 100, "a") < version_key("b", "k", 100, "b"));
     }
 
     #[test]
     fn versions_of_a_key_sort_before_longer_keys() {
-        assert!(version_key("b", "a", 1) < version_key("b", "a/b", u64::MAX));
-        assert!(version_key("b", "a", 1) < version_key("b", "a0", u64::MAX));
+        assert!(version_key("b", "a", 1, "z") < version_key("b", "a/b", u64::MAX, "a"));
+        assert!(version_key("b", "a", 1, "z") < version_key("b", "a0", u64::MAX, "a"));
     }
 
     #[test]
     fn split_round_trips() {
-        let raw = version_key("bucket", "dir/file.txt", 42);
+        let raw = version_key("bucket", "dir/file.txt", 42, "null");
         assert_eq!(split_version_key("bucket", &raw), Some("dir/file.txt"));
         let raw = object_key("bucket", "dir/file.txt");
         assert_eq!(split_object_key("bucket", &raw), Some("dir/file.txt"));

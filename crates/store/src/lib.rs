@@ -18,6 +18,8 @@ pub mod items;
 pub mod keys;
 pub mod objects;
 pub mod records;
+pub mod replica;
+pub mod rules;
 pub mod uploads;
 
 pub use blobs::{BodyWriter, StagedBody};

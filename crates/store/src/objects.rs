@@ -12,7 +12,7 @@ use crate::changelog::Change;
 use crate::db::{CURRENT, INLINE, ReadTx, Store, Tx, VERSIONS};
 use crate::error::StoreError;
 use crate::keys::{object_key, prefix_end, split_object_key, split_version_key, version_key, versions_prefix};
-use crate::records::{ObjectVersion, Segment, Versioning};
+use crate::records::{BucketRecord, ObjectVersion, ReplicationStatus, Segment, Versioning};
 
 /// What a scan visitor wants next.
 pub enum Visit {
@@ -50,7 +50,7 @@ fn decode(raw: &[u8]) -> Result<ObjectVersion, StoreError> {
 }
 
 /// Finds a version of a key by id in any table holding versions.
-fn find_version<T: ReadableTable<&'static [u8], &'static [u8]>>(
+pub(crate) fn find_version<T: ReadableTable<&'static [u8], &'static [u8]>>(
     table: &T,
     bucket: &str,
     key: &str,
@@ -172,19 +172,20 @@ impl Tx<'_> {
     /// Makes `version` (with segments already adopted) a new version of the key:
     /// assigns its id per the bucket's versioning, replaces a previous `null`
     /// version, updates the current pointer and logs the change.
-    pub fn commit_version(
-        &mut self,
-        bucket: &str,
-        key: &str,
-        versioning: Versioning,
-        mut version: ObjectVersion,
-    ) -> Result<ObjectVersion, StoreError> {
+    /// A version a replication rule selects starts out PENDING.
+    pub fn commit_version(&mut self, record: &BucketRecord, key: &str, mut version: ObjectVersion) -> Result<ObjectVersion, StoreError> {
+        let bucket = record.name.as_str();
         version.hlc = self.now();
         version.origin = self.region().to_string();
-        version.version_id = match versioning {
+        version.version_id = match record.versioning {
             Versioning::Enabled => new_version_id(version.hlc),
             Versioning::Unversioned | Versioning::Suspended => "null".to_string(),
         };
+        let selected = record
+            .replication
+            .as_ref()
+            .and_then(|config| config.rule_for(key, &version.tags, version.delete_marker));
+        version.replication_status = selected.map(|_| ReplicationStatus::Pending);
         self.install_version(bucket, key, &version)?;
         let origin = version.origin.clone();
         self.append(
@@ -201,7 +202,7 @@ impl Tx<'_> {
 
     /// Inserts a version, replacing an existing version with the same id, and
     /// points `current` at the newest version of the key.
-    fn install_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
+    pub(crate) fn install_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
         let replaced = {
             let mut versions: BytesTable = self.txn.open_table(VERSIONS)?;
             let existing = find_version(&versions, bucket, key, &version.version_id)?;
@@ -209,7 +210,7 @@ impl Tx<'_> {
                 versions.remove(raw_key.as_slice())?;
             }
             versions.insert(
-                version_key(bucket, key, version.hlc).as_slice(),
+                version_key(bucket, key, version.hlc, &version.version_id).as_slice(),
                 serde_json::to_vec(version)?.as_slice(),
             )?;
             existing.map(|(_, v)| v)
@@ -220,8 +221,18 @@ impl Tx<'_> {
         self.refresh_current(bucket, key)
     }
 
+    /// Replaces a version record in place (same id, same clock time) and
+    /// refreshes the current pointer.
+    pub(crate) fn rewrite_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
+        self.txn.open_table(VERSIONS)?.insert(
+            version_key(bucket, key, version.hlc, &version.version_id).as_slice(),
+            serde_json::to_vec(version)?.as_slice(),
+        )?;
+        self.refresh_current(bucket, key)
+    }
+
     /// Points `current` at the newest remaining version of the key, or removes it.
-    fn refresh_current(&mut self, bucket: &str, key: &str) -> Result<(), StoreError> {
+    pub(crate) fn refresh_current(&mut self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let newest = {
             let versions: BytesTable = self.txn.open_table(VERSIONS)?;
             let prefix = versions_prefix(bucket, key);
@@ -292,7 +303,7 @@ impl Store {
             let mut version = template;
             version.segments = vec![tx.adopt(&mut body)?];
             version.size = body.segment.len;
-            tx.commit_version(&bucket, &key, record.versioning, version)
+            tx.commit_version(&record, &key, version)
         })
         .await
     }
@@ -324,7 +335,7 @@ impl Store {
                 });
             }
             let marker = delete_marker(&owner);
-            let marker = tx.commit_version(&bucket, &key, record.versioning, marker)?;
+            let marker = tx.commit_version(&record, &key, marker)?;
             Ok(DeleteOutcome {
                 version_id: Some(marker.version_id),
                 delete_marker: true,
@@ -354,11 +365,7 @@ impl Store {
                 }
             };
             edit(&mut version)?;
-            let raw = serde_json::to_vec(&version)?;
-            tx.txn
-                .open_table(VERSIONS)?
-                .insert(version_key(&bucket, &key, version.hlc).as_slice(), raw.as_slice())?;
-            tx.refresh_current(&bucket, &key)?;
+            tx.rewrite_version(&bucket, &key, &version)?;
             let hlc = tx.now();
             let origin = tx.region().to_string();
             tx.append(
@@ -399,5 +406,6 @@ fn delete_marker(owner: &str) -> ObjectVersion {
         origin: String::new(),
         segments: vec![],
         part_sizes: vec![],
+        replication_status: None,
     }
 }

@@ -161,6 +161,32 @@ pub struct ObjectVersion {
     /// Part sizes for multipart objects (for `partNumber` reads and checksums).
     #[serde(default)]
     pub part_sizes: Vec<u64>,
+    /// `x-amz-replication-status`: PENDING, COMPLETED or FAILED on a source
+    /// version a replication rule selected, REPLICA on a replicated copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication_status: Option<ReplicationStatus>,
+}
+
+/// Where a version stands in cross-region replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ReplicationStatus {
+    Pending,
+    Completed,
+    Failed,
+    Replica,
+}
+
+impl ReplicationStatus {
+    /// The value of the `x-amz-replication-status` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Replica => "REPLICA",
+        }
+    }
 }
 
 /// A multipart upload in progress.

@@ -159,7 +159,7 @@ impl Store {
                 .map(|p| p.segment)
                 .collect();
             tx.release(&unused)?;
-            let version = tx.commit_version(&upload.bucket, &upload.key, record.versioning, version)?;
+            let version = tx.commit_version(&record, &upload.key, version)?;
             Ok((upload.bucket, upload.key, version))
         })
         .await

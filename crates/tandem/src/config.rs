@@ -6,11 +6,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use tandem_node::NodeConfig;
+use tandem_replication::{Peer, ReplicationKey};
 use tandem_s3::AccessKey;
 
 /// Dev credentials printed by `tandem dev`. Only ever used for local demos.
 pub const DEV_ACCESS_KEY_ID: &str = "TANDEMDEVACCESSKEY01";
 pub const DEV_SECRET_ACCESS_KEY: &str = "tandem-dev-secret-key-do-not-use-in-prod";
+/// Dev replication credential (region to region). Only ever used for local demos.
+pub const DEV_REPLICATION_KEY_ID: &str = "TANDEMDEVREPLICATION";
+pub const DEV_REPLICATION_SECRET: &str = "tandem-dev-replication-secret-do-not-use-in-prod";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -21,6 +25,25 @@ pub struct Config {
     /// Domains under which `<bucket>.<domain>` addresses a bucket (virtual-host style).
     #[serde(default = "default_domains")]
     pub bucket_domains: Vec<String>,
+    /// The credential regions use between themselves; required with more than one region.
+    pub replication: Option<ReplicationConfig>,
+}
+
+/// `[replication]`: the region-to-region credential. It is not a user key:
+/// it opens only the replication endpoints, and user keys never open those.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplicationConfig {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for ReplicationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicationConfig")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -30,6 +53,9 @@ pub struct RegionConfig {
     pub listen: SocketAddr,
     /// URL clients and peers use to reach this region; defaults to `http://<listen>`.
     pub public_url: Option<String>,
+    /// URL peers use for replication, when it differs from `public_url`
+    /// (a private network, or a proxy in tests).
+    pub replication_url: Option<String>,
     pub data_dir: PathBuf,
 }
 
@@ -69,6 +95,11 @@ impl RegionConfig {
     pub fn url(&self) -> String {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
+
+    /// URL peers replicate to.
+    pub fn peer_url(&self) -> String {
+        self.replication_url.clone().unwrap_or_else(|| self.url())
+    }
 }
 
 impl Config {
@@ -91,6 +122,7 @@ impl Config {
             name: name.to_string(),
             listen: SocketAddr::from(([127, 0, 0, 1], base_port + offset)),
             public_url: None,
+            replication_url: None,
             data_dir: data_root.join(name),
         };
         Config {
@@ -101,6 +133,10 @@ impl Config {
                 principal: Some("dev".into()),
             }],
             bucket_domains: default_domains(),
+            replication: Some(ReplicationConfig {
+                access_key_id: DEV_REPLICATION_KEY_ID.into(),
+                secret_access_key: DEV_REPLICATION_SECRET.into(),
+            }),
         }
     }
 
@@ -125,6 +161,22 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "tandem.toml must define at least one [[access_keys]] entry; every request is authenticated".into(),
             ));
+        }
+        match &self.replication {
+            None if self.regions.len() > 1 => {
+                return Err(ConfigError::Invalid(
+                    "tandem.toml defines several regions but no [replication] access_key_id/secret_access_key for them to use".into(),
+                ));
+            }
+            Some(r) if self.access_keys.iter().any(|k| k.access_key_id == r.access_key_id) => {
+                return Err(ConfigError::Invalid(
+                    "the [replication] access key must differ from every [[access_keys]] entry".into(),
+                ));
+            }
+            Some(r) if r.secret_access_key.len() < 16 => {
+                return Err(ConfigError::Invalid("the [replication] secret needs 16+ characters".into()));
+            }
+            _ => {}
         }
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
@@ -160,6 +212,19 @@ impl Config {
                 })
                 .collect(),
             bucket_domains: self.bucket_domains.clone(),
+            peers: self
+                .regions
+                .iter()
+                .filter(|r| r.name != region.name)
+                .map(|r| Peer {
+                    name: r.name.clone(),
+                    url: r.peer_url(),
+                })
+                .collect(),
+            replication_key: self.replication.as_ref().map(|r| ReplicationKey {
+                access_key_id: r.access_key_id.clone(),
+                secret_access_key: r.secret_access_key.clone(),
+            }),
         }
     }
 }
@@ -187,6 +252,9 @@ data_dir = "/tmp/b"
 access_key_id = "AKIA1"
 secret_access_key = "secretsecret"
 principal = "alice"
+[replication]
+access_key_id = "REPL"
+secret_access_key = "replication-secret-1"
 "#,
         )
         .unwrap();
@@ -194,6 +262,8 @@ principal = "alice"
         assert_eq!(c.regions.len(), 2);
         let node = c.node(c.region("ap-tokyo").unwrap());
         assert_eq!(node.access_keys[0].principal, "alice");
+        assert_eq!(node.peers.len(), 1);
+        assert_eq!(node.peers[0].url, "http://127.0.0.1:9000");
         assert!(c.region("eu-west").unwrap_err().to_string().contains("us-east, ap-tokyo"));
     }
 

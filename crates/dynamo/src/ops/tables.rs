@@ -33,7 +33,7 @@ fn stream_spec(req: &Value) -> DynamoResult<Option<StreamSpecification>> {
     Ok(spec)
 }
 
-fn stream_label(ms: u64) -> String {
+pub(crate) fn stream_label(ms: u64) -> String {
     let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}",
@@ -86,7 +86,7 @@ impl DynamoApi {
         }
         let stream = stream_spec(&req)?;
         let created_ms = tandem_store::now_ms();
-        let def = TableDef {
+        let mut def = TableDef {
             name: name.clone(),
             attribute_definitions: typed(&req, "AttributeDefinitions")?.unwrap_or_default(),
             key_schema: typed(&req, "KeySchema")?.unwrap_or_default(),
@@ -105,6 +105,7 @@ impl DynamoApi {
             created_ms,
             region: self.region.clone(),
         };
+        def.include_own_region();
         def.validate()?;
         let def = self
             .store
@@ -223,6 +224,7 @@ impl DynamoApi {
                 }
                 apply_gsi_updates(&mut def, &gsi_updates)?;
                 apply_replica_updates(&mut def, &replicas);
+                def.include_own_region();
                 def.validate()?;
                 reindex(tx, &old, &def)?;
                 catalog::save(tx, &def)?;

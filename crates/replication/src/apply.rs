@@ -1,0 +1,138 @@
+//! The receiving side: reads a batch of frames from a peer, stages object
+//! bodies to disk as they stream in, then applies the whole batch in one
+//! durable commit — checking every change first, so a batch that cannot be
+//! applied changes nothing and is retried by its sender. Applying is
+//! idempotent (last writer wins), so redelivered batches are harmless.
+
+use http_body::Body;
+use prometheus_client::metrics::histogram::Histogram;
+use tandem_dynamo::Stamp;
+use tandem_store::replica::Applied;
+use tandem_store::{BodyWriter, StagedBody, Store, Tx};
+
+use crate::error::ReplicationError;
+use crate::frame::{FrameReader, Op, Shipped};
+
+/// A change read from the wire, with its staged body.
+struct Received {
+    shipped: Shipped,
+    body: Option<StagedBody>,
+}
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct Summary {
+    pub applied: u64,
+    pub stale: u64,
+}
+
+/// Reads and applies one batch from `origin`; `lag` observes, for each
+/// applied change, seconds since its commit at the origin.
+pub async fn apply_batch<B>(store: &Store, origin: &str, body: B, lag: &Histogram) -> Result<Summary, ReplicationError>
+where
+    B: Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let received = receive(store, origin, body).await?;
+    let stamps: Vec<u64> = received.iter().map(|r| r.shipped.hlc).collect();
+    let outcomes = store
+        .write(move |tx| -> Result<Vec<Applied>, ReplicationError> {
+            for r in &received {
+                check(tx, r)?;
+            }
+            received.into_iter().map(|r| apply(tx, r)).collect()
+        })
+        .await?;
+    let now = tandem_store::now_ms();
+    let mut summary = Summary::default();
+    for (outcome, hlc) in outcomes.iter().zip(stamps) {
+        match outcome {
+            Applied::Applied => {
+                summary.applied += 1;
+                let committed = tandem_store::hlc::hlc_millis(hlc);
+                lag.observe(now.saturating_sub(committed) as f64 / 1000.0);
+            }
+            Applied::Stale => summary.stale += 1,
+        }
+    }
+    Ok(summary)
+}
+
+/// Reads every frame, staging bodies as files (or memory when small).
+async fn receive<B>(store: &Store, origin: &str, body: B) -> Result<Vec<Received>, ReplicationError>
+where
+    B: Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut reader = FrameReader::new(body);
+    let mut received = Vec::new();
+    while let Some(shipped) = reader.next_header().await? {
+        if shipped.origin != origin {
+            return Err(ReplicationError::Wire(format!(
+                "{origin} sent a change that originated in {}; regions only ship their own changes",
+                shipped.origin
+            )));
+        }
+        let body = match &shipped.op {
+            Op::Version { version, .. } if !version.delete_marker => {
+                if version.size != shipped.body_len {
+                    return Err(ReplicationError::Wire(format!(
+                        "a version of {} bytes came with a body of {}",
+                        version.size, shipped.body_len
+                    )));
+                }
+                let mut writer = BodyWriter::new();
+                let mut remaining = shipped.body_len;
+                while remaining > 0 {
+                    let chunk = reader.body_chunk(&mut remaining).await?;
+                    writer.write(store.blobs(), &chunk).await?;
+                }
+                Some(writer.finish(store.blobs()).await?)
+            }
+            _ if shipped.body_len > 0 => return Err(ReplicationError::Wire("only object versions carry bodies".into())),
+            _ => None,
+        };
+        received.push(Received { shipped, body });
+    }
+    Ok(received)
+}
+
+/// Checks that a change can be applied here; writes nothing.
+fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
+    let missing_bucket = |bucket: &str| {
+        ReplicationError::Rejected(format!(
+            "bucket {bucket} does not exist in region {}; create it (versioned) to receive replicas",
+            tx.region()
+        ))
+    };
+    match &r.shipped.op {
+        Op::Version { bucket, .. } | Op::VersionEdit { bucket, .. } => {
+            tx.bucket(bucket)?.ok_or_else(|| missing_bucket(bucket))?;
+        }
+        Op::Item { table, keys, new, .. } => tandem_dynamo::replica::check_item_change(tx, table, keys, new.as_ref())?,
+        Op::Table { definition } => tandem_dynamo::replica::check_table_definition(definition)?,
+        Op::BucketClaim { .. } | Op::BucketRelease { .. } => {}
+    }
+    Ok(())
+}
+
+fn apply(tx: &mut Tx<'_>, r: Received) -> Result<Applied, ReplicationError> {
+    let Received { shipped, mut body } = r;
+    let (origin, hlc) = (shipped.origin, shipped.hlc);
+    Ok(match shipped.op {
+        Op::Version { bucket, key, version } => tx.apply_replica_version(&bucket, &key, version, body.as_mut())?,
+        Op::VersionEdit { bucket, key, version } => tx.apply_replica_edit(&bucket, &key, &version, &origin, hlc)?,
+        Op::BucketClaim { name, claim } => tx.apply_registry_claim(&name, claim)?,
+        Op::BucketRelease { name } => tx.apply_registry_release(&name, &origin)?,
+        Op::Table { definition } => tandem_dynamo::replica::apply_table_definition(tx, &definition, &origin, hlc)?,
+        Op::Item {
+            table,
+            keys,
+            new,
+            by_service,
+        } => {
+            let stamp = Stamp { hlc, origin, by_service };
+            tandem_dynamo::replica::apply_item_change(tx, &table, &keys, new.as_ref(), stamp)?
+        }
+    })
+}

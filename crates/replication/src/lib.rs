@@ -1,0 +1,164 @@
+//! Cross-region replication through the change log.
+//!
+//! Every region ships its own changes to every peer: one [`shipper::Shipper`]
+//! per peer reads the local log from a durable cursor, [`route`] decides what
+//! each change means for that peer (S3 rules, global-table replicas, the bucket
+//! registry), and [`frame`] streams the batch. The peer's [`apply`] stages
+//! bodies, then applies the batch in one commit with last-writer-wins checks,
+//! and only then answers; the shipper then moves its cursor. Delivery is at
+//! least once, apply is idempotent, and a change never returns to its origin.
+//!
+//! [`backlog`], [`stats`] and [`metrics`] say how far behind each peer is.
+
+pub mod apply;
+pub mod backlog;
+pub mod error;
+pub mod frame;
+pub mod metrics;
+pub mod peer;
+pub mod route;
+pub mod shipper;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tandem_store::Store;
+
+pub use error::ReplicationError;
+pub use peer::{Peer, PeerClient, ReplicationKey};
+
+/// The replication side of a region node. Cheap to clone.
+#[derive(Clone)]
+pub struct Replication {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    peers: Vec<Peer>,
+    key: Option<ReplicationKey>,
+    shippers: BTreeMap<String, Arc<stats::PeerStats>>,
+    applied: stats::ApplyStats,
+    metrics: metrics::ReplicationMetrics,
+}
+
+impl Replication {
+    /// Replication of `store` with `peers`; without a key it neither ships nor
+    /// accepts batches (a single-region deployment).
+    pub fn new(store: Store, peers: Vec<Peer>, key: Option<ReplicationKey>) -> Self {
+        let shippers = peers.iter().map(|p| (p.name.clone(), Arc::default())).collect();
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                peers,
+                key,
+                shippers,
+                applied: stats::ApplyStats::default(),
+                metrics: metrics::ReplicationMetrics::default(),
+            }),
+        }
+    }
+
+    pub fn peers(&self) -> &[Peer] {
+        &self.inner.peers
+    }
+
+    /// Starts one shipper per peer.
+    pub fn spawn_shippers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let Some(key) = &self.inner.key else { return vec![] };
+        let client = PeerClient::new(self.inner.store.region(), key.clone());
+        self.inner
+            .peers
+            .iter()
+            .map(|peer| {
+                let shipper = shipper::Shipper {
+                    peer: peer.clone(),
+                    store: self.inner.store.clone(),
+                    client: client.clone(),
+                    stats: Arc::clone(&self.inner.shippers[&peer.name]),
+                };
+                tokio::spawn(shipper.run())
+            })
+            .collect()
+    }
+
+    /// Authenticates and applies one batch from a peer. Returns the HTTP
+    /// status and a JSON answer.
+    pub async fn handle_apply<B>(&self, method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, body: B) -> (u16, Value)
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let outcome = async {
+            let key = self
+                .inner
+                .key
+                .as_ref()
+                .ok_or_else(|| ReplicationError::Unauthorized("this region has no replication credential configured".into()))?;
+            let origin = peer::authenticate(method, uri, headers, key, &self.inner.peers)?;
+            let lag = self
+                .inner
+                .metrics
+                .apply_lag
+                .get_or_create(&metrics::OriginLabels { origin: origin.clone() })
+                .clone();
+            let summary = apply::apply_batch(&self.inner.store, &origin, body, &lag).await?;
+            self.inner.applied.record(&origin, summary.applied, summary.stale);
+            Ok::<_, ReplicationError>(summary)
+        };
+        match outcome.await {
+            Ok(summary) => (200, json!(summary)),
+            Err(e) => {
+                tracing::warn!(error = %e, "replication batch refused");
+                (e.status(), json!({ "error": e.to_string() }))
+            }
+        }
+    }
+
+    /// Everything about replication in this region, as `/_tandem/replication` shows it.
+    pub fn status(&self) -> Result<Value, ReplicationError> {
+        let mut peers = Vec::new();
+        for peer in &self.inner.peers {
+            let state = self.inner.shippers[&peer.name].snapshot();
+            let backlog = backlog::backlog(&self.inner.store, &peer.name)?;
+            let health = match (state.consecutive_failures, backlog.changes) {
+                (0, 0) => "in-sync",
+                (0, _) => "catching-up",
+                _ => "failing",
+            };
+            peers.push(json!({
+                "peer": peer.name,
+                "url": peer.url,
+                "state": health,
+                "backlog": backlog,
+                "shipper": state,
+            }));
+        }
+        Ok(json!({
+            "region": self.inner.store.region(),
+            "last_seq": self.inner.store.last_seq(),
+            "peers": peers,
+            "applied_from": self.inner.applied.snapshot(),
+        }))
+    }
+
+    /// Registers replication metrics with the node's registry.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.inner.metrics.register(registry);
+    }
+
+    /// Refreshes backlog gauges and counters before a scrape.
+    pub fn refresh_metrics(&self) {
+        let m = &self.inner.metrics;
+        m.clear_backlog();
+        for peer in &self.inner.peers {
+            let backlog = backlog::backlog(&self.inner.store, &peer.name).ok();
+            m.refresh_peer(&peer.name, backlog.as_ref(), &self.inner.shippers[&peer.name].snapshot());
+        }
+        for (origin, state) in self.inner.applied.snapshot() {
+            m.refresh_origin(&origin, &state);
+        }
+    }
+}

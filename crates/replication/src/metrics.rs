@@ -1,0 +1,143 @@
+//! Replication in Prometheus terms: per peer the backlog (changes, bytes, by
+//! bucket/table), lag, shipped changes and bytes, failures and the time of the
+//! last success; per origin the changes applied here and a histogram of
+//! origin-commit-to-apply latency. Gauges are refreshed at scrape time.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+use crate::backlog::Backlog;
+use crate::stats::{AppliedState, ShipperState, lag_histogram};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PeerLabels {
+    pub peer: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabels {
+    pub peer: String,
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OriginLabels {
+    pub origin: String,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+pub struct ReplicationMetrics {
+    backlog_changes: Family<ResourceLabels, Gauge>,
+    backlog_bytes: Family<ResourceLabels, Gauge>,
+    lag_seconds: Family<PeerLabels, FloatGauge>,
+    shipped_changes: Family<PeerLabels, Counter>,
+    shipped_bytes: Family<PeerLabels, Counter>,
+    failures: Family<PeerLabels, Counter>,
+    last_success: Family<PeerLabels, Gauge>,
+    applied: Family<OriginLabels, Counter>,
+    /// Seconds from commit at the origin to apply here.
+    pub apply_lag: Family<OriginLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Default for ReplicationMetrics {
+    fn default() -> Self {
+        Self {
+            backlog_changes: Family::default(),
+            backlog_bytes: Family::default(),
+            lag_seconds: Family::default(),
+            shipped_changes: Family::default(),
+            shipped_bytes: Family::default(),
+            failures: Family::default(),
+            last_success: Family::default(),
+            applied: Family::default(),
+            apply_lag: Family::new_with_constructor(lag_histogram),
+        }
+    }
+}
+
+/// Brings a counter up to a total kept elsewhere (totals only grow).
+fn catch_up(counter: &Counter, total: u64) {
+    let now = counter.get();
+    if total > now {
+        counter.inc_by(total - now);
+    }
+}
+
+impl ReplicationMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("replication");
+        r.register(
+            "backlog_changes",
+            "Changes waiting to ship, by peer and bucket/table",
+            self.backlog_changes.clone(),
+        );
+        r.register(
+            "backlog_bytes",
+            "Object bytes waiting to ship, by peer and bucket/table",
+            self.backlog_bytes.clone(),
+        );
+        r.register(
+            "lag_seconds",
+            "Age of the oldest change not yet applied by the peer",
+            self.lag_seconds.clone(),
+        );
+        r.register("shipped_changes", "Changes delivered to the peer", self.shipped_changes.clone());
+        r.register(
+            "shipped_bytes",
+            "Object body bytes delivered to the peer",
+            self.shipped_bytes.clone(),
+        );
+        r.register("failures", "Failed batch attempts (each is retried)", self.failures.clone());
+        r.register(
+            "last_success_timestamp_seconds",
+            "When the peer last applied a batch",
+            self.last_success.clone(),
+        );
+        r.register("applied_changes", "Changes from each origin applied here", self.applied.clone());
+        r.register(
+            "apply_latency_seconds",
+            "Time from commit at the origin to apply here",
+            self.apply_lag.clone(),
+        );
+    }
+
+    pub fn refresh_peer(&self, peer: &str, backlog: Option<&Backlog>, state: &ShipperState) {
+        let labels = PeerLabels { peer: peer.to_string() };
+        if let Some(b) = backlog {
+            for (resource, pending) in &b.by_resource {
+                let l = ResourceLabels {
+                    peer: peer.to_string(),
+                    resource: resource.clone(),
+                };
+                self.backlog_changes.get_or_create(&l).set(pending.changes as i64);
+                self.backlog_bytes.get_or_create(&l).set(pending.bytes as i64);
+            }
+            self.lag_seconds.get_or_create(&labels).set(b.oldest_age_seconds);
+        }
+        catch_up(&self.shipped_changes.get_or_create(&labels), state.shipped_changes);
+        catch_up(&self.shipped_bytes.get_or_create(&labels), state.shipped_bytes);
+        catch_up(&self.failures.get_or_create(&labels), state.failures);
+        if let Some(ms) = state.last_success_ms {
+            self.last_success.get_or_create(&labels).set((ms / 1000) as i64);
+        }
+    }
+
+    /// Forgets per-resource backlog gauges before a refresh (drained ones read 0 otherwise stale).
+    pub fn clear_backlog(&self) {
+        self.backlog_changes.clear();
+        self.backlog_bytes.clear();
+    }
+
+    pub fn refresh_origin(&self, origin: &str, state: &AppliedState) {
+        let labels = OriginLabels {
+            origin: origin.to_string(),
+        };
+        catch_up(&self.applied.get_or_create(&labels), state.applied);
+    }
+}

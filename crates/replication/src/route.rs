@@ -1,0 +1,244 @@
+//! Which changes of the local log ship to one peer, and as what.
+//!
+//! - Buckets: creations and deletions ship to every peer (the name registry).
+//! - Object versions: a version written here that a replication rule selected
+//!   when it was written ships to the peer holding the rule's destination
+//!   bucket, with the version's current record (tags, status). Metadata edits
+//!   ship the same way; edits of replicas only when the rule allows
+//!   ReplicaModifications. Deletes by version id never ship (as in S3).
+//! - Tables: definitions and item changes made here ship to the peers a global
+//!   table lists as replicas.
+//!
+//! Changes that arrived from another region are never shipped again.
+
+use bytes::Bytes;
+use std::collections::HashMap;
+use tandem_dynamo::table::TableDef;
+use tandem_store::{BucketRecord, Change, ChangeEntry, ObjectVersion, ReadTx, SegmentSource, Store};
+
+use crate::error::ReplicationError;
+use crate::frame::{Op, Shipped};
+
+/// Where a piece of an object body is read from while it ships. Files are
+/// opened while the version is known to exist, so a later delete cannot pull
+/// the bytes away mid-batch.
+pub enum BodyPiece {
+    Bytes(Bytes),
+    File(std::fs::File),
+}
+
+/// One change on its way to the peer.
+pub struct Outgoing {
+    pub shipped: Shipped,
+    pub body: Vec<BodyPiece>,
+    /// The source version (bucket, key, version id) whose replication status
+    /// follows this delivery.
+    pub source: Option<(String, String, String)>,
+}
+
+/// A version that should replicate but cannot be routed anywhere.
+#[derive(Debug, Clone)]
+pub struct Unroutable {
+    pub bucket: String,
+    pub key: String,
+    pub version_id: String,
+    pub reason: String,
+}
+
+/// What routing one change decided.
+pub enum Route {
+    Skip,
+    Ship(Outgoing),
+    Unroutable(Unroutable),
+}
+
+/// Routes changes to one peer, reading buckets, tables and versions from one
+/// snapshot (cached per batch).
+pub struct Router<'a> {
+    read: &'a ReadTx,
+    store: &'a Store,
+    peer: &'a str,
+    /// Open body files (for shipping) or only measure them (for status).
+    with_bodies: bool,
+    buckets: HashMap<String, Option<BucketRecord>>,
+    tables: HashMap<String, Option<TableDef>>,
+}
+
+impl<'a> Router<'a> {
+    pub fn new(read: &'a ReadTx, store: &'a Store, peer: &'a str, with_bodies: bool) -> Self {
+        Self {
+            read,
+            store,
+            peer,
+            with_bodies,
+            buckets: HashMap::new(),
+            tables: HashMap::new(),
+        }
+    }
+
+    fn local(&self) -> &str {
+        self.store.region()
+    }
+
+    fn bucket(&mut self, name: &str) -> Result<Option<BucketRecord>, ReplicationError> {
+        if !self.buckets.contains_key(name) {
+            let record = self.read.bucket(name)?;
+            self.buckets.insert(name.to_string(), record);
+        }
+        Ok(self.buckets[name].clone())
+    }
+
+    fn table(&mut self, name: &str) -> Result<Option<TableDef>, ReplicationError> {
+        if !self.tables.contains_key(name) {
+            let def = match self.read.catalog_get(name)? {
+                Some(raw) => serde_json::from_slice(&raw).ok(),
+                None => None,
+            };
+            self.tables.insert(name.to_string(), def);
+        }
+        Ok(self.tables[name].clone())
+    }
+
+    /// Decides what one change-log entry means for the peer.
+    pub fn route(&mut self, entry: &ChangeEntry) -> Result<Route, ReplicationError> {
+        let local_origin = entry.origin == self.local();
+        let op = match &entry.change {
+            Change::BucketCreated { bucket } if local_origin => Op::BucketClaim {
+                name: bucket.name.clone(),
+                claim: tandem_store::replica::RegistryEntry {
+                    region: bucket.region.clone(),
+                    owner: bucket.owner.clone(),
+                    hlc: bucket.hlc,
+                },
+            },
+            Change::BucketDeleted { name } if local_origin => Op::BucketRelease { name: name.clone() },
+            Change::VersionPut { bucket, key, version } | Change::VersionResync { bucket, key, version } => {
+                return self.route_version(entry, bucket, key, version, false);
+            }
+            Change::VersionUpdated { bucket, key, version } if local_origin => {
+                return self.route_version(entry, bucket, key, version, true);
+            }
+            Change::TableDefined { name, definition } if local_origin => match self.table(name)? {
+                Some(def) if def.replicas.iter().any(|r| r == self.peer) => Op::Table {
+                    definition: definition.clone(),
+                },
+                _ => return Ok(Route::Skip),
+            },
+            Change::ItemChanged {
+                table,
+                keys,
+                new,
+                by_service,
+                ..
+            } if local_origin => match self.table(table)? {
+                Some(def) if def.replicas.iter().any(|r| r == self.peer) => Op::Item {
+                    table: table.clone(),
+                    keys: keys.clone(),
+                    new: new.clone(),
+                    by_service: *by_service,
+                },
+                _ => return Ok(Route::Skip),
+            },
+            _ => return Ok(Route::Skip),
+        };
+        Ok(Route::Ship(Outgoing {
+            shipped: Shipped {
+                seq: entry.seq,
+                origin: entry.origin.clone(),
+                hlc: entry.hlc,
+                op,
+                body_len: 0,
+            },
+            body: vec![],
+            source: None,
+        }))
+    }
+
+    /// Routes a version (new, re-synced, or edited) by its bucket's rules.
+    fn route_version(
+        &mut self,
+        entry: &ChangeEntry,
+        bucket: &str,
+        key: &str,
+        logged: &ObjectVersion,
+        edit: bool,
+    ) -> Result<Route, ReplicationError> {
+        let Some(version) = self.read.version(bucket, key, &logged.version_id)? else {
+            return Ok(Route::Skip); // removed since: nothing left to ship
+        };
+        let written_here = version.origin == self.local();
+        if !edit && (!written_here || version.replication_status.is_none()) {
+            return Ok(Route::Skip);
+        }
+        let Some(config) = self.bucket(bucket)?.and_then(|b| b.replication) else {
+            return Ok(Route::Skip);
+        };
+        let Some(rule) = config.rule_for(key, &version.tags, version.delete_marker && !edit) else {
+            return Ok(Route::Skip);
+        };
+        if edit && !written_here && !rule.replica_modifications {
+            return Ok(Route::Skip);
+        }
+        let dest = rule.destination_name().to_string();
+        let unroutable = |reason: String| {
+            Route::Unroutable(Unroutable {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                version_id: version.version_id.clone(),
+                reason,
+            })
+        };
+        match self.read.registry(&dest)? {
+            Some(held) if held.region == self.peer => {}
+            Some(held) if held.region == self.local() => {
+                return Ok(unroutable(format!(
+                    "destination bucket {dest} is in this region; rules must name a bucket in another region"
+                )));
+            }
+            Some(_) => return Ok(Route::Skip),
+            None => return Ok(unroutable(format!("destination bucket {dest} does not exist in any region"))),
+        }
+        let (body, body_len) = match edit || version.delete_marker {
+            true => (vec![], 0),
+            false => (self.body_of(&version)?, version.size),
+        };
+        let source = (!edit).then(|| (bucket.to_string(), key.to_string(), version.version_id.clone()));
+        let op = match edit {
+            true => Op::VersionEdit {
+                bucket: dest,
+                key: key.to_string(),
+                version,
+            },
+            false => Op::Version {
+                bucket: dest,
+                key: key.to_string(),
+                version,
+            },
+        };
+        Ok(Route::Ship(Outgoing {
+            shipped: Shipped {
+                seq: entry.seq,
+                origin: self.local().to_string(),
+                hlc: entry.hlc,
+                op,
+                body_len,
+            },
+            body,
+            source,
+        }))
+    }
+
+    fn body_of(&self, version: &ObjectVersion) -> Result<Vec<BodyPiece>, ReplicationError> {
+        if !self.with_bodies {
+            return Ok(vec![]);
+        }
+        let mut pieces = Vec::with_capacity(version.segments.len());
+        for segment in &version.segments {
+            pieces.push(match self.read.segment_source(segment, self.store)? {
+                SegmentSource::Bytes(b) => BodyPiece::Bytes(b),
+                SegmentSource::File(path) => BodyPiece::File(std::fs::File::open(&path).map_err(tandem_store::StoreError::from)?),
+            });
+        }
+        Ok(pieces)
+    }
+}

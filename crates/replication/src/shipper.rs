@@ -1,0 +1,225 @@
+//! One shipper per peer: reads the local change log from the peer's durable
+//! cursor, routes each change ([`crate::route`]), streams the batch to the
+//! peer, and only after the peer answers that it has durably applied the batch
+//! moves the cursor and marks the shipped versions COMPLETED. A failed batch is
+//! retried with backoff, forever; its versions show FAILED meanwhile.
+
+use bytes::Bytes;
+use futures::SinkExt;
+use futures::channel::mpsc;
+use http::{Method, StatusCode};
+use http_body_util::{BodyExt, StreamBody};
+use std::sync::Arc;
+use std::time::Duration;
+use tandem_store::{ChangeEntry, ReplicationStatus, Store};
+use tokio::io::AsyncReadExt;
+
+use crate::error::ReplicationError;
+use crate::frame::{Op, encode_header};
+use crate::peer::{Peer, PeerClient, RequestBody};
+use crate::route::{BodyPiece, Outgoing, Route, Router, Unroutable};
+use crate::stats::PeerStats;
+
+/// Path of the apply endpoint on every node.
+pub const APPLY_PATH: &str = "/_tandem/replication/apply";
+/// Change-log entries read per step.
+const SCAN: usize = 512;
+/// A batch stops growing once its bodies reach this many bytes.
+const MAX_BATCH_BYTES: u64 = 64 << 20;
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Bytes read from a body file per frame piece.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// A routed batch: what to send, and how far it takes the cursor.
+struct Batch {
+    outgoing: Vec<Outgoing>,
+    unroutable: Vec<Unroutable>,
+    /// Sequence number of the last entry the batch covers.
+    through: u64,
+}
+
+/// Ships the local change log to one peer.
+pub struct Shipper {
+    pub peer: Peer,
+    pub store: Store,
+    pub client: PeerClient,
+    pub stats: Arc<PeerStats>,
+}
+
+enum Step {
+    Idle,
+    Progressed,
+}
+
+impl Shipper {
+    /// Runs until the task is aborted.
+    pub async fn run(self) {
+        let mut commits = self.store.subscribe();
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            match self.step().await {
+                Ok(Step::Progressed) => backoff = MIN_BACKOFF,
+                Ok(Step::Idle) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), commits.changed()).await;
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %self.peer.name, error = %e, retry_in = ?backoff, "replication batch failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn step(&self) -> Result<Step, ReplicationError> {
+        let cursor = self.store.read()?.cursor(&self.peer.name)?;
+        let entries = self.store.changes_after(cursor, SCAN)?;
+        let Some(last) = entries.last() else { return Ok(Step::Idle) };
+        let last = last.seq;
+        let batch = self.plan(&entries, last)?;
+        if !batch.unroutable.is_empty() {
+            self.record_unroutable(&batch.unroutable).await?;
+        }
+        let versions = shipped_versions(&batch.outgoing);
+        let (changes, bytes) = (batch.outgoing.len() as u64, batch.outgoing.iter().map(|o| o.shipped.body_len).sum());
+        if !batch.outgoing.is_empty()
+            && let Err(e) = self.send(batch.outgoing).await
+        {
+            if self.stats.failed(e.to_string()) {
+                self.mark(versions, ReplicationStatus::Failed).await?;
+            }
+            return Err(e);
+        }
+        let (peer, through) = (self.peer.name.clone(), batch.through);
+        self.store
+            .write(move |tx| -> Result<(), ReplicationError> {
+                tx.advance_cursor(&peer, through)?;
+                for (bucket, key, id) in &versions {
+                    tx.set_replication_status(bucket, key, id, ReplicationStatus::Completed)?;
+                }
+                Ok(())
+            })
+            .await?;
+        if changes > 0 {
+            self.stats.succeeded(changes, bytes);
+        }
+        Ok(Step::Progressed)
+    }
+
+    /// Routes entries until the batch is full; a table definition ends a batch
+    /// so the peer creates the table before it checks items for it.
+    fn plan(&self, entries: &[ChangeEntry], last: u64) -> Result<Batch, ReplicationError> {
+        let read = self.store.read()?;
+        let mut router = Router::new(&read, &self.store, &self.peer.name, true);
+        let mut batch = Batch {
+            outgoing: vec![],
+            unroutable: vec![],
+            through: last,
+        };
+        let mut bytes = 0;
+        for entry in entries {
+            match router.route(entry)? {
+                Route::Skip => {}
+                Route::Unroutable(u) => batch.unroutable.push(u),
+                Route::Ship(out) => {
+                    bytes += out.shipped.body_len;
+                    let ends_batch = matches!(out.shipped.op, Op::Table { .. }) || bytes >= MAX_BATCH_BYTES;
+                    batch.outgoing.push(out);
+                    if ends_batch {
+                        batch.through = entry.seq;
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Streams a batch to the peer and checks that it was applied.
+    async fn send(&self, outgoing: Vec<Outgoing>) -> Result<(), ReplicationError> {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+        let producer = tokio::spawn(produce(outgoing, tx));
+        let body: RequestBody = StreamBody::new(futures::StreamExt::map(rx, |r| r.map(http_body::Frame::data))).boxed();
+        let result = self.client.send(&self.peer, Method::POST, APPLY_PATH, body).await;
+        producer.abort();
+        let (status, answer) = result?;
+        if status != StatusCode::OK {
+            return Err(ReplicationError::Peer(format!(
+                "{} refused the batch ({status}): {}",
+                self.peer.name,
+                String::from_utf8_lossy(&answer)
+            )));
+        }
+        Ok(())
+    }
+
+    async fn record_unroutable(&self, unroutable: &[Unroutable]) -> Result<(), ReplicationError> {
+        for u in unroutable {
+            tracing::warn!(bucket = %u.bucket, key = %u.key, reason = %u.reason, "version cannot be replicated");
+        }
+        self.stats.unroutable(unroutable.len() as u64, &unroutable[0].reason);
+        let versions = unroutable
+            .iter()
+            .map(|u| (u.bucket.clone(), u.key.clone(), u.version_id.clone()))
+            .collect();
+        self.mark(versions, ReplicationStatus::Failed).await
+    }
+
+    async fn mark(&self, versions: Vec<(String, String, String)>, status: ReplicationStatus) -> Result<(), ReplicationError> {
+        if versions.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .write(move |tx| -> Result<(), ReplicationError> {
+                for (bucket, key, id) in &versions {
+                    tx.set_replication_status(bucket, key, id, status)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Source versions (bucket, key, version id) a batch carries.
+fn shipped_versions(outgoing: &[Outgoing]) -> Vec<(String, String, String)> {
+    outgoing.iter().filter_map(|o| o.source.clone()).collect()
+}
+
+/// Writes a batch's frames into the request body channel.
+async fn produce(outgoing: Vec<Outgoing>, mut tx: mpsc::Sender<Result<Bytes, std::io::Error>>) {
+    for out in outgoing {
+        if tx.send(Ok(encode_header(&out.shipped))).await.is_err() {
+            return;
+        }
+        for piece in out.body {
+            let sent = match piece {
+                BodyPiece::Bytes(b) => tx.send(Ok(b)).await.is_ok(),
+                BodyPiece::File(file) => stream_file(file, &mut tx).await,
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+}
+
+async fn stream_file(file: std::fs::File, tx: &mut mpsc::Sender<Result<Bytes, std::io::Error>>) -> bool {
+    let mut file = tokio::fs::File::from_std(file);
+    loop {
+        let mut buf = vec![0u8; READ_CHUNK];
+        match file.read(&mut buf).await {
+            Ok(0) => return true,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.send(Ok(Bytes::from(buf))).await.is_err() {
+                    return false;
+                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return false;
+            }
+        }
+    }
+}

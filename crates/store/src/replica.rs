@@ -1,0 +1,216 @@
+//! The store's side of cross-region replication: applying object versions that
+//! arrive from a peer (last writer wins by hybrid-logical-clock time, version
+//! ids preserved), the replication status of source versions, the deployment-
+//! wide bucket registry, and the shippers' durable cursors.
+//!
+//! Applying is idempotent: a change delivered twice, or after a newer one, is
+//! recognised as stale and changes nothing.
+
+use redb::{ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::blobs::StagedBody;
+use crate::changelog::Change;
+use crate::db::{META, ReadTx, Tx, VERSIONS};
+use crate::error::StoreError;
+use crate::objects::find_version;
+use crate::records::{ObjectVersion, ReplicationStatus};
+
+/// Bucket name → which region holds it. Replicated to every region, so bucket
+/// names are unique across the deployment.
+pub(crate) const REGISTRY: TableDefinition<&str, &[u8]> = TableDefinition::new("registry");
+
+/// Who holds a bucket name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryEntry {
+    pub region: String,
+    pub owner: String,
+    /// Clock time of the creation; the earliest creation keeps a contested name.
+    pub hlc: u64,
+}
+
+impl RegistryEntry {
+    /// Whether this claim beats `other` for the same name: the earlier
+    /// creation wins, the region name breaks an exact tie. Every region
+    /// decides the same way, whatever order the claims arrive in.
+    pub fn beats(&self, other: &RegistryEntry) -> bool {
+        (self.hlc, &self.region) < (other.hlc, &other.region)
+    }
+}
+
+/// What applying a replicated change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The change was newer than what this region had, and is now in place.
+    Applied,
+    /// This region already had the change or something newer.
+    Stale,
+}
+
+fn cursor_key(peer: &str) -> String {
+    format!("cursor/{peer}")
+}
+
+impl ReadTx {
+    /// Which region holds a bucket name, as far as this region knows.
+    pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
+        let table = self.txn.open_table(REGISTRY)?;
+        let raw = table.get(name)?;
+        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+    }
+
+    /// The last change-log sequence number a peer has durably applied.
+    pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
+        let table = self.txn.open_table(META)?;
+        Ok(table.get(cursor_key(peer).as_str())?.map(|v| v.value()).unwrap_or(0))
+    }
+}
+
+impl Tx<'_> {
+    pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
+        let table = self.txn.open_table(REGISTRY)?;
+        let raw = table.get(name)?;
+        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+    }
+
+    pub(crate) fn put_registry(&mut self, name: &str, entry: &RegistryEntry) -> Result<(), StoreError> {
+        self.txn.open_table(REGISTRY)?.insert(name, serde_json::to_vec(entry)?.as_slice())?;
+        Ok(())
+    }
+
+    pub(crate) fn remove_registry(&mut self, name: &str) -> Result<(), StoreError> {
+        self.txn.open_table(REGISTRY)?.remove(name)?;
+        Ok(())
+    }
+
+    /// Records a peer's claim on a bucket name; the earliest claim wins.
+    pub fn apply_registry_claim(&mut self, name: &str, claim: RegistryEntry) -> Result<Applied, StoreError> {
+        self.observe_clock(claim.hlc);
+        match self.registry(name)? {
+            Some(held) if held == claim || !claim.beats(&held) => Ok(Applied::Stale),
+            _ => {
+                self.put_registry(name, &claim)?;
+                Ok(Applied::Applied)
+            }
+        }
+    }
+
+    /// Forgets a peer's claim on a bucket name after that peer deleted the bucket.
+    pub fn apply_registry_release(&mut self, name: &str, region: &str) -> Result<Applied, StoreError> {
+        match self.registry(name)? {
+            Some(held) if held.region == region => {
+                self.remove_registry(name)?;
+                Ok(Applied::Applied)
+            }
+            _ => Ok(Applied::Stale),
+        }
+    }
+
+    /// Moves a peer's cursor forward (never back).
+    pub fn advance_cursor(&mut self, peer: &str, seq: u64) -> Result<(), StoreError> {
+        let mut table = self.txn.open_table(META)?;
+        let key = cursor_key(peer);
+        let current = table.get(key.as_str())?.map(|v| v.value()).unwrap_or(0);
+        if seq > current {
+            table.insert(key.as_str(), seq)?;
+        }
+        Ok(())
+    }
+
+    /// Installs a version received from another region, keeping its id, clock
+    /// time and origin, unless this region already has that version at the same
+    /// or a newer time. `body` is the staged body of a non-delete-marker version.
+    /// The version lands in this region's change log (for streams and status)
+    /// with its origin, so it is never shipped back there.
+    pub fn apply_replica_version(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        mut version: ObjectVersion,
+        body: Option<&mut StagedBody>,
+    ) -> Result<Applied, StoreError> {
+        self.require_bucket(bucket)?;
+        self.observe_clock(version.hlc);
+        if let Some((_, held)) = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, &version.version_id)?
+            && (held.hlc, &held.origin) >= (version.hlc, &version.origin)
+        {
+            return Ok(Applied::Stale);
+        }
+        version.replication_status = Some(ReplicationStatus::Replica);
+        version.segments = match body {
+            Some(body) => vec![self.adopt(body)?],
+            None => vec![],
+        };
+        self.install_version(bucket, key, &version)?;
+        let (origin, hlc) = (version.origin.clone(), version.hlc);
+        self.append(
+            &origin,
+            hlc,
+            Change::VersionPut {
+                bucket: bucket.into(),
+                key: key.into(),
+                version,
+            },
+        )?;
+        Ok(Applied::Applied)
+    }
+
+    /// Applies a metadata edit (tags, ACL) made in another region to a version
+    /// this region holds. A version it does not hold yet is left to its own put.
+    pub fn apply_replica_edit(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        edited: &ObjectVersion,
+        origin: &str,
+        hlc: u64,
+    ) -> Result<Applied, StoreError> {
+        self.require_bucket(bucket)?;
+        self.observe_clock(hlc);
+        let Some((_, mut held)) = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, &edited.version_id)? else {
+            return Ok(Applied::Stale);
+        };
+        if held.tags == edited.tags && held.grants == edited.grants {
+            return Ok(Applied::Stale);
+        }
+        held.tags = edited.tags.clone();
+        held.grants = edited.grants.clone();
+        self.rewrite_version(bucket, key, &held)?;
+        self.append(
+            origin,
+            hlc,
+            Change::VersionUpdated {
+                bucket: bucket.into(),
+                key: key.into(),
+                version: held,
+            },
+        )?;
+        Ok(Applied::Applied)
+    }
+
+    /// Sets the replication status of a source version. Local bookkeeping: it
+    /// is not a change of the object and is not logged.
+    pub fn set_replication_status(
+        &mut self,
+        bucket: &str,
+        key: &str,
+        version_id: &str,
+        status: ReplicationStatus,
+    ) -> Result<(), StoreError> {
+        let found = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, version_id)?;
+        let Some((_, mut version)) = found else { return Ok(()) };
+        if version.replication_status.is_none() || version.replication_status == Some(status) {
+            return Ok(());
+        }
+        version.replication_status = Some(status);
+        self.rewrite_version(bucket, key, &version)
+    }
+}
+
+impl ReadTx {
+    /// One version by id, with its status (used to ship the freshest record).
+    pub fn version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
+        let table = self.txn.open_table(VERSIONS)?;
+        Ok(find_version(&table, bucket, key, version_id)?.map(|(_, v)| v))
+    }
+}

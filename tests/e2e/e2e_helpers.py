@@ -319,8 +319,19 @@ def find_binary() -> Path:
     return root / "target" / "release" / "tandem"
 
 
+# Region-to-region credential of multi-region test configs.
+REPLICATION_KEY = ("E2EREPLICATIONKEY", "e2e-replication-secret-0001")
+
+
 def write_config(path: Path, regions: list[dict], keys=KEYS.values()) -> None:
     lines = []
+    if len(regions) > 1:
+        lines += [
+            "[replication]",
+            f'access_key_id = "{REPLICATION_KEY[0]}"',
+            f'secret_access_key = "{REPLICATION_KEY[1]}"',
+            "",
+        ]
     for r in regions:
         lines.append("[[regions]]")
         for k, v in r.items():

@@ -6,8 +6,8 @@
 //! they reach this region's stream but are never shipped back.
 
 use serde_json::Value;
-use tandem_store::Tx;
 use tandem_store::replica::Applied;
+use tandem_store::{ReadTx, Tx};
 
 use crate::api_error::{DynamoError, DynamoResult};
 use crate::catalog;
@@ -103,4 +103,109 @@ pub fn apply_item_change(tx: &mut Tx<'_>, table: &str, keys: &Value, new: Option
     let old = storage::read_item_tx(tx, &change.primary)?;
     storage::write_item_stamped(tx, &change.def, &change.key, old.as_ref(), change.new.as_ref(), stamp)?;
     Ok(Applied::Applied)
+}
+
+/// A page of a table's stored items: (encoded primary key, stored item).
+struct ItemsPage {
+    items: Vec<(Vec<u8>, storage::StoredItem)>,
+    /// The encoded key of the last item, hex, when more items may follow.
+    next: Option<String>,
+}
+
+/// Collects up to `limit` items after `after` from an ordered visit.
+fn collect_page<V>(visit: V, after: Option<&[u8]>, limit: usize) -> DynamoResult<ItemsPage>
+where
+    V: FnOnce(&mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<(), tandem_store::StoreError>,
+{
+    let mut items = Vec::new();
+    let (mut more, mut corrupt) = (false, None);
+    visit(&mut |k, v| {
+        if Some(k) == after {
+            return true;
+        }
+        if items.len() >= limit {
+            more = true;
+            return false;
+        }
+        match serde_json::from_slice::<storage::StoredItem>(v) {
+            Ok(stored) => items.push((k.to_vec(), stored)),
+            Err(e) => corrupt = Some(e),
+        }
+        true
+    })?;
+    if let Some(e) = corrupt {
+        return Err(DynamoError::internal(format!("corrupt item: {e}")));
+    }
+    let next = more.then(|| items.last().map(|(k, _): &(Vec<u8>, _)| hex(k))).flatten();
+    Ok(ItemsPage { items, next })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Decodes a page position written by [`hex`].
+pub fn parse_position(text: &str) -> DynamoResult<Vec<u8>> {
+    let bad = || DynamoError::validation(format!("bad position {text:?}"));
+    if text.len() % 2 != 0 {
+        return Err(bad());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2).ok_or_else(bad)?, 16).map_err(|_| bad()))
+        .collect()
+}
+
+/// The key attributes of a stored item under the table's key schema.
+fn keys_of(def: &TableDef, stored: &storage::StoredItem) -> DynamoResult<(Value, Value)> {
+    let item = item_from_json(&stored.item).map_err(|e| DynamoError::internal(e.to_string()))?;
+    let keys = storage::key_item(&def.key(), &item)?;
+    Ok((crate::wire::item_to_json(&keys), stored.item.clone()))
+}
+
+/// Items written in this region, announced again (`ItemResync`) so that
+/// replication ships them to every replica: when a replica is added to a
+/// table that already has items, and by `tandem replication resync --table`.
+/// Returns how many were queued and where to continue.
+pub fn announce_items(tx: &mut Tx<'_>, table: &str, after: Option<&[u8]>, limit: usize) -> DynamoResult<(u64, Option<String>)> {
+    let def = catalog::table_tx(tx, table)?;
+    let prefix = crate::keys::table_prefix(table);
+    let page = collect_page(
+        |f| tx.item_visit(tandem_store::Space::Items, &prefix, after, false, |k, v| f(k, v)),
+        after,
+        limit,
+    )?;
+    let (mut queued, local) = (0, tx.region().to_string());
+    for (_, stored) in page.items.iter().filter(|(_, s)| s.origin == local) {
+        let (keys, item) = keys_of(&def, stored)?;
+        let origin = stored.origin.clone();
+        tx.append(
+            &origin,
+            stored.hlc,
+            tandem_store::Change::ItemResync {
+                table: table.to_string(),
+                keys,
+                item,
+            },
+        )?;
+        queued += 1;
+    }
+    Ok((queued, page.next))
+}
+
+/// One page of a table's items with their stamps, for `tandem replication diff`.
+pub fn inventory(read: &ReadTx, table: &str, after: Option<&[u8]>, limit: usize) -> DynamoResult<(Vec<Value>, Option<String>)> {
+    let def = catalog::table(read, table)?;
+    let prefix = crate::keys::table_prefix(table);
+    let page = collect_page(
+        |f| read.item_visit(tandem_store::Space::Items, &prefix, after, false, |k, v| f(k, v)),
+        after,
+        limit,
+    )?;
+    let mut out = Vec::with_capacity(page.items.len());
+    for (_, stored) in &page.items {
+        let (keys, item) = keys_of(&def, stored)?;
+        out.push(serde_json::json!({ "keys": keys, "item": item, "hlc": stored.hlc, "origin": stored.origin }));
+    }
+    Ok((out, page.next))
 }

@@ -1,5 +1,8 @@
-//! The control API under `/_tandem/` (SigV4-authenticated like S3). For now it
-//! exposes the change log read-only: `GET /_tandem/changes?after=SEQ&limit=N`.
+//! The control API under `/_tandem/` (SigV4-authenticated like S3): the change
+//! log read-only (`GET /_tandem/changes?after=SEQ&limit=N`), replication status
+//! (`GET /_tandem/replication`), inventories for diffs
+//! (`GET /_tandem/replication/inventory?bucket=B|table=T&after=`) and resync
+//! pages (`POST /_tandem/replication/resync?bucket=B|table=T&after=`).
 
 use hyper::http::Extensions;
 use hyper::{HeaderMap, Method, StatusCode, Uri};
@@ -31,8 +34,32 @@ fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
 }
 
 fn replication_failure(e: tandem_replication::ReplicationError) -> s3s::S3Error {
-    tracing::error!(error = %e, "replication status failed");
-    s3_error!(InternalError, "replication status is unavailable")
+    match e {
+        tandem_replication::ReplicationError::Store(e) => crate::store_failure(e),
+        tandem_replication::ReplicationError::Rejected(message) => s3s::S3Error::with_message(s3s::S3ErrorCode::InvalidArgument, message),
+        e => {
+            tracing::error!(error = %e, "replication control request failed");
+            s3_error!(InternalError, "replication is unavailable")
+        }
+    }
+}
+
+/// The query parameters of one named value.
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// `bucket=B` or `table=T`, and `after=` for the next page.
+fn subject_of(uri: &Uri) -> S3Result<(tandem_replication::inventory::Subject, Option<String>)> {
+    use tandem_replication::inventory::Subject;
+    let subject = match (query_param(uri, "bucket"), query_param(uri, "table")) {
+        (Some(b), None) => Subject::Bucket(b),
+        (None, Some(t)) => Subject::Table(t),
+        _ => return Err(s3_error!(InvalidArgument, "name exactly one of bucket= or table=")),
+    };
+    Ok((subject, query_param(uri, "after")))
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> S3Response<Body> {
@@ -61,6 +88,19 @@ impl S3Route for ControlRoute {
                     StatusCode::OK,
                     serde_json::json!({ "changes": changes, "last_seq": self.store.last_seq() }),
                 ))
+            }
+            (method, path @ ("/_tandem/replication/inventory" | "/_tandem/replication/resync")) => {
+                let (subject, after) = subject_of(&req.uri)?;
+                let page = match (method, path) {
+                    (Method::GET, "/_tandem/replication/inventory") => {
+                        tandem_replication::inventory::inventory(&self.store, subject, after).map_err(replication_failure)?
+                    }
+                    (Method::POST, "/_tandem/replication/resync") => tandem_replication::inventory::resync(&self.store, subject, after)
+                        .await
+                        .map_err(replication_failure)?,
+                    _ => return Err(s3_error!(MethodNotAllowed, "use GET for the inventory and POST for resync")),
+                };
+                Ok(json(StatusCode::OK, page))
             }
             (Method::GET, "/_tandem/replication") => {
                 let status = self.replication.status().map_err(replication_failure)?;

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod backlog;
 pub mod error;
 pub mod frame;
+pub mod inventory;
 pub mod metrics;
 pub mod peer;
 pub mod route;

@@ -139,6 +139,15 @@ impl<'a> Router<'a> {
                 },
                 _ => return Ok(Route::Skip),
             },
+            Change::ItemResync { table, keys, item } if local_origin => match self.table(table)? {
+                Some(def) if def.replicas.iter().any(|r| r == self.peer) => Op::Item {
+                    table: table.clone(),
+                    keys: keys.clone(),
+                    new: Some(item.clone()),
+                    by_service: false,
+                },
+                _ => return Ok(Route::Skip),
+            },
             _ => return Ok(Route::Skip),
         };
         Ok(Route::Ship(Outgoing {

@@ -38,6 +38,14 @@ pub enum Change {
     VersionDeleted { bucket: String, key: String, version_id: String },
     /// A table was created or its definition changed (JSON owned by the table API).
     TableDefined { name: String, definition: serde_json::Value },
+    /// An existing item of a global table is announced again so that
+    /// replication ships it to a new or lagging replica; the entry carries the
+    /// item's own clock time and origin. Not a change of the item: streams skip it.
+    ItemResync {
+        table: String,
+        keys: serde_json::Value,
+        item: serde_json::Value,
+    },
     /// A table and all its items were deleted.
     TableDeleted { name: String },
     /// An item was written or deleted: `keys` are its key attributes, `old` and

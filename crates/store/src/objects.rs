@@ -126,7 +126,7 @@ impl ReadTx {
 }
 
 /// The ordered scan shared by current-version and all-version listings.
-fn scan<T, S, F>(table: &T, bucket: &str, prefix: &str, start: &str, split: S, visit: &mut F) -> Result<(), StoreError>
+pub(crate) fn scan<T, S, F>(table: &T, bucket: &str, prefix: &str, start: &str, split: S, visit: &mut F) -> Result<(), StoreError>
 where
     T: ReadableTable<&'static [u8], &'static [u8]>,
     S: for<'a> Fn(&str, &'a [u8]) -> Option<&'a str>,

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::blobs::StagedBody;
 use crate::changelog::Change;
-use crate::db::{META, ReadTx, Tx, VERSIONS};
+use crate::db::{META, ReadTx, Store, Tx, VERSIONS};
 use crate::error::StoreError;
-use crate::objects::find_version;
+use crate::keys::split_version_key;
+use crate::objects::{Visit, find_version, scan};
 use crate::records::{ObjectVersion, ReplicationStatus};
 
 /// Bucket name → which region holds it. Replicated to every region, so bucket
@@ -36,6 +37,17 @@ impl RegistryEntry {
     pub fn beats(&self, other: &RegistryEntry) -> bool {
         (self.hlc, &self.region) < (other.hlc, &other.region)
     }
+}
+
+/// One page of a resync: what was announced again, and where to go on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ResyncPage {
+    /// Versions the rules select, now queued to ship again.
+    pub queued: u64,
+    /// Versions looked at.
+    pub scanned: u64,
+    /// The last key of this page, to pass as `after` for the next one.
+    pub next: Option<String>,
 }
 
 /// What applying a replicated change did.
@@ -212,5 +224,88 @@ impl ReadTx {
     pub fn version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
         let table = self.txn.open_table(VERSIONS)?;
         Ok(find_version(&table, bucket, key, version_id)?.map(|(_, v)| v))
+    }
+}
+
+impl Store {
+    /// Announces existing versions of a bucket again so that replication
+    /// ships them (S3 replication is not retroactive; this is its batch
+    /// replication). Covers whole keys after `after`, about `limit` versions
+    /// per call; versions written in this region that a rule selects are
+    /// marked PENDING and appended to the change log as `VersionResync`.
+    pub async fn resync_bucket(&self, bucket: &str, after: Option<String>, limit: usize) -> Result<ResyncPage, StoreError> {
+        let bucket = bucket.to_string();
+        self.write(move |tx| {
+            let record = tx.require_bucket(&bucket)?;
+            let Some(config) = record.replication.clone() else {
+                return Ok(ResyncPage::default());
+            };
+            let (versions, next) = versions_page(&tx.txn.open_table(VERSIONS)?, &bucket, after.as_deref(), limit)?;
+            let mut page = ResyncPage {
+                scanned: versions.len() as u64,
+                next,
+                ..Default::default()
+            };
+            for (key, mut version) in versions {
+                let selected = config.rule_for(&key, &version.tags, version.delete_marker).is_some();
+                if version.origin != tx.region() || !selected {
+                    continue;
+                }
+                if matches!(version.replication_status, None | Some(ReplicationStatus::Failed)) {
+                    version.replication_status = Some(ReplicationStatus::Pending);
+                    tx.rewrite_version(&bucket, &key, &version)?;
+                }
+                let (origin, hlc) = (tx.region().to_string(), tx.now());
+                tx.append(
+                    &origin,
+                    hlc,
+                    Change::VersionResync {
+                        bucket: bucket.clone(),
+                        key,
+                        version,
+                    },
+                )?;
+                page.queued += 1;
+            }
+            Ok(page)
+        })
+        .await
+    }
+}
+
+/// A page of versions: whole keys after `after`, stopping at the first key
+/// boundary past `limit` versions, and the last key when more may follow.
+type VersionsPage = (Vec<(String, ObjectVersion)>, Option<String>);
+
+fn versions_page<T: ReadableTable<&'static [u8], &'static [u8]>>(
+    table: &T,
+    bucket: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<VersionsPage, StoreError> {
+    let mut out: Vec<(String, ObjectVersion)> = Vec::new();
+    let mut more = false;
+    scan(table, bucket, "", after.unwrap_or(""), split_version_key, &mut |key, version| {
+        if Some(key) == after {
+            return Visit::Continue;
+        }
+        if out.len() >= limit && out.last().is_some_and(|(k, _)| k != key) {
+            more = true;
+            return Visit::Stop;
+        }
+        out.push((key.to_string(), version));
+        Visit::Continue
+    })?;
+    let next = more.then(|| out.last().map(|(k, _)| k.clone())).flatten();
+    Ok((out, next))
+}
+
+impl ReadTx {
+    /// Every version of a bucket, a page at a time (for inventories and diffs).
+    pub fn versions_page(&self, bucket: &str, after: Option<&str>, limit: usize) -> Result<VersionsPage, StoreError> {
+        if self.bucket(bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket);
+        }
+        versions_page(&self.txn.open_table(VERSIONS)?, bucket, after, limit)
     }
 }

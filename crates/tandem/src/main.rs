@@ -2,7 +2,10 @@
 //! development setup (`dev`).
 
 mod config;
+mod control_client;
 mod dev;
+mod replication_cmd;
+mod status_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +52,84 @@ enum Command {
         #[arg(long, default_value_t = 9000)]
         port: u16,
     },
+    /// Health of every region and replication lag and backlog per peer.
+    Status {
+        #[command(flatten)]
+        target: ConfigArg,
+    },
+    /// Replication between regions: backlog, resync, diff.
+    Replication {
+        #[command(subcommand)]
+        command: ReplicationCommand,
+    },
+}
+
+/// Which deployment an operator command talks to.
+#[derive(clap::Args)]
+struct ConfigArg {
+    /// Path of tandem.toml; without it, ./tandem.toml, else the `tandem dev` layout.
+    #[arg(long, env = "TANDEM_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> Result<Config, String> {
+        match &self.config {
+            Some(path) => Config::load(path).map_err(|e| e.to_string()),
+            None if std::path::Path::new("tandem.toml").exists() => {
+                Config::load(std::path::Path::new("tandem.toml")).map_err(|e| e.to_string())
+            }
+            None => Ok(Config::dev(std::path::Path::new(".tandem"), 9000)),
+        }
+    }
+}
+
+/// A bucket or a table.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct TargetArg {
+    /// A bucket (its replication rules say where it goes).
+    #[arg(long)]
+    bucket: Option<String>,
+    /// A global table.
+    #[arg(long)]
+    table: Option<String>,
+}
+
+impl TargetArg {
+    fn target(&self) -> replication_cmd::Target {
+        // clap makes exactly one of the two present.
+        match (&self.bucket, &self.table) {
+            (Some(b), _) => replication_cmd::Target::Bucket(b.clone()),
+            (None, t) => replication_cmd::Target::Table(t.clone().unwrap_or_default()),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum ReplicationCommand {
+    /// What waits to ship, per region, peer and bucket/table.
+    Backlog {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Ship what existed before a rule or replica did, and wait until it is applied.
+    Resync {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        target: TargetArg,
+        /// Queue the data and return without waiting for the peers.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// List versions or items that differ between regions (exit status 1 if any).
+    Diff {
+        #[command(flatten)]
+        config: ConfigArg,
+        #[command(flatten)]
+        target: TargetArg,
+    },
 }
 
 fn init_logging() {
@@ -79,6 +160,8 @@ fn main() -> ExitCode {
                 data_dir,
             } => serve(config, region, listen, data_dir).await,
             Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
+            Command::Status { target } => status_cmd::status(&target.load()?).await,
+            Command::Replication { command } => replication(command).await,
         }
     });
     match result {
@@ -87,6 +170,17 @@ fn main() -> ExitCode {
             eprintln!("tandem: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+async fn replication(command: ReplicationCommand) -> Result<(), String> {
+    match command {
+        ReplicationCommand::Backlog { config } => replication_cmd::backlog(&config.load()?).await,
+        ReplicationCommand::Resync { config, target, no_wait } => replication_cmd::resync(&config.load()?, target.target(), !no_wait).await,
+        ReplicationCommand::Diff { config, target } => match replication_cmd::diff(&config.load()?, target.target()).await? {
+            true => Ok(()),
+            false => Err("the regions differ".into()),
+        },
     }
 }
 

@@ -228,6 +228,10 @@ impl DynamoApi {
                 def.validate()?;
                 reindex(tx, &old, &def)?;
                 catalog::save(tx, &def)?;
+                if def.replicas.iter().any(|r| !old.replicas.contains(r)) {
+                    // A new replica gets the items that exist already.
+                    crate::replica::announce_items(tx, &def.name, None, usize::MAX)?;
+                }
                 Ok(def)
             })
             .await?;

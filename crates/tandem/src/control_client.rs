@@ -1,0 +1,127 @@
+//! The operator CLI's client for the control API of region nodes: SigV4-signed
+//! requests (with a user access key, like any S3 request) that return JSON.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use std::time::Duration;
+
+use crate::config::{Config, RegionConfig};
+
+/// A signed-request client for every region of a config.
+pub struct ControlClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    access_key_id: String,
+    secret: String,
+}
+
+/// What a control request can end in.
+#[derive(Debug)]
+pub enum CallError {
+    /// The region could not be reached.
+    Unreachable(String),
+    /// The region answered with an error (status, S3 error code, message).
+    Refused { status: u16, code: String, message: String },
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Unreachable(e) => write!(f, "unreachable: {e}"),
+            CallError::Refused { status, code, message } => write!(f, "{code} ({status}): {message}"),
+        }
+    }
+}
+
+/// The text between `<tag>` and `</tag>` of an S3 XML error.
+fn xml_field(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    xml.split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&format!("</{tag}>")))
+        .map(|(v, _)| v.to_string())
+        .unwrap_or_default()
+}
+
+impl ControlClient {
+    /// Signs with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` when set, else
+    /// with the config's first access key.
+    pub fn new(config: &Config) -> Result<Self, String> {
+        let (access_key_id, secret) = match (std::env::var("AWS_ACCESS_KEY_ID"), std::env::var("AWS_SECRET_ACCESS_KEY")) {
+            (Ok(id), Ok(secret)) => (id, secret),
+            _ => {
+                let key = config
+                    .access_keys
+                    .first()
+                    .ok_or("no access key: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or add [[access_keys]] to tandem.toml")?;
+                (key.access_key_id.clone(), key.secret_access_key.clone())
+            }
+        };
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(Duration::from_secs(3)));
+        Ok(Self {
+            http: Client::builder(TokioExecutor::new()).build(connector),
+            access_key_id,
+            secret,
+        })
+    }
+
+    /// Sends a signed request to a region and parses its JSON answer.
+    pub async fn call(&self, region: &RegionConfig, method: Method, path_and_query: &str) -> Result<Value, CallError> {
+        let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", region.name, region.url()));
+        let uri: Uri = format!("{}{path_and_query}", region.url().trim_end_matches('/'))
+            .parse()
+            .map_err(|e| unreachable(&e))?;
+        let mut headers = HeaderMap::new();
+        let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        headers.insert(http::header::HOST, HeaderValue::from_str(&host).map_err(|e| unreachable(&e))?);
+        tandem_sigv4::sign(
+            &method,
+            &uri,
+            &mut headers,
+            b"",
+            &self.access_key_id,
+            &self.secret,
+            "us-east-1",
+            "s3",
+            time::OffsetDateTime::now_utc(),
+        );
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| unreachable(&e))?;
+        *request.headers_mut() = headers;
+        let exchange = async {
+            let response = self.http.request(request).await.map_err(|e| unreachable(&e))?;
+            let status = response.status();
+            let body = response.into_body().collect().await.map_err(|e| unreachable(&e))?.to_bytes();
+            Ok::<_, CallError>((status, body))
+        };
+        let (status, body) = tokio::time::timeout(Duration::from_secs(30), exchange)
+            .await
+            .map_err(|_| unreachable(&"no answer within 30 s"))??;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            return Err(CallError::Refused {
+                status: status.as_u16(),
+                code: xml_field(&text, "Code"),
+                message: xml_field(&text, "Message"),
+            });
+        }
+        serde_json::from_slice(&body).map_err(|e| unreachable(&format!("answer is not JSON: {e}")))
+    }
+
+    /// `GET /health` (unauthenticated, but signing does no harm).
+    pub async fn health(&self, region: &RegionConfig) -> Result<Value, CallError> {
+        self.call(region, Method::GET, "/health").await
+    }
+}
+
+/// `name=value` with the value percent-encoded for a query string.
+pub fn query_pair(name: &str, value: &str) -> String {
+    format!("{name}={}", form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>())
+}

@@ -1,0 +1,25 @@
+//! `tandem status`: one screen with every region's health and change-log
+//! position, and replication backlog and lag per peer.
+
+use http::Method;
+
+use crate::config::Config;
+use crate::control_client::ControlClient;
+
+pub async fn status(config: &Config) -> Result<(), String> {
+    let client = ControlClient::new(config)?;
+    println!("{:<12} {:<28} {:<10} {:>10}", "REGION", "URL", "HEALTH", "LAST SEQ");
+    for region in &config.regions {
+        let health = match client.health(region).await {
+            Ok(h) => h["status"].as_str().unwrap_or("?").to_string(),
+            Err(e) => format!("down: {e}"),
+        };
+        let last_seq = match client.call(region, Method::GET, "/_tandem/replication").await {
+            Ok(s) => s["last_seq"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+            Err(_) => "-".into(),
+        };
+        println!("{:<12} {:<28} {:<10} {:>10}", region.name, region.url(), health, last_seq);
+    }
+    println!();
+    crate::replication_cmd::backlog(config).await
+}

@@ -196,9 +196,33 @@ pub struct Tombstone {
 /// identical to the current one changes nothing (and makes no stream record).
 /// Callers check [`check_index_keys`] for every item of a multi-item write
 /// before the first write; this function checks before it mutates.
+/// In a global table the stored item also carries where and when it was last
+/// written (`aws:rep:updateregion`, `aws:rep:updatetime`), as DynamoDB's global
+/// tables expose them; replicas receive the item with these attributes.
 pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item>, new: Option<&Item>) -> DynamoResult<()> {
     let stamp = Stamp::local(tx, false);
-    write_item_stamped(tx, def, key, old, new, stamp)
+    match new.filter(|_| def.is_global()) {
+        Some(item) => {
+            let marked = with_replication_marks(item, &stamp);
+            write_item_stamped(tx, def, key, old, Some(&marked), stamp)
+        }
+        None => write_item_stamped(tx, def, key, old, new, stamp),
+    }
+}
+
+/// Attribute naming the region of the last write of a global-table item.
+pub const UPDATE_REGION: &str = "aws:rep:updateregion";
+/// Attribute holding the time of that write, seconds since the epoch.
+pub const UPDATE_TIME: &str = "aws:rep:updatetime";
+
+fn with_replication_marks(item: &Item, stamp: &Stamp) -> Item {
+    let mut marked = item.clone();
+    let millis = tandem_store::hlc::hlc_millis(stamp.hlc);
+    marked.insert(UPDATE_REGION.to_string(), AttributeValue::S(stamp.origin.clone()));
+    if let Ok(n) = crate::number::Number::parse(&format!("{}.{:03}", millis / 1000, millis % 1000)) {
+        marked.insert(UPDATE_TIME.to_string(), AttributeValue::N(n));
+    }
+    marked
 }
 
 /// [`write_item`] with an explicit stamp: a TTL expiry, or a write replicated

@@ -61,7 +61,8 @@ pub struct Router<'a> {
     /// Open body files (for shipping) or only measure them (for status).
     with_bodies: bool,
     buckets: HashMap<String, Option<BucketRecord>>,
-    tables: HashMap<String, Option<TableDef>>,
+    /// Table name → whether it replicates to the peer.
+    tables: HashMap<String, bool>,
 }
 
 impl<'a> Router<'a> {
@@ -88,15 +89,17 @@ impl<'a> Router<'a> {
         Ok(self.buckets[name].clone())
     }
 
-    fn table(&mut self, name: &str) -> Result<Option<TableDef>, ReplicationError> {
-        if !self.tables.contains_key(name) {
-            let def = match self.read.catalog_get(name)? {
+    /// Whether a table is a global table with a replica in the peer's region.
+    fn replicated_to_peer(&mut self, table: &str) -> Result<bool, ReplicationError> {
+        if !self.tables.contains_key(table) {
+            let def: Option<TableDef> = match self.read.catalog_get(table)? {
                 Some(raw) => serde_json::from_slice(&raw).ok(),
                 None => None,
             };
-            self.tables.insert(name.to_string(), def);
+            let replicated = def.is_some_and(|d| d.replicas.iter().any(|r| r == self.peer));
+            self.tables.insert(table.to_string(), replicated);
         }
-        Ok(self.tables[name].clone())
+        Ok(self.tables[table])
     }
 
     /// Decides what one change-log entry means for the peer.
@@ -118,11 +121,8 @@ impl<'a> Router<'a> {
             Change::VersionUpdated { bucket, key, version } if local_origin => {
                 return self.route_version(entry, bucket, key, version, true);
             }
-            Change::TableDefined { name, definition } if local_origin => match self.table(name)? {
-                Some(def) if def.replicas.iter().any(|r| r == self.peer) => Op::Table {
-                    definition: definition.clone(),
-                },
-                _ => return Ok(Route::Skip),
+            Change::TableDefined { name, definition } if local_origin && self.replicated_to_peer(name)? => Op::Table {
+                definition: definition.clone(),
             },
             Change::ItemChanged {
                 table,
@@ -130,23 +130,17 @@ impl<'a> Router<'a> {
                 new,
                 by_service,
                 ..
-            } if local_origin => match self.table(table)? {
-                Some(def) if def.replicas.iter().any(|r| r == self.peer) => Op::Item {
-                    table: table.clone(),
-                    keys: keys.clone(),
-                    new: new.clone(),
-                    by_service: *by_service,
-                },
-                _ => return Ok(Route::Skip),
+            } if local_origin && self.replicated_to_peer(table)? => Op::Item {
+                table: table.clone(),
+                keys: keys.clone(),
+                new: new.clone(),
+                by_service: *by_service,
             },
-            Change::ItemResync { table, keys, item } if local_origin => match self.table(table)? {
-                Some(def) if def.replicas.iter().any(|r| r == self.peer) => Op::Item {
-                    table: table.clone(),
-                    keys: keys.clone(),
-                    new: Some(item.clone()),
-                    by_service: false,
-                },
-                _ => return Ok(Route::Skip),
+            Change::ItemResync { table, keys, item } if local_origin && self.replicated_to_peer(table)? => Op::Item {
+                table: table.clone(),
+                keys: keys.clone(),
+                new: Some(item.clone()),
+                by_service: false,
             },
             _ => return Ok(Route::Skip),
         };

@@ -309,3 +309,115 @@ impl ReadTx {
         versions_page(&self.txn.open_table(VERSIONS)?, bucket, after, limit)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{BucketRecord, Versioning};
+
+    fn bucket(name: &str, region: &str) -> BucketRecord {
+        serde_json::from_value(serde_json::json!({
+            "name": name, "owner": "o", "region": region, "created_ms": 0,
+            "versioning": "Enabled", "hlc": 0
+        }))
+        .unwrap()
+    }
+
+    fn replica(id: &str, hlc: u64, origin: &str, etag: &str) -> ObjectVersion {
+        serde_json::from_value(serde_json::json!({
+            "version_id": id, "delete_marker": true, "size": 0, "etag": etag, "content_type": null,
+            "owner": "o", "modified_ms": 0, "hlc": hlc, "origin": origin, "segments": []
+        }))
+        .unwrap()
+    }
+
+    async fn apply(store: &Store, v: ObjectVersion) -> Applied {
+        store.write(move |tx| tx.apply_replica_version("b", "k", v, None)).await.unwrap()
+    }
+
+    fn open(dir: &tempfile::TempDir, region: &str) -> Store {
+        Store::open(dir.path(), region).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_or_older_version_is_stale_and_a_newer_one_replaces_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, "tokyo");
+        store.create_bucket(bucket("b", "tokyo")).await.unwrap();
+        assert_eq!(apply(&store, replica("v1", 100, "east", "a")).await, Applied::Applied);
+        assert_eq!(apply(&store, replica("v1", 100, "east", "a")).await, Applied::Stale);
+        assert_eq!(apply(&store, replica("v1", 90, "east", "old")).await, Applied::Stale);
+        assert_eq!(apply(&store, replica("v1", 110, "east", "new")).await, Applied::Applied);
+        let held = store.read().unwrap().version("b", "k", "v1").unwrap().unwrap();
+        assert_eq!(
+            (held.etag.as_str(), held.replication_status),
+            ("new", Some(ReplicationStatus::Replica))
+        );
+        // The clock moved past what was applied: a local write now wins.
+        assert!(store.clock().now() > 110);
+    }
+
+    #[tokio::test]
+    async fn versions_from_two_regions_at_the_same_clock_reading_are_both_kept_in_one_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, "tokyo");
+        store.create_bucket(bucket("b", "tokyo")).await.unwrap();
+        apply(&store, replica("vb", 500, "west", "x")).await;
+        apply(&store, replica("va", 500, "east", "y")).await;
+        let read = store.read().unwrap();
+        let (versions, _) = read.versions_page("b", None, 10).unwrap();
+        let ids: Vec<&str> = versions.iter().map(|(_, v)| v.version_id.as_str()).collect();
+        assert_eq!(ids, ["va", "vb"]);
+        assert_eq!(read.object("b", "k", None).unwrap().version_id, "va");
+    }
+
+    #[tokio::test]
+    async fn the_earliest_claim_on_a_bucket_name_wins_in_any_order() {
+        let claim = |region: &str, hlc| RegistryEntry {
+            region: region.into(),
+            owner: "o".into(),
+            hlc,
+        };
+        for order in [[("east", 5), ("west", 7)], [("west", 7), ("east", 5)]] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = open(&dir, "tokyo");
+            for (region, hlc) in order {
+                let c = claim(region, hlc);
+                store.write(move |tx| tx.apply_registry_claim("photos", c)).await.unwrap();
+            }
+            assert_eq!(store.read().unwrap().registry("photos").unwrap().unwrap().region, "east");
+            let refused = store.create_bucket(bucket("photos", "tokyo")).await;
+            assert!(matches!(refused, Err(StoreError::BucketExists { .. })));
+            let released = store.write(|tx| tx.apply_registry_release("photos", "east")).await.unwrap();
+            assert_eq!(released, Applied::Applied);
+            assert!(store.create_bucket(bucket("photos", "tokyo")).await.is_ok());
+        }
+    }
+
+    #[tokio::test]
+    async fn resync_queues_only_local_versions_the_rules_select() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir, "east");
+        let mut record = bucket("b", "east");
+        record.versioning = Versioning::Enabled;
+        record.replication = Some(crate::records::ReplicationConfig {
+            role: String::new(),
+            rules: vec![crate::records::ReplicationRule {
+                enabled: true,
+                delete_marker_replication: true,
+                filter: crate::records::ReplicationFilter {
+                    prefix: Some("k".into()),
+                    ..Default::default()
+                },
+                destination_bucket: "arn:aws:s3:::d".into(),
+                ..Default::default()
+            }],
+        });
+        store.create_bucket(record).await.unwrap();
+        apply(&store, replica("from-peer", 10, "west", "p")).await;
+        store.delete_object("b", "k", None, "o").await.unwrap();
+        store.delete_object("b", "other", None, "o").await.unwrap();
+        let page = store.resync_bucket("b", None, 100).await.unwrap();
+        assert_eq!((page.scanned, page.queued, page.next), (3, 1, None));
+    }
+}

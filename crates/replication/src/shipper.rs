@@ -10,7 +10,7 @@ use futures::channel::mpsc;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tandem_store::{ChangeEntry, ReplicationStatus, Store};
 use tokio::io::AsyncReadExt;
 
@@ -52,16 +52,36 @@ enum Step {
     Progressed,
 }
 
+/// Where a shipper is in the log. `at` may run ahead of the durable cursor
+/// over changes that ship nothing to the peer: reading those again after a
+/// restart is harmless, and not saving each time spares the store a commit.
+struct Position {
+    at: u64,
+    durable: u64,
+    saved: Instant,
+}
+
+/// How often a cursor that only skipped changes is made durable.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
 impl Shipper {
     /// Runs until the task is aborted.
     pub async fn run(self) {
         let mut commits = self.store.subscribe();
         let mut backoff = MIN_BACKOFF;
+        let mut position: Option<Position> = None;
         loop {
-            match self.step().await {
+            let outcome = match position.as_mut() {
+                Some(p) => self.step(p).await,
+                None => self.load_position().map(|p| {
+                    position = Some(p);
+                    Step::Progressed
+                }),
+            };
+            match outcome {
                 Ok(Step::Progressed) => backoff = MIN_BACKOFF,
                 Ok(Step::Idle) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), commits.changed()).await;
+                    let _ = tokio::time::timeout(SAVE_EVERY, commits.changed()).await;
                 }
                 Err(e) => {
                     tracing::warn!(peer = %self.peer.name, error = %e, retry_in = ?backoff, "replication batch failed");
@@ -72,39 +92,66 @@ impl Shipper {
         }
     }
 
-    async fn step(&self) -> Result<Step, ReplicationError> {
-        let cursor = self.store.read()?.cursor(&self.peer.name)?;
-        let entries = self.store.changes_after(cursor, SCAN)?;
-        let Some(last) = entries.last() else { return Ok(Step::Idle) };
-        let last = last.seq;
-        let batch = self.plan(&entries, last)?;
+    fn load_position(&self) -> Result<Position, ReplicationError> {
+        let durable = self.store.read()?.cursor(&self.peer.name)?;
+        Ok(Position {
+            at: durable,
+            durable,
+            saved: Instant::now(),
+        })
+    }
+
+    async fn step(&self, position: &mut Position) -> Result<Step, ReplicationError> {
+        let entries = self.store.changes_after(position.at, SCAN)?;
+        let Some(last) = entries.last() else {
+            if position.at > position.durable && position.saved.elapsed() >= SAVE_EVERY {
+                self.save(position, position.at, vec![]).await?;
+            }
+            return Ok(Step::Idle);
+        };
+        let batch = self.plan(&entries, last.seq)?;
         if !batch.unroutable.is_empty() {
             self.record_unroutable(&batch.unroutable).await?;
         }
+        if batch.outgoing.is_empty() {
+            // Nothing for this peer: move on, and make it durable now and then.
+            position.at = batch.through;
+            if position.saved.elapsed() >= SAVE_EVERY {
+                self.save(position, batch.through, vec![]).await?;
+            }
+            return Ok(Step::Progressed);
+        }
         let versions = shipped_versions(&batch.outgoing);
         let (changes, bytes) = (batch.outgoing.len() as u64, batch.outgoing.iter().map(|o| o.shipped.body_len).sum());
-        if !batch.outgoing.is_empty()
-            && let Err(e) = self.send(batch.outgoing).await
-        {
+        if let Err(e) = self.send(batch.outgoing).await {
             if self.stats.failed(e.to_string()) {
                 self.mark(versions, ReplicationStatus::Failed).await?;
             }
             return Err(e);
         }
-        let (peer, through) = (self.peer.name.clone(), batch.through);
+        self.save(position, batch.through, versions).await?;
+        self.stats.succeeded(changes, bytes);
+        Ok(Step::Progressed)
+    }
+
+    /// Makes the cursor durable at `through` and marks delivered versions COMPLETED.
+    async fn save(&self, position: &mut Position, through: u64, delivered: Vec<(String, String, String)>) -> Result<(), ReplicationError> {
+        let peer = self.peer.name.clone();
         self.store
             .write(move |tx| -> Result<(), ReplicationError> {
                 tx.advance_cursor(&peer, through)?;
-                for (bucket, key, id) in &versions {
+                for (bucket, key, id) in &delivered {
                     tx.set_replication_status(bucket, key, id, ReplicationStatus::Completed)?;
                 }
                 Ok(())
             })
             .await?;
-        if changes > 0 {
-            self.stats.succeeded(changes, bytes);
-        }
-        Ok(Step::Progressed)
+        *position = Position {
+            at: through,
+            durable: through,
+            saved: Instant::now(),
+        };
+        Ok(())
     }
 
     /// Routes entries until the batch is full; a table definition ends a batch

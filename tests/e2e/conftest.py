@@ -126,3 +126,56 @@ def ddb_streams(node):
     from dynamo_helpers import streams_client
 
     return streams_client(node)
+
+
+# ---------------------------------------------------------------- two regions (test_replication_*.py)
+
+
+@pytest.fixture(scope="module")
+def regions(tandem_bin, tmp_path_factory):
+    """Two running regions (us-east, ap-tokyo) replicating to each other, shared by one module.
+
+    Each region's replication_url is a FaultProxy (`regions.proxy(name)`); a test that
+    delays or partitions a link must undo it (`proxy.reset()`) before it ends.
+    """
+    from regions import RegionPair
+
+    pair = RegionPair(tandem_bin, tmp_path_factory.mktemp("regions"), proxies=True)
+    try:
+        pair.start()
+        yield pair
+    finally:
+        pair.close()
+
+
+@pytest.fixture
+def fresh_regions(tandem_bin, tmp_path):
+    """Factory of region pairs of this test's own (for tests that stop, kill or partition regions).
+
+    `fresh_regions(proxies=True)` puts a FaultProxy in front of each region's replication_url.
+    """
+    from regions import RegionPair
+
+    pairs = []
+
+    def make(start: bool = True, **kw):
+        pair = RegionPair(tandem_bin, tmp_path / f"pair{len(pairs)}", **kw)
+        pairs.append(pair)
+        if start:
+            pair.start()
+        return pair
+
+    yield make
+    for pair in pairs:
+        pair.close()
+
+
+@pytest.fixture(autouse=True)
+def _regions_still_alive(request):
+    """After every test that used the shared region pair, both regions must still be running."""
+    yield
+    if "regions" in request.fixturenames:
+        pair = request.getfixturevalue("regions")
+        dead = [n for n in pair.names if not pair.alive(n)]
+        if dead:
+            pytest.fail(f"region(s) {dead} died during this test:\n{pair.logs()}")

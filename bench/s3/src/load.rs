@@ -4,6 +4,9 @@
 //! and keeps exactly one request in flight, so `--concurrency` = connections =
 //! requests in flight. A dedicated connection per worker is what a pooled
 //! client converges to under closed-loop load, minus the pool bookkeeping.
+//! With a [`Pacer`] (`--rate`) the workers instead take request start times
+//! from one shared schedule, so the offered load is a fixed rate as long as
+//! fewer than `concurrency` requests are outstanding.
 
 use crate::sigv4::{self, Signer};
 use bytes::Bytes;
@@ -13,7 +16,7 @@ use hyper::{Method, Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -221,6 +224,35 @@ pub struct WorkerStats {
     pub last_done: Option<Instant>,
 }
 
+/// Paces requests to a target rate across all workers: slot *n* of the run
+/// is due at `start + n / rate`, and each request claims the next slot and
+/// waits for it. A worker that is late (its previous request was slow) sends
+/// at once, so slots missed while the server stalls are caught up and the
+/// average offered rate stays at the target ("open loop" within the limit of
+/// `concurrency` requests in flight).
+pub struct Pacer {
+    start: Instant,
+    interval_ns: f64,
+    next_slot: AtomicU64,
+}
+
+impl Pacer {
+    pub fn new(start: Instant, rate_per_sec: f64) -> Self {
+        Pacer {
+            start,
+            interval_ns: 1e9 / rate_per_sec,
+            next_slot: AtomicU64::new(0),
+        }
+    }
+
+    /// Claims the next slot and sleeps until it is due (or until `end`).
+    async fn wait_turn(&self, end: Instant) {
+        let slot = self.next_slot.fetch_add(1, Ordering::Relaxed);
+        let due = self.start + Duration::from_nanos((slot as f64 * self.interval_ns) as u64);
+        tokio::time::sleep_until(due.min(end)).await;
+    }
+}
+
 /// What the workers of the measured phase do.
 pub struct Plan {
     pub method: Method,
@@ -232,11 +264,14 @@ pub struct Plan {
     pub measure_from: Instant,
     /// No request is started at or after this.
     pub end: Instant,
+    /// Rate limit shared by all workers (`None` = closed loop, as fast as possible).
+    pub pacer: Option<Pacer>,
 }
 
 /// Closed loop for worker `w` of N: GET keys `w, w+N, w+2N, ... (mod keys)`
 /// or PUT (overwrite) keys of the worker's own slice, until `plan.end`; only
-/// requests *started* in `[measure_from, end)` are recorded.
+/// requests *started* in `[measure_from, end)` are recorded. With a pacer,
+/// each request first waits for its slot of the shared schedule.
 pub async fn worker(target: Arc<Target>, plan: Arc<Plan>, w: usize) -> WorkerStats {
     let Plan {
         ref method,
@@ -245,6 +280,7 @@ pub async fn worker(target: Arc<Target>, plan: Arc<Plan>, w: usize) -> WorkerSta
         keys,
         measure_from,
         end,
+        ref pacer,
     } = *plan;
     let mut stats = WorkerStats {
         latencies_us: Vec::with_capacity(1 << 14),
@@ -254,6 +290,9 @@ pub async fn worker(target: Arc<Target>, plan: Arc<Plan>, w: usize) -> WorkerSta
     let is_get = *method == Method::GET;
     let mut i = 0usize;
     loop {
+        if let Some(p) = pacer {
+            p.wait_turn(end).await;
+        }
         let start = Instant::now();
         if start >= end {
             break;

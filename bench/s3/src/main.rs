@@ -7,6 +7,8 @@
 //! `client_cpu_pct` is this process's user+system CPU time over the measured
 //! wall time (100 = one full core), to show the generator is not the bottleneck;
 //! `server_cpu_pct` is the same for `--server-pid` (null without it).
+//! With `--rate N` the requests are paced to N per second in total (see
+//! `load::Pacer`) and the line also carries `"rate":N`.
 
 mod load;
 mod sigv4;
@@ -76,12 +78,20 @@ struct Args {
     /// Per-request timeout in seconds (a timeout counts as an error).
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// Target requests per second over all workers (paced from a shared
+    /// schedule; late slots are caught up). Default: no limit (closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.concurrency == 0 || args.keys == 0 || args.threads == 0 || args.duration <= 0.0 {
         eprintln!("s3-load: --concurrency, --keys, --threads and --duration must be positive");
+        return ExitCode::from(2);
+    }
+    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        eprintln!("s3-load: --rate must be a positive number of requests per second");
         return ExitCode::from(2);
     }
     let rt = if args.threads == 1 {
@@ -128,7 +138,8 @@ async fn run(args: Args) -> Result<(), String> {
             .map_err(|e| format!("pre-populating {} keys: {e}", args.keys))?;
     }
 
-    let measure_from = Instant::now() + Duration::from_secs_f64(args.warmup);
+    let load_start = Instant::now();
+    let measure_from = load_start + Duration::from_secs_f64(args.warmup);
     let plan = Arc::new(load::Plan {
         method: method.clone(),
         prefix,
@@ -136,6 +147,7 @@ async fn run(args: Args) -> Result<(), String> {
         keys: args.keys,
         measure_from,
         end: measure_from + Duration::from_secs_f64(args.duration),
+        pacer: args.rate.map(|r| load::Pacer::new(load_start, r)),
     });
     let workers: Vec<_> = (0..args.concurrency)
         .map(|w| tokio::spawn(load::worker(target.clone(), plan.clone(), w)))
@@ -165,8 +177,9 @@ async fn run(args: Args) -> Result<(), String> {
 
     latencies.sort_unstable();
     let ops = latencies.len();
+    let rate = args.rate.map(|r| format!(r#","rate":{r}"#)).unwrap_or_default();
     println!(
-        "{{\"op\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{},\"client_cpu_pct\":{:.1},\"server_cpu_pct\":{},\"elapsed_s\":{:.3},\"threads\":{}}}",
+        "{{\"op\":\"{}\",\"size\":{},\"concurrency\":{},\"ops\":{},\"ops_per_sec\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"errors\":{},\"client_cpu_pct\":{:.1},\"server_cpu_pct\":{},\"elapsed_s\":{:.3},\"threads\":{}{}}}",
         method.as_str().to_lowercase(),
         args.size,
         args.concurrency,
@@ -179,6 +192,7 @@ async fn run(args: Args) -> Result<(), String> {
         server_cpu_pct,
         window,
         args.threads,
+        rate,
     );
     Ok(())
 }

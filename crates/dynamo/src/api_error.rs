@@ -22,6 +22,10 @@ pub enum ErrorKind {
     ExpiredIterator,
     TrimmedDataAccess,
     IdempotentParameterMismatch,
+    /// The table's application is fenced: no region takes writes.
+    AppFenced,
+    /// Another region takes the application's writes now.
+    NotWriteRegion,
 }
 
 impl ErrorKind {
@@ -44,6 +48,8 @@ impl ErrorKind {
             ExpiredIterator => ("com.amazonaws.dynamodb.v20120810#ExpiredIteratorException", 400),
             TrimmedDataAccess => ("com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException", 400),
             IdempotentParameterMismatch => ("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException", 400),
+            AppFenced => ("tandem#AppFenced", 503),
+            NotWriteRegion => ("tandem#NotWriteRegion", 503),
         }
     }
 }
@@ -103,6 +109,14 @@ impl From<crate::error::Error> for DynamoError {
 
 impl From<tandem_store::StoreError> for DynamoError {
     fn from(e: tandem_store::StoreError) -> Self {
+        if let tandem_store::StoreError::WriteRefused { code, message } = e {
+            let kind = if code == "AppFenced" {
+                ErrorKind::AppFenced
+            } else {
+                ErrorKind::NotWriteRegion
+            };
+            return DynamoError::new(kind, message);
+        }
         tracing::error!(error = %e, "store failure");
         DynamoError::internal("The server encountered an internal error trying to fulfill the request.")
     }

@@ -199,7 +199,9 @@ pub struct Tombstone {
 /// In a global table the stored item also carries where and when it was last
 /// written (`aws:rep:updateregion`, `aws:rep:updatetime`), as DynamoDB's global
 /// tables expose them; replicas receive the item with these attributes.
+/// A client write: refused when this region may not take writes to the table now.
 pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item>, new: Option<&Item>) -> DynamoResult<()> {
+    tx.check_write(tandem_store::Resource::Table(&def.name))?;
     let stamp = Stamp::local(tx, false);
     match new.filter(|_| def.is_global()) {
         Some(item) => {

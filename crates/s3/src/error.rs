@@ -23,6 +23,11 @@ pub fn s3_err(e: StoreError) -> S3Error {
         ),
         StoreError::PreconditionFailed(why) => S3Error::with_message(S3ErrorCode::PreconditionFailed, why),
         StoreError::ShuttingDown => s3_error!(ServiceUnavailable, "The node is shutting down"),
+        StoreError::WriteRefused { code, message } => {
+            let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
+            e.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+            e
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             s3_error!(InternalError, "The node could not complete the request")

@@ -44,6 +44,13 @@ impl Tx<'_> {
         self.bucket(name)?.ok_or(StoreError::NoSuchBucket)
     }
 
+    /// The bucket, if it exists and this region may take a client write to it now.
+    pub fn writable_bucket(&self, name: &str) -> Result<BucketRecord, StoreError> {
+        let record = self.require_bucket(name)?;
+        self.check_write(crate::control::Resource::Bucket(name))?;
+        Ok(record)
+    }
+
     pub(crate) fn put_bucket_record(&mut self, record: &BucketRecord) -> Result<(), StoreError> {
         self.txn
             .open_table(BUCKETS)?
@@ -101,7 +108,7 @@ impl Store {
     pub async fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();
         self.write(move |tx| {
-            tx.require_bucket(&name)?;
+            tx.writable_bucket(&name)?;
             let prefix = bucket_prefix(&name);
             {
                 let versions = tx.txn.open_table(VERSIONS)?;

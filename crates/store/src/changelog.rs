@@ -46,6 +46,9 @@ pub enum Change {
         keys: serde_json::Value,
         item: serde_json::Value,
     },
+    /// An application's state changed (active, fenced, failover); the record
+    /// is JSON owned by the control plane.
+    AppState { app: String, record: serde_json::Value },
     /// A table and all its items were deleted.
     TableDeleted { name: String },
     /// An item was written or deleted: `keys` are its key attributes, `old` and

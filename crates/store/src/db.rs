@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) db_path: PathBuf,
     /// Last committed change sequence number; readers of the change log wait on it.
     last_seq: watch::Sender<u64>,
+    /// The control plane's say on client writes (see [`crate::control`]).
+    pub(crate) gate: std::sync::RwLock<Option<Arc<dyn crate::control::WriteGate>>>,
 }
 
 /// A handle on a region's store. Cheap to clone; the writer thread stops when
@@ -96,6 +98,7 @@ impl Store {
                 txn.open_table(crate::items::INDEX)?;
                 txn.open_table(crate::replica::REGISTRY)?;
                 txn.open_table(crate::items::TOMBSTONES)?;
+                txn.open_table(crate::control::APPS)?;
 
                 let meta = txn.open_table(META)?;
                 let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);
@@ -113,6 +116,7 @@ impl Store {
             clock: HybridClock::new(hlc_floor),
             db_path,
             last_seq: watch::Sender::new(last_seq),
+            gate: std::sync::RwLock::new(None),
         });
         let (jobs, rx) = mpsc::channel::<Job>();
         let writer_shared = Arc::clone(&shared);

@@ -23,6 +23,10 @@ pub enum StoreError {
     EntityTooSmall(u32),
     #[error("a precondition does not hold: {0}")]
     PreconditionFailed(String),
+    /// The control plane refuses the write here (the application is fenced,
+    /// or another region takes its writes). `code` is the protocol error code.
+    #[error("{message}")]
+    WriteRefused { code: &'static str, message: String },
     #[error("the store is shutting down")]
     ShuttingDown,
     #[error("corrupt record: {0}")]

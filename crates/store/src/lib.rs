@@ -11,6 +11,7 @@
 pub mod blobs;
 pub mod buckets;
 pub mod changelog;
+pub mod control;
 pub mod db;
 pub mod error;
 pub mod hlc;
@@ -24,6 +25,7 @@ pub mod uploads;
 
 pub use blobs::{BodyWriter, StagedBody};
 pub use changelog::{Change, ChangeEntry};
+pub use control::{Resource, WriteGate};
 pub use db::{ReadTx, Store, StoreStats, Tx};
 pub use error::StoreError;
 pub use items::Space;

@@ -297,7 +297,7 @@ impl Store {
     ) -> Result<ObjectVersion, StoreError> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.write(move |tx| {
-            let record = tx.require_bucket(&bucket)?;
+            let record = tx.writable_bucket(&bucket)?;
             let current = tx.current(&bucket, &key)?;
             precondition(current.as_ref().filter(|v| !v.delete_marker))?;
             let mut version = template;
@@ -319,7 +319,7 @@ impl Store {
     ) -> Result<DeleteOutcome, StoreError> {
         let (bucket, key, owner) = (bucket.to_string(), key.to_string(), owner.to_string());
         self.write(move |tx| {
-            let record = tx.require_bucket(&bucket)?;
+            let record = tx.writable_bucket(&bucket)?;
             if let Some(id) = version_id {
                 let removed = tx.remove_version(&bucket, &key, &id)?;
                 return Ok(DeleteOutcome {
@@ -351,7 +351,7 @@ impl Store {
     {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.write(move |tx| {
-            tx.require_bucket(&bucket)?;
+            tx.writable_bucket(&bucket)?;
             let mut version = match &version_id {
                 None => tx
                     .current(&bucket, &key)?

@@ -83,7 +83,7 @@ impl Tx<'_> {
 impl Store {
     pub async fn create_upload(&self, upload: UploadRecord) -> Result<(), StoreError> {
         self.write(move |tx| {
-            tx.require_bucket(&upload.bucket)?;
+            tx.writable_bucket(&upload.bucket)?;
             tx.txn
                 .open_table(UPLOADS)?
                 .insert(upload.upload_id.as_str(), serde_json::to_vec(&upload)?.as_slice())?;
@@ -96,7 +96,8 @@ impl Store {
     pub async fn put_part(&self, upload_id: &str, mut part: PartRecord, mut body: StagedBody) -> Result<PartRecord, StoreError> {
         let upload_id = upload_id.to_string();
         self.write(move |tx| {
-            tx.require_upload(&upload_id)?;
+            let upload = tx.require_upload(&upload_id)?;
+            tx.writable_bucket(&upload.bucket)?;
             let pk = part_key(&upload_id, part.part_number);
             let old: Option<PartRecord> = {
                 let table = tx.txn.open_table(PARTS)?;
@@ -120,7 +121,8 @@ impl Store {
     pub async fn abort_upload(&self, upload_id: &str) -> Result<(), StoreError> {
         let upload_id = upload_id.to_string();
         self.write(move |tx| {
-            tx.require_upload(&upload_id)?;
+            let upload = tx.require_upload(&upload_id)?;
+            tx.writable_bucket(&upload.bucket)?;
             let parts = tx.remove_upload(&upload_id)?;
             let segments: Vec<_> = parts.into_iter().map(|p| p.segment).collect();
             tx.release(&segments)
@@ -141,7 +143,7 @@ impl Store {
         let upload_id = upload_id.to_string();
         self.write(move |tx| {
             let upload = tx.require_upload(&upload_id)?;
-            let record = tx.require_bucket(&upload.bucket)?;
+            let record = tx.writable_bucket(&upload.bucket)?;
             let stored = read_parts(&tx.txn.open_table(PARTS)?, &upload_id)?;
             let parts = select_parts(&stored, &chosen)?;
             let current = tx.current(&upload.bucket, &upload.key)?;

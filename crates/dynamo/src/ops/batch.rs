@@ -121,6 +121,7 @@ impl DynamoApi {
                 let mut planned = Vec::new();
                 for (name, list) in &writes {
                     let def = catalog::table_tx(tx, name)?;
+                    tx.check_write(tandem_store::Resource::Table(name))?;
                     for w in list {
                         let key = match w {
                             Write::Put(item) => {

@@ -231,6 +231,7 @@ impl DynamoApi {
                     writes.push((def, key, old, new.unwrap_or(None)));
                 }
                 for (def, _, _, new) in &writes {
+                    tx.check_write(tandem_store::Resource::Table(&def.name))?;
                     if let Some(item) = new {
                         storage::check_index_keys(def, item)?;
                     }

@@ -1,0 +1,246 @@
+//! The control plane of a region node: application states (`active`,
+//! `fenced`, `failover`) stored in the store and replicated like everything
+//! else, enforced on every client write by [`gate::AppGate`] inside the write's
+//! own transaction, announced as `STATE_UPDATED` events, and — for apps that
+//! opt in — changed by [`watch`] when the primary stops answering.
+
+pub mod app;
+pub mod gate;
+pub mod metrics;
+pub mod state;
+pub mod watch;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tandem_store::replica::Applied;
+use tandem_store::{Store, StoreError, Tx};
+
+pub use app::{AppBucket, AppSpec, AppTable, AutoFailover};
+pub use state::{AppState, StateRecord};
+
+/// Why a state change was not made.
+#[derive(Debug)]
+pub enum ControlError {
+    UnknownApp(String),
+    Store(StoreError),
+}
+
+impl std::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ControlError::UnknownApp(id) => write!(f, "no application named {id:?}"),
+            ControlError::Store(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<StoreError> for ControlError {
+    fn from(e: StoreError) -> Self {
+        ControlError::Store(e)
+    }
+}
+
+/// The outcome of a state change: the record now in force, and the change-log
+/// position at which it took effect (every write committed before it has a
+/// smaller sequence number).
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub record: StateRecord,
+    pub seq: u64,
+}
+
+/// Application states of one region. Cheap to clone.
+#[derive(Clone)]
+pub struct AppControl {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    region: String,
+    apps: Vec<AppSpec>,
+    metrics: metrics::AppMetrics,
+}
+
+impl AppControl {
+    /// Installs the write gate for `apps` on the store.
+    pub fn new(store: Store, apps: Vec<AppSpec>) -> Self {
+        let region = store.region().to_string();
+        store.set_write_gate(Arc::new(gate::AppGate {
+            region: region.clone(),
+            apps: apps.clone(),
+        }));
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                region,
+                apps,
+                metrics: metrics::AppMetrics::default(),
+            }),
+        }
+    }
+
+    pub fn apps(&self) -> &[AppSpec] {
+        &self.inner.apps
+    }
+
+    pub fn app(&self, id: &str) -> Result<&AppSpec, ControlError> {
+        self.inner
+            .apps
+            .iter()
+            .find(|a| a.id == id)
+            .ok_or_else(|| ControlError::UnknownApp(id.to_string()))
+    }
+
+    /// The state record this region holds for an app.
+    pub fn record(&self, id: &str) -> Result<StateRecord, ControlError> {
+        self.app(id)?;
+        match self.inner.store.read()?.app_record(id)? {
+            Some(raw) => serde_json::from_value(raw).map_err(|e| ControlError::Store(e.into())),
+            None => Ok(StateRecord::initial()),
+        }
+    }
+
+    /// The routing view of an app (`GET /_tandem/apps/{id}/state`).
+    pub fn view(&self, id: &str) -> Result<Value, ControlError> {
+        let app = self.app(id)?;
+        let r = self.record(id)?;
+        Ok(json!({
+            "AppId": app.id,
+            "State": r.state.as_str(),
+            "Version": r.version,
+            "WriteRegion": app.write_region(r.state),
+            "PrimaryRegion": app.primary,
+            "SecondaryRegion": app.secondary,
+            "ChangedAt": r.changed_ms,
+            "ChangedBy": r.changed_by,
+            "ChangedIn": r.region,
+            "Reason": r.reason,
+            "ServedBy": self.inner.region,
+        }))
+    }
+
+    /// Every app with its regions, resources and state (`GET /_tandem/apps`).
+    pub fn list(&self) -> Result<Value, ControlError> {
+        let mut apps = Vec::new();
+        for app in &self.inner.apps {
+            let mut entry = json!(app);
+            entry["state"] = self.view(&app.id)?;
+            apps.push(entry);
+        }
+        Ok(json!({ "region": self.inner.region, "apps": apps }))
+    }
+
+    /// Changes an app's state (a new version of its record), or confirms the
+    /// state it already has.
+    pub async fn set(&self, id: &str, new: AppState, by: &str, reason: &str) -> Result<Changed, ControlError> {
+        self.app(id)?;
+        let (app, by, reason) = (id.to_string(), by.to_string(), reason.to_string());
+        let changed = self
+            .inner
+            .store
+            .write(move |tx| -> Result<Option<Changed>, StoreError> {
+                let held = gate::record_in(tx, &app)?;
+                if held.state == new {
+                    return Ok(None);
+                }
+                let record = StateRecord {
+                    state: new,
+                    version: held.version + 1,
+                    changed_ms: tandem_store::now_ms(),
+                    changed_by: by,
+                    reason,
+                    region: tx.region().to_string(),
+                    hlc: tx.now(),
+                };
+                let (origin, hlc) = (record.region.clone(), record.hlc);
+                let seq = tx.put_app_record(&app, serde_json::to_value(&record)?, &origin, hlc)?;
+                Ok(Some(Changed { record, seq }))
+            })
+            .await?;
+        match changed {
+            Some(c) => {
+                self.announce(id, &c.record);
+                Ok(c)
+            }
+            None => Ok(Changed {
+                record: self.record(id)?,
+                seq: self.inner.store.last_seq(),
+            }),
+        }
+    }
+
+    /// Emits `STATE_UPDATED` (log line and metrics) for a state now in force here.
+    pub fn announce(&self, app: &str, record: &StateRecord) {
+        tracing::info!(
+            event = "STATE_UPDATED",
+            app,
+            state = record.state.as_str(),
+            version = record.version,
+            by = %record.changed_by,
+            region = %record.region,
+            reason = %record.reason,
+            "STATE_UPDATED"
+        );
+        let labels = |state: AppState| metrics::StateLabels {
+            app: app.to_string(),
+            state: state.as_str(),
+        };
+        self.inner.metrics.changes.get_or_create(&labels(record.state)).inc();
+        for state in AppState::ALL {
+            self.inner
+                .metrics
+                .current
+                .get_or_create(&labels(state))
+                .set(i64::from(state == record.state));
+        }
+    }
+
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.inner.metrics.register(registry);
+    }
+
+    /// Refreshes the current-state gauges before a scrape.
+    pub fn refresh_metrics(&self) {
+        for app in &self.inner.apps {
+            if let Ok(r) = self.record(&app.id) {
+                for state in AppState::ALL {
+                    let labels = metrics::StateLabels {
+                        app: app.id.clone(),
+                        state: state.as_str(),
+                    };
+                    self.inner.metrics.current.get_or_create(&labels).set(i64::from(state == r.state));
+                }
+            }
+        }
+    }
+
+    /// Starts the automatic-failover watchers of apps this region is secondary for.
+    pub fn spawn_watchers(&self, peer_url: impl Fn(&str) -> Option<String>) -> Vec<tokio::task::JoinHandle<()>> {
+        watch::spawn(self, peer_url)
+    }
+
+    pub(crate) fn region(&self) -> &str {
+        &self.inner.region
+    }
+}
+
+/// Applies an app state record that arrived from another region, if it
+/// supersedes the one held here. Returns the record when it was applied.
+pub fn apply_replicated(
+    tx: &mut Tx<'_>,
+    app: &str,
+    raw: &Value,
+    origin: &str,
+    hlc: u64,
+) -> Result<(Applied, Option<StateRecord>), StoreError> {
+    let incoming: StateRecord = serde_json::from_value(raw.clone())?;
+    tx.observe_clock(hlc);
+    let held = gate::record_in(tx, app)?;
+    if !incoming.supersedes(&held) {
+        return Ok((Applied::Stale, None));
+    }
+    tx.put_app_record(app, raw.clone(), origin, hlc)?;
+    Ok((Applied::Applied, Some(incoming)))
+}

@@ -1,0 +1,73 @@
+//! Control-plane records kept beside the data — application states — and the
+//! write gate through which the control plane decides, inside the very
+//! transaction of a client write, whether this region may take it. Checking in
+//! the transaction makes a state switch and the writes around it totally
+//! ordered: a write commits before the switch or is refused after it.
+
+use redb::{ReadableTable, TableDefinition};
+use std::sync::Arc;
+
+use crate::changelog::Change;
+use crate::db::{ReadTx, Store, Tx};
+use crate::error::StoreError;
+
+/// Application id → its state record (JSON owned by the control crate).
+pub(crate) const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+
+/// What a client write touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Bucket(&'a str),
+    Table(&'a str),
+}
+
+/// Decides whether this region may take a client write to a resource now.
+/// Replicated changes are never gated: they were accepted where they began.
+pub trait WriteGate: Send + Sync {
+    fn check(&self, tx: &Tx<'_>, resource: Resource<'_>) -> Result<(), StoreError>;
+}
+
+impl ReadTx {
+    pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let table = self.txn.open_table(APPS)?;
+        let raw = table.get(app)?;
+        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+    }
+}
+
+impl Tx<'_> {
+    pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let table = self.txn.open_table(APPS)?;
+        let raw = table.get(app)?;
+        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+    }
+
+    /// Stores an application's state record and logs it (origin and clock
+    /// time as given: local, or those of the region that made the change).
+    pub fn put_app_record(&mut self, app: &str, record: serde_json::Value, origin: &str, hlc: u64) -> Result<u64, StoreError> {
+        self.txn.open_table(APPS)?.insert(app, serde_json::to_vec(&record)?.as_slice())?;
+        self.append(
+            origin,
+            hlc,
+            Change::AppState {
+                app: app.to_string(),
+                record,
+            },
+        )
+    }
+
+    /// Refuses the write when the installed gate says this region may not take it.
+    pub fn check_write(&self, resource: Resource<'_>) -> Result<(), StoreError> {
+        match self.shared.gate.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(gate) => gate.check(self, resource),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Store {
+    /// Installs the gate every client write passes through.
+    pub fn set_write_gate(&self, gate: Arc<dyn WriteGate>) {
+        *self.shared.gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
+    }
+}

@@ -1,5 +1,6 @@
 """Object tagging and bucket replication configuration."""
 
+import pytest
 from e2e_helpers import describe, error_code, md5_b64, s3_error
 
 
@@ -76,7 +77,29 @@ REPLICATION = {
 }
 
 
-def test_put_get_delete_bucket_replication_roundtrip(s3, bucket):
+@pytest.fixture(scope="module")
+def destination(node):
+    """The bucket the rules name: replication rules must name an existing bucket."""
+    node.client("admin").create_bucket(Bucket="destination-bucket")
+    return "destination-bucket"
+
+
+def test_replication_to_a_bucket_nobody_holds_is_refused(s3, bucket):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    config = {**REPLICATION, "Rules": [{**REPLICATION["Rules"][0], "Destination": {"Bucket": "arn:aws:s3:::no-such-destination"}}]}
+    with s3_error("InvalidRequest", 400):
+        s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=config)
+
+
+def test_versioning_cannot_be_suspended_under_replication(s3, bucket, destination):
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=REPLICATION)
+    with s3_error("InvalidBucketState", 409):
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def test_put_get_delete_bucket_replication_roundtrip(s3, bucket, destination):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=REPLICATION)
     got = s3.get_bucket_replication(Bucket=bucket)["ReplicationConfiguration"]
@@ -125,7 +148,7 @@ def test_replication_without_rules_or_destination_is_rejected(node, s3, bucket):
         s3.get_bucket_replication(Bucket=bucket)
 
 
-def test_only_owner_can_configure_replication(bob, s3, bucket):
+def test_only_owner_can_configure_replication(bob, s3, bucket, destination):
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     with s3_error("AccessDenied", 403):
         bob.put_bucket_replication(Bucket=bucket, ReplicationConfiguration=REPLICATION)

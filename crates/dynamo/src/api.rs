@@ -18,6 +18,8 @@ pub struct DynamoApi {
     pub(crate) region: String,
     /// Recent TransactWriteItems client tokens (see `ops/transact.rs`).
     pub(crate) tokens: std::sync::Arc<crate::ops::transact::TokenCache>,
+    /// Every region of the deployment: where global-table replicas may go.
+    pub(crate) regions: std::sync::Arc<Vec<String>>,
 }
 
 /// Whether an operation changes state (used for fencing and metrics).
@@ -42,10 +44,17 @@ impl DynamoApi {
     pub fn new(store: Store) -> Self {
         let region = store.region().to_string();
         Self {
+            regions: std::sync::Arc::new(vec![region.clone()]),
             store,
             region,
             tokens: Default::default(),
         }
+    }
+
+    /// Names the deployment's regions (this one included), where replicas may go.
+    pub fn with_regions(mut self, regions: Vec<String>) -> Self {
+        self.regions = std::sync::Arc::new(regions);
+        self
     }
 
     /// Serves one request. `target` is the full `X-Amz-Target` header value.

@@ -70,6 +70,13 @@ pub fn drop_table(tx: &mut Tx<'_>, name: &str) -> DynamoResult<()> {
     tx.item_delete_prefix(Space::Tombstones, &keys::table_prefix(name))?;
     tx.catalog_delete(name)?;
     let (hlc, origin) = (tx.now(), tx.region().to_string());
-    tx.append(&origin, hlc, Change::TableDeleted { name: name.to_string() })?;
+    tx.append(
+        &origin,
+        hlc,
+        Change::TableDeleted {
+            name: name.to_string(),
+            replicas: def.replicas.clone(),
+        },
+    )?;
     Ok(())
 }

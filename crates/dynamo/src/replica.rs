@@ -64,6 +64,24 @@ pub fn apply_table_definition(tx: &mut Tx<'_>, definition: &Value, origin: &str,
     Ok(Applied::Applied)
 }
 
+/// Forgets `origin`'s replica of a table after that region deleted it.
+pub fn drop_replica(tx: &mut Tx<'_>, table: &str, origin: &str, hlc: u64) -> DynamoResult<Applied> {
+    tx.observe_clock(hlc);
+    if !catalog::exists_tx(tx, table)? {
+        return Ok(Applied::Stale);
+    }
+    let mut def = catalog::table_tx(tx, table)?;
+    if !def.replicas.iter().any(|r| r == origin) {
+        return Ok(Applied::Stale);
+    }
+    def.replicas.retain(|r| r != origin);
+    if !def.is_global() {
+        def.replicas.clear();
+    }
+    catalog::save_as(tx, &def, origin, hlc)?;
+    Ok(Applied::Applied)
+}
+
 /// A replicated item change, decoded against the local table.
 struct ItemChange {
     def: TableDef,

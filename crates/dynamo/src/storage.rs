@@ -255,6 +255,19 @@ pub fn write_item_stamped(
         }
     }
     if old == new {
+        if def.is_global() && new.is_none() {
+            // A delete of an item this region does not hold still has to win
+            // over an older write arriving from elsewhere: ship the tombstone.
+            let keys = item_to_json(&key_item(&def.key(), key)?);
+            tx.append(
+                &stamp.origin,
+                stamp.hlc,
+                Change::ItemTombstone {
+                    table: def.name.clone(),
+                    keys,
+                },
+            )?;
+        }
         return Ok(());
     }
     if let Some(old) = old {

@@ -95,7 +95,11 @@ impl Node {
                 region: config.region.clone(),
                 store,
                 s3: builder.build(),
-                dynamo: tandem_dynamo::DynamoApi::new(Store::clone(&api_store)),
+                dynamo: tandem_dynamo::DynamoApi::new(Store::clone(&api_store)).with_regions(
+                    std::iter::once(config.region.clone())
+                        .chain(config.peers.iter().map(|p| p.name.clone()))
+                        .collect(),
+                ),
                 principals,
 
                 domains: host::BucketDomains::new(config.bucket_domains.clone()),

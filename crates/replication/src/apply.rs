@@ -19,11 +19,23 @@ struct Received {
     body: Option<StagedBody>,
 }
 
+/// A change the receiver can never apply as it stands (its table was
+/// deleted here, its key no longer fits the table): skipped, reported back so
+/// the sender marks it and counts it, and never retried on its own —
+/// `tandem replication resync` ships it again once the cause is fixed.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Rejected {
+    pub seq: u64,
+    pub reason: String,
+}
+
 /// What a batch did.
-#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Summary {
     pub applied: u64,
     pub stale: u64,
+    #[serde(default)]
+    pub rejected: Vec<Rejected>,
 }
 
 /// Reads and applies one batch from `origin`; `lag` observes, for each
@@ -34,18 +46,34 @@ where
     B::Error: std::fmt::Display,
 {
     let received = receive(store, origin, body).await?;
-    let stamps: Vec<u64> = received.iter().map(|r| r.shipped.hlc).collect();
-    let outcomes = store
-        .write(move |tx| -> Result<Vec<Applied>, ReplicationError> {
-            for r in &received {
-                check(tx, r)?;
+    let (outcomes, rejected) = store
+        .write(move |tx| -> Result<_, ReplicationError> {
+            let mut accepted = Vec::with_capacity(received.len());
+            let mut rejected = Vec::new();
+            for r in received {
+                match check(tx, &r) {
+                    Ok(()) => accepted.push(r),
+                    Err(ReplicationError::Rejected(reason)) => rejected.push(Rejected {
+                        seq: r.shipped.seq,
+                        reason,
+                    }),
+                    Err(e) => return Err(e),
+                }
             }
-            received.into_iter().map(|r| apply(tx, r)).collect()
+            let mut outcomes = Vec::with_capacity(accepted.len());
+            for r in accepted {
+                let hlc = r.shipped.hlc;
+                outcomes.push((apply(tx, r)?, hlc));
+            }
+            Ok((outcomes, rejected))
         })
         .await?;
     let now = tandem_store::now_ms();
-    let mut summary = Summary::default();
-    for (outcome, hlc) in outcomes.iter().zip(stamps) {
+    let mut summary = Summary {
+        rejected,
+        ..Default::default()
+    };
+    for (outcome, hlc) in outcomes {
         match outcome {
             Applied::Applied => {
                 summary.applied += 1;
@@ -58,7 +86,8 @@ where
     Ok(summary)
 }
 
-/// Reads every frame, staging bodies as files (or memory when small).
+/// Reads every frame, staging bodies as files (or memory when small), and
+/// makes the files durable together at the end.
 async fn receive<B>(store: &Store, origin: &str, body: B) -> Result<Vec<Received>, ReplicationError>
 where
     B: Body<Data = bytes::Bytes> + Unpin,
@@ -87,17 +116,19 @@ where
                     let chunk = reader.body_chunk(&mut remaining).await?;
                     writer.write(store.blobs(), &chunk).await?;
                 }
-                Some(writer.finish(store.blobs()).await?)
+                Some(writer.finish_unsynced(store.blobs()).await?)
             }
             _ if shipped.body_len > 0 => return Err(ReplicationError::Wire("only object versions carry bodies".into())),
             _ => None,
         };
         received.push(Received { shipped, body });
     }
+    tandem_store::blobs::sync_all(received.iter().filter_map(|r| r.body.as_ref())).await?;
     Ok(received)
 }
 
-/// Checks that a change can be applied here; writes nothing.
+/// Checks that a change can be applied here; writes nothing. `Rejected`
+/// means it never can be as things stand here.
 fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
     let missing_bucket = |bucket: &str| {
         ReplicationError::Rejected(format!(
@@ -111,7 +142,7 @@ fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
         }
         Op::Item { table, keys, new, .. } => tandem_dynamo::replica::check_item_change(tx, table, keys, new.as_ref())?,
         Op::Table { definition } => tandem_dynamo::replica::check_table_definition(definition)?,
-        Op::BucketClaim { .. } | Op::BucketRelease { .. } => {}
+        Op::BucketClaim { .. } | Op::BucketRelease { .. } | Op::ReplicaDropped { .. } => {}
     }
     Ok(())
 }
@@ -125,6 +156,7 @@ fn apply(tx: &mut Tx<'_>, r: Received) -> Result<Applied, ReplicationError> {
         Op::BucketClaim { name, claim } => tx.apply_registry_claim(&name, claim)?,
         Op::BucketRelease { name } => tx.apply_registry_release(&name, &origin)?,
         Op::Table { definition } => tandem_dynamo::replica::apply_table_definition(tx, &definition, &origin, hlc)?,
+        Op::ReplicaDropped { table } => tandem_dynamo::replica::drop_replica(tx, &table, &origin, hlc)?,
         Op::Item {
             table,
             keys,

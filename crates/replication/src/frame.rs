@@ -53,6 +53,8 @@ pub enum Op {
     BucketRelease { name: String },
     /// A global table's definition.
     Table { definition: Value },
+    /// The origin deleted its replica of a global table.
+    ReplicaDropped { table: String },
     /// A put (`new`) or delete of one item of a global table.
     Item {
         table: String,
@@ -70,7 +72,7 @@ impl Op {
             Op::Version { bucket, .. } | Op::VersionEdit { bucket, .. } => format!("bucket/{bucket}"),
             Op::BucketClaim { .. } | Op::BucketRelease { .. } => "registry".to_string(),
             Op::Table { definition } => format!("table/{}", definition.get("name").and_then(Value::as_str).unwrap_or_default()),
-            Op::Item { table, .. } => format!("table/{table}"),
+            Op::Item { table, .. } | Op::ReplicaDropped { table } => format!("table/{table}"),
         }
     }
 }

@@ -39,6 +39,7 @@ pub struct ReplicationMetrics {
     shipped_changes: Family<PeerLabels, Counter>,
     shipped_bytes: Family<PeerLabels, Counter>,
     failures: Family<PeerLabels, Counter>,
+    refused: Family<PeerLabels, Counter>,
     last_success: Family<PeerLabels, Gauge>,
     applied: Family<OriginLabels, Counter>,
     /// Seconds from commit at the origin to apply here.
@@ -54,6 +55,7 @@ impl Default for ReplicationMetrics {
             shipped_changes: Family::default(),
             shipped_bytes: Family::default(),
             failures: Family::default(),
+            refused: Family::default(),
             last_success: Family::default(),
             applied: Family::default(),
             apply_lag: Family::new_with_constructor(lag_histogram),
@@ -95,6 +97,11 @@ impl ReplicationMetrics {
         );
         r.register("failures", "Failed batch attempts (each is retried)", self.failures.clone());
         r.register(
+            "refused_changes",
+            "Changes not shipped: rejected by the peer or with no destination (resync ships them again)",
+            self.refused.clone(),
+        );
+        r.register(
             "last_success_timestamp_seconds",
             "When the peer last applied a batch",
             self.last_success.clone(),
@@ -123,6 +130,7 @@ impl ReplicationMetrics {
         catch_up(&self.shipped_changes.get_or_create(&labels), state.shipped_changes);
         catch_up(&self.shipped_bytes.get_or_create(&labels), state.shipped_bytes);
         catch_up(&self.failures.get_or_create(&labels), state.failures);
+        catch_up(&self.refused.get_or_create(&labels), state.rejected + state.unroutable);
         if let Some(ms) = state.last_success_ms {
             self.last_success.get_or_create(&labels).set((ms / 1000) as i64);
         }

@@ -27,13 +27,16 @@ pub enum BodyPiece {
     File(std::fs::File),
 }
 
+/// A source version: bucket, key, version id.
+pub type VersionRef = (String, String, String);
+
 /// One change on its way to the peer.
 pub struct Outgoing {
     pub shipped: Shipped,
     pub body: Vec<BodyPiece>,
     /// The source version (bucket, key, version id) whose replication status
     /// follows this delivery.
-    pub source: Option<(String, String, String)>,
+    pub source: Option<VersionRef>,
 }
 
 /// A version that should replicate but cannot be routed anywhere.
@@ -135,6 +138,15 @@ impl<'a> Router<'a> {
                 keys: keys.clone(),
                 new: new.clone(),
                 by_service: *by_service,
+            },
+            Change::TableDeleted { name, replicas } if local_origin && replicas.iter().any(|r| r == self.peer) => {
+                Op::ReplicaDropped { table: name.clone() }
+            }
+            Change::ItemTombstone { table, keys } if local_origin && self.replicated_to_peer(table)? => Op::Item {
+                table: table.clone(),
+                keys: keys.clone(),
+                new: None,
+                by_service: false,
             },
             Change::ItemResync { table, keys, item } if local_origin && self.replicated_to_peer(table)? => Op::Item {
                 table: table.clone(),

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use tandem_store::{ChangeEntry, ReplicationStatus, Store};
 use tokio::io::AsyncReadExt;
 
+use crate::apply::Summary;
 use crate::error::ReplicationError;
 use crate::frame::{Op, encode_header};
 use crate::peer::{Peer, PeerClient, RequestBody};
-use crate::route::{BodyPiece, Outgoing, Route, Router, Unroutable};
+use crate::route::{BodyPiece, Outgoing, Route, Router, Unroutable, VersionRef};
 use crate::stats::PeerStats;
 
 /// Path of the apply endpoint on every node.
@@ -121,21 +122,28 @@ impl Shipper {
             }
             return Ok(Step::Progressed);
         }
-        let versions = shipped_versions(&batch.outgoing);
+        let sources: Vec<(u64, Option<VersionRef>)> = batch.outgoing.iter().map(|o| (o.shipped.seq, o.source.clone())).collect();
         let (changes, bytes) = (batch.outgoing.len() as u64, batch.outgoing.iter().map(|o| o.shipped.body_len).sum());
-        if let Err(e) = self.send(batch.outgoing).await {
-            if self.stats.failed(e.to_string()) {
-                self.mark(versions, ReplicationStatus::Failed).await?;
+        let summary = match self.send(batch.outgoing).await {
+            Ok(summary) => summary,
+            Err(e) => {
+                self.stats.failed(e.to_string());
+                self.mark(sources.into_iter().filter_map(|(_, v)| v).collect(), ReplicationStatus::Failed)
+                    .await?;
+                return Err(e);
             }
-            return Err(e);
+        };
+        let (delivered, refused) = self.sort_out(sources, &summary);
+        if !refused.is_empty() {
+            self.mark(refused, ReplicationStatus::Failed).await?;
         }
-        self.save(position, batch.through, versions).await?;
+        self.save(position, batch.through, delivered).await?;
         self.stats.succeeded(changes, bytes);
         Ok(Step::Progressed)
     }
 
     /// Makes the cursor durable at `through` and marks delivered versions COMPLETED.
-    async fn save(&self, position: &mut Position, through: u64, delivered: Vec<(String, String, String)>) -> Result<(), ReplicationError> {
+    async fn save(&self, position: &mut Position, through: u64, delivered: Vec<VersionRef>) -> Result<(), ReplicationError> {
         let peer = self.peer.name.clone();
         self.store
             .write(move |tx| -> Result<(), ReplicationError> {
@@ -183,8 +191,29 @@ impl Shipper {
         Ok(batch)
     }
 
-    /// Streams a batch to the peer and checks that it was applied.
-    async fn send(&self, outgoing: Vec<Outgoing>) -> Result<(), ReplicationError> {
+    /// Splits a batch's source versions into delivered and refused ones, and
+    /// records what the peer refused.
+    fn sort_out(&self, sources: Vec<(u64, Option<VersionRef>)>, summary: &Summary) -> (Vec<VersionRef>, Vec<VersionRef>) {
+        for r in &summary.rejected {
+            tracing::warn!(peer = %self.peer.name, seq = r.seq, reason = %r.reason, "the peer cannot apply a change");
+        }
+        if let Some(first) = summary.rejected.first() {
+            self.stats.rejected(summary.rejected.len() as u64, &first.reason);
+        }
+        let refused = |seq: u64| summary.rejected.iter().any(|r| r.seq == seq);
+        let (mut delivered, mut not) = (Vec::new(), Vec::new());
+        for (seq, source) in sources {
+            match (source, refused(seq)) {
+                (Some(v), false) => delivered.push(v),
+                (Some(v), true) => not.push(v),
+                (None, _) => {}
+            }
+        }
+        (delivered, not)
+    }
+
+    /// Streams a batch to the peer and returns what the peer did with it.
+    async fn send(&self, outgoing: Vec<Outgoing>) -> Result<Summary, ReplicationError> {
         let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(8);
         let producer = tokio::spawn(produce(outgoing, tx));
         let body: RequestBody = StreamBody::new(futures::StreamExt::map(rx, |r| r.map(http_body::Frame::data))).boxed();
@@ -198,7 +227,8 @@ impl Shipper {
                 String::from_utf8_lossy(&answer)
             )));
         }
-        Ok(())
+        serde_json::from_slice(&answer)
+            .map_err(|e| ReplicationError::Peer(format!("{} answered a batch with bad JSON: {e}", self.peer.name)))
     }
 
     async fn record_unroutable(&self, unroutable: &[Unroutable]) -> Result<(), ReplicationError> {
@@ -213,7 +243,7 @@ impl Shipper {
         self.mark(versions, ReplicationStatus::Failed).await
     }
 
-    async fn mark(&self, versions: Vec<(String, String, String)>, status: ReplicationStatus) -> Result<(), ReplicationError> {
+    async fn mark(&self, versions: Vec<VersionRef>, status: ReplicationStatus) -> Result<(), ReplicationError> {
         if versions.is_empty() {
             return Ok(());
         }
@@ -226,11 +256,6 @@ impl Shipper {
             })
             .await
     }
-}
-
-/// Source versions (bucket, key, version id) a batch carries.
-fn shipped_versions(outgoing: &[Outgoing]) -> Vec<(String, String, String)> {
-    outgoing.iter().filter_map(|o| o.source.clone()).collect()
 }
 
 /// Writes a batch's frames into the request body channel.

@@ -19,6 +19,8 @@ pub struct ShipperState {
     pub consecutive_failures: u64,
     /// Versions that match a rule but cannot be routed (no such destination).
     pub unroutable: u64,
+    /// Changes the peer cannot apply as things stand there (see `apply::Rejected`).
+    pub rejected: u64,
     /// Wall-clock milliseconds of the last successful batch.
     pub last_success_ms: Option<u64>,
     pub last_error: Option<String>,
@@ -49,14 +51,21 @@ impl PeerStats {
         })
     }
 
-    /// Records a failed attempt; returns whether it starts a failure streak.
-    pub fn failed(&self, error: String) -> bool {
+    /// Records a failed attempt (it will be retried).
+    pub fn failed(&self, error: String) {
         self.with(|s| {
             s.failures += 1;
             s.consecutive_failures += 1;
             s.last_error = Some(error);
             s.last_error_ms = Some(tandem_store::now_ms());
-            s.consecutive_failures == 1
+        })
+    }
+
+    pub fn rejected(&self, count: u64, reason: &str) {
+        self.with(|s| {
+            s.rejected += count;
+            s.last_error = Some(reason.to_string());
+            s.last_error_ms = Some(tandem_store::now_ms());
         })
     }
 

@@ -21,6 +21,12 @@ impl S3Api {
             Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
             _ => return Err(s3_error!(MalformedXML, "The versioning Status must be Enabled or Suspended")),
         };
+        if target == Versioning::Suspended && self.bucket(&req.input.bucket)?.replication.is_some() {
+            return Err(s3_error!(
+                InvalidBucketState,
+                "A replication configuration is present on this bucket, so the versioning state cannot be suspended"
+            ));
+        }
         self.store
             .update_bucket(&req.input.bucket, move |b| {
                 // A bucket that never had versioning and is "suspended" stays unversioned.

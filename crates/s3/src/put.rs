@@ -117,6 +117,7 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         segments: vec![],
         part_sizes: vec![],
         replication_status: None,
+        edited: None,
     })
 }
 

@@ -1,9 +1,9 @@
 //! Put/Get/DeleteBucketReplication: S3's `ReplicationConfiguration` XML validated
-//! and stored per bucket. The replication engine (a later crate) reads it back
-//! from the bucket record.
+//! (versioning enabled, destination buckets known to the deployment) and stored
+//! per bucket. `tandem-replication` reads it back from the bucket record.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use tandem_store::{ReplicationConfig, ReplicationFilter, ReplicationRule as Rule, Versioning};
 
 use crate::S3Api;
@@ -25,6 +25,16 @@ impl S3Api {
             ));
         }
         let config = config_from_dto(&req.input.replication_configuration)?;
+        let read = self.store.read().or_s3()?;
+        for rule in &config.rules {
+            let dest = rule.destination_name();
+            if read.registry(dest).or_s3()?.is_none() {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidRequest,
+                    format!("Destination bucket must exist: no region holds a bucket named {dest} (create it, versioned, first)"),
+                ));
+            }
+        }
         self.store
             .update_bucket(&record.name, move |b| {
                 b.replication = Some(config);

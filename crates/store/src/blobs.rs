@@ -158,7 +158,18 @@ impl BodyWriter {
 
     /// Finishes the body: a file body is written out and fsynced; the result is
     /// ready to be adopted by a write transaction.
-    pub async fn finish(mut self, blobs: &BlobFiles) -> Result<StagedBody, StoreError> {
+    pub async fn finish(self, blobs: &BlobFiles) -> Result<StagedBody, StoreError> {
+        self.finish_with(blobs, true).await
+    }
+
+    /// Finishes the body without fsyncing its file: the caller must pass it
+    /// to [`sync_all`] before a transaction adopts it. Lets a batch of bodies
+    /// be made durable together instead of one fsync after another.
+    pub async fn finish_unsynced(self, blobs: &BlobFiles) -> Result<StagedBody, StoreError> {
+        self.finish_with(blobs, false).await
+    }
+
+    async fn finish_with(mut self, blobs: &BlobFiles, sync: bool) -> Result<StagedBody, StoreError> {
         let len = self.len;
         if self.file.is_none() && self.buf.len() <= INLINE_MAX {
             let bytes = std::mem::take(&mut self.buf).freeze();
@@ -172,7 +183,7 @@ impl BodyWriter {
                 file: None,
             });
         }
-        self.flush(blobs, true).await?;
+        self.flush(blobs, sync).await?;
         let (_, path) = self.file.take().expect("flush leaves the file open");
         Ok(StagedBody {
             segment: Segment {
@@ -236,6 +247,18 @@ impl StagedBody {
     pub(crate) fn defuse(&mut self) {
         self.file = None;
     }
+}
+
+/// Fsyncs the files of staged bodies, all at once on the blocking pool.
+pub async fn sync_all<'a>(bodies: impl IntoIterator<Item = &'a StagedBody>) -> Result<(), StoreError> {
+    let mut syncs = tokio::task::JoinSet::new();
+    for path in bodies.into_iter().filter_map(|b| b.file.clone()) {
+        syncs.spawn_blocking(move || std::fs::File::open(path)?.sync_data());
+    }
+    while let Some(done) = syncs.join_next().await {
+        done.map_err(|e| StoreError::Io(std::io::Error::other(e)))??;
+    }
+    Ok(())
 }
 
 impl Drop for StagedBody {

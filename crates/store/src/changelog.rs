@@ -49,8 +49,18 @@ pub enum Change {
     /// An application's state changed (active, fenced, failover); the record
     /// is JSON owned by the control plane.
     AppState { app: String, record: serde_json::Value },
+    /// A global table's item that this region did not hold was deleted: the
+    /// tombstone must reach the other replicas. Not a change of any item here:
+    /// streams skip it.
+    ItemTombstone { table: String, keys: serde_json::Value },
     /// A table and all its items were deleted.
-    TableDeleted { name: String },
+    TableDeleted {
+        name: String,
+        /// Regions the table had replicas in (a global table): they drop this
+        /// region from their replica lists.
+        #[serde(default)]
+        replicas: Vec<String>,
+    },
     /// An item was written or deleted: `keys` are its key attributes, `old` and
     /// `new` its images before and after (DynamoDB JSON), `new` is `None` for a delete.
     ItemChanged {

@@ -365,9 +365,12 @@ impl Store {
                 }
             };
             edit(&mut version)?;
+            let (hlc, origin) = (tx.now(), tx.region().to_string());
+            version.edited = Some(crate::records::EditStamp {
+                hlc,
+                origin: origin.clone(),
+            });
             tx.rewrite_version(&bucket, &key, &version)?;
-            let hlc = tx.now();
-            let origin = tx.region().to_string();
             tx.append(
                 &origin,
                 hlc,
@@ -407,5 +410,6 @@ fn delete_marker(owner: &str) -> ObjectVersion {
         segments: vec![],
         part_sizes: vec![],
         replication_status: None,
+        edited: None,
     }
 }

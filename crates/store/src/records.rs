@@ -165,6 +165,17 @@ pub struct ObjectVersion {
     /// version a replication rule selected, REPLICA on a replicated copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replication_status: Option<ReplicationStatus>,
+    /// When and where the metadata (tags, ACL) was last edited; edits made in
+    /// two regions converge on the later one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<EditStamp>,
+}
+
+/// A hybrid-logical-clock time and the region that made a change at it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EditStamp {
+    pub hlc: u64,
+    pub origin: String,
 }
 
 /// Where a version stands in cross-region replication.

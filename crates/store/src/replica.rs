@@ -15,7 +15,7 @@ use crate::db::{META, ReadTx, Store, Tx, VERSIONS};
 use crate::error::StoreError;
 use crate::keys::split_version_key;
 use crate::objects::{Visit, find_version, scan};
-use crate::records::{ObjectVersion, ReplicationStatus};
+use crate::records::{EditStamp, ObjectVersion, ReplicationStatus};
 
 /// Bucket name → which region holds it. Replicated to every region, so bucket
 /// names are unique across the deployment.
@@ -168,7 +168,8 @@ impl Tx<'_> {
     }
 
     /// Applies a metadata edit (tags, ACL) made in another region to a version
-    /// this region holds. A version it does not hold yet is left to its own put.
+    /// this region holds, if it is later than the last edit here (last writer
+    /// wins). A version it does not hold yet is left to its own put.
     pub fn apply_replica_edit(
         &mut self,
         bucket: &str,
@@ -182,11 +183,19 @@ impl Tx<'_> {
         let Some((_, mut held)) = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, &edited.version_id)? else {
             return Ok(Applied::Stale);
         };
-        if held.tags == edited.tags && held.grants == edited.grants {
+        let stamp_of = |v: &ObjectVersion, hlc: u64, origin: &str| {
+            v.edited.clone().unwrap_or_else(|| EditStamp {
+                hlc,
+                origin: origin.to_string(),
+            })
+        };
+        let incoming = stamp_of(edited, hlc, origin);
+        if incoming <= stamp_of(&held, held.hlc, &held.origin) {
             return Ok(Applied::Stale);
         }
         held.tags = edited.tags.clone();
         held.grants = edited.grants.clone();
+        held.edited = Some(incoming);
         self.rewrite_version(bucket, key, &held)?;
         self.append(
             origin,

@@ -144,8 +144,7 @@ impl DynamoApi {
                 for (def, key, _, (old, w)) in planned {
                     match w {
                         Write::Put(item) => storage::write_item(tx, &def, &key, old.as_ref(), Some(item))?,
-                        Write::Delete(_) if old.is_some() => storage::write_item(tx, &def, &key, old.as_ref(), None)?,
-                        Write::Delete(_) => {}
+                        Write::Delete(_) => storage::write_item(tx, &def, &key, old.as_ref(), None)?,
                     }
                 }
                 Ok(())

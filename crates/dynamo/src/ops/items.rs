@@ -241,9 +241,7 @@ impl DynamoApi {
                 validate_key_param(&def.key(), &key)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
-                if old.is_some() {
-                    storage::write_item(tx, &def, &key, old.as_ref(), None)?;
-                }
+                storage::write_item(tx, &def, &key, old.as_ref(), None)?;
                 Ok(old)
             })
             .await?;

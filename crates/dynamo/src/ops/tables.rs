@@ -105,6 +105,12 @@ impl DynamoApi {
             created_ms,
             region: self.region.clone(),
         };
+        if let Some(unknown) = def.replicas.iter().find(|r| !self.regions.contains(r)) {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: {unknown} is not a region of this deployment (regions: {})",
+                self.regions.join(", ")
+            )));
+        }
         def.include_own_region();
         def.validate()?;
         let def = self
@@ -170,6 +176,7 @@ impl DynamoApi {
             .cloned()
             .unwrap_or_default();
         let replicas = req.get("ReplicaUpdates").and_then(Value::as_array).cloned().unwrap_or_default();
+        let regions = std::sync::Arc::clone(&self.regions);
         let billing = optional_str(&req, "BillingMode")?.map(str::to_string);
         let provisioned = req.get("ProvisionedThroughput").cloned();
         let def = self
@@ -223,7 +230,7 @@ impl DynamoApi {
                     }
                 }
                 apply_gsi_updates(&mut def, &gsi_updates)?;
-                apply_replica_updates(&mut def, &replicas);
+                apply_replica_updates(&mut def, &replicas, &regions)?;
                 def.include_own_region();
                 def.validate()?;
                 reindex(tx, &old, &def)?;
@@ -338,17 +345,27 @@ fn apply_gsi_updates(def: &mut TableDef, updates: &[Value]) -> DynamoResult<()> 
     Ok(())
 }
 
-fn apply_replica_updates(def: &mut TableDef, updates: &[Value]) {
+fn apply_replica_updates(def: &mut TableDef, updates: &[Value], regions: &[String]) -> DynamoResult<()> {
     for u in updates {
-        if let Some(region) = u.get("Create").and_then(|c| c.get("RegionName")).and_then(Value::as_str)
-            && !def.replicas.iter().any(|r| r == region)
-        {
+        if let Some(region) = u.get("Create").and_then(|c| c.get("RegionName")).and_then(Value::as_str) {
+            if !regions.iter().any(|r| r == region) {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values were invalid: {region} is not a region of this deployment (regions: {})",
+                    regions.join(", ")
+                )));
+            }
+            if region == def.region || def.replicas.iter().any(|r| r == region) {
+                return Err(DynamoError::validation(format!(
+                    "One or more parameter values were invalid: the table already has a replica in {region}"
+                )));
+            }
             def.replicas.push(region.to_string());
         }
         if let Some(region) = u.get("Delete").and_then(|c| c.get("RegionName")).and_then(Value::as_str) {
             def.replicas.retain(|r| r != region);
         }
     }
+    Ok(())
 }
 
 /// Builds entries for indexes added by an update and drops those of removed ones.

@@ -237,9 +237,7 @@ impl DynamoApi {
                     }
                 }
                 for (def, key, old, new) in writes {
-                    if new.is_some() || old.is_some() {
-                        storage::write_item(tx, def, key, old.as_ref(), new.as_ref())?;
-                    }
+                    storage::write_item(tx, def, key, old.as_ref(), new.as_ref())?;
                 }
                 Ok(())
             })

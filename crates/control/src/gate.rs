@@ -9,7 +9,7 @@ use crate::state::StateRecord;
 
 pub struct AppGate {
     pub region: String,
-    pub apps: Vec<AppSpec>,
+    pub apps: std::sync::Arc<std::sync::RwLock<Vec<AppSpec>>>,
 }
 
 /// The app's state as this transaction sees it.
@@ -22,7 +22,8 @@ pub fn record_in(tx: &Tx<'_>, app: &str) -> Result<StateRecord, StoreError> {
 
 impl WriteGate for AppGate {
     fn check(&self, tx: &Tx<'_>, resource: Resource<'_>) -> Result<(), StoreError> {
-        let owner = self.apps.iter().find(|a| match resource {
+        let apps = self.apps.read().unwrap_or_else(|e| e.into_inner());
+        let owner = apps.iter().find(|a| match resource {
             Resource::Bucket(b) => a.owns_bucket(b),
             Resource::Table(t) => a.owns_table(t),
         });

@@ -59,7 +59,8 @@ pub struct AppControl {
 struct Inner {
     store: Store,
     region: String,
-    apps: Vec<AppSpec>,
+    /// Shared with the write gate; `tandem apply` adds apps at run time.
+    apps: Arc<std::sync::RwLock<Vec<AppSpec>>>,
     metrics: metrics::AppMetrics,
 }
 
@@ -67,9 +68,10 @@ impl AppControl {
     /// Installs the write gate for `apps` on the store.
     pub fn new(store: Store, apps: Vec<AppSpec>) -> Self {
         let region = store.region().to_string();
+        let apps = Arc::new(std::sync::RwLock::new(apps));
         store.set_write_gate(Arc::new(gate::AppGate {
             region: region.clone(),
-            apps: apps.clone(),
+            apps: Arc::clone(&apps),
         }));
         Self {
             inner: Arc::new(Inner {
@@ -81,14 +83,26 @@ impl AppControl {
         }
     }
 
-    pub fn apps(&self) -> &[AppSpec] {
-        &self.inner.apps
+    /// The apps this region knows, as of now.
+    pub fn apps(&self) -> Vec<AppSpec> {
+        self.inner.apps.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    pub fn app(&self, id: &str) -> Result<&AppSpec, ControlError> {
-        self.inner
-            .apps
-            .iter()
+    /// Adds or replaces app definitions (from `tandem apply`); apps not
+    /// named are kept, as removing config never removes anything.
+    pub fn upsert(&self, specs: &[AppSpec]) {
+        let mut apps = self.inner.apps.write().unwrap_or_else(|e| e.into_inner());
+        for spec in specs {
+            match apps.iter_mut().find(|a| a.id == spec.id) {
+                Some(held) => *held = spec.clone(),
+                None => apps.push(spec.clone()),
+            }
+        }
+    }
+
+    pub fn app(&self, id: &str) -> Result<AppSpec, ControlError> {
+        self.apps()
+            .into_iter()
             .find(|a| a.id == id)
             .ok_or_else(|| ControlError::UnknownApp(id.to_string()))
     }
@@ -124,7 +138,7 @@ impl AppControl {
     /// Every app with its regions, resources and state (`GET /_tandem/apps`).
     pub fn list(&self) -> Result<Value, ControlError> {
         let mut apps = Vec::new();
-        for app in &self.inner.apps {
+        for app in &self.apps() {
             let mut entry = json!(app);
             entry["state"] = self.view(&app.id)?;
             apps.push(entry);
@@ -203,7 +217,7 @@ impl AppControl {
 
     /// Refreshes the current-state gauges before a scrape.
     pub fn refresh_metrics(&self) {
-        for app in &self.inner.apps {
+        for app in &self.apps() {
             if let Ok(r) = self.record(&app.id) {
                 for state in AppState::ALL {
                     let labels = metrics::StateLabels {

@@ -22,11 +22,11 @@ use crate::{AppControl, AppSpec, AppState};
 pub fn spawn(control: &AppControl, peer_url: impl Fn(&str) -> Option<String>) -> Vec<tokio::task::JoinHandle<()>> {
     control
         .apps()
-        .iter()
+        .into_iter()
         .filter(|app| app.secondary == control.region() && app.auto_failover.is_some())
         .filter_map(|app| {
             let url = peer_url(&app.primary)?;
-            Some(tokio::spawn(watch(control.clone(), app.clone(), url)))
+            Some(tokio::spawn(watch(control.clone(), app, url)))
         })
         .collect()
 }

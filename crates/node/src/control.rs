@@ -18,6 +18,7 @@ const MAX_CHANGES: usize = 1000;
 pub struct ControlRoute {
     pub store: Store,
     pub replication: tandem_replication::Replication,
+    pub apps: tandem_control::AppControl,
 }
 
 fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
@@ -101,6 +102,10 @@ impl S3Route for ControlRoute {
                     _ => return Err(s3_error!(MethodNotAllowed, "use GET for the inventory and POST for resync")),
                 };
                 Ok(json(StatusCode::OK, page))
+            }
+            (Method::GET, "/_tandem/apps") => {
+                let list = self.apps.list().map_err(|e| s3_error!(InternalError, "{e}"))?;
+                Ok(json(StatusCode::OK, list))
             }
             (Method::GET, "/_tandem/replication") => {
                 let status = self.replication.status().map_err(replication_failure)?;

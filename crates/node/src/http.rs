@@ -56,6 +56,21 @@ impl Node {
                 self.inner.metrics.render(&self.inner.store),
             );
         }
+        if let Some(app) = crate::apps::state_path(path) {
+            let app = app.to_string();
+            let resp = self.app_state(req, app).await;
+            self.inner
+                .metrics
+                .observe("control", "AppState".into(), resp.status().as_u16(), start.elapsed(), 0, 0);
+            return resp;
+        }
+        if req.method() == Method::POST && path == crate::apps::APPLY_PATH {
+            let resp = self.apply(req).await;
+            self.inner
+                .metrics
+                .observe("control", "Apply".into(), resp.status().as_u16(), start.elapsed(), 0, 0);
+            return resp;
+        }
         if req.method() == Method::POST && path == tandem_replication::shipper::APPLY_PATH {
             return self.replication_apply(req).await;
         }

@@ -5,6 +5,8 @@
 //! goes to the s3s service, which verifies SigV4, authorizes, and calls either the
 //! S3 API (`tandem-s3`) or the control API under `/_tandem/` ([`control`]).
 
+pub mod apply;
+pub mod apps;
 pub mod control;
 pub mod dynamo;
 pub mod health;
@@ -37,6 +39,10 @@ pub struct NodeConfig {
     pub peers: Vec<tandem_replication::Peer>,
     /// Credential of region-to-region requests (none: no replication).
     pub replication_key: Option<tandem_replication::ReplicationKey>,
+    /// Applications whose writes this node gates by their state.
+    pub apps: Vec<tandem_control::AppSpec>,
+    /// Principals that may change application states.
+    pub admins: Vec<String>,
 }
 
 /// Shared state of a running node. Cheap to clone.
@@ -54,6 +60,8 @@ struct NodeInner {
     domains: host::BucketDomains,
     metrics: metrics::Metrics,
     replication: tandem_replication::Replication,
+    control: tandem_control::AppControl,
+    admins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +87,13 @@ impl Node {
         let principals = Principals::new(config.access_keys.clone());
         let api_store = store.clone();
 
-        let replication = tandem_replication::Replication::new(store.clone(), config.peers.clone(), config.replication_key.clone());
+        let control = tandem_control::AppControl::new(store.clone(), config.apps.clone());
+        let replication = tandem_replication::Replication::new(
+            store.clone(),
+            config.peers.clone(),
+            config.replication_key.clone(),
+            Some(control.clone()),
+        );
         let api = S3Api::new(store.clone(), principals.clone());
         let mut builder = S3ServiceBuilder::new(api.clone());
         builder.set_auth(principals.clone());
@@ -88,6 +102,7 @@ impl Node {
         builder.set_route(control::ControlRoute {
             store: store.clone(),
             replication: replication.clone(),
+            apps: control.clone(),
         });
         builder.set_validation(http::ControlAwareValidation);
         Ok(Self {
@@ -103,8 +118,10 @@ impl Node {
                 principals,
 
                 domains: host::BucketDomains::new(config.bucket_domains.clone()),
-                metrics: metrics::Metrics::new(&config.region, &replication),
+                metrics: metrics::Metrics::new(&config.region, &replication, &control),
                 replication,
+                control,
+                admins: config.admins.clone(),
             }),
         })
     }
@@ -152,6 +169,12 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let (stop, stopped) = watch::channel(false);
     let mut background = vec![node.inner.dynamo.spawn_ttl_reaper()];
     background.extend(node.inner.replication.spawn_shippers());
+    let peers = config.peers.clone();
+    background.extend(
+        node.inner
+            .control
+            .spawn_watchers(|region| peers.iter().find(|p| p.name == region).map(|p| p.url.clone())),
+    );
     let task = tokio::spawn(accept_loop(node, listener, stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
     Ok(RunningNode {

@@ -44,10 +44,11 @@ pub struct Metrics {
     store_object_bytes: Gauge,
     change_log_seq: Gauge,
     replication: tandem_replication::Replication,
+    control: tandem_control::AppControl,
 }
 
 impl Metrics {
-    pub fn new(region: &str, replication: &tandem_replication::Replication) -> Self {
+    pub fn new(region: &str, replication: &tandem_replication::Replication, control: &tandem_control::AppControl) -> Self {
         let mut registry = Registry::with_prefix_and_labels(
             "tandem",
             [(std::borrow::Cow::Borrowed("region"), std::borrow::Cow::Owned(region.to_string()))].into_iter(),
@@ -75,9 +76,11 @@ impl Metrics {
             change_log_seq.clone(),
         );
         replication.register_metrics(&mut registry);
+        control.register_metrics(&mut registry);
         Self {
             registry,
             replication: replication.clone(),
+            control: control.clone(),
             requests,
             latency,
             bytes,
@@ -109,6 +112,7 @@ impl Metrics {
         }
         self.change_log_seq.set(store.last_seq() as i64);
         self.replication.refresh_metrics();
+        self.control.refresh_metrics();
         let mut out = String::new();
         if encode(&mut out, &self.registry).is_err() {
             out.clear();

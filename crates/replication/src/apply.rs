@@ -39,14 +39,21 @@ pub struct Summary {
 }
 
 /// Reads and applies one batch from `origin`; `lag` observes, for each
-/// applied change, seconds since its commit at the origin.
-pub async fn apply_batch<B>(store: &Store, origin: &str, body: B, lag: &Histogram) -> Result<Summary, ReplicationError>
+/// applied change, seconds since its commit at the origin; application state
+/// changes are announced through `control`.
+pub async fn apply_batch<B>(
+    store: &Store,
+    origin: &str,
+    body: B,
+    lag: &Histogram,
+    control: Option<&tandem_control::AppControl>,
+) -> Result<Summary, ReplicationError>
 where
     B: Body<Data = bytes::Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
     let received = receive(store, origin, body).await?;
-    let (outcomes, rejected) = store
+    let (outcomes, rejected, states) = store
         .write(move |tx| -> Result<_, ReplicationError> {
             let mut accepted = Vec::with_capacity(received.len());
             let mut rejected = Vec::new();
@@ -60,12 +67,12 @@ where
                     Err(e) => return Err(e),
                 }
             }
-            let mut outcomes = Vec::with_capacity(accepted.len());
+            let (mut outcomes, mut states) = (Vec::with_capacity(accepted.len()), Vec::new());
             for r in accepted {
                 let hlc = r.shipped.hlc;
-                outcomes.push((apply(tx, r)?, hlc));
+                outcomes.push((apply(tx, r, &mut states)?, hlc));
             }
-            Ok((outcomes, rejected))
+            Ok((outcomes, rejected, states))
         })
         .await?;
     let now = tandem_store::now_ms();
@@ -73,6 +80,11 @@ where
         rejected,
         ..Default::default()
     };
+    if let Some(control) = control {
+        for (app, state) in &states {
+            control.announce(app, state);
+        }
+    }
     for (outcome, hlc) in outcomes {
         match outcome {
             Applied::Applied => {
@@ -142,12 +154,18 @@ fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
         }
         Op::Item { table, keys, new, .. } => tandem_dynamo::replica::check_item_change(tx, table, keys, new.as_ref())?,
         Op::Table { definition } => tandem_dynamo::replica::check_table_definition(definition)?,
+        Op::AppState { record, .. } => {
+            serde_json::from_value::<tandem_control::StateRecord>(record.clone())
+                .map_err(|e| ReplicationError::Rejected(format!("bad application state record: {e}")))?;
+        }
         Op::BucketClaim { .. } | Op::BucketRelease { .. } | Op::ReplicaDropped { .. } => {}
     }
     Ok(())
 }
 
-fn apply(tx: &mut Tx<'_>, r: Received) -> Result<Applied, ReplicationError> {
+/// Applies one checked change; application states that took effect are
+/// collected in `states` so they can be announced after the commit.
+fn apply(tx: &mut Tx<'_>, r: Received, states: &mut Vec<(String, tandem_control::StateRecord)>) -> Result<Applied, ReplicationError> {
     let Received { shipped, mut body } = r;
     let (origin, hlc) = (shipped.origin, shipped.hlc);
     Ok(match shipped.op {
@@ -157,6 +175,13 @@ fn apply(tx: &mut Tx<'_>, r: Received) -> Result<Applied, ReplicationError> {
         Op::BucketRelease { name } => tx.apply_registry_release(&name, &origin)?,
         Op::Table { definition } => tandem_dynamo::replica::apply_table_definition(tx, &definition, &origin, hlc)?,
         Op::ReplicaDropped { table } => tandem_dynamo::replica::drop_replica(tx, &table, &origin, hlc)?,
+        Op::AppState { app, record } => {
+            let (applied, state) = tandem_control::apply_replicated(tx, &app, &record, &origin, hlc)?;
+            if let Some(state) = state {
+                states.push((app, state));
+            }
+            applied
+        }
         Op::Item {
             table,
             keys,

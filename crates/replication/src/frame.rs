@@ -53,6 +53,8 @@ pub enum Op {
     BucketRelease { name: String },
     /// A global table's definition.
     Table { definition: Value },
+    /// An application's state record (it goes to every region).
+    AppState { app: String, record: Value },
     /// The origin deleted its replica of a global table.
     ReplicaDropped { table: String },
     /// A put (`new`) or delete of one item of a global table.
@@ -71,6 +73,7 @@ impl Op {
         match self {
             Op::Version { bucket, .. } | Op::VersionEdit { bucket, .. } => format!("bucket/{bucket}"),
             Op::BucketClaim { .. } | Op::BucketRelease { .. } => "registry".to_string(),
+            Op::AppState { app, .. } => format!("app/{app}"),
             Op::Table { definition } => format!("table/{}", definition.get("name").and_then(Value::as_str).unwrap_or_default()),
             Op::Item { table, .. } | Op::ReplicaDropped { table } => format!("table/{table}"),
         }

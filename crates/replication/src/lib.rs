@@ -43,12 +43,13 @@ struct Inner {
     shippers: BTreeMap<String, Arc<stats::PeerStats>>,
     applied: stats::ApplyStats,
     metrics: metrics::ReplicationMetrics,
+    control: Option<tandem_control::AppControl>,
 }
 
 impl Replication {
     /// Replication of `store` with `peers`; without a key it neither ships nor
     /// accepts batches (a single-region deployment).
-    pub fn new(store: Store, peers: Vec<Peer>, key: Option<ReplicationKey>) -> Self {
+    pub fn new(store: Store, peers: Vec<Peer>, key: Option<ReplicationKey>, control: Option<tandem_control::AppControl>) -> Self {
         let shippers = peers.iter().map(|p| (p.name.clone(), Arc::default())).collect();
         Self {
             inner: Arc::new(Inner {
@@ -58,6 +59,7 @@ impl Replication {
                 shippers,
                 applied: stats::ApplyStats::default(),
                 metrics: metrics::ReplicationMetrics::default(),
+                control,
             }),
         }
     }
@@ -105,7 +107,7 @@ impl Replication {
                 .apply_lag
                 .get_or_create(&metrics::OriginLabels { origin: origin.clone() })
                 .clone();
-            let summary = apply::apply_batch(&self.inner.store, &origin, body, &lag).await?;
+            let summary = apply::apply_batch(&self.inner.store, &origin, body, &lag, self.inner.control.as_ref()).await?;
             self.inner.applied.record(&origin, summary.applied, summary.stale);
             Ok::<_, ReplicationError>(summary)
         };

@@ -8,6 +8,7 @@
 //!   ReplicaModifications. Deletes by version id never ship (as in S3).
 //! - Tables: definitions and item changes made here ship to the peers a global
 //!   table lists as replicas.
+//! - Application states go to every peer.
 //!
 //! Changes that arrived from another region are never shipped again.
 
@@ -118,6 +119,10 @@ impl<'a> Router<'a> {
                 },
             },
             Change::BucketDeleted { name } if local_origin => Op::BucketRelease { name: name.clone() },
+            Change::AppState { app, record } if local_origin => Op::AppState {
+                app: app.clone(),
+                record: record.clone(),
+            },
             Change::VersionPut { bucket, key, version } | Change::VersionResync { bucket, key, version } => {
                 return self.route_version(entry, bucket, key, version, false);
             }

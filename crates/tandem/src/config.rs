@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use tandem_control::{AppBucket, AppSpec, AppTable};
 use tandem_node::NodeConfig;
 use tandem_replication::{Peer, ReplicationKey};
 use tandem_s3::AccessKey;
@@ -27,6 +28,9 @@ pub struct Config {
     pub bucket_domains: Vec<String>,
     /// The credential regions use between themselves; required with more than one region.
     pub replication: Option<ReplicationConfig>,
+    /// Applications: their regions, buckets and tables, and failover policy.
+    #[serde(default)]
+    pub apps: Vec<AppSpec>,
 }
 
 /// `[replication]`: the region-to-region credential. It is not a user key:
@@ -65,6 +69,9 @@ pub struct KeyConfig {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub principal: Option<String>,
+    /// May change application states (`PUT /_tandem/apps/{id}/state`).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 impl std::fmt::Debug for KeyConfig {
@@ -72,7 +79,28 @@ impl std::fmt::Debug for KeyConfig {
         f.debug_struct("KeyConfig")
             .field("access_key_id", &self.access_key_id)
             .field("principal", &self.principal)
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
+    }
+}
+
+/// The demo application of `tandem dev`: photos in a versioned bucket per
+/// region, comments in a global table, primary us-east, secondary ap-tokyo.
+fn demo_app() -> AppSpec {
+    AppSpec {
+        id: "photos".into(),
+        primary: "us-east".into(),
+        secondary: "ap-tokyo".into(),
+        buckets: vec![AppBucket {
+            primary: "photos-us-east".into(),
+            secondary: "photos-ap-tokyo".into(),
+        }],
+        tables: vec![AppTable {
+            name: "comments".into(),
+            hash_key: "photo_id:S".into(),
+            range_key: Some("comment_id:S".into()),
+        }],
+        auto_failover: None,
     }
 }
 
@@ -131,13 +159,24 @@ impl Config {
                 access_key_id: DEV_ACCESS_KEY_ID.into(),
                 secret_access_key: DEV_SECRET_ACCESS_KEY.into(),
                 principal: Some("dev".into()),
+                admin: true,
             }],
             bucket_domains: default_domains(),
             replication: Some(ReplicationConfig {
                 access_key_id: DEV_REPLICATION_KEY_ID.into(),
                 secret_access_key: DEV_REPLICATION_SECRET.into(),
             }),
+            apps: vec![demo_app()],
         }
+    }
+
+    /// The principals that may change application states.
+    pub fn admins(&self) -> Vec<String> {
+        self.access_keys
+            .iter()
+            .filter(|k| k.admin)
+            .map(|k| k.principal.clone().unwrap_or_else(|| k.access_key_id.clone()))
+            .collect()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -177,6 +216,13 @@ impl Config {
                 return Err(ConfigError::Invalid("the [replication] secret needs 16+ characters".into()));
             }
             _ => {}
+        }
+        let names: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
+        for (i, app) in self.apps.iter().enumerate() {
+            app.validate(&names).map_err(ConfigError::Invalid)?;
+            if self.apps[..i].iter().any(|a| a.id == app.id) {
+                return Err(ConfigError::Invalid(format!("app {:?} is defined twice", app.id)));
+            }
         }
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
@@ -221,6 +267,8 @@ impl Config {
                     url: r.peer_url(),
                 })
                 .collect(),
+            apps: self.apps.clone(),
+            admins: self.admins(),
             replication_key: self.replication.as_ref().map(|r| ReplicationKey {
                 access_key_id: r.access_key_id.clone(),
                 secret_access_key: r.secret_access_key.clone(),

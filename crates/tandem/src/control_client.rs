@@ -71,6 +71,18 @@ impl ControlClient {
 
     /// Sends a signed request to a region and parses its JSON answer.
     pub async fn call(&self, region: &RegionConfig, method: Method, path_and_query: &str) -> Result<Value, CallError> {
+        self.call_with(region, method, path_and_query, None).await
+    }
+
+    /// [`ControlClient::call`] with a JSON body.
+    pub async fn call_with(
+        &self,
+        region: &RegionConfig,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CallError> {
+        let body = Bytes::from(body.map(Value::to_string).unwrap_or_default());
         let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", region.name, region.url()));
         let uri: Uri = format!("{}{path_and_query}", region.url().trim_end_matches('/'))
             .parse()
@@ -82,7 +94,7 @@ impl ControlClient {
             &method,
             &uri,
             &mut headers,
-            b"",
+            &body,
             &self.access_key_id,
             &self.secret,
             "us-east-1",
@@ -92,7 +104,7 @@ impl ControlClient {
         let mut request = Request::builder()
             .method(method)
             .uri(uri)
-            .body(Full::new(Bytes::new()))
+            .body(Full::new(body))
             .map_err(|e| unreachable(&e))?;
         *request.headers_mut() = headers;
         let exchange = async {
@@ -106,10 +118,17 @@ impl ControlClient {
             .map_err(|_| unreachable(&"no answer within 30 s"))??;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
+            let (code, message) = match serde_json::from_slice::<Value>(&body) {
+                Ok(v) => (
+                    v["error"].as_str().unwrap_or_default().to_string(),
+                    v["message"].as_str().unwrap_or_default().to_string(),
+                ),
+                Err(_) => (xml_field(&text, "Code"), xml_field(&text, "Message")),
+            };
             return Err(CallError::Refused {
                 status: status.as_u16(),
-                code: xml_field(&text, "Code"),
-                message: xml_field(&text, "Message"),
+                code,
+                message,
             });
         }
         serde_json::from_slice(&body).map_err(|e| unreachable(&format!("answer is not JSON: {e}")))

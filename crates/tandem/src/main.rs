@@ -1,6 +1,7 @@
 //! The `tandem` command: run a region node (`serve`), or the local two-region
 //! development setup (`dev`).
 
+mod app_cmd;
 mod config;
 mod control_client;
 mod dev;
@@ -61,6 +62,60 @@ enum Command {
     Replication {
         #[command(subcommand)]
         command: ReplicationCommand,
+    },
+    /// Make every region match the apps of the config (buckets, rules, tables); never deletes.
+    Apply {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print the plan only.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// An application's state: get it, or set it (active, fenced, failover).
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Move an app's writes to its secondary region.
+    Failover {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        /// Fence first and wait until the secondary has every change (no data loss).
+        #[arg(long)]
+        planned: bool,
+        /// Seconds to wait for replication before giving up (planned only).
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// Bring an app's writes back to its primary region after a failover.
+    Failback {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        /// Seconds to wait for the secondary's writes to reach the primary.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// The state as every region sees it.
+    Get {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+    },
+    /// Set the state (replicates to every region).
+    Set {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        /// active, fenced or failover
+        state: String,
+        #[arg(long, default_value = "set by tandem state set")]
+        reason: String,
     },
 }
 
@@ -162,6 +217,31 @@ fn main() -> ExitCode {
             Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
             Command::Status { target } => status_cmd::status(&target.load()?).await,
             Command::Replication { command } => replication(command).await,
+            Command::Apply { config, dry_run } => app_cmd::apply(&config.load()?, dry_run).await,
+            Command::State {
+                command: StateCommand::Get { config, app },
+            } => app_cmd::state_get(&config.load()?, &app).await,
+            Command::State {
+                command:
+                    StateCommand::Set {
+                        config,
+                        app,
+                        state,
+                        reason,
+                    },
+            } => match tandem_control::AppState::parse(&state) {
+                Some(s) => app_cmd::state_set(&config.load()?, &app, s.as_str(), &reason).await,
+                None => Err(format!("unknown state {state:?}: use active, fenced or failover")),
+            },
+            Command::Failover {
+                config,
+                app,
+                planned,
+                timeout,
+            } => app_cmd::failover(&config.load()?, &app, planned, std::time::Duration::from_secs(timeout)).await,
+            Command::Failback { config, app, timeout } => {
+                app_cmd::failback(&config.load()?, &app, std::time::Duration::from_secs(timeout)).await
+            }
         }
     });
     match result {

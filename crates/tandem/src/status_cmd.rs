@@ -20,6 +20,7 @@ pub async fn status(config: &Config) -> Result<(), String> {
         };
         println!("{:<12} {:<28} {:<10} {:>10}", region.name, region.url(), health, last_seq);
     }
+    crate::app_cmd::print_apps(config, &client).await;
     println!();
     crate::replication_cmd::backlog(config).await
 }

@@ -1,0 +1,156 @@
+//! The application-state API of a node, answered before the S3 service:
+//! `GET /_tandem/apps/{id}/state` (unauthenticated, like the seeds' routing
+//! API: which state, which region takes writes) and `PUT` of the same path with
+//! the AppStateUpdater body `{"AppId", "NewState", "Reason"?}`, signed by an
+//! admin principal. `POST /_tandem/apply` (admin) makes the region match the
+//! apps of `tandem.toml` (see `apply.rs`). `GET /_tandem/apps` (signed, through
+//! the control route) lists every app.
+
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use s3s::Body;
+use serde_json::{Value, json};
+use tandem_control::{AppState, ControlError};
+
+use crate::Node;
+
+const PREFIX: &str = "/_tandem/apps/";
+/// Largest AppStateUpdater body accepted.
+const MAX_BODY: usize = 64 * 1024;
+
+/// Path of the apply endpoint.
+pub const APPLY_PATH: &str = "/_tandem/apply";
+
+/// The app id of a `/_tandem/apps/{id}/state` path.
+pub fn state_path(path: &str) -> Option<&str> {
+    path.strip_prefix(PREFIX)?
+        .strip_suffix("/state")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
+
+fn answer(status: StatusCode, body: Value) -> Response<Body> {
+    let mut resp = Response::new(Body::from(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
+    answer(status, json!({ "error": code, "message": message.into() }))
+}
+
+fn control_error(e: ControlError) -> Response<Body> {
+    match e {
+        ControlError::UnknownApp(_) => error(StatusCode::NOT_FOUND, "NoSuchApp", e.to_string()),
+        ControlError::Store(e) => {
+            tracing::error!(error = %e, "application state unavailable");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "StoreUnavailable",
+                "the application state could not be read or written",
+            )
+        }
+    }
+}
+
+impl Node {
+    /// Serves `GET` and `PUT /_tandem/apps/{id}/state`.
+    pub(crate) async fn app_state(&self, req: Request<Incoming>, app: String) -> Response<Body> {
+        let control = &self.inner.control;
+        match *req.method() {
+            Method::GET => match control.view(&app) {
+                Ok(view) => answer(StatusCode::OK, view),
+                Err(e) => control_error(e),
+            },
+            Method::PUT => self.set_app_state(req, app).await,
+            _ => error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "use GET or PUT"),
+        }
+    }
+
+    /// Reads a small signed body and checks that its signer is an admin.
+    async fn admin_request(&self, req: Request<Incoming>, what: &str) -> Result<(String, bytes::Bytes), Response<Body>> {
+        let (parts, body) = req.into_parts();
+        let Ok(bytes) = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()) else {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "the request body could not be read",
+            ));
+        };
+        let principals = &self.inner.principals;
+        let now = time::OffsetDateTime::now_utc();
+        let signer = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k))
+            .map_err(|e| error(StatusCode::FORBIDDEN, "AccessDenied", format!("a signed request is required: {e}")))?;
+        let who = principals.principal_of(&signer.access_key).unwrap_or_default().to_string();
+        if !self.inner.admins.contains(&who) {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                format!("{who} may not {what} (not an admin)"),
+            ));
+        }
+        Ok((who, bytes))
+    }
+
+    /// Serves `POST /_tandem/apply` (admin only).
+    pub(crate) async fn apply(&self, req: Request<Incoming>) -> Response<Body> {
+        let (who, bytes) = match self.admin_request(req, "apply the deployment's configuration").await {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
+        let request: crate::apply::ApplyRequest = match serde_json::from_slice(&bytes) {
+            Ok(r) => r,
+            Err(e) => return error(StatusCode::BAD_REQUEST, "InvalidRequest", format!("bad apply request: {e}")),
+        };
+        match self.apply_apps(request, &who).await {
+            Ok(plan) => answer(StatusCode::OK, plan),
+            Err(e) => error(StatusCode::CONFLICT, "ApplyFailed", e.to_string()),
+        }
+    }
+
+    async fn set_app_state(&self, req: Request<Incoming>, app: String) -> Response<Body> {
+        let (who, bytes) = match self.admin_request(req, "change application states").await {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
+        let Ok(update) = serde_json::from_slice::<Value>(&bytes) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "the body must be JSON: {\"AppId\": ..., \"NewState\": ...}",
+            );
+        };
+        if update.get("AppId").and_then(Value::as_str) != Some(app.as_str()) {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                format!("AppId must be {app:?}, as in the path"),
+            );
+        }
+        let Some(state) = update.get("NewState").and_then(Value::as_str).and_then(AppState::parse) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "NewState must be one of active, fenced, failover",
+            );
+        };
+        let reason = update
+            .get("Reason")
+            .and_then(Value::as_str)
+            .unwrap_or("set through the control API");
+        match self.inner.control.set(&app, state, &who, reason).await {
+            Ok(changed) => match self.inner.control.view(&app) {
+                Ok(mut view) => {
+                    view["Seq"] = json!(changed.seq);
+                    answer(StatusCode::OK, view)
+                }
+                Err(e) => control_error(e),
+            },
+            Err(e) => control_error(e),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Operator commands for applications: `tandem apply`, `tandem state get|set`,
+//! `tandem failover [--planned]` and `tandem failback`. They talk to the
+//! regions' control API; a state change is made in one region and replicates.
+
+use std::time::{Duration, Instant};
+
+use http::Method;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+use tandem_control::AppSpec;
+
+use crate::config::{Config, RegionConfig};
+use crate::control_client::{CallError, ControlClient};
+
+fn app<'c>(config: &'c Config, id: &str) -> Result<&'c AppSpec, String> {
+    config.apps.iter().find(|a| a.id == id).ok_or_else(|| {
+        let known: Vec<&str> = config.apps.iter().map(|a| a.id.as_str()).collect();
+        format!("no app named {id:?} in the config (apps: {})", known.join(", "))
+    })
+}
+
+fn region<'c>(config: &'c Config, name: &str) -> Result<&'c RegionConfig, String> {
+    config.region(name).map_err(|e| e.to_string())
+}
+
+fn state_path(app: &str) -> String {
+    format!("/_tandem/apps/{app}/state")
+}
+
+/// Sets an app's state through one region; returns the new view (with `Seq`).
+async fn put_state(client: &ControlClient, region: &RegionConfig, app: &str, state: &str, reason: &str) -> Result<Value, String> {
+    let body = json!({ "AppId": app, "NewState": state, "Reason": reason });
+    client
+        .call_with(region, Method::PUT, &state_path(app), Some(&body))
+        .await
+        .map_err(|e| format!("{}: {e}", region.name))
+}
+
+fn print_view(view: &Value) {
+    println!(
+        "{:<10} {:<10} {:<9} write region {:<10} (version {}, by {}, {})",
+        view["ServedBy"].as_str().unwrap_or("?"),
+        view["AppId"].as_str().unwrap_or("?"),
+        view["State"].as_str().unwrap_or("?"),
+        view["WriteRegion"].as_str().unwrap_or("none"),
+        view["Version"],
+        view["ChangedBy"].as_str().filter(|s| !s.is_empty()).unwrap_or("-"),
+        view["Reason"].as_str().unwrap_or(""),
+    );
+}
+
+/// `tandem state get APP`: the state as every region sees it.
+pub async fn state_get(config: &Config, id: &str) -> Result<(), String> {
+    app(config, id)?;
+    let client = ControlClient::new(config)?;
+    for r in &config.regions {
+        match client.call(r, Method::GET, &state_path(id)).await {
+            Ok(view) => print_view(&view),
+            Err(e) => println!("{:<10} {e}", r.name),
+        }
+    }
+    Ok(())
+}
+
+/// `tandem state set APP STATE`: made in the first region that answers.
+pub async fn state_set(config: &Config, id: &str, state: &str, reason: &str) -> Result<(), String> {
+    let spec = app(config, id)?;
+    let client = ControlClient::new(config)?;
+    let mut last = String::new();
+    for name in [&spec.primary, &spec.secondary] {
+        match put_state(&client, region(config, name)?, id, state, reason).await {
+            Ok(view) => {
+                print_view(&view);
+                return Ok(());
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// Waits until `to` has applied every change of `from` up to `seq`, with a
+/// progress bar over `from`'s backlog towards `to`.
+async fn wait_applied(client: &ControlClient, from: &RegionConfig, to: &str, seq: u64, timeout: Duration) -> Result<(), String> {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let deadline = Instant::now() + timeout;
+    loop {
+        let status = client
+            .call(from, Method::GET, "/_tandem/replication")
+            .await
+            .map_err(|e| format!("{}: {e}", from.name))?;
+        let peer = status["peers"]
+            .as_array()
+            .and_then(|peers| peers.iter().find(|p| p["peer"] == to))
+            .cloned();
+        let Some(peer) = peer else {
+            return Err(format!("{} does not replicate to {to}", from.name));
+        };
+        let cursor = peer["backlog"]["cursor"].as_u64().unwrap_or(0);
+        if cursor >= seq {
+            bar.finish_and_clear();
+            println!("{to} has applied every change of {} up to #{seq}", from.name);
+            return Ok(());
+        }
+        bar.set_message(format!(
+            "waiting for {to} to apply {} change(s) from {} (at #{cursor} of #{seq}, state {})",
+            peer["backlog"]["changes"],
+            from.name,
+            peer["state"].as_str().unwrap_or("?")
+        ));
+        if Instant::now() >= deadline {
+            bar.finish_and_clear();
+            return Err(format!(
+                "{to} had not applied {}'s changes up to #{seq} after {timeout:?} (it is at #{cursor})",
+                from.name
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn seq_of(view: &Value) -> u64 {
+    view["Seq"].as_u64().unwrap_or(0)
+}
+
+/// `tandem failover APP [--planned]`.
+pub async fn failover(config: &Config, id: &str, planned: bool, timeout: Duration) -> Result<(), String> {
+    let spec = app(config, id)?;
+    let client = ControlClient::new(config)?;
+    let (primary, secondary) = (region(config, &spec.primary)?, region(config, &spec.secondary)?);
+    if planned {
+        let fenced = put_state(&client, primary, id, "fenced", "planned failover: fence the primary")
+            .await
+            .map_err(|e| {
+                format!("{e}\n(the primary must be reachable for a planned failover; `tandem failover {id}` switches without it)")
+            })?;
+        println!("{id} fenced in {} at #{}: no region takes writes", primary.name, seq_of(&fenced));
+        wait_applied(&client, primary, &secondary.name, seq_of(&fenced), timeout)
+            .await
+            .map_err(|e| format!("{e}\n{id} stays fenced; run this again, or `tandem failover {id}` to switch anyway"))?;
+        let view = put_state(&client, secondary, id, "failover", "planned failover").await?;
+        print_view(&view);
+        println!(
+            "planned failover done: nothing {} accepted is missing in {} (RPO 0)",
+            primary.name, secondary.name
+        );
+        return Ok(());
+    }
+    let seen = client.call(primary, Method::GET, "/_tandem/replication").await;
+    let view = put_state(&client, secondary, id, "failover", "unplanned failover").await?;
+    print_view(&view);
+    report_unshipped(&client, primary, secondary, seen).await;
+    Ok(())
+}
+
+/// After an unplanned failover: what the primary may hold that the secondary lacks.
+async fn report_unshipped(client: &ControlClient, primary: &RegionConfig, secondary: &RegionConfig, seen: Result<Value, CallError>) {
+    match seen {
+        Ok(status) => {
+            let peer = status["peers"]
+                .as_array()
+                .and_then(|p| p.iter().find(|p| p["peer"] == secondary.name.as_str()).cloned());
+            let backlog = peer.map(|p| p["backlog"]["changes"].as_u64().unwrap_or(0)).unwrap_or(0);
+            println!(
+                "{} was reachable: {backlog} change(s) were not yet applied in {}; they replicate when the link allows",
+                primary.name, secondary.name
+            );
+        }
+        Err(e) => {
+            let last = client
+                .call(secondary, Method::GET, "/_tandem/replication")
+                .await
+                .ok()
+                .and_then(|s| s["applied_from"][&primary.name]["last_apply_ms"].as_u64());
+            let ago = last.map(|ms| format!("{:.1} s ago", tandem_store::now_ms().saturating_sub(ms) as f64 / 1000.0));
+            println!("{} is unreachable ({e}).", primary.name);
+            println!(
+                "possibly not replicated: what {} accepted after its last batch applied in {} ({}); it ships when {} returns",
+                primary.name,
+                secondary.name,
+                ago.unwrap_or_else(|| "never".into()),
+                primary.name
+            );
+        }
+    }
+}
+
+/// `tandem failback APP`: writes accepted in the secondary during failover
+/// reach the primary before it takes writes again.
+pub async fn failback(config: &Config, id: &str, timeout: Duration) -> Result<(), String> {
+    let spec = app(config, id)?;
+    let client = ControlClient::new(config)?;
+    let (primary, secondary) = (region(config, &spec.primary)?, region(config, &spec.secondary)?);
+    let fenced = put_state(&client, secondary, id, "fenced", "failback: fence the secondary").await?;
+    println!("{id} fenced in {} at #{}", secondary.name, seq_of(&fenced));
+    wait_applied(&client, secondary, &primary.name, seq_of(&fenced), timeout)
+        .await
+        .map_err(|e| {
+            format!(
+                "{e}\n{id} stays fenced; run this again once {} can reach {}",
+                secondary.name, primary.name
+            )
+        })?;
+    let view = put_state(&client, primary, id, "active", "failback").await?;
+    print_view(&view);
+    println!(
+        "failback done: every write {} took during failover is in {}",
+        secondary.name, primary.name
+    );
+    Ok(())
+}
+
+/// `tandem apply [--dry-run]`: shows the plan for every region, then (unless
+/// dry) makes every region match, retrying steps that wait on replication.
+pub async fn apply(config: &Config, dry_run: bool) -> Result<(), String> {
+    if config.apps.is_empty() {
+        println!("no [[apps]] in the config: nothing to apply");
+        return Ok(());
+    }
+    let client = ControlClient::new(config)?;
+    let plan = apply_round(&client, config, true).await?;
+    let changes: usize = plan.iter().map(|(_, steps)| steps.len()).sum();
+    if changes == 0 {
+        println!("nothing to change: every region matches the config");
+        return Ok(());
+    }
+    println!("plan:");
+    print_steps(&plan);
+    if dry_run {
+        return Ok(());
+    }
+    for _ in 0..50 {
+        let done = apply_round(&client, config, false).await?;
+        let waiting = done.iter().any(|(_, steps)| steps.iter().any(|s| s["action"] == "wait"));
+        if !waiting {
+            println!("applied.");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err("some steps still wait on replication between the regions; is every region up? (`tandem status`)".into())
+}
+
+async fn apply_round(client: &ControlClient, config: &Config, dry_run: bool) -> Result<Vec<(String, Vec<Value>)>, String> {
+    let body = json!({ "apps": config.apps, "dry_run": dry_run });
+    let mut out = Vec::new();
+    for r in &config.regions {
+        let answer = client
+            .call_with(r, Method::POST, "/_tandem/apply", Some(&body))
+            .await
+            .map_err(|e| format!("{}: {e}", r.name))?;
+        out.push((r.name.clone(), answer["steps"].as_array().cloned().unwrap_or_default()));
+    }
+    Ok(out)
+}
+
+fn print_steps(plan: &[(String, Vec<Value>)]) {
+    for (region, steps) in plan {
+        for s in steps {
+            println!(
+                "  {:<10} {:<8} {:<7} {}",
+                region,
+                s["app"].as_str().unwrap_or("?"),
+                s["action"].as_str().unwrap_or("?"),
+                s["detail"].as_str().unwrap_or("")
+            );
+        }
+    }
+}
+
+/// The apps part of `tandem status`: each app's state as each region sees it.
+pub async fn print_apps(config: &Config, client: &ControlClient) {
+    if config.apps.is_empty() {
+        return;
+    }
+    println!();
+    println!("{:<10} {:<10} {:<9} APP STATE", "REGION", "APP", "STATE");
+    for spec in &config.apps {
+        for r in &config.regions {
+            match client.call(r, Method::GET, &state_path(&spec.id)).await {
+                Ok(view) => print_view(&view),
+                Err(e) => println!("{:<10} {:<10} {e}", r.name, spec.id),
+            }
+        }
+    }
+}

@@ -258,3 +258,94 @@ pub fn apply_replicated(
     tx.put_app_record(app, raw.clone(), origin, hlc)?;
     Ok((Applied::Applied, Some(incoming)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tandem_store::{BucketRecord, StoreError};
+
+    fn spec() -> AppSpec {
+        AppSpec {
+            id: "photos".into(),
+            primary: "east".into(),
+            secondary: "west".into(),
+            buckets: vec![AppBucket {
+                primary: "p-east".into(),
+                secondary: "p-west".into(),
+            }],
+            tables: vec![],
+            auto_failover: None,
+        }
+    }
+
+    fn bucket(name: &str) -> BucketRecord {
+        serde_json::from_value(json!({
+            "name": name, "owner": "o", "region": "east", "created_ms": 0, "versioning": "Enabled", "hlc": 0
+        }))
+        .unwrap()
+    }
+
+    async fn delete(store: &Store, bucket: &str) -> Result<(), StoreError> {
+        store.delete_object(bucket, "k", None, "o").await.map(|_| ())
+    }
+
+    fn refused_with(r: Result<(), StoreError>) -> Option<&'static str> {
+        match r {
+            Err(StoreError::WriteRefused { code, .. }) => Some(code),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_follow_the_state_and_other_buckets_are_never_gated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "east").unwrap();
+        for b in ["p-east", "other"] {
+            store.create_bucket(bucket(b)).await.unwrap();
+        }
+        let control = AppControl::new(store.clone(), vec![spec()]);
+        assert!(delete(&store, "p-east").await.is_ok());
+        let fenced = control.set("photos", AppState::Fenced, "t", "test").await.unwrap();
+        assert_eq!(fenced.record.version, 1);
+        assert_eq!(refused_with(delete(&store, "p-east").await), Some("AppFenced"));
+        control.set("photos", AppState::Failover, "t", "test").await.unwrap();
+        assert_eq!(refused_with(delete(&store, "p-east").await), Some("NotWriteRegion"));
+        assert!(delete(&store, "other").await.is_ok());
+        // Setting the state it already has changes nothing.
+        let again = control.set("photos", AppState::Failover, "t", "again").await.unwrap();
+        assert_eq!(again.record.version, 2);
+    }
+
+    #[tokio::test]
+    async fn a_replicated_record_applies_only_when_it_supersedes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "east").unwrap();
+        let control = AppControl::new(store.clone(), vec![spec()]);
+        control.set("photos", AppState::Fenced, "t", "local").await.unwrap();
+        let record = |version, state| {
+            serde_json::to_value(StateRecord {
+                state,
+                version,
+                changed_ms: 0,
+                changed_by: "peer".into(),
+                reason: "remote".into(),
+                region: "west".into(),
+                hlc: 1,
+            })
+            .unwrap()
+        };
+        let old = record(1, AppState::Failover);
+        let (applied, _) = store
+            .write(move |tx| apply_replicated(tx, "photos", &old, "west", 1))
+            .await
+            .unwrap();
+        assert_eq!(applied, Applied::Stale, "same version, older clock");
+        let newer = record(2, AppState::Failover);
+        let (applied, _) = store
+            .write(move |tx| apply_replicated(tx, "photos", &newer, "west", 1))
+            .await
+            .unwrap();
+        assert_eq!(applied, Applied::Applied);
+        assert_eq!(control.record("photos").unwrap().state, AppState::Failover);
+    }
+}

@@ -13,13 +13,19 @@ Helpers: boto3 s3/dynamodb/dynamodbstreams clients per region and principal,
 `replication_status(region)` (GET /_tandem/replication, SigV4-signed),
 `metrics(region)` (parsed /metrics samples), `wait_until(predicate)`,
 `wait_in_sync()` (every peer backlog of both regions is empty), and small
-S3 conveniences (versioned buckets, replication rules).
+S3 conveniences (versioned buckets, replication rules). For applications:
+`configure_apps(apps)` (tandem.toml with [[apps]] and `admin = true` on the
+admin key), `tandem(*args)` (the CLI, signed as admin), `app_state`,
+`put_app_state` and `wait_app_state` (the /_tandem/apps/{id}/state API).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -274,6 +280,90 @@ class RegionPair:
             s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
         return bucket
 
+    # -- applications (test_apps.py, test_failover.py) -------------------------
+
+    def configure_apps(self, apps: list[dict], admins: tuple[str, ...] = ("admin",)) -> None:
+        """Rewrites tandem.toml as `write_config` does, with `admin = true` on the
+        keys of `admins` and one [[apps]] section per dict of `apps` (keys as in
+        tandem.toml: id, primary, secondary, buckets, tables, auto_failover).
+
+        Running nodes read the file only when they (re)start; `tandem apply`
+        pushes the apps to running nodes.
+        """
+        self.write_config()
+        text = self.config_path.read_text()
+        for principal in admins:
+            line = f'principal = "{KEYS[principal].principal}"'
+            assert line in text, f"no access key section for {principal} in {self.config_path}"
+            text = text.replace(line, line + "\nadmin = true", 1)
+        for app in apps:
+            text += "\n[[apps]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in app.items())
+        self.config_path.write_text(text)
+
+    def tandem(self, *args: str, timeout: float = 120, principal: str = "admin") -> subprocess.CompletedProcess:
+        """`tandem <args> --config <tandem.toml>`, signed with `principal`'s key."""
+        env = dict(os.environ)
+        env.update(
+            AWS_ACCESS_KEY_ID=KEYS[principal].access_key_id,
+            AWS_SECRET_ACCESS_KEY=KEYS[principal].secret_access_key,
+            NO_COLOR="1",
+        )
+        env.pop("TANDEM_CONFIG", None)
+        return subprocess.run(
+            [str(self.binary), *args, "--config", str(self.config_path)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=self.root,
+        )
+
+    def app_state(self, name: str, app: str, timeout: float = 5) -> dict:
+        """GET /_tandem/apps/{app}/state of region `name` (unauthenticated)."""
+        r = requests.get(f"{self.endpoint(name)}/_tandem/apps/{app}/state", timeout=timeout)
+        assert r.status_code == 200, f"{name} GET state of {app}: {describe(r)}"
+        return r.json()
+
+    def put_app_state(
+        self,
+        name: str,
+        app: str,
+        new_state: str | None = None,
+        reason: str | None = None,
+        principal: str | None = "admin",
+        body: bytes | None = None,
+    ) -> requests.Response:
+        """PUT /_tandem/apps/{app}/state in region `name`, SigV4-signed by `principal`
+        (unsigned when None); `body` replaces the JSON built from the arguments."""
+        if body is None:
+            doc: dict[str, Any] = {"AppId": app, "NewState": new_state}
+            if reason is not None:
+                doc["Reason"] = reason
+            body = json.dumps(doc).encode()
+        return self.nodes[name].request(
+            "PUT",
+            f"/_tandem/apps/{app}/state",
+            body=body,
+            headers={"Content-Type": "application/json"},
+            principal=principal,
+            timeout=10,
+        )
+
+    def wait_app_state(
+        self, app: str, state: str, *names: str, min_version: int = 0, timeout: float = 10.0
+    ) -> dict[str, dict]:
+        """Until every named region (default both) reports `state` (at `min_version` or
+        later) for `app`; returns each region's view."""
+        names = names or self.names
+
+        def seen():
+            views = {n: self.app_state(n, app) for n in names}
+            ok = all(v["State"] == state and v["Version"] >= min_version for v in views.values())
+            return views if ok else None
+
+        return wait_until(seen, timeout, what=f"{app} {state} (version >= {min_version}) in {', '.join(names)}")
+
 
 def rule(
     dest_bucket: str,
@@ -316,6 +406,21 @@ def rule(
     return r
 
 
+def toml_value(v: Any) -> str:
+    """A TOML value (strings, numbers, booleans, arrays and inline tables) for tandem.toml."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"no TOML form for {v!r}")
+
+
 def replication_config(*rules: dict) -> dict:
     return {"Role": "arn:aws:iam::123456789012:role/tandem-replication", "Rules": list(rules)}
 
@@ -329,5 +434,6 @@ __all__ = [
     "parse_metrics",
     "replication_config",
     "rule",
+    "toml_value",
     "wait_until",
 ]

@@ -131,6 +131,7 @@ impl AppControl {
             "ChangedBy": r.changed_by,
             "ChangedIn": r.region,
             "Reason": r.reason,
+            "Hlc": r.hlc,
             "ServedBy": self.inner.region,
         }))
     }
@@ -225,6 +226,32 @@ impl AppControl {
                         state: state.as_str(),
                     };
                     self.inner.metrics.current.get_or_create(&labels).set(i64::from(state == r.state));
+                }
+            }
+        }
+    }
+
+    /// Brings app states up to date from peers that answer (`url`s of their
+    /// nodes) before this node serves writes, so a region back from an outage
+    /// does not take writes under a state the others have moved past. Peers
+    /// that do not answer within `timeout` are skipped: replication delivers
+    /// their states later.
+    pub async fn sync_from_peers(&self, urls: &[String], timeout: std::time::Duration) {
+        for url in urls {
+            for app in self.apps() {
+                let Some(record) = watch::fetch_state(url, &app.id, timeout).await else {
+                    continue;
+                };
+                let (app_id, raw, origin, hlc) = (app.id.clone(), serde_json::to_value(&record), record.region.clone(), record.hlc);
+                let Ok(raw) = raw else { continue };
+                let outcome = self
+                    .inner
+                    .store
+                    .write(move |tx| apply_replicated(tx, &app_id, &raw, &origin, hlc))
+                    .await;
+                if let Ok((Applied::Applied, Some(state))) = outcome {
+                    tracing::info!(app = %app.id, peer = %url, state = state.state.as_str(), "learned a newer application state at startup");
+                    self.announce(&app.id, &state);
                 }
             }
         }

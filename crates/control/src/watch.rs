@@ -70,3 +70,31 @@ async fn watch(control: AppControl, app: AppSpec, primary_url: String) {
         }
     }
 }
+
+/// A peer's record of an app's state, from its `GET /_tandem/apps/{id}/state`.
+pub async fn fetch_state(url: &str, app: &str, timeout: Duration) -> Option<crate::StateRecord> {
+    use http_body_util::BodyExt;
+    let uri: hyper::Uri = format!("{}/_tandem/apps/{app}/state", url.trim_end_matches('/')).parse().ok()?;
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(timeout));
+    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
+    let exchange = async {
+        let response = client.get(uri).await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.into_body().collect().await.ok().map(|b| b.to_bytes())
+    };
+    let body = tokio::time::timeout(timeout, exchange).await.ok()??;
+    let view: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    let text = |k: &str| view[k].as_str().unwrap_or_default().to_string();
+    Some(crate::StateRecord {
+        state: AppState::parse(view["State"].as_str()?)?,
+        version: view["Version"].as_u64()?,
+        changed_ms: view["ChangedAt"].as_u64().unwrap_or(0),
+        changed_by: text("ChangedBy"),
+        reason: text("Reason"),
+        region: text("ChangedIn"),
+        hlc: view["Hlc"].as_u64()?,
+    })
+}

@@ -166,6 +166,11 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         addr: config.listen,
         source,
     })?;
+    let peer_urls: Vec<String> = config.peers.iter().map(|p| p.url.clone()).collect();
+    node.inner
+        .control
+        .sync_from_peers(&peer_urls, std::time::Duration::from_secs(1))
+        .await;
     let (stop, stopped) = watch::channel(false);
     let mut background = vec![node.inner.dynamo.spawn_ttl_reaper()];
     background.extend(node.inner.replication.spawn_shippers());

@@ -162,7 +162,12 @@ impl DynamoApi {
     pub(crate) async fn delete_table(&self, req: Value) -> DynamoResult<Value> {
         let name = required_str(&req, "TableName")?.to_string();
         let def = catalog::table(&self.store.read()?, &name)?;
-        self.store.write(move |tx| catalog::drop_table(tx, &name)).await?;
+        self.store
+            .write(move |tx| {
+                tx.check_write(tandem_store::Resource::Table(&name))?;
+                catalog::drop_table(tx, &name)
+            })
+            .await?;
         Ok(json!({ "TableDescription": def.describe("DELETING", 0, 0) }))
     }
 

@@ -1,0 +1,509 @@
+"""Operator failover and failback, and automatic failover, between two real regions.
+
+Every test has a region pair of its own (us-east primary, ap-tokyo secondary)
+with the admin key marked `admin = true` and one app, photos (buckets
+photos-us-east / photos-ap-tokyo, global table comments), made by
+`tandem apply`.
+
+* Planned failover under a running writer: a writer thread keeps writing
+  objects and items to whichever region `/_tandem/apps/photos/state` names as
+  the write region (re-reading it whenever a write is refused with
+  NotWriteRegion/AppFenced) and records every acknowledged write. `tandem
+  failover photos --planned` runs while it writes; the moment it returns,
+  every write the primary acknowledged is in the secondary (RPO 0), without
+  waiting. The writer then writes to the secondary; `tandem failback photos`
+  runs while it writes; the moment it returns, every write the secondary
+  acknowledged is in the primary, and the app is active with writes in the
+  primary again. No write is acknowledged by a region outside its turn.
+* A planned failover while the link into the secondary is cut times out,
+  leaves the app fenced (nobody takes writes) and does not switch; run again
+  after the link heals, it completes with the lagging writes in the secondary.
+* Unplanned failover: kill -9 of the primary, `tandem failover photos`
+  switches through the secondary, which takes writes; the restarted primary
+  learns the newer state and refuses writes (NotWriteRegion).
+* Automatic failover (auto_failover = {interval_ms = 200, failures = 3}):
+  kill -9 of the primary; the time from the kill to the first write the
+  secondary accepts (the RTO) is printed and must be under 5 s; the restarted
+  old primary refuses writes. The watcher leaves an operator's fence alone.
+  After a longer outage (the secondary's shipper backed off), the restarted
+  old primary must refuse writes from its first request, not only once the
+  secondary's next retry delivers the state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import requests
+from botocore.exceptions import ClientError
+
+from e2e_helpers import s3_error
+
+US, TOKYO = "us-east", "ap-tokyo"
+APP = "photos"
+BUCKET = {US: "photos-us-east", TOKYO: "photos-ap-tokyo"}
+TABLE = "comments"
+RTO_LIMIT = 5.0
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def photos_app(**extra) -> dict:
+    return {
+        "id": APP,
+        "primary": US,
+        "secondary": TOKYO,
+        "buckets": [{"primary": BUCKET[US], "secondary": BUCKET[TOKYO]}],
+        "tables": [{"name": TABLE, "hash_key": "photo_id:S", "range_key": "comment_id:S"}],
+        **extra,
+    }
+
+
+def deployed(fresh_regions, proxies: bool = False, **app_extra):
+    """A started pair with the photos app applied in both regions."""
+    pair = fresh_regions(start=False, proxies=proxies)
+    pair.configure_apps([photos_app(**app_extra)])
+    pair.start()
+    run = pair.tandem("apply")
+    assert run.returncode == 0 and "applied." in run.stdout, run.stdout + run.stderr
+    pair.wait_until(lambda: TABLE in pair.ddb(TOKYO).list_tables()["TableNames"], what="the table in ap-tokyo")
+    pair.wait_in_sync()
+    return pair
+
+
+def S(v: str) -> dict:
+    return {"S": v}
+
+
+def item_key(cid: str, photo: str = "writer") -> dict:
+    return {"photo_id": S(photo), "comment_id": S(cid)}
+
+
+# --------------------------------------------------------------------------- the writer
+
+
+@dataclass
+class Ack:
+    kind: str  # "object" or "item"
+    region: str
+    key: str
+    version_id: str | None
+    at: float
+
+
+@dataclass
+class Writer:
+    """Writes objects and items to the app's write region until stopped (`threads` threads,
+    each its own keys and clients)."""
+
+    pair: object
+    threads: int = 2
+    acks: list[Ack] = field(default_factory=list)
+    refusals: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    no_write_region: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        self.workers = [
+            threading.Thread(target=self._run, args=(tid,), name=f"writer-{tid}", daemon=True)
+            for tid in range(self.threads)
+        ]
+
+    def start(self) -> Writer:
+        for w in self.workers:
+            w.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for w in self.workers:
+            w.join(timeout=30)
+            assert not w.is_alive(), f"{w.name} did not stop"
+
+    def write_region(self) -> str | None:
+        """The write region as /_tandem/apps/photos/state says (the newest view of the regions that answer)."""
+        best = None
+        for r in self.pair.names:
+            try:
+                v = requests.get(f"{self.pair.endpoint(r)}/_tandem/apps/{APP}/state", timeout=2).json()
+            except (requests.RequestException, ValueError):
+                continue
+            if best is None or v["Version"] > best["Version"]:
+                best = v
+        return best and best["WriteRegion"]
+
+    def count(self, region: str, after: float = 0.0) -> int:
+        with self.lock:
+            return sum(1 for a in self.acks if a.region == region and a.at > after)
+
+    def acked(self, region: str) -> list[Ack]:
+        with self.lock:
+            return [a for a in self.acks if a.region == region]
+
+    def _ack(self, a: Ack) -> None:
+        with self.lock:
+            self.acks.append(a)
+
+    def _attempt(self, region: str, kind: str, fn) -> bool:
+        """Runs one write; False when it was refused or failed (then the state is read again)."""
+        try:
+            fn()
+            return True
+        except ClientError as e:
+            code = e.response.get("Error", {}).get("Code")
+            with self.lock:
+                if code in ("NotWriteRegion", "AppFenced"):
+                    status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+                    if status != 503:
+                        self.errors.append(f"{kind} in {region}: {code} with HTTP {status}")
+                    self.refusals[(region, code)] += 1
+                else:
+                    self.errors.append(f"{kind} in {region}: {code}: {e}")
+        except Exception as e:  # noqa: BLE001 - recorded; the test fails on any
+            with self.lock:
+                self.errors.append(f"{kind} in {region}: {e!r}")
+        return False
+
+    def _run(self, tid: int) -> None:
+        s3 = {r: self.pair.s3(r) for r in self.pair.names}
+        ddb = {r: self.pair.ddb(r) for r in self.pair.names}
+        n = 0
+        region = self.write_region()
+        while not self.stop_event.is_set():
+            if region is None:
+                with self.lock:
+                    self.no_write_region += 1
+                time.sleep(0.01)
+                region = self.write_region()
+                continue
+            n += 1
+            key = f"w{tid}-{n:06d}"
+            out: dict = {}
+
+            def put_object(region=region, key=key, n=n, out=out):
+                out["v"] = s3[region].put_object(
+                    Bucket=BUCKET[region], Key=key, Body=f"{key} from {region} #{n}".encode()
+                )["VersionId"]
+
+            if not self._attempt(region, "PutObject", put_object):
+                region = self.write_region()
+                continue
+            self._ack(Ack("object", region, key, out["v"], time.monotonic()))
+
+            def put_item(region=region, key=key, n=n):
+                ddb[region].put_item(
+                    TableName=TABLE,
+                    Item={"photo_id": S("writer"), "comment_id": S(key), "n": {"N": str(n)}, "region": S(region)},
+                )
+
+            if not self._attempt(region, "PutItem", put_item):
+                region = self.write_region()
+                continue
+            self._ack(Ack("item", region, key, None, time.monotonic()))
+            time.sleep(0.003)
+
+
+def missing_in(pair, region: str, acks: list[Ack]) -> list[str]:
+    """The acknowledged writes `region` does not hold (right now: no waiting)."""
+    s3, ddb = pair.s3(region), pair.ddb(region)
+
+    def check(a: Ack) -> str | None:
+        try:
+            if a.kind == "object":
+                h = s3.head_object(Bucket=BUCKET[region], Key=a.key, VersionId=a.version_id)
+                return None if h["VersionId"] == a.version_id else f"object {a.key} {a.version_id}: {h['VersionId']}"
+            got = ddb.get_item(TableName=TABLE, Key=item_key(a.key), ConsistentRead=True).get("Item")
+            return None if got and got["region"] == S(a.region) else f"item {a.key}: {got}"
+        except ClientError as e:
+            return f"{a.kind} {a.key} {a.version_id or ''}: {e.response.get('Error')}"
+
+    with ThreadPoolExecutor(8) as pool:
+        return [m for m in pool.map(check, acks) if m]
+
+
+@contextlib.contextmanager
+def refused(code: str, write_region: str | None = None):
+    """The block raises a ClientError with `code` and HTTP 503; a NotWriteRegion
+    message names the region that takes writes."""
+    with s3_error(code, 503) as ei:
+        yield ei
+    if write_region is not None:
+        msg = ei.value.response["Error"].get("Message") or ""
+        assert write_region in msg, f"{code} message does not name {write_region}: {msg!r}"
+
+
+def log_of(pair, region: str) -> str:
+    return ANSI.sub("", pair[region].log_path.read_text(errors="replace"))
+
+
+# --------------------------------------------------------------------------- planned failover and failback
+
+
+def test_planned_failover_and_failback_under_a_running_writer_lose_nothing(fresh_regions):
+    pair = deployed(fresh_regions)
+    writer = Writer(pair).start()
+    try:
+        pair.wait_until(lambda: writer.count(US) >= 300, timeout=15, what="writes in us-east")
+
+        t_fo0 = time.monotonic()
+        fo = pair.tandem("failover", APP, "--planned", "--timeout", "30")
+        t_fo1 = time.monotonic()
+        assert fo.returncode == 0, fo.stdout + fo.stderr
+        assert "planned failover done" in fo.stdout and "(RPO 0)" in fo.stdout, fo.stdout
+        # RPO 0: every write the primary acknowledged is in the secondary the moment failover returns.
+        primary_acks = writer.acked(US)
+        missing = missing_in(pair, TOKYO, primary_acks)
+        assert not missing, f"{len(missing)} of {len(primary_acks)} acknowledged writes missing in ap-tokyo: {missing[:10]}"
+        for r in pair.names:
+            v = pair.app_state(r, APP)
+            assert (v["State"], v["WriteRegion"]) == ("failover", TOKYO), v
+
+        pair.wait_until(lambda: writer.count(TOKYO, after=t_fo1) >= 300, timeout=15, what="writes in ap-tokyo")
+
+        t_fb0 = time.monotonic()
+        fb = pair.tandem("failback", APP, "--timeout", "30")
+        t_fb1 = time.monotonic()
+        assert fb.returncode == 0, fb.stdout + fb.stderr
+        assert "failback done" in fb.stdout, fb.stdout
+        # Every write the secondary accepted during failover is in the primary the moment failback returns.
+        secondary_acks = writer.acked(TOKYO)
+        missing = missing_in(pair, US, secondary_acks)
+        assert not missing, f"{len(missing)} of {len(secondary_acks)} failover-era writes missing in us-east: {missing[:10]}"
+        views = pair.wait_app_state(APP, "active")
+        for v in views.values():
+            assert v["WriteRegion"] == US and v["Version"] == views[US]["Version"], views
+
+        pair.wait_until(lambda: writer.count(US, after=t_fb1) >= 50, timeout=15, what="writes in us-east again")
+    finally:
+        writer.stop()
+
+    assert not writer.errors, f"unexpected write errors: {writer.errors[:10]}"
+    acks = writer.acks
+    us_acks = [a for a in acks if a.region == US]
+    tk_acks = [a for a in acks if a.region == TOKYO]
+    # Each region acknowledged writes only in its turn.
+    assert all(a.at < t_fo1 or a.at > t_fb0 for a in us_acks), "us-east acknowledged a write while failed over"
+    assert all(t_fo0 < a.at < t_fb1 for a in tk_acks), "ap-tokyo acknowledged a write outside the failover"
+    # The writer was refused while the app was fenced or had moved, and found the new write region.
+    assert writer.refusals or writer.no_write_region, "the writer never saw a switch"
+
+    # Both regions end with every acknowledged write.
+    pair.wait_in_sync(timeout=30)
+    for r in pair.names:
+        missing = missing_in(pair, r, acks)
+        assert not missing, f"{r} lacks {len(missing)} acknowledged writes: {missing[:10]}"
+
+    def gap(before: list[Ack], after: list[Ack]) -> float:
+        return min(a.at for a in after) - max(a.at for a in before)
+
+    print(
+        f"\nplanned failover: {len(us_acks)} acknowledged writes (objects and items) in us-east, {len(tk_acks)} in ap-tokyo; "
+        f"failover took {t_fo1 - t_fo0:.2f} s (writer gap {gap([a for a in us_acks if a.at < t_fo1], tk_acks):.2f} s), "
+        f"failback {t_fb1 - t_fb0:.2f} s (writer gap {gap(tk_acks, [a for a in us_acks if a.at > t_fb0]):.2f} s); "
+        f"refusals {dict(writer.refusals)}, {writer.no_write_region} polls without a write region"
+    )
+
+
+def test_planned_failover_waits_for_a_lagging_secondary_and_stays_fenced(fresh_regions):
+    """With the link into the secondary cut, a planned failover fences the primary, times
+    out waiting for the secondary and leaves the app fenced (no region takes writes);
+    run again once the link is back, it completes with every acknowledged write in
+    the secondary."""
+    pair = deployed(fresh_regions, proxies=True)
+    us_s3, us_ddb = pair.s3(US), pair.ddb(US)
+    with pair.partitioned(TOKYO):
+        stuck = [us_s3.put_object(Bucket=BUCKET[US], Key=f"stuck-{i}", Body=b"lagging")["VersionId"] for i in range(20)]
+        us_ddb.put_item(TableName=TABLE, Item={**item_key("stuck"), "v": S("lagging")})
+        t0 = time.monotonic()
+        out = pair.tandem("failover", APP, "--planned", "--timeout", "2")
+        took = time.monotonic() - t0
+        assert out.returncode != 0, out.stdout + out.stderr
+        assert "stays fenced" in out.stderr, out.stderr
+        assert 2 <= took < 20, took
+        v = pair.app_state(US, APP)
+        assert (v["State"], v["WriteRegion"]) == ("fenced", None), v
+        with refused("AppFenced"):
+            us_s3.put_object(Bucket=BUCKET[US], Key="while-fenced", Body=b"no")
+        # The secondary has not heard of the fence, but must not have been switched either.
+        v = pair.app_state(TOKYO, APP)
+        assert v["State"] == "active", v
+        with refused("NotWriteRegion", US):
+            pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="while-fenced", Body=b"no")
+    out = pair.tandem("failover", APP, "--planned", "--timeout", "30")
+    assert out.returncode == 0 and "(RPO 0)" in out.stdout, out.stdout + out.stderr
+    tk_s3 = pair.s3(TOKYO)
+    for i, v in enumerate(stuck):
+        tk_s3.head_object(Bucket=BUCKET[TOKYO], Key=f"stuck-{i}", VersionId=v)
+    got = pair.ddb(TOKYO).get_item(TableName=TABLE, Key=item_key("stuck"), ConsistentRead=True).get("Item")
+    assert got and got["v"] == S("lagging"), got
+    views = pair.wait_app_state(APP, "failover")
+    assert all(v["WriteRegion"] == TOKYO for v in views.values()), views
+    tk_s3.put_object(Bucket=BUCKET[TOKYO], Key="after", Body=b"tokyo")
+
+
+# --------------------------------------------------------------------------- unplanned failover
+
+
+def test_unplanned_failover_with_the_primary_killed(fresh_regions):
+    pair = deployed(fresh_regions)
+    us_s3, us_ddb = pair.s3(US), pair.ddb(US)
+    before = [us_s3.put_object(Bucket=BUCKET[US], Key=f"pre-{i}", Body=b"before")["VersionId"] for i in range(5)]
+    us_ddb.put_item(TableName=TABLE, Item={**item_key("pre"), "v": S("before")})
+    pair.wait_in_sync()
+    v0 = pair.app_state(TOKYO, APP)["Version"]
+
+    pair.kill(US)
+    out = pair.tandem("failover", APP, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "unreachable" in out.stdout, out.stdout
+    view = pair.app_state(TOKYO, APP)
+    assert (view["State"], view["WriteRegion"], view["ChangedIn"]) == ("failover", TOKYO, TOKYO), view
+    assert view["Version"] == v0 + 1, view
+
+    # The secondary takes writes, and serves what the primary had shipped.
+    tk_s3, tk_ddb = pair.s3(TOKYO), pair.ddb(TOKYO)
+    put = tk_s3.put_object(Bucket=BUCKET[TOKYO], Key="during-outage", Body=b"tokyo")
+    tk_ddb.put_item(TableName=TABLE, Item={**item_key("during-outage"), "v": S("tokyo")})
+    for i, v in enumerate(before):
+        assert tk_s3.get_object(Bucket=BUCKET[TOKYO], Key=f"pre-{i}", VersionId=v)["Body"].read() == b"before"
+
+    # The old primary comes back, learns the newer state, and refuses writes.
+    pair.start(US)
+    t0 = time.monotonic()
+    pair.wait_app_state(APP, "failover", US, min_version=v0 + 1, timeout=15)
+    learned = time.monotonic() - t0
+    with refused("NotWriteRegion", TOKYO):
+        us_s3.put_object(Bucket=BUCKET[US], Key="after-restart", Body=b"us")
+    with refused("NotWriteRegion", TOKYO):
+        us_ddb.put_item(TableName=TABLE, Item={**item_key("after-restart"), "v": S("us")})
+    with refused("NotWriteRegion", TOKYO):
+        us_s3.delete_object(Bucket=BUCKET[US], Key="pre-0")
+    # The secondary's writes reach it; reads are served.
+    pair.wait_until(
+        lambda: us_s3.head_object(Bucket=BUCKET[US], Key="during-outage", VersionId=put["VersionId"]),
+        timeout=15,
+        what="the outage-era object in us-east",
+    )
+    got = pair.wait_until(
+        lambda: us_ddb.get_item(TableName=TABLE, Key=item_key("during-outage"), ConsistentRead=True).get("Item"),
+        timeout=15,
+        what="the outage-era item in us-east",
+    )
+    assert got["v"] == S("tokyo")
+    assert "after-restart" not in [o["Key"] for o in us_s3.list_objects_v2(Bucket=BUCKET[US]).get("Contents", [])]
+    print(f"\nunplanned failover: restarted us-east learned the failover state {learned:.2f} s after start")
+
+
+# --------------------------------------------------------------------------- automatic failover
+
+
+def test_automatic_failover_when_the_primary_dies(fresh_regions):
+    pair = deployed(fresh_regions, auto_failover={"interval_ms": 200, "failures": 3})
+    tk_s3, tk_ddb = pair.s3(TOKYO, connect_timeout=1, read_timeout=5), pair.ddb(TOKYO, connect_timeout=1, read_timeout=5)
+    # While the primary answers, the watcher leaves the app alone.
+    time.sleep(1.5)
+    for r in pair.names:
+        v = pair.app_state(r, APP)
+        assert (v["State"], v["Version"]) == ("active", 0), v
+    with refused("NotWriteRegion", US):
+        tk_s3.put_object(Bucket=BUCKET[TOKYO], Key="too-early", Body=b"x")
+
+    pair.kill(US)
+    t_kill = time.monotonic()
+    refusals, first = 0, None
+    while time.monotonic() - t_kill < 20:
+        try:
+            first = tk_s3.put_object(Bucket=BUCKET[TOKYO], Key="first-write", Body=b"tokyo takes over")
+            break
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "NotWriteRegion", e.response
+            refusals += 1
+            time.sleep(0.02)
+    rto = time.monotonic() - t_kill
+    assert first is not None, f"ap-tokyo took no write within 20 s of the primary's death:\n{pair.logs(15)}"
+    print(f"\nautomatic failover: RTO {rto:.2f} s from kill -9 of us-east to the first write ap-tokyo accepted "
+          f"({refusals} refused before)")
+    assert rto < RTO_LIMIT, f"RTO {rto:.2f} s exceeds {RTO_LIMIT} s"
+    tk_ddb.put_item(TableName=TABLE, Item={**item_key("first-write"), "v": S("tokyo")})
+
+    view = pair.app_state(TOKYO, APP)
+    assert (view["State"], view["WriteRegion"], view["ChangedBy"]) == ("failover", TOKYO, "auto-failover"), view
+    assert view["Version"] == 1 and view["ChangedIn"] == TOKYO, view
+    assert "automatic failover" in view["Reason"], view
+    assert any(
+        "STATE_UPDATED" in line and 'state="failover"' in line and "by=auto-failover" in line
+        for line in log_of(pair, TOKYO).splitlines()
+    ), pair.logs(10)
+    assert pair.metric(TOKYO, "tandem_app_state", app=APP, state="failover") == 1
+
+    # The old primary comes back: it learns the failover and refuses writes.
+    pair.start(US)
+    pair.wait_app_state(APP, "failover", US, min_version=1, timeout=15)
+    us_s3, us_ddb = pair.s3(US), pair.ddb(US)
+    with refused("NotWriteRegion", TOKYO):
+        us_s3.put_object(Bucket=BUCKET[US], Key="old-primary", Body=b"no")
+    with refused("NotWriteRegion", TOKYO):
+        us_ddb.put_item(TableName=TABLE, Item={**item_key("old-primary"), "v": S("no")})
+    pair.wait_until(
+        lambda: us_s3.head_object(Bucket=BUCKET[US], Key="first-write", VersionId=first["VersionId"]),
+        timeout=15,
+        what="the first failover write in us-east",
+    )
+    # Nothing flips back by itself now that the primary answers again.
+    time.sleep(1.0)
+    for r in pair.names:
+        v = pair.app_state(r, APP)
+        assert (v["State"], v["Version"]) == ("failover", 1), v
+
+
+def test_automatic_failover_leaves_an_operator_fence_alone(fresh_regions):
+    """The watcher switches only an *active* app: fenced by an operator, it stays fenced
+    however long the primary is gone."""
+    pair = deployed(fresh_regions, auto_failover={"interval_ms": 200, "failures": 3})
+    r = pair.put_app_state(US, APP, "fenced", reason="operator: maintenance")
+    assert r.status_code == 200, r.text
+    pair.wait_app_state(APP, "fenced", min_version=1)
+    pair.kill(US)
+    time.sleep(2.0)  # ten health checks, three times the threshold
+    v = pair.app_state(TOKYO, APP)
+    assert (v["State"], v["Version"], v["ChangedBy"]) == ("fenced", 1, "admin"), v
+    with refused("AppFenced"):
+        pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="x", Body=b"no")
+
+
+def test_restarted_old_primary_refuses_writes_from_its_first_request(fresh_regions):
+    """After an outage long enough for the secondary's shipper to back off (8 s), the old
+    primary restarts next to a reachable secondary that took over. From the moment it
+    serves, it must not take writes for the app (nor say it does through the state
+    API): otherwise both regions accept writes for the app at once (split brain)
+    until the secondary's next retry delivers the state."""
+    pair = deployed(fresh_regions, auto_failover={"interval_ms": 200, "failures": 3})
+    pair.kill(US)
+    pair.wait_app_state(APP, "failover", TOKYO, min_version=1, timeout=10)
+    time.sleep(8.0)
+    pair.start(US)
+    t0 = time.monotonic()
+    us_s3 = pair.s3(US)
+    accepted, views = [], []
+    while time.monotonic() - t0 < 6.0:
+        views.append(pair.app_state(US, APP)["WriteRegion"])
+        try:
+            us_s3.put_object(Bucket=BUCKET[US], Key=f"split-{len(accepted)}", Body=b"old primary")
+            accepted.append(round(time.monotonic() - t0, 2))
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "NotWriteRegion", e.response
+            break
+        time.sleep(0.05)
+    assert not accepted, (
+        f"the restarted old primary accepted {len(accepted)} writes for {APP} during "
+        f"{accepted[-1]:.2f} s after it started serving, while {TOKYO} held the writes; "
+        f"its state API said write region {sorted(set(views), key=str)}"
+    )
+    assert set(views) == {TOKYO}, views

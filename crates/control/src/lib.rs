@@ -257,9 +257,10 @@ impl AppControl {
         }
     }
 
-    /// Starts the automatic-failover watchers of apps this region is secondary for.
-    pub fn spawn_watchers(&self, peer_url: impl Fn(&str) -> Option<String>) -> Vec<tokio::task::JoinHandle<()>> {
-        watch::spawn(self, peer_url)
+    /// Starts automatic failover for the apps this region is secondary for;
+    /// `peers` maps region names to node URLs.
+    pub fn spawn_watchers(&self, peers: Vec<(String, String)>) -> Vec<tokio::task::JoinHandle<()>> {
+        watch::spawn(self, peers)
     }
 
     pub(crate) fn region(&self) -> &str {

@@ -18,17 +18,11 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::{AppControl, AppSpec, AppState};
 
-/// One watcher per app this region is secondary for and that opts in.
-pub fn spawn(control: &AppControl, peer_url: impl Fn(&str) -> Option<String>) -> Vec<tokio::task::JoinHandle<()>> {
-    control
-        .apps()
-        .into_iter()
-        .filter(|app| app.secondary == control.region() && app.auto_failover.is_some())
-        .filter_map(|app| {
-            let url = peer_url(&app.primary)?;
-            Some(tokio::spawn(watch(control.clone(), app, url)))
-        })
-        .collect()
+/// Starts the watcher of this region: it follows the apps as they are now
+/// (`tandem apply` may add some), checking the primary of each app this region
+/// is secondary for and that opts in. `peers` maps region names to node URLs.
+pub fn spawn(control: &AppControl, peers: Vec<(String, String)>) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![tokio::spawn(watch(control.clone(), peers))]
 }
 
 async fn healthy(client: &Client<HttpConnector, Empty<Bytes>>, url: &str, timeout: Duration) -> bool {
@@ -41,33 +35,61 @@ async fn healthy(client: &Client<HttpConnector, Empty<Bytes>>, url: &str, timeou
     )
 }
 
-async fn watch(control: AppControl, app: AppSpec, primary_url: String) {
-    let Some(policy) = app.auto_failover else { return };
-    let interval = Duration::from_millis(policy.interval_ms.max(50));
+/// How often the watcher looks at the apps; each app is checked at its own interval.
+const TICK: Duration = Duration::from_millis(50);
+
+/// What the watcher remembers of one app.
+#[derive(Default)]
+struct Watched {
+    failures: u32,
+    last_check: Option<tokio::time::Instant>,
+}
+
+async fn watch(control: AppControl, peers: Vec<(String, String)>) {
     let mut connector = HttpConnector::new();
-    connector.set_connect_timeout(Some(interval));
+    connector.set_connect_timeout(Some(Duration::from_secs(1)));
     let client = Client::builder(TokioExecutor::new()).build(connector);
-    let mut failures = 0u32;
+    let mut watched: std::collections::HashMap<String, Watched> = Default::default();
     loop {
-        tokio::time::sleep(interval).await;
-        if healthy(&client, &primary_url, interval).await {
-            failures = 0;
-            continue;
+        tokio::time::sleep(TICK).await;
+        for app in control.apps().into_iter().filter(|a| a.secondary == control.region()) {
+            let (Some(policy), Some((_, url))) = (app.auto_failover, peers.iter().find(|(name, _)| *name == app.primary)) else {
+                continue;
+            };
+            let interval = Duration::from_millis(policy.interval_ms.max(50));
+            let w = watched.entry(app.id.clone()).or_default();
+            if w.last_check.is_some_and(|t| t.elapsed() < interval) {
+                continue;
+            }
+            w.last_check = Some(tokio::time::Instant::now());
+            if healthy(&client, url, interval).await {
+                if w.failures > 0 {
+                    tracing::info!(app = %app.id, primary = %app.primary, "primary answers its health checks again");
+                }
+                w.failures = 0;
+                continue;
+            }
+            w.failures += 1;
+            if w.failures == 1 {
+                tracing::warn!(app = %app.id, primary = %app.primary, "primary health check failed");
+            }
+            if w.failures >= policy.failures {
+                fail_over(&control, &app, w.failures).await;
+            }
         }
-        failures += 1;
-        tracing::warn!(app = %app.id, primary = %app.primary, failures, "primary health check failed");
-        if failures < policy.failures {
-            continue;
-        }
-        match control.record(&app.id) {
-            Ok(r) if r.state == AppState::Active => {}
-            _ => continue, // already failed over, or fenced by an operator: leave it
-        }
-        let reason = format!("automatic failover: {} failed {failures} health checks", app.primary);
-        match control.set(&app.id, AppState::Failover, "auto-failover", &reason).await {
-            Ok(_) => tracing::warn!(app = %app.id, "secondary took over writes"),
-            Err(e) => tracing::error!(app = %app.id, error = %e, "automatic failover failed"),
-        }
+    }
+}
+
+/// Switches an `active` app to `failover`; leaves other states alone (already
+/// failed over, or fenced by an operator).
+async fn fail_over(control: &AppControl, app: &AppSpec, failures: u32) {
+    if !matches!(control.record(&app.id), Ok(r) if r.state == AppState::Active) {
+        return;
+    }
+    let reason = format!("automatic failover: {} failed {failures} health checks", app.primary);
+    match control.set(&app.id, AppState::Failover, "auto-failover", &reason).await {
+        Ok(_) => tracing::warn!(app = %app.id, "secondary took over writes"),
+        Err(e) => tracing::error!(app = %app.id, error = %e, "automatic failover failed"),
     }
 }
 

@@ -118,6 +118,12 @@ impl Node {
             .get()
             .unwrap_or_else(|| if api == "control" { "Control".into() } else { "Unresolved".into() });
         let bytes_out = content_length(resp.headers(), &());
+        // s3s's own error logging is off (it logs every 4xx at ERROR); server
+        // faults are logged here. 503 is a refusal by design (fenced app,
+        // other write region), counted in metrics but not logged.
+        if resp.status().is_server_error() && resp.status() != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(api, op = %op, status = resp.status().as_u16(), "request failed");
+        }
         self.inner
             .metrics
             .observe(api, op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);

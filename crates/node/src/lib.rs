@@ -174,12 +174,8 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let (stop, stopped) = watch::channel(false);
     let mut background = vec![node.inner.dynamo.spawn_ttl_reaper()];
     background.extend(node.inner.replication.spawn_shippers());
-    let peers = config.peers.clone();
-    background.extend(
-        node.inner
-            .control
-            .spawn_watchers(|region| peers.iter().find(|p| p.name == region).map(|p| p.url.clone())),
-    );
+    let peers = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
+    background.extend(node.inner.control.spawn_watchers(peers));
     let task = tokio::spawn(accept_loop(node, listener, stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
     Ok(RunningNode {

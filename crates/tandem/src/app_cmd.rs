@@ -117,7 +117,7 @@ async fn wait_applied(client: &ControlClient, from: &RegionConfig, to: &str, seq
                 from.name
             ));
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -38,39 +38,22 @@ RESULTS=$WORKDIR/dynamo-results.jsonl
 AK=AKIABENCH0000000001
 SK=benchsecret000000000000000000000000001
 
-say() { printf '[bench/dynamo] %s\n' "$*" >&2; }
+source "$ROOT/bench/lib.sh"
 
 # --------------------------------------------------- processes and cleanup
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench-dynamo.XXXXXX")
-declare -A PID=() PORT=()
-stop_all() {
-    trap - EXIT INT TERM
-    local pids=("${PID[@]}")
-    if [ ${#pids[@]} -gt 0 ]; then
-        kill -TERM "${pids[@]}" 2>/dev/null || true
-        for _ in $(seq 50); do # up to 5 s, then KILL what is left
-            kill -0 "${pids[@]}" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "${pids[@]}" 2>/dev/null || true
-        wait "${pids[@]}" 2>/dev/null || true
-    fi
-    rm -rf "$TMP"
-}
-trap stop_all EXIT
-trap 'exit 130' INT TERM
+bench_workdir dynamo
 
 # ------------------------------------------------------------ preparation
 mkdir -p "$WORKDIR"
 if [[ " $SERVERS " == *" dynalite-"* && ! -x $DYNALITE ]]; then
-    say "installing dynalite $DYNALITE_VERSION into bench/.work/dynalite"
+    log "installing dynalite $DYNALITE_VERSION into bench/.work/dynalite"
     npm install --prefix "$WORKDIR/dynalite" --no-audit --no-fund --loglevel=error "dynalite@$DYNALITE_VERSION" >&2
 fi
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    say "building dynamo-load and tandem (release)"
+    log "building dynamo-load and tandem (release)"
     (cd "$ROOT" && cargo build --release -p tandem-bench-dynamo >&2)
     (cd "$ROOT" && cargo build --release -p tandem >&2) || {
-        say "WARNING: tandem does not build; it is skipped (a stale binary would mislead)"
+        log "WARNING: tandem does not build; it is skipped (a stale binary would mislead)"
         NO_TANDEM=1
     }
 fi
@@ -86,12 +69,12 @@ free_port() {
 ready() {
     local code
     for _ in $(seq 150); do
-        kill -0 "${PID[$1]}" 2>/dev/null || { say "WARNING: $1 exited at startup:"; tail -5 "$TMP/$1.log" >&2; return 1; }
+        kill -0 "${PID[$1]}" 2>/dev/null || { log "WARNING: $1 exited at startup:"; tail -5 "$WORK/$1.log" >&2; return 1; }
         code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$2" || true)
         if [[ -z ${3:-} && $code != 000 ]] || [[ $code == "${3:-}" ]]; then return 0; fi
         sleep 0.2
     done
-    say "WARNING: $1 not ready after 30 s"
+    log "WARNING: $1 not ready after 30 s"
     return 1
 }
 
@@ -103,28 +86,28 @@ launch() {
     tandem)
         [ -z "${NO_TANDEM:-}" ] && [ -x "$BIN/tandem" ] || return 1
         printf '[[regions]]\nname = "us-east"\nlisten = "127.0.0.1:%s"\ndata_dir = "%s"\n[[access_keys]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\n' \
-            "$port" "$TMP/tandem-data" "$AK" "$SK" >"$TMP/tandem.toml"
-        "$BIN/tandem" serve --config "$TMP/tandem.toml" --region us-east >"$TMP/tandem.log" 2>&1 &
+            "$port" "$WORK/tandem-data" "$AK" "$SK" >"$WORK/tandem.toml"
+        "$BIN/tandem" serve --config "$WORK/tandem.toml" --region us-east >"$WORK/tandem.log" 2>&1 &
         PID[$name]=$!
         ready "$name" "http://127.0.0.1:$port/health" 200
         ;;
     dynalite-mem)
-        "$DYNALITE" --host 127.0.0.1 --port "$port" >"$TMP/$name.log" 2>&1 &
+        "$DYNALITE" --host 127.0.0.1 --port "$port" >"$WORK/$name.log" 2>&1 &
         PID[$name]=$!
         ready "$name" "http://127.0.0.1:$port/"
         ;;
     dynalite-disk)
-        "$DYNALITE" --host 127.0.0.1 --port "$port" --path "$TMP/dynalite-data" >"$TMP/$name.log" 2>&1 &
+        "$DYNALITE" --host 127.0.0.1 --port "$port" --path "$WORK/dynalite-data" >"$WORK/$name.log" 2>&1 &
         PID[$name]=$!
         ready "$name" "http://127.0.0.1:$port/"
         ;;
     moto)
-        [ -n "$MOTO" ] || { say "WARNING: moto_server not on PATH"; return 1; }
-        "$MOTO" -H 127.0.0.1 -p "$port" >"$TMP/moto.log" 2>&1 &
+        [ -n "$MOTO" ] || { log "WARNING: moto_server not on PATH"; return 1; }
+        "$MOTO" -H 127.0.0.1 -p "$port" >"$WORK/moto.log" 2>&1 &
         PID[$name]=$!
         ready "$name" "http://127.0.0.1:$port/"
         ;;
-    *) say "unknown server $name"; return 1 ;;
+    *) log "unknown server $name"; return 1 ;;
     esac
 }
 
@@ -132,35 +115,35 @@ UP=()
 for s in $SERVERS; do
     if launch "$s"; then
         UP+=("$s")
-        say "$s on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})"
+        log "$s on 127.0.0.1:${PORT[$s]} (pid ${PID[$s]})"
     elif [ -n "${PID[$s]:-}" ]; then
         kill -KILL "${PID[$s]}" 2>/dev/null || true
         unset "PID[$s]"
     fi
 done
-[ ${#UP[@]} -gt 0 ] || { say "no server started"; exit 1; }
+[ ${#UP[@]} -gt 0 ] || { log "no server started"; exit 1; }
 
 # ------------------------------------------------------------------- runs
 read -r LOADAVG _ </proc/loadavg
 : >"$RESULTS"
 for op in $OPS; do
     for s in "${UP[@]}"; do
-        say "$op -> $s (concurrency $CONCURRENCY, ${DURATION} s)"
+        log "$op -> $s (concurrency $CONCURRENCY, ${DURATION} s)"
         # Bounded (warm-up + run + time to write the items); run in the
         # background and `wait` so that Ctrl-C reaches the trap at once.
         timeout --kill-after=5 $((WARMUP + DURATION + 180)) "$BIN/dynamo-load" \
             --endpoint "http://127.0.0.1:${PORT[$s]}" --access-key "$AK" --secret-key "$SK" \
             --op "$op" --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" \
             --items "$ITEMS" --item-size "$ITEM_SIZE" --threads "$THREADS" --create-table \
-            --server-pid "${PID[$s]}" >"$TMP/out.json" 2>"$TMP/load.err" &
+            --server-pid "${PID[$s]}" >"$WORK/out.json" 2>"$WORK/load.err" &
         PID[load]=$!
         status=0
         wait "${PID[load]}" || status=$?
-        sed "s/^/    [$s] /" "$TMP/load.err" >&2
+        sed "s/^/    [$s] /" "$WORK/load.err" >&2
         if [ $status = 0 ]; then
-            printf '%s\t%s\n' "$s" "$(cat "$TMP/out.json")" >>"$RESULTS"
+            printf '%s\t%s\n' "$s" "$(cat "$WORK/out.json")" >>"$RESULTS"
         else
-            say "WARNING: $op against $s failed"
+            log "WARNING: $op against $s failed"
             printf '%s\t{"op":"%s","failed":true}\n' "$s" "$op" >>"$RESULTS"
         fi
         unset 'PID[load]'
@@ -210,4 +193,4 @@ for op in ops:
     print(line)
 print("\ntandem verifies every signature and fsyncs every write; dynalite does neither.")
 EOF
-say "raw results: $RESULTS"
+log "raw results: $RESULTS"

@@ -43,25 +43,10 @@ RESULTS=$BENCH/.work/replication-results.jsonl
 AK=BENCHKEY0001
 SK=bench-secret-key-0001
 
-log() { printf '[bench] %s\n' "$*" >&2; }
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench-replication.XXXXXX")
-declare -A PID=() PORT=()
-cleanup() {
-    trap - EXIT INT TERM
-    if [ ${#PID[@]} -gt 0 ]; then
-        kill -TERM "${PID[@]}" 2>/dev/null || true
-        # Escalate to KILL for anything that ignores TERM for 5 s.
-        (sleep 5; kill -KILL "${PID[@]}" 2>/dev/null) &
-        local dog=$!
-        wait "${PID[@]}" 2>/dev/null || true
-        kill "$dog" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir replication
 
 # ------------------------------------------------------------ preparation
 mkdir -p "$BENCH/.work"

@@ -42,25 +42,10 @@ RESULTS=$BENCH/.work/s3-results.jsonl
 AK=AKIABENCH0000000001
 SK=benchsecret000000000000000000000000001
 
-log() { printf '[bench] %s\n' "$*" >&2; }
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- cleanup
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench-s3.XXXXXX")
-declare -A PID=() PORT=()
-cleanup() {
-    trap - EXIT INT TERM
-    if [ ${#PID[@]} -gt 0 ]; then
-        kill -TERM "${PID[@]}" 2>/dev/null || true
-        # Escalate to KILL for anything that ignores TERM for 5 s.
-        (sleep 5; kill -KILL "${PID[@]}" 2>/dev/null) &
-        local dog=$!
-        wait "${PID[@]}" 2>/dev/null || true
-        kill "$dog" 2>/dev/null || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_workdir s3
 
 # ------------------------------------------------------------ preparation
 mkdir -p "$BENCH/.work"

@@ -100,6 +100,11 @@ impl AppControl {
         }
     }
 
+    /// Stops knowing an app (`tandem destroy`): its resources are no longer gated.
+    pub fn forget(&self, id: &str) {
+        self.inner.apps.write().unwrap_or_else(|e| e.into_inner()).retain(|a| a.id != id);
+    }
+
     pub fn app(&self, id: &str) -> Result<AppSpec, ControlError> {
         self.apps()
             .into_iter()

@@ -3,6 +3,9 @@
 //! back), global tables with replicas in both regions — and start enforcing
 //! their state. Only ever creates or enables; removing an app or a resource
 //! from the file deletes nothing. With `dry_run` it only says what it would do.
+//! `POST /_tandem/destroy` is the one way to delete an app's data: it stops
+//! gating the app, then deletes every version of its buckets, the buckets, and
+//! its tables in this region.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -182,6 +185,44 @@ impl Node {
         {
             steps.push(step(&app.id, "failed", format!("{op} {}: {}", table.name, e.message)));
         }
+    }
+
+    /// Deletes an app's buckets (every version) and tables in this region.
+    pub(crate) async fn destroy_app(&self, app: &AppSpec) -> Result<Value, StoreError> {
+        self.inner.control.forget(&app.id);
+        let store = &self.inner.store;
+        let mut steps = Vec::new();
+        for name in app.buckets.iter().filter_map(|pair| app.bucket_in(pair, &self.inner.region)) {
+            if store.read()?.bucket(&name)?.is_none() {
+                continue;
+            }
+            let mut removed = 0u64;
+            loop {
+                let (versions, _) = store.read()?.versions_page(&name, None, 1000)?;
+                if versions.is_empty() {
+                    break;
+                }
+                for (key, version) in versions {
+                    store.delete_object(&name, &key, Some(version.version_id), "tandem-destroy").await?;
+                    removed += 1;
+                }
+            }
+            store.delete_bucket(&name).await?;
+            steps.push(step(&app.id, "delete", format!("bucket {name} and its {removed} version(s)")));
+        }
+        for table in &app.tables {
+            let body = json!({ "TableName": table.name }).to_string();
+            if self
+                .inner
+                .dynamo
+                .handle("DynamoDB_20120810.DeleteTable", body.as_bytes())
+                .await
+                .is_ok()
+            {
+                steps.push(step(&app.id, "delete", format!("table {}", table.name)));
+            }
+        }
+        Ok(json!({ "region": self.inner.region, "steps": steps }))
     }
 
     fn other_region<'a>(&self, app: &'a AppSpec) -> &'a str {

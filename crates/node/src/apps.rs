@@ -21,6 +21,8 @@ const MAX_BODY: usize = 64 * 1024;
 
 /// Path of the apply endpoint.
 pub const APPLY_PATH: &str = "/_tandem/apply";
+/// Path of the destroy endpoint.
+pub const DESTROY_PATH: &str = "/_tandem/destroy";
 
 /// The app id of a `/_tandem/apps/{id}/state` path.
 pub fn state_path(path: &str) -> Option<&str> {
@@ -109,6 +111,28 @@ impl Node {
         match self.apply_apps(request, &who).await {
             Ok(plan) => answer(StatusCode::OK, plan),
             Err(e) => error(StatusCode::CONFLICT, "ApplyFailed", e.to_string()),
+        }
+    }
+
+    /// Serves `POST /_tandem/destroy` (admin only): body `{"app": {...}}`.
+    pub(crate) async fn destroy(&self, req: Request<Incoming>) -> Response<Body> {
+        let (_, bytes) = match self.admin_request(req, "destroy an app's data").await {
+            Ok(x) => x,
+            Err(resp) => return resp,
+        };
+        let app: tandem_control::AppSpec = match serde_json::from_slice::<Value>(&bytes).map(|v| serde_json::from_value(v["app"].clone())) {
+            Ok(Ok(app)) => app,
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    "the body must be {\"app\": <app as in tandem.toml>}",
+                );
+            }
+        };
+        match self.destroy_app(&app).await {
+            Ok(done) => answer(StatusCode::OK, done),
+            Err(e) => error(StatusCode::CONFLICT, "DestroyFailed", e.to_string()),
         }
     }
 

@@ -64,11 +64,14 @@ impl Node {
                 .observe("control", "AppState".into(), resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
-        if req.method() == Method::POST && path == crate::apps::APPLY_PATH {
-            let resp = self.apply(req).await;
+        if req.method() == Method::POST && (path == crate::apps::APPLY_PATH || path == crate::apps::DESTROY_PATH) {
+            let (op, resp) = match path == crate::apps::APPLY_PATH {
+                true => ("Apply", self.apply(req).await),
+                false => ("Destroy", self.destroy(req).await),
+            };
             self.inner
                 .metrics
-                .observe("control", "Apply".into(), resp.status().as_u16(), start.elapsed(), 0, 0);
+                .observe("control", op.into(), resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
         if req.method() == Method::POST && path == tandem_replication::shipper::APPLY_PATH {

@@ -270,6 +270,28 @@ fn print_steps(plan: &[(String, Vec<Value>)]) {
     }
 }
 
+/// `tandem destroy APP --delete-data`: deletes the app's buckets (every
+/// version) and tables in every region. The only command that deletes data.
+pub async fn destroy(config: &Config, id: &str, delete_data: bool) -> Result<(), String> {
+    let spec = app(config, id)?;
+    if !delete_data {
+        return Err(format!(
+            "destroy deletes every object and item of {id} in every region; pass --delete-data to confirm"
+        ));
+    }
+    let client = ControlClient::new(config)?;
+    let body = json!({ "app": spec });
+    for r in &config.regions {
+        let done = client
+            .call_with(r, Method::POST, "/_tandem/destroy", Some(&body))
+            .await
+            .map_err(|e| format!("{}: {e}", r.name))?;
+        print_steps(&[(r.name.clone(), done["steps"].as_array().cloned().unwrap_or_default())]);
+    }
+    println!("{id} destroyed; remove it from the config, or `tandem apply` creates it again (empty)");
+    Ok(())
+}
+
 /// The apps part of `tandem status`: each app's state as each region sees it.
 pub async fn print_apps(config: &Config, client: &ControlClient) {
     if config.apps.is_empty() {

@@ -88,6 +88,15 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// Delete an app's buckets (every version) and tables in every region.
+    Destroy {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        /// Required: confirms that the data is to be deleted.
+        #[arg(long)]
+        delete_data: bool,
+    },
     /// Bring an app's writes back to its primary region after a failover.
     Failback {
         #[command(flatten)]
@@ -239,6 +248,7 @@ fn main() -> ExitCode {
                 planned,
                 timeout,
             } => app_cmd::failover(&config.load()?, &app, planned, std::time::Duration::from_secs(timeout)).await,
+            Command::Destroy { config, app, delete_data } => app_cmd::destroy(&config.load()?, &app, delete_data).await,
             Command::Failback { config, app, timeout } => {
                 app_cmd::failback(&config.load()?, &app, std::time::Duration::from_secs(timeout)).await
             }

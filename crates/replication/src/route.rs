@@ -183,15 +183,18 @@ impl<'a> Router<'a> {
         logged: &ObjectVersion,
         edit: bool,
     ) -> Result<Route, ReplicationError> {
-        let Some(version) = self.read.version(bucket, key, &logged.version_id)? else {
-            return Ok(Route::Skip); // removed since: nothing left to ship
-        };
-        let written_here = version.origin == self.local();
-        if !edit && (!written_here || version.replication_status.is_none()) {
+        // Cheap checks first, on what the entry itself says (a version's origin
+        // never changes; a version no rule selected when it was written is
+        // only announced again by a resync entry that says so).
+        let written_here = logged.origin == self.local();
+        if !edit && (!written_here || logged.replication_status.is_none()) {
             return Ok(Route::Skip);
         }
         let Some(config) = self.bucket(bucket)?.and_then(|b| b.replication) else {
             return Ok(Route::Skip);
+        };
+        let Some(version) = self.read.version(bucket, key, &logged.version_id)? else {
+            return Ok(Route::Skip); // removed since: nothing left to ship
         };
         let Some(rule) = config.rule_for(key, &version.tags, version.delete_marker && !edit) else {
             return Ok(Route::Skip);

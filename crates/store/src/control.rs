@@ -27,19 +27,21 @@ pub trait WriteGate: Send + Sync {
     fn check(&self, tx: &Tx<'_>, resource: Resource<'_>) -> Result<(), StoreError>;
 }
 
+/// An app's record in any view of the `apps` table.
+fn record_in<T: ReadableTable<&'static str, &'static [u8]>>(table: &T, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
+    let raw = table.get(app)?;
+    raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+}
+
 impl ReadTx {
     pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let table = self.txn.open_table(APPS)?;
-        let raw = table.get(app)?;
-        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+        record_in(&self.txn.open_table(APPS)?, app)
     }
 }
 
 impl Tx<'_> {
     pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let table = self.txn.open_table(APPS)?;
-        let raw = table.get(app)?;
-        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+        record_in(&self.txn.open_table(APPS)?, app)
     }
 
     /// Stores an application's state record and logs it (origin and clock

@@ -59,6 +59,12 @@ pub enum Applied {
     Stale,
 }
 
+/// A name's registry entry in any view of the registry table.
+fn registry_in<T: ReadableTable<&'static str, &'static [u8]>>(table: &T, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
+    let raw = table.get(name)?;
+    raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+}
+
 fn cursor_key(peer: &str) -> String {
     format!("cursor/{peer}")
 }
@@ -66,9 +72,7 @@ fn cursor_key(peer: &str) -> String {
 impl ReadTx {
     /// Which region holds a bucket name, as far as this region knows.
     pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-        let table = self.txn.open_table(REGISTRY)?;
-        let raw = table.get(name)?;
-        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+        registry_in(&self.txn.open_table(REGISTRY)?, name)
     }
 
     /// The last change-log sequence number a peer has durably applied.
@@ -80,9 +84,7 @@ impl ReadTx {
 
 impl Tx<'_> {
     pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-        let table = self.txn.open_table(REGISTRY)?;
-        let raw = table.get(name)?;
-        raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
+        registry_in(&self.txn.open_table(REGISTRY)?, name)
     }
 
     pub(crate) fn put_registry(&mut self, name: &str, entry: &RegistryEntry) -> Result<(), StoreError> {

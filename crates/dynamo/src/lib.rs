@@ -41,7 +41,7 @@ pub use expr::{
     RangeKeyCondition, SetValue, UpdateAction, UpdateExpression,
 };
 pub use number::Number;
-pub use value::{AttributeValue, Item, MAX_ITEM_SIZE, ValueType, item_size};
+pub use value::{AttributeValue, Item, MAX_ITEM_SIZE, MAX_NESTING_DEPTH, ValueType, item_size, nesting_depth};
 pub use wire::{item_from_json, item_to_json};
 
 // The DynamoDB API on top of the model: protocol, catalog, storage, operations.

@@ -20,6 +20,11 @@ pub type Item = BTreeMap<String, AttributeValue>;
 /// Largest item DynamoDB accepts, in bytes as counted by [`item_size`].
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 
+/// Deepest nesting of maps and lists DynamoDB accepts in an item ("nested
+/// attributes up to 32 levels deep"). Every stored encoding (item space,
+/// change log, replication frames) decodes values at least this deep.
+pub const MAX_NESTING_DEPTH: usize = 32;
+
 /// One DynamoDB attribute value.
 #[allow(clippy::upper_case_acronyms)]
 #[derive(Clone, Debug)]
@@ -155,6 +160,25 @@ impl AttributeValue {
             (AttributeValue::N(a), AttributeValue::N(b)) => Some(a.cmp(b)),
             (AttributeValue::B(a), AttributeValue::B(b)) => Some(a.cmp(b)),
             _ => None,
+        }
+    }
+}
+
+/// How many maps and lists are nested in an item at its deepest point: 0 for
+/// an item of scalars, 1 for a top-level map of scalars, and so on.
+pub fn nesting_depth(item: &Item) -> usize {
+    item.values().map(AttributeValue::nesting_depth).max().unwrap_or(0)
+}
+
+impl AttributeValue {
+    /// Nesting of this value: 0 for a scalar or set, 1 + its deepest element
+    /// for a map or list. Recursion is bounded by how deep the request JSON
+    /// could be (serde_json stops at 128 levels).
+    pub fn nesting_depth(&self) -> usize {
+        match self {
+            AttributeValue::M(map) => 1 + nesting_depth(map),
+            AttributeValue::L(list) => 1 + list.iter().map(AttributeValue::nesting_depth).max().unwrap_or(0),
+            _ => 0,
         }
     }
 }

@@ -133,11 +133,17 @@ impl Node {
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
+
+    pub fn replication(&self) -> &tandem_replication::Replication {
+        &self.inner.replication
+    }
 }
 
 /// A node serving on a socket, stopped by [`RunningNode::shutdown`].
 pub struct RunningNode {
     pub local_addr: SocketAddr,
+    /// The node being served (for in-process callers and tests).
+    pub node: Node,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     /// Background work of the node (TTL reaper, replication shippers), stopped with it.
@@ -176,10 +182,11 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     background.extend(node.inner.replication.spawn_shippers());
     let peers = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
     background.extend(node.inner.control.spawn_watchers(peers));
-    let task = tokio::spawn(accept_loop(node, listener, stopped));
+    let task = tokio::spawn(accept_loop(node.clone(), listener, stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
     Ok(RunningNode {
         local_addr,
+        node,
         stop,
         task,
         background,

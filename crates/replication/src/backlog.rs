@@ -52,7 +52,7 @@ pub fn backlog(store: &Store, peer: &str) -> Result<Backlog, ReplicationError> {
         after = last.seq;
         for entry in &entries {
             match router.route(entry)? {
-                Route::Skip => continue,
+                Route::Skip | Route::Quarantine(_) => continue,
                 Route::Unroutable(_) => out.unroutable += 1,
                 Route::Ship(o) => {
                     out.changes += 1;

@@ -40,6 +40,7 @@ pub struct ReplicationMetrics {
     shipped_bytes: Family<PeerLabels, Counter>,
     failures: Family<PeerLabels, Counter>,
     refused: Family<PeerLabels, Counter>,
+    rejected: Family<PeerLabels, Counter>,
     last_success: Family<PeerLabels, Gauge>,
     applied: Family<OriginLabels, Counter>,
     /// Seconds from commit at the origin to apply here.
@@ -56,6 +57,7 @@ impl Default for ReplicationMetrics {
             shipped_bytes: Family::default(),
             failures: Family::default(),
             refused: Family::default(),
+            rejected: Family::default(),
             last_success: Family::default(),
             applied: Family::default(),
             apply_lag: Family::new_with_constructor(lag_histogram),
@@ -102,6 +104,11 @@ impl ReplicationMetrics {
             self.refused.clone(),
         );
         r.register(
+            "rejected_changes",
+            "Changes moved past for good: unreadable here or refused by the peer (alert on any increase; diff shows them, resync repairs)",
+            self.rejected.clone(),
+        );
+        r.register(
             "last_success_timestamp_seconds",
             "When the peer last applied a batch",
             self.last_success.clone(),
@@ -131,6 +138,7 @@ impl ReplicationMetrics {
         catch_up(&self.shipped_bytes.get_or_create(&labels), state.shipped_bytes);
         catch_up(&self.failures.get_or_create(&labels), state.failures);
         catch_up(&self.refused.get_or_create(&labels), state.rejected + state.unroutable);
+        catch_up(&self.rejected.get_or_create(&labels), state.rejected);
         if let Some(ms) = state.last_success_ms {
             self.last_success.get_or_create(&labels).set((ms / 1000) as i64);
         }

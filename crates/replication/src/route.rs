@@ -15,7 +15,7 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use tandem_dynamo::table::TableDef;
-use tandem_store::{BucketRecord, Change, ChangeEntry, ObjectVersion, ReadTx, SegmentSource, Store};
+use tandem_store::{BucketRecord, Change, ChangeEntry, ObjectVersion, ReadTx, SegmentSource, Store, StoreError};
 
 use crate::error::ReplicationError;
 use crate::frame::{Op, Shipped};
@@ -49,11 +49,33 @@ pub struct Unroutable {
     pub reason: String,
 }
 
+/// A change that can never ship as it stands: its entry does not decode, or
+/// what it names is damaged. The shipper counts and shows it, then moves
+/// past it instead of retrying it forever; `tandem replication diff` shows
+/// the divergence and `resync` repairs it once the cause is fixed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RejectedChange {
+    pub seq: u64,
+    pub resource: String,
+    pub reason: String,
+}
+
 /// What routing one change decided.
 pub enum Route {
     Skip,
     Ship(Outgoing),
     Unroutable(Unroutable),
+    Quarantine(RejectedChange),
+}
+
+/// Whether a store error while routing is a property of the data (it will
+/// fail the same way every time) rather than of the moment.
+fn is_permanent(e: &StoreError) -> bool {
+    match e {
+        StoreError::Corrupt(_) => true,
+        StoreError::Io(io) => io.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
 }
 
 /// Routes changes to one peer, reading buckets, tables and versions from one
@@ -106,8 +128,27 @@ impl<'a> Router<'a> {
         Ok(self.tables[table])
     }
 
-    /// Decides what one change-log entry means for the peer.
+    /// Decides what one change-log entry means for the peer. Entries that
+    /// can never ship are quarantined; only errors of the moment (the store
+    /// is busy, a file cannot be opened now) are errors, and are retried.
     pub fn route(&mut self, entry: &ChangeEntry) -> Result<Route, ReplicationError> {
+        let quarantine = |reason: String| {
+            Route::Quarantine(RejectedChange {
+                seq: entry.seq,
+                resource: entry.change.resource(),
+                reason,
+            })
+        };
+        if let Change::Unreadable { reason } = &entry.change {
+            return Ok(quarantine(reason.clone()));
+        }
+        match self.route_entry(entry) {
+            Err(ReplicationError::Store(e)) if is_permanent(&e) => Ok(quarantine(e.to_string())),
+            routed => routed,
+        }
+    }
+
+    fn route_entry(&mut self, entry: &ChangeEntry) -> Result<Route, ReplicationError> {
         let local_origin = entry.origin == self.local();
         let op = match &entry.change {
             Change::BucketCreated { bucket } if local_origin => Op::BucketClaim {

@@ -18,7 +18,7 @@ use crate::apply::Summary;
 use crate::error::ReplicationError;
 use crate::frame::{Op, encode_header};
 use crate::peer::{Peer, PeerClient, RequestBody};
-use crate::route::{BodyPiece, Outgoing, Route, Router, Unroutable, VersionRef};
+use crate::route::{BodyPiece, Outgoing, RejectedChange, Route, Router, Unroutable, VersionRef};
 use crate::stats::PeerStats;
 
 /// Path of the apply endpoint on every node.
@@ -36,8 +36,18 @@ const READ_CHUNK: usize = 256 * 1024;
 struct Batch {
     outgoing: Vec<Outgoing>,
     unroutable: Vec<Unroutable>,
+    /// Changes that can never ship; recorded once the cursor moves past them.
+    rejected: Vec<RejectedChange>,
     /// Sequence number of the last entry the batch covers.
     through: u64,
+}
+
+/// One shipped change, as the answer to its batch is sorted out.
+struct Source {
+    seq: u64,
+    resource: String,
+    /// The source version whose replication status follows the delivery.
+    version: Option<VersionRef>,
 }
 
 /// Ships the local change log to one peer.
@@ -117,18 +127,27 @@ impl Shipper {
         if batch.outgoing.is_empty() {
             // Nothing for this peer: move on, and make it durable now and then.
             position.at = batch.through;
+            self.stats.rejected(&self.peer.name, batch.rejected);
             if position.saved.elapsed() >= SAVE_EVERY {
                 self.save(position, batch.through, vec![]).await?;
             }
             return Ok(Step::Progressed);
         }
-        let sources: Vec<(u64, Option<VersionRef>)> = batch.outgoing.iter().map(|o| (o.shipped.seq, o.source.clone())).collect();
+        let sources: Vec<Source> = batch
+            .outgoing
+            .iter()
+            .map(|o| Source {
+                seq: o.shipped.seq,
+                resource: o.shipped.op.resource(),
+                version: o.source.clone(),
+            })
+            .collect();
         let (changes, bytes) = (batch.outgoing.len() as u64, batch.outgoing.iter().map(|o| o.shipped.body_len).sum());
         let summary = match self.send(batch.outgoing).await {
             Ok(summary) => summary,
             Err(e) => {
                 self.stats.failed(e.to_string());
-                self.mark(sources.into_iter().filter_map(|(_, v)| v).collect(), ReplicationStatus::Failed)
+                self.mark(sources.into_iter().filter_map(|s| s.version).collect(), ReplicationStatus::Failed)
                     .await?;
                 return Err(e);
             }
@@ -138,6 +157,7 @@ impl Shipper {
             self.mark(refused, ReplicationStatus::Failed).await?;
         }
         self.save(position, batch.through, delivered).await?;
+        self.stats.rejected(&self.peer.name, batch.rejected);
         self.stats.succeeded(changes, bytes);
         Ok(Step::Progressed)
     }
@@ -171,12 +191,14 @@ impl Shipper {
             outgoing: vec![],
             unroutable: vec![],
             through: last,
+            rejected: vec![],
         };
         let mut bytes = 0;
         for entry in entries {
             match router.route(entry)? {
                 Route::Skip => {}
                 Route::Unroutable(u) => batch.unroutable.push(u),
+                Route::Quarantine(r) => batch.rejected.push(r),
                 Route::Ship(out) => {
                     bytes += out.shipped.body_len;
                     let ends_batch = matches!(out.shipped.op, Op::Table { .. }) || bytes >= MAX_BATCH_BYTES;
@@ -193,22 +215,25 @@ impl Shipper {
 
     /// Splits a batch's source versions into delivered and refused ones, and
     /// records what the peer refused.
-    fn sort_out(&self, sources: Vec<(u64, Option<VersionRef>)>, summary: &Summary) -> (Vec<VersionRef>, Vec<VersionRef>) {
-        for r in &summary.rejected {
-            tracing::warn!(peer = %self.peer.name, seq = r.seq, reason = %r.reason, "the peer cannot apply a change");
-        }
-        if let Some(first) = summary.rejected.first() {
-            self.stats.rejected(summary.rejected.len() as u64, &first.reason);
-        }
-        let refused = |seq: u64| summary.rejected.iter().any(|r| r.seq == seq);
-        let (mut delivered, mut not) = (Vec::new(), Vec::new());
-        for (seq, source) in sources {
-            match (source, refused(seq)) {
+    fn sort_out(&self, sources: Vec<Source>, summary: &Summary) -> (Vec<VersionRef>, Vec<VersionRef>) {
+        let refusal = |seq: u64| summary.rejected.iter().find(|r| r.seq == seq);
+        let (mut delivered, mut not, mut rejected) = (Vec::new(), Vec::new(), Vec::new());
+        for source in sources {
+            let refused = refusal(source.seq);
+            if let Some(r) = refused {
+                rejected.push(RejectedChange {
+                    seq: r.seq,
+                    resource: source.resource,
+                    reason: format!("{} cannot apply it: {}", self.peer.name, r.reason),
+                });
+            }
+            match (source.version, refused.is_some()) {
                 (Some(v), false) => delivered.push(v),
                 (Some(v), true) => not.push(v),
                 (None, _) => {}
             }
         }
+        self.stats.rejected(&self.peer.name, rejected);
         (delivered, not)
     }
 

@@ -3,7 +3,12 @@
 //! was applied, and how long after its commit at the origin).
 
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::route::RejectedChange;
+
+/// How many rejected changes each shipper lists in its status.
+pub const RECENT_REJECTED: usize = 20;
 use std::sync::Mutex;
 
 /// What one shipper has done since the node started.
@@ -19,8 +24,12 @@ pub struct ShipperState {
     pub consecutive_failures: u64,
     /// Versions that match a rule but cannot be routed (no such destination).
     pub unroutable: u64,
-    /// Changes the peer cannot apply as things stand there (see `apply::Rejected`).
+    /// Changes moved past without delivery: the peer cannot apply them as
+    /// things stand there (see `apply::Rejected`), or they cannot be read or
+    /// shipped here (see `route::RejectedChange`).
     pub rejected: u64,
+    /// The latest of those, oldest first, at most [`RECENT_REJECTED`].
+    pub recent_rejected: VecDeque<RejectedChange>,
     /// Wall-clock milliseconds of the last successful batch.
     pub last_success_ms: Option<u64>,
     pub last_error: Option<String>,
@@ -61,10 +70,20 @@ impl PeerStats {
         })
     }
 
-    pub fn rejected(&self, count: u64, reason: &str) {
+    /// Records changes moved past without delivery (logged, counted, listed).
+    pub fn rejected(&self, peer: &str, changes: Vec<RejectedChange>) {
+        let Some(last) = changes.last() else { return };
+        for c in &changes {
+            tracing::warn!(peer, seq = c.seq, resource = %c.resource, reason = %c.reason, "change rejected, not replicated");
+        }
+        let reason = last.reason.clone();
         self.with(|s| {
-            s.rejected += count;
-            s.last_error = Some(reason.to_string());
+            s.rejected += changes.len() as u64;
+            s.recent_rejected.extend(changes);
+            while s.recent_rejected.len() > RECENT_REJECTED {
+                s.recent_rejected.pop_front();
+            }
+            s.last_error = Some(reason);
             s.last_error_ms = Some(tandem_store::now_ms());
         })
     }

@@ -72,6 +72,32 @@ pub enum Change {
         #[serde(default)]
         by_service: bool,
     },
+    /// An entry this build cannot decode (written by a faulty or newer
+    /// build, or damaged). Never written: [`decode_entry`] produces it in
+    /// place of the entry, so one bad entry cannot fail a whole page of the
+    /// log. Shippers quarantine it, Streams and status readers skip it.
+    Unreadable { reason: String },
+}
+
+impl Change {
+    /// What the change is about, as operators name it: `s3://bucket/key`,
+    /// `table/NAME`, `app/ID`, or the entry itself when it is unreadable.
+    pub fn resource(&self) -> String {
+        match self {
+            Change::BucketCreated { bucket } | Change::BucketUpdated { bucket } => format!("s3://{}", bucket.name),
+            Change::BucketDeleted { name } => format!("s3://{name}"),
+            Change::VersionPut { bucket, key, .. }
+            | Change::VersionUpdated { bucket, key, .. }
+            | Change::VersionResync { bucket, key, .. }
+            | Change::VersionDeleted { bucket, key, .. } => format!("s3://{bucket}/{key}"),
+            Change::TableDefined { name, .. } | Change::TableDeleted { name, .. } => format!("table/{name}"),
+            Change::ItemResync { table, .. } | Change::ItemTombstone { table, .. } | Change::ItemChanged { table, .. } => {
+                format!("table/{table}")
+            }
+            Change::AppState { app, .. } => format!("app/{app}"),
+            Change::Unreadable { .. } => "change-log entry".to_string(),
+        }
+    }
 }
 
 /// One entry of the change log.
@@ -84,4 +110,21 @@ pub struct ChangeEntry {
     /// Hybrid-logical-clock time of the mutation.
     pub hlc: u64,
     pub change: Change,
+}
+
+/// Decodes the stored entry at `seq`. An entry that does not decode becomes
+/// [`Change::Unreadable`] (origin and clock unknown) instead of an error, so
+/// readers of the log move past it.
+pub fn decode_entry(seq: u64, raw: &[u8]) -> ChangeEntry {
+    serde_json::from_slice(raw).unwrap_or_else(|e| {
+        tracing::warn!(seq, error = %e, "change-log entry cannot be decoded");
+        ChangeEntry {
+            seq,
+            origin: String::new(),
+            hlc: 0,
+            change: Change::Unreadable {
+                reason: format!("the entry cannot be decoded: {e}"),
+            },
+        }
+    })
 }

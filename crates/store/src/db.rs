@@ -185,14 +185,16 @@ impl Store {
         self.shared.last_seq.subscribe()
     }
 
-    /// Change-log entries with a sequence number above `after`, at most `limit`.
+    /// Change-log entries with a sequence number above `after`, at most
+    /// `limit`. An entry that does not decode comes back as
+    /// [`Change::Unreadable`](crate::Change::Unreadable), never as an error.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeEntry>, StoreError> {
         let read = self.read()?;
         let table = read.txn.open_table(CHANGES)?;
         let mut out = Vec::new();
         for item in table.range(after.saturating_add(1)..)? {
-            let (_, v) = item?;
-            out.push(serde_json::from_slice(v.value())?);
+            let (k, v) = item?;
+            out.push(crate::changelog::decode_entry(k.value(), v.value()));
             if out.len() >= limit {
                 break;
             }
@@ -316,6 +318,16 @@ impl Tx<'_> {
             change,
         };
         self.txn.open_table(CHANGES)?.insert(seq, serde_json::to_vec(&entry)?.as_slice())?;
+        self.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// Appends `raw` to the log as it is, not as an encoded [`ChangeEntry`]:
+    /// for tests of readers facing an entry they cannot decode.
+    #[cfg(feature = "fault-injection")]
+    pub fn append_raw(&mut self, raw: &[u8]) -> Result<u64, StoreError> {
+        let seq = self.next_seq;
+        self.txn.open_table(CHANGES)?.insert(seq, raw)?;
         self.next_seq += 1;
         Ok(seq)
     }

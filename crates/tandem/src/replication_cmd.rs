@@ -202,9 +202,30 @@ pub async fn backlog(config: &Config) -> Result<(), String> {
             {
                 println!("{:<12} {:<12} last error: {err}", "", "");
             }
+            print_rejected(&peer["shipper"]);
         }
     }
     Ok(())
+}
+
+/// The changes a shipper moved past without delivering them, so that an
+/// operator sees what `tandem replication diff` will find and `resync` fix.
+fn print_rejected(shipper: &Value) {
+    let count = shipper["rejected"].as_u64().unwrap_or(0);
+    if count == 0 {
+        return;
+    }
+    println!("{:<12} {:<12} REJECTED {count} change(s) since start; latest:", "", "");
+    for r in shipper["recent_rejected"].as_array().into_iter().flatten() {
+        println!(
+            "{:<12} {:<12}   seq {} {}: {}",
+            "",
+            "",
+            r["seq"],
+            r["resource"].as_str().unwrap_or("?"),
+            r["reason"].as_str().unwrap_or("?")
+        );
+    }
 }
 
 /// One difference found by `diff`.

@@ -162,6 +162,9 @@ impl Operand {
 }
 
 /// The condition functions and how many operands each takes.
+/// Most candidates an `IN` comparator takes (DynamoDB's documented limit).
+pub const MAX_IN_OPERANDS: usize = 100;
+
 const FUNCTIONS: [(&str, usize); 6] = [
     ("attribute_exists", 1),
     ("attribute_not_exists", 1),
@@ -207,10 +210,19 @@ fn condition(ast: &ConditionAst, resolver: &mut Resolver) -> Condition {
                 high,
             }
         }
-        ConditionAst::In(value, candidates) => Condition::In {
-            operand: operand(value, resolver),
-            candidates: candidates.iter().map(|candidate| operand(candidate, resolver)).collect(),
-        },
+        ConditionAst::In(value, candidates) => {
+            if candidates.len() > MAX_IN_OPERANDS {
+                let message = format!(
+                    "The IN operator is provided with too many operands; number of operands: {}",
+                    candidates.len()
+                );
+                resolver.report(Problem::OperandCount, message);
+            }
+            Condition::In {
+                operand: operand(value, resolver),
+                candidates: candidates.iter().map(|candidate| operand(candidate, resolver)).collect(),
+            }
+        }
     }
 }
 

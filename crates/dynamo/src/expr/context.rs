@@ -24,6 +24,9 @@ use crate::value::AttributeValue;
 
 const NAMES: &str = "ExpressionAttributeNames";
 const VALUES: &str = "ExpressionAttributeValues";
+/// Longest expression DynamoDB accepts, in bytes ("Expression parameters":
+/// 4 KB). Checked before any parsing, so parse work is bounded by it.
+pub const MAX_EXPRESSION_BYTES: usize = 4 * 1024;
 
 /// The placeholders of one request, shared by all its expressions.
 ///
@@ -129,6 +132,12 @@ impl ExpressionContext {
     fn build<T>(&mut self, kind: ExpressionKind, expression: &str, builder: Builder<T>) -> Result<T, Error> {
         if expression.is_empty() {
             return Err(kind.error("The expression can not be empty;"));
+        }
+        if expression.len() > MAX_EXPRESSION_BYTES {
+            return Err(kind.error(&format!(
+                "Expression size has exceeded the maximum allowed size; expression size: {}",
+                expression.len()
+            )));
         }
         let mut resolver = Resolver {
             context: self,

@@ -10,7 +10,7 @@ use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult};
 use crate::catalog;
 use crate::expr::ExpressionContext;
-use crate::ops::items::check_size;
+use crate::ops::items::check_item;
 use crate::storage::{self, validate_key_param};
 use crate::value::Item;
 use crate::wire::{item_from_json, item_to_json};
@@ -113,7 +113,7 @@ impl DynamoApi {
         }
         for w in writes.values().flatten() {
             if let Write::Put(item) = w {
-                check_size(item)?;
+                check_item(item)?;
             }
         }
         self.store

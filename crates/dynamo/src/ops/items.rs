@@ -10,11 +10,8 @@ use crate::catalog;
 use crate::expr::ExpressionContext;
 use crate::params::{optional_str, required_item, required_str, return_values};
 use crate::storage::{self, validate_key_param};
-use crate::value::{Item, item_size};
+use crate::value::{Item, MAX_ITEM_SIZE, MAX_NESTING_DEPTH, item_size, nesting_depth};
 use crate::wire::item_to_json;
-
-/// DynamoDB's item size limit.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 /// What a single-item write needs besides the item: its parsed condition and
 /// how to report a failed condition.
@@ -120,9 +117,18 @@ pub(crate) fn guard(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Gu
     })
 }
 
-pub(crate) fn check_size(item: &Item) -> DynamoResult<()> {
-    if item_size(item) > MAX_ITEM_BYTES {
+/// DynamoDB's limits on an item about to be written: its size and how deep
+/// its maps and lists nest. Every write path (put, update result, batch,
+/// transactions) calls this before storing, so nothing is stored that the
+/// store's decoders cannot read back.
+pub(crate) fn check_item(item: &Item) -> DynamoResult<()> {
+    if item_size(item) > MAX_ITEM_SIZE {
         return Err(DynamoError::validation("Item size has exceeded the maximum allowed size"));
+    }
+    if nesting_depth(item) > MAX_NESTING_DEPTH {
+        return Err(DynamoError::validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+        ));
     }
     Ok(())
 }
@@ -181,7 +187,7 @@ impl DynamoApi {
         let mut ctx = context(&req)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        check_size(&item)?;
+        check_item(&item)?;
         let old = self
             .store
             .write(move |tx| -> DynamoResult<Option<Item>> {
@@ -285,7 +291,7 @@ impl DynamoApi {
                         )));
                     }
                 }
-                check_size(&new)?;
+                check_item(&new)?;
                 storage::write_item(tx, &def, &key, old.as_ref(), Some(&new))?;
                 Ok((old, new))
             })

@@ -8,7 +8,7 @@ use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
 use crate::expr::{Condition, UpdateExpression};
-use crate::ops::items::{check_size, context};
+use crate::ops::items::{check_item, context};
 use crate::params::{optional_str, required_item, required_str};
 use crate::storage::{self, validate_key_param};
 use crate::value::Item;
@@ -81,7 +81,7 @@ fn parse_step(entry: &Value) -> DynamoResult<Step> {
     let (key_or_item, action) = match kind {
         "Put" => {
             let item = required_item(body, "Item")?;
-            check_size(&item)?;
+            check_item(&item)?;
             (item.clone(), Action::Put(item))
         }
         "Update" => {
@@ -178,7 +178,7 @@ fn outcome(step: &Step, key: &Item, old: Option<&Item>) -> Result<Option<Item>, 
                 Some(u) => u.apply(&base).map_err(|e| invalid(e.into()))?,
                 None => base,
             };
-            check_size(&new).map_err(invalid)?;
+            check_item(&new).map_err(invalid)?;
             Ok(Some(new))
         }
     }

@@ -145,6 +145,29 @@ def s3_error(code: str | tuple[str, ...], status: int | None = None):
         assert got_status == status, f"expected HTTP {status} for {got_code}, got {got_status}: {got_msg}"
 
 
+# A write refused by an app's state: 409 in S3, 400 in DynamoDB, never a 5xx
+# (the SDKs retry 5xx for many seconds; a retry cannot help here).
+REFUSAL_STATUS = {"S3": 409, "DynamoDB": 400}
+
+
+def refusal_status_ok(error: ClientError) -> bool:
+    """Whether a NotWriteRegion/AppFenced error came with its protocol's status."""
+    got = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return got in REFUSAL_STATUS.values()
+
+
+@contextlib.contextmanager
+def write_refused(code: str, write_region: str | None = None):
+    """The block raises a ClientError with `code` and the refusal status (S3 409,
+    DynamoDB 400); a NotWriteRegion message names the region that takes writes."""
+    with s3_error(code) as ei:
+        yield ei
+    assert refusal_status_ok(ei.value), f"{code} with HTTP {ei.value.response['ResponseMetadata']['HTTPStatusCode']}"
+    if write_region is not None:
+        msg = ei.value.response["Error"].get("Message") or ""
+        assert write_region in msg, f"{code} message does not name the write region {write_region}: {msg!r}"
+
+
 @contextlib.contextmanager
 def http_status(status: int):
     """Assert that the block raises a ClientError with this HTTP status (HEAD responses have no body)."""

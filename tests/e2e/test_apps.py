@@ -17,7 +17,7 @@ both ways, the global table with both replicas), that a second apply has
 nothing to change and that removing apps from the file deletes nothing;
 write enforcement (every S3 and DynamoDB write to an app's resources outside
 the write region -- object and item writes, DeleteBucket, DeleteTable -- is
-refused with 503 NotWriteRegion, everywhere with AppFenced while fenced, and
+refused with NotWriteRegion (S3 409, DynamoDB 400), everywhere with AppFenced while fenced, and
 changes nothing; reads are always served; resources of no app are never
 gated); the state API (unauthenticated GET, admin-only PUT,
 400/404 answers), replication of state changes with increasing versions, the
@@ -38,7 +38,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from dynamo_helpers import make_table
-from e2e_helpers import Key, s3_error, unique_bucket
+from e2e_helpers import Key, refusal_status_ok, s3_error, unique_bucket, write_refused
 from regions import RegionPair, wait_until
 
 US, TOKYO = "us-east", "ap-tokyo"
@@ -183,17 +183,6 @@ def plan_steps(stdout: str) -> list[tuple[str, str, str, str]]:
     return [m.groups() for line in lines[lines.index("plan:") + 1 :] if (m := PLAN_LINE.match(line))]
 
 
-@contextlib.contextmanager
-def refused(code: str, write_region: str | None = None):
-    """The block raises a ClientError with `code` and HTTP 503 (S3 or DynamoDB); a
-    NotWriteRegion message names the region that takes writes."""
-    with s3_error(code, 503) as ei:
-        yield ei
-    if write_region is not None:
-        msg = ei.value.response["Error"].get("Message") or ""
-        assert write_region in msg, f"{code} message does not name the write region {write_region}: {msg!r}"
-
-
 def versions_of(s3, bucket) -> list[tuple]:
     r = s3.list_object_versions(Bucket=bucket)
     vs = [(v["Key"], v["VersionId"], v["ETag"], v["IsLatest"]) for v in r.get("Versions", [])]
@@ -225,12 +214,12 @@ def strip_rep(item: dict | None) -> dict | None:
 
 def delete_objects_refused(s3, bucket, keys, code, write_region=None):
     """DeleteObjects naming app keys outside the write region: refused as a whole
-    (503 `code`) or key by key (every key an Error with `code`, nothing deleted)."""
+    (409 `code`) or key by key (every key an Error with `code`, nothing deleted)."""
     try:
         r = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
     except ClientError as e:
         got = (e.response["Error"].get("Code"), e.response["ResponseMetadata"]["HTTPStatusCode"])
-        assert got == (code, 503), f"DeleteObjects: expected {code} (503), got {got}: {e.response['Error']}"
+        assert got[0] == code and refusal_status_ok(e), f"DeleteObjects: expected {code} (409), got {got}: {e.response['Error']}"
         if write_region:
             assert write_region in e.response["Error"].get("Message", ""), e.response["Error"]
         return
@@ -368,28 +357,28 @@ def test_s3_writes_outside_the_write_region_are_refused_and_change_nothing(pair,
     before = versions_of(tk, b)
     uploads_before = uploads_of(tk, b)
 
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.put_object(Bucket=b, Key="new.txt", Body=b"nope")
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.put_object(Bucket=b, Key="s3-refused.txt", Body=b"overwrite")
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.copy_object(Bucket=b, Key="copy.txt", CopySource={"Bucket": b, "Key": "s3-refused.txt"})
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.copy_object(Bucket=b, Key="copy-plain.txt", CopySource={"Bucket": plain, "Key": "src.txt"})
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.delete_object(Bucket=b, Key="s3-refused.txt")
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.delete_object(Bucket=b, Key="s3-refused.txt", VersionId=v)
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.create_multipart_upload(Bucket=b, Key="mpu.bin")
     delete_objects_refused(tk, b, ["s3-refused.txt"], "NotWriteRegion", US)
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.put_object_tagging(Bucket=b, Key="s3-refused.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.delete_object_tagging(Bucket=b, Key="s3-refused.txt")
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.put_object_acl(Bucket=b, Key="s3-refused.txt", ACL="public-read")
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.delete_bucket(Bucket=b)
 
     # Nothing changed, and reads are served.
@@ -423,11 +412,11 @@ def test_dynamo_writes_outside_the_write_region_are_refused_and_change_nothing(p
     before = items_of(tk, TABLE)
     key1 = {"photo_id": S("ddb-refused"), "comment_id": S("c1")}
 
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.put_item(TableName=TABLE, Item=comment("ddb-refused", "c9", "new"))
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.put_item(TableName=TABLE, Item=comment("ddb-refused", "c1", "overwrite"))
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.update_item(
             TableName=TABLE,
             Key=key1,
@@ -435,9 +424,9 @@ def test_dynamo_writes_outside_the_write_region_are_refused_and_change_nothing(p
             ExpressionAttributeNames={"#t": "text"},
             ExpressionAttributeValues={":t": S("updated")},
         )
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.delete_item(TableName=TABLE, Key=key1)
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.batch_write_item(
             RequestItems={
                 TABLE: [
@@ -446,14 +435,14 @@ def test_dynamo_writes_outside_the_write_region_are_refused_and_change_nothing(p
                 ]
             }
         )
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.transact_write_items(
             TransactItems=[
                 {"Put": {"TableName": plain, "Item": {"pk": S("in-the-same-transaction")}}},
                 {"Put": {"TableName": TABLE, "Item": comment("ddb-refused", "c7", "transact")}},
             ]
         )
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk.transact_write_items(TransactItems=[{"Delete": {"TableName": TABLE, "Key": key1}}])
 
     # Nothing changed (the transaction's write to a table of no app neither), and reads are served.
@@ -493,7 +482,7 @@ def test_delete_table_of_an_app_is_refused_outside_the_write_region(pair, photos
     pair.wait_in_sync()
     tk = pair.ddb(TOKYO)
     try:
-        with refused("NotWriteRegion", US):
+        with write_refused("NotWriteRegion", US):
             tk.delete_table(TableName=table)
         assert tk.describe_table(TableName=table)["Table"]["TableStatus"] == "ACTIVE"
         assert "Item" in tk.get_item(TableName=table, Key={"id": S("delete-table-check")}, ConsistentRead=True)
@@ -523,20 +512,20 @@ def test_fenced_app_refuses_writes_in_every_region(pair, photos):
 
     for r in pair.names:
         s3, ddb, b = pair.s3(r), pair.ddb(r), BUCKET[r]
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             s3.put_object(Bucket=b, Key="fenced-new.txt", Body=b"nope")
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             s3.copy_object(Bucket=b, Key="fenced-copy.txt", CopySource={"Bucket": b, "Key": "fenced.txt"})
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             s3.delete_object(Bucket=b, Key="fenced.txt")
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             s3.create_multipart_upload(Bucket=b, Key="fenced-mpu2.bin")
         delete_objects_refused(s3, b, ["fenced.txt"], "AppFenced")
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             s3.put_object_tagging(Bucket=b, Key="fenced.txt", Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             ddb.put_item(TableName=TABLE, Item=comment("fenced", "c2", "nope"))
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             ddb.update_item(
                 TableName=TABLE,
                 Key={"photo_id": S("fenced"), "comment_id": S("c1")},
@@ -544,27 +533,27 @@ def test_fenced_app_refuses_writes_in_every_region(pair, photos):
                 ExpressionAttributeNames={"#t": "text"},
                 ExpressionAttributeValues={":t": S("nope")},
             )
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             ddb.delete_item(TableName=TABLE, Key={"photo_id": S("fenced"), "comment_id": S("c1")})
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             ddb.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": comment("fenced", "c3", "nope")}}]})
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             ddb.transact_write_items(TransactItems=[{"Put": {"TableName": TABLE, "Item": comment("fenced", "c4", "n")}}])
         # Reads are served while fenced.
         assert s3.get_object(Bucket=b, Key="fenced.txt")["Body"].read() == b"before the fence"
         item = ddb.get_item(TableName=TABLE, Key={"photo_id": S("fenced"), "comment_id": S("c1")})["Item"]
         assert strip_rep(item) == comment("fenced", "c1", "before the fence")
     # The upload begun before the fence can neither go on nor end.
-    with refused("AppFenced"):
+    with write_refused("AppFenced"):
         us.upload_part(Bucket=BUCKET[US], Key="fenced-mpu.bin", UploadId=mpu, PartNumber=2, Body=b"q" * 1024)
-    with refused("AppFenced"):
+    with write_refused("AppFenced"):
         us.complete_multipart_upload(
             Bucket=BUCKET[US],
             Key="fenced-mpu.bin",
             UploadId=mpu,
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part1["ETag"]}]},
         )
-    with refused("AppFenced"):
+    with write_refused("AppFenced"):
         us.abort_multipart_upload(Bucket=BUCKET[US], Key="fenced-mpu.bin", UploadId=mpu)
     for r in pair.names:
         assert (versions_of(pair.s3(r), BUCKET[r]), items_of(pair.ddb(r), TABLE)) == before[r], f"{r} changed while fenced"
@@ -579,7 +568,7 @@ def test_fenced_app_refuses_writes_in_every_region(pair, photos):
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part1["ETag"]}]},
     )
     pair.ddb(US).put_item(TableName=TABLE, Item=comment("fenced", "c2", "after"))
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="fenced-new.txt", Body=b"nope")
 
 
@@ -588,9 +577,9 @@ def test_failover_state_moves_the_write_region_to_the_secondary(pair, photos):
     assert view["WriteRegion"] == TOKYO and view["ChangedIn"] == TOKYO, view
     tk_put = pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="in-failover.txt", Body=b"tokyo")
     pair.ddb(TOKYO).put_item(TableName=TABLE, Item=comment("in-failover", "c1", "tokyo"))
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         pair.s3(US).put_object(Bucket=BUCKET[US], Key="in-failover.txt", Body=b"us")
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         pair.ddb(US).put_item(TableName=TABLE, Item=comment("in-failover", "c1", "us"))
     # The secondary's writes replicate to the primary.
     wait_until(

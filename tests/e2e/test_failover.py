@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import requests
 from botocore.exceptions import ClientError
 
-from e2e_helpers import s3_error
+from e2e_helpers import refusal_status_ok, s3_error, write_refused
 
 US, TOKYO = "us-east", "ap-tokyo"
 APP = "photos"
@@ -161,7 +161,7 @@ class Writer:
             with self.lock:
                 if code in ("NotWriteRegion", "AppFenced"):
                     status = e.response["ResponseMetadata"]["HTTPStatusCode"]
-                    if status != 503:
+                    if not refusal_status_ok(e):
                         self.errors.append(f"{kind} in {region}: {code} with HTTP {status}")
                     self.refusals[(region, code)] += 1
                 else:
@@ -226,17 +226,6 @@ def missing_in(pair, region: str, acks: list[Ack]) -> list[str]:
 
     with ThreadPoolExecutor(8) as pool:
         return [m for m in pool.map(check, acks) if m]
-
-
-@contextlib.contextmanager
-def refused(code: str, write_region: str | None = None):
-    """The block raises a ClientError with `code` and HTTP 503; a NotWriteRegion
-    message names the region that takes writes."""
-    with s3_error(code, 503) as ei:
-        yield ei
-    if write_region is not None:
-        msg = ei.value.response["Error"].get("Message") or ""
-        assert write_region in msg, f"{code} message does not name {write_region}: {msg!r}"
 
 
 def log_of(pair, region: str) -> str:
@@ -311,30 +300,35 @@ def test_planned_failover_and_failback_under_a_running_writer_lose_nothing(fresh
     )
 
 
-def test_planned_failover_waits_for_a_lagging_secondary_and_stays_fenced(fresh_regions):
-    """With the link into the secondary cut, a planned failover fences the primary, times
-    out waiting for the secondary and leaves the app fenced (no region takes writes);
-    run again once the link is back, it completes with every acknowledged write in
-    the secondary."""
+def test_planned_failover_whose_wait_cannot_finish_restores_the_state(fresh_regions):
+    """The link into the secondary is slowed so that a planned failover cannot drain in
+    its timeout: the primary is fenced, the wait gives up, and the app is active in the
+    primary again (writes work there). With --stay-fenced it stays fenced instead; run
+    again once the link is back, it completes with every acknowledged write in the
+    secondary."""
     pair = deployed(fresh_regions, proxies=True)
     us_s3, us_ddb = pair.s3(US), pair.ddb(US)
-    with pair.partitioned(TOKYO):
+    with pair.slow_links(4000, TOKYO):
         stuck = [us_s3.put_object(Bucket=BUCKET[US], Key=f"stuck-{i}", Body=b"lagging")["VersionId"] for i in range(20)]
         us_ddb.put_item(TableName=TABLE, Item={**item_key("stuck"), "v": S("lagging")})
         t0 = time.monotonic()
-        out = pair.tandem("failover", APP, "--planned", "--timeout", "2")
+        out = pair.tandem("failover", APP, "--planned", "--timeout", "1")
         took = time.monotonic() - t0
         assert out.returncode != 0, out.stdout + out.stderr
-        assert "stays fenced" in out.stderr, out.stderr
-        assert 2 <= took < 20, took
+        assert "abandoned" in out.stderr and "active again" in out.stderr, out.stderr
+        assert 1 <= took < 15, took
+        v = pair.app_state(US, APP)
+        assert (v["State"], v["WriteRegion"]) == ("active", US), v
+        us_s3.put_object(Bucket=BUCKET[US], Key="after-abandon", Body=b"ok")
+
+        out = pair.tandem("failover", APP, "--planned", "--timeout", "1", "--stay-fenced")
+        assert out.returncode != 0 and "stays fenced" in out.stderr, out.stdout + out.stderr
         v = pair.app_state(US, APP)
         assert (v["State"], v["WriteRegion"]) == ("fenced", None), v
-        with refused("AppFenced"):
+        with write_refused("AppFenced"):
             us_s3.put_object(Bucket=BUCKET[US], Key="while-fenced", Body=b"no")
-        # The secondary has not heard of the fence, but must not have been switched either.
-        v = pair.app_state(TOKYO, APP)
-        assert v["State"] == "active", v
-        with refused("NotWriteRegion", US):
+        # The secondary must not have been switched.
+        with write_refused("NotWriteRegion"):
             pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="while-fenced", Body=b"no")
     out = pair.tandem("failover", APP, "--planned", "--timeout", "30")
     assert out.returncode == 0 and "(RPO 0)" in out.stdout, out.stdout + out.stderr
@@ -346,6 +340,86 @@ def test_planned_failover_waits_for_a_lagging_secondary_and_stays_fenced(fresh_r
     views = pair.wait_app_state(APP, "failover")
     assert all(v["WriteRegion"] == TOKYO for v in views.values()), views
     tk_s3.put_object(Bucket=BUCKET[TOKYO], Key="after", Body=b"tokyo")
+
+
+def test_planned_failover_over_a_failing_link_is_refused_before_fencing(fresh_regions):
+    pair = deployed(fresh_regions, proxies=True)
+    us_s3 = pair.s3(US)
+    with pair.partitioned(TOKYO):
+        us_s3.put_object(Bucket=BUCKET[US], Key="cut-off", Body=b"x")
+        pair.wait_until(lambda: pair.peer_status(US)["state"] == "failing", what="the link to show failing")
+        out = pair.tandem("failover", APP, "--planned")
+        assert out.returncode != 0, out.stdout + out.stderr
+        assert "is failing" in out.stderr and "nothing was changed" in out.stderr, out.stderr
+        assert f"`tandem failover {APP}`" in out.stderr, out.stderr
+        assert pair.app_state(US, APP)["State"] == "active"
+        us_s3.put_object(Bucket=BUCKET[US], Key="still-writable", Body=b"x")
+
+
+def test_planned_failover_to_a_stopped_secondary_is_refused_before_fencing(fresh_regions):
+    pair = deployed(fresh_regions)
+    pair.stop(TOKYO)
+    t0 = time.monotonic()
+    out = pair.tandem("failover", APP, "--planned")
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert time.monotonic() - t0 < 15
+    assert f"{TOKYO} is not reachable" in out.stderr and "nothing was changed" in out.stderr, out.stderr
+    assert f"start {TOKYO}" in out.stderr, out.stderr
+    v = pair.app_state(US, APP)
+    assert (v["State"], v["WriteRegion"]) == ("active", US), v
+    pair.s3(US).put_object(Bucket=BUCKET[US], Key="still-writable", Body=b"x")
+
+
+def test_repeated_failover_and_failback_change_nothing(fresh_regions):
+    pair = deployed(fresh_regions)
+    out = pair.tandem("failback", APP)
+    assert out.returncode == 0 and "already active" in out.stdout, out.stdout + out.stderr
+    version = pair.app_state(US, APP)["Version"]
+    assert pair.tandem("failover", APP, "--planned").returncode == 0
+    switched = pair.wait_app_state(APP, "failover")[TOKYO]["Version"]
+    for args in (("failover", APP, "--planned"), ("failover", APP)):
+        out = pair.tandem(*args)
+        assert out.returncode == 0 and "already failed over" in out.stdout, out.stdout + out.stderr
+        assert pair.app_state(TOKYO, APP)["Version"] == switched
+    pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="never-fenced", Body=b"x")
+    assert pair.tandem("failback", APP).returncode == 0
+    back = pair.wait_app_state(APP, "active")[US]["Version"]
+    out = pair.tandem("failback", APP)
+    assert out.returncode == 0 and "already active" in out.stdout, out.stdout + out.stderr
+    assert pair.app_state(US, APP)["Version"] == back > version
+
+
+def test_refused_write_fails_fast_with_the_sdks_default_retries(fresh_regions):
+    """NotWriteRegion is not retried by botocore's default retry policies (S3 409,
+    DynamoDB 400), and the message says where to write instead."""
+    pair = deployed(fresh_regions)
+    for mode in ("legacy", "standard"):
+        s3 = pair.s3(TOKYO, retries={"mode": mode})
+        t0 = time.monotonic()
+        with write_refused("NotWriteRegion", US) as ei:
+            s3.put_object(Bucket=BUCKET[TOKYO], Key="wrong-region", Body=b"x")
+        assert time.monotonic() - t0 < 1.0
+        assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+        assert ei.value.response["ResponseMetadata"]["RetryAttempts"] == 0
+        message = ei.value.response["Error"]["Message"]
+        assert f"bucket {BUCKET[US]}" in message and pair.endpoint(US).split("//")[1] in message, message
+        ddb = pair.ddb(TOKYO, retries={"mode": mode})
+        t0 = time.monotonic()
+        with write_refused("NotWriteRegion", US) as ei:
+            ddb.put_item(TableName=TABLE, Item=item_key("wrong-region"))
+        assert time.monotonic() - t0 < 1.0
+        assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert f"table {TABLE}" in ei.value.response["Error"]["Message"]
+
+
+def test_status_exits_non_zero_when_a_region_is_down(fresh_regions):
+    pair = deployed(fresh_regions)
+    out = pair.tandem("status")
+    assert out.returncode == 0, out.stdout + out.stderr
+    pair.stop(TOKYO)
+    out = pair.tandem("status")
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert f"{TOKYO} is down" in out.stderr, out.stderr
 
 
 # --------------------------------------------------------------------------- unplanned failover
@@ -379,11 +453,11 @@ def test_unplanned_failover_with_the_primary_killed(fresh_regions):
     t0 = time.monotonic()
     pair.wait_app_state(APP, "failover", US, min_version=v0 + 1, timeout=15)
     learned = time.monotonic() - t0
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         us_s3.put_object(Bucket=BUCKET[US], Key="after-restart", Body=b"us")
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         us_ddb.put_item(TableName=TABLE, Item={**item_key("after-restart"), "v": S("us")})
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         us_s3.delete_object(Bucket=BUCKET[US], Key="pre-0")
     # The secondary's writes reach it; reads are served.
     pair.wait_until(
@@ -412,7 +486,7 @@ def test_automatic_failover_when_the_primary_dies(fresh_regions):
     for r in pair.names:
         v = pair.app_state(r, APP)
         assert (v["State"], v["Version"]) == ("active", 0), v
-    with refused("NotWriteRegion", US):
+    with write_refused("NotWriteRegion", US):
         tk_s3.put_object(Bucket=BUCKET[TOKYO], Key="too-early", Body=b"x")
 
     pair.kill(US)
@@ -447,9 +521,9 @@ def test_automatic_failover_when_the_primary_dies(fresh_regions):
     pair.start(US)
     pair.wait_app_state(APP, "failover", US, min_version=1, timeout=15)
     us_s3, us_ddb = pair.s3(US), pair.ddb(US)
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         us_s3.put_object(Bucket=BUCKET[US], Key="old-primary", Body=b"no")
-    with refused("NotWriteRegion", TOKYO):
+    with write_refused("NotWriteRegion", TOKYO):
         us_ddb.put_item(TableName=TABLE, Item={**item_key("old-primary"), "v": S("no")})
     pair.wait_until(
         lambda: us_s3.head_object(Bucket=BUCKET[US], Key="first-write", VersionId=first["VersionId"]),
@@ -474,7 +548,7 @@ def test_automatic_failover_leaves_an_operator_fence_alone(fresh_regions):
     time.sleep(2.0)  # ten health checks, three times the threshold
     v = pair.app_state(TOKYO, APP)
     assert (v["State"], v["Version"], v["ChangedBy"]) == ("fenced", 1, "admin"), v
-    with refused("AppFenced"):
+    with write_refused("AppFenced"):
         pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="x", Body=b"no")
 
 

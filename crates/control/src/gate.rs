@@ -10,6 +10,8 @@ use crate::state::StateRecord;
 pub struct AppGate {
     pub region: String,
     pub apps: std::sync::Arc<std::sync::RwLock<Vec<AppSpec>>>,
+    /// Client URL of every region, to tell a refused client where to go.
+    pub region_urls: std::collections::BTreeMap<String, String>,
 }
 
 /// The app's state as this transaction sees it.
@@ -17,6 +19,20 @@ pub fn record_in(tx: &Tx<'_>, app: &str) -> Result<StateRecord, StoreError> {
     match tx.app_record(app)? {
         Some(raw) => serde_json::from_value(raw).map_err(StoreError::from),
         None => Ok(StateRecord::initial()),
+    }
+}
+
+/// What a refused client should address in `region` instead of `resource`:
+/// the bucket of the same pair there, or the (global) table of the same name.
+fn counterpart(app: &AppSpec, resource: Resource<'_>, region: &str) -> String {
+    match resource {
+        Resource::Bucket(b) => app
+            .buckets
+            .iter()
+            .find(|pair| pair.primary == b || pair.secondary == b)
+            .and_then(|pair| app.bucket_in(pair, region))
+            .map_or_else(|| format!("bucket {b}"), |there| format!("bucket {there}")),
+        Resource::Table(t) => format!("table {t}"),
     }
 }
 
@@ -31,16 +47,20 @@ impl WriteGate for AppGate {
         let record = record_in(tx, &app.id)?;
         match app.write_region(record.state) {
             Some(region) if region == self.region => Ok(()),
-            Some(region) => Err(StoreError::WriteRefused {
-                code: "NotWriteRegion",
-                message: format!(
-                    "application {} takes writes in region {region} now (state {}, version {}); this is {}",
-                    app.id,
-                    record.state.as_str(),
-                    record.version,
-                    self.region
-                ),
-            }),
+            Some(region) => {
+                let url = self.region_urls.get(region).map_or_else(String::new, |u| format!(" at {u}"));
+                Err(StoreError::WriteRefused {
+                    code: "NotWriteRegion",
+                    message: format!(
+                        "application {} takes writes in region {region} now (state {}, version {}); this is {}: write to {} in {region}{url}",
+                        app.id,
+                        record.state.as_str(),
+                        record.version,
+                        self.region,
+                        counterpart(app, resource, region),
+                    ),
+                })
+            }
             None => Err(StoreError::WriteRefused {
                 code: "AppFenced",
                 message: format!(

@@ -65,13 +65,15 @@ struct Inner {
 }
 
 impl AppControl {
-    /// Installs the write gate for `apps` on the store.
-    pub fn new(store: Store, apps: Vec<AppSpec>) -> Self {
+    /// Installs the write gate for `apps` on the store. `region_urls` are
+    /// the client URLs of the regions, named in refusals.
+    pub fn new(store: Store, apps: Vec<AppSpec>, region_urls: std::collections::BTreeMap<String, String>) -> Self {
         let region = store.region().to_string();
         let apps = Arc::new(std::sync::RwLock::new(apps));
         store.set_write_gate(Arc::new(gate::AppGate {
             region: region.clone(),
             apps: Arc::clone(&apps),
+            region_urls,
         }));
         Self {
             inner: Arc::new(Inner {
@@ -336,7 +338,7 @@ mod tests {
         for b in ["p-east", "other"] {
             store.create_bucket(bucket(b)).await.unwrap();
         }
-        let control = AppControl::new(store.clone(), vec![spec()]);
+        let control = AppControl::new(store.clone(), vec![spec()], Default::default());
         assert!(delete(&store, "p-east").await.is_ok());
         let fenced = control.set("photos", AppState::Fenced, "t", "test").await.unwrap();
         assert_eq!(fenced.record.version, 1);
@@ -353,7 +355,7 @@ mod tests {
     async fn a_replicated_record_applies_only_when_it_supersedes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "east").unwrap();
-        let control = AppControl::new(store.clone(), vec![spec()]);
+        let control = AppControl::new(store.clone(), vec![spec()], Default::default());
         control.set("photos", AppState::Fenced, "t", "local").await.unwrap();
         let record = |version, state| {
             serde_json::to_value(StateRecord {

@@ -48,8 +48,10 @@ impl ErrorKind {
             ExpiredIterator => ("com.amazonaws.dynamodb.v20120810#ExpiredIteratorException", 400),
             TrimmedDataAccess => ("com.amazonaws.dynamodb.v20120810#TrimmedDataAccessException", 400),
             IdempotentParameterMismatch => ("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException", 400),
-            AppFenced => ("tandem#AppFenced", 503),
-            NotWriteRegion => ("tandem#NotWriteRegion", 503),
+            // 400 like every client error of the API: the SDKs retry only
+            // throttling codes and 5xx, and a retry cannot help here.
+            AppFenced => ("tandem#AppFenced", 400),
+            NotWriteRegion => ("tandem#NotWriteRegion", 400),
         }
     }
 }

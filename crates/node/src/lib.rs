@@ -87,7 +87,8 @@ impl Node {
         let principals = Principals::new(config.access_keys.clone());
         let api_store = store.clone();
 
-        let control = tandem_control::AppControl::new(store.clone(), config.apps.clone());
+        let region_urls = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
+        let control = tandem_control::AppControl::new(store.clone(), config.apps.clone(), region_urls);
         let replication = tandem_replication::Replication::new(
             store.clone(),
             config.peers.clone(),

@@ -175,14 +175,15 @@ fn items_at_the_limit_survive_replication_apply_and_read_back() {
     rt.block_on(api.handle("DynamoDB_20120810.CreateTable", create.to_string().as_bytes()))
         .expect("create table");
     let lag = tandem_replication::stats::lag_histogram();
-    let mut seq = 0;
-    let mut applied = Vec::new();
+    // The runner takes an `Fn`: state across cases lives in cells.
+    let seq = std::cell::Cell::new(0u64);
+    let applied = std::cell::RefCell::new(Vec::new());
     runner
         .run(&prop::collection::vec(item(), 1..4), |items| {
             let mut wire = BytesMut::new();
             for item in &items {
-                seq += 1;
-                wire.extend_from_slice(&encode_header(&shipped(seq, item)));
+                seq.set(seq.get() + 1);
+                wire.extend_from_slice(&encode_header(&shipped(seq.get(), item)));
             }
             let summary = rt
                 .block_on(tandem_replication::apply::apply_batch(
@@ -197,7 +198,7 @@ fn items_at_the_limit_survive_replication_apply_and_read_back() {
             for item in items {
                 let got = get(&rt, &api, &item)?;
                 prop_assert_eq!(&got, &item);
-                applied.push(item);
+                applied.borrow_mut().push(item);
             }
             Ok(())
         })
@@ -209,7 +210,7 @@ fn items_at_the_limit_survive_replication_apply_and_read_back() {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let store = rt.block_on(async { Store::open(dir.path(), "east") }).expect("reopen store");
     let api = DynamoApi::new(store);
-    let last: BTreeMap<String, Item> = applied.into_iter().map(|i| (format!("{:?}", i["pk"]), i)).collect();
+    let last: BTreeMap<String, Item> = applied.into_inner().into_iter().map(|i| (format!("{:?}", i["pk"]), i)).collect();
     for item in last.values() {
         assert_eq!(&get(&rt, &api, item).expect("read"), item);
     }

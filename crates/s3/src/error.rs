@@ -24,8 +24,11 @@ pub fn s3_err(e: StoreError) -> S3Error {
         StoreError::PreconditionFailed(why) => S3Error::with_message(S3ErrorCode::PreconditionFailed, why),
         StoreError::ShuttingDown => s3_error!(ServiceUnavailable, "The node is shutting down"),
         StoreError::WriteRefused { code, message } => {
+            // 409, not 503: the AWS SDKs retry 5xx (for 10-30 s with their
+            // default policies) but not 409, and retrying cannot help until an
+            // operator changes the app's state. See ARCHITECTURE.md.
             let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message);
-            e.set_status_code(http::StatusCode::SERVICE_UNAVAILABLE);
+            e.set_status_code(http::StatusCode::CONFLICT);
             e
         }
         other => {

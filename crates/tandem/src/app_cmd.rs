@@ -79,13 +79,21 @@ pub async fn state_set(config: &Config, id: &str, state: &str, reason: &str) -> 
     Err(last)
 }
 
+/// How long a wait for replication goes on while the link reports failing
+/// batches: past this the wait cannot be expected to finish, so it gives up
+/// (and the caller restores the state it changed) instead of leaving the app
+/// without a write region for the whole timeout.
+const LINK_FAILING_BOUND: Duration = Duration::from_secs(5);
+
 /// Waits until `to` has applied every change of `from` up to `seq`, with a
-/// progress bar over `from`'s backlog towards `to`.
+/// progress bar over `from`'s backlog towards `to`. Gives up at `timeout`,
+/// or once the link has been failing for [`LINK_FAILING_BOUND`].
 async fn wait_applied(client: &ControlClient, from: &RegionConfig, to: &str, seq: u64, timeout: Duration) -> Result<(), String> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()));
     bar.enable_steady_tick(Duration::from_millis(120));
     let deadline = Instant::now() + timeout;
+    let mut failing_since: Option<Instant> = None;
     loop {
         let status = client
             .call(from, Method::GET, "/_tandem/replication")
@@ -117,6 +125,21 @@ async fn wait_applied(client: &ControlClient, from: &RegionConfig, to: &str, seq
                 from.name
             ));
         }
+        let failing = peer["state"] == "failing";
+        let since = *failing_since.get_or_insert_with(Instant::now);
+        if !failing {
+            failing_since = None;
+        } else if since.elapsed() >= LINK_FAILING_BOUND {
+            bar.finish_and_clear();
+            let error = peer
+                .pointer("/shipper/last_error")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown error");
+            return Err(format!(
+                "replication from {} to {to} has been failing for {LINK_FAILING_BOUND:?} ({error}); {to} is at #{cursor} of #{seq}",
+                from.name
+            ));
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -125,22 +148,105 @@ fn seq_of(view: &Value) -> u64 {
     view["Seq"].as_u64().unwrap_or(0)
 }
 
-/// `tandem failover APP [--planned]`.
-pub async fn failover(config: &Config, id: &str, planned: bool, timeout: Duration) -> Result<(), String> {
+/// The app's state as the first of `regions` that answers sees it.
+async fn current_view(client: &ControlClient, id: &str, regions: [&RegionConfig; 2]) -> Option<Value> {
+    for r in regions {
+        if let Ok(view) = client.call(r, Method::GET, &state_path(id)).await {
+            return Some(view);
+        }
+    }
+    None
+}
+
+/// Checks, before anything is changed, that `to` is healthy and that
+/// replication from `from` to it is not failing, so a planned switch can
+/// finish. The error says why not and what to run instead.
+async fn preflight(client: &ControlClient, from: &RegionConfig, to: &RegionConfig, alternative: &str) -> Result<(), String> {
+    let refuse = |why: String| format!("{why}; nothing was changed.\n{alternative}");
+    match client.health(to).await {
+        Ok(h) if h["status"] == "ok" => {}
+        Ok(h) => return Err(refuse(format!("{} is not healthy ({h})", to.name))),
+        Err(e) => return Err(refuse(format!("{} is not reachable ({e})", to.name))),
+    }
+    let status = client
+        .call(from, Method::GET, "/_tandem/replication")
+        .await
+        .map_err(|e| refuse(format!("{} is not reachable ({e})", from.name)))?;
+    let link = status["peers"]
+        .as_array()
+        .and_then(|peers| peers.iter().find(|p| p["peer"] == to.name.as_str()).cloned())
+        .ok_or_else(|| refuse(format!("{} does not replicate to {}", from.name, to.name)))?;
+    if link["state"] == "failing" {
+        let error = link
+            .pointer("/shipper/last_error")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown error");
+        return Err(refuse(format!(
+            "replication from {} to {} is failing ({error})",
+            from.name, to.name
+        )));
+    }
+    Ok(())
+}
+
+/// Fences `from`, waits until `to` has every change, then sets `target` in
+/// `to`. A wait that cannot finish puts back the state the app had before,
+/// unless `stay_fenced`.
+#[allow(clippy::too_many_arguments)]
+async fn switch_with_fence(
+    client: &ControlClient,
+    id: &str,
+    (from, to): (&RegionConfig, &RegionConfig),
+    target: &str,
+    previous: &str,
+    what: &str,
+    stay_fenced: bool,
+    timeout: Duration,
+) -> Result<Value, String> {
+    let fenced = put_state(client, from, id, "fenced", &format!("{what}: fence {}", from.name)).await?;
+    println!("{id} fenced in {} at #{}: no region takes writes", from.name, seq_of(&fenced));
+    if let Err(e) = wait_applied(client, from, &to.name, seq_of(&fenced), timeout).await {
+        if stay_fenced {
+            return Err(format!(
+                "{e}\n{id} stays fenced (--stay-fenced); run this again once the link is back"
+            ));
+        }
+        put_state(client, from, id, previous, &format!("{what} abandoned: {e}"))
+            .await
+            .map_err(|restore| format!("{e}\nrestoring {previous} failed too ({restore}); {id} is fenced"))?;
+        return Err(format!("{e}\n{what} abandoned: {id} is {previous} again, as before"));
+    }
+    put_state(client, to, id, target, what).await
+}
+
+/// `tandem failover APP [--planned] [--stay-fenced]`.
+pub async fn failover(config: &Config, id: &str, planned: bool, stay_fenced: bool, timeout: Duration) -> Result<(), String> {
     let spec = app(config, id)?;
     let client = ControlClient::new(config)?;
     let (primary, secondary) = (region(config, &spec.primary)?, region(config, &spec.secondary)?);
+    let view = current_view(&client, id, [secondary, primary]).await;
+    let previous = view.as_ref().and_then(|v| v["State"].as_str()).unwrap_or("active").to_string();
+    if previous == "failover" {
+        println!("{id} is already failed over: {} takes its writes; nothing changed", secondary.name);
+        return Ok(());
+    }
     if planned {
-        let fenced = put_state(&client, primary, id, "fenced", "planned failover: fence the primary")
-            .await
-            .map_err(|e| {
-                format!("{e}\n(the primary must be reachable for a planned failover; `tandem failover {id}` switches without it)")
-            })?;
-        println!("{id} fenced in {} at #{}: no region takes writes", primary.name, seq_of(&fenced));
-        wait_applied(&client, primary, &secondary.name, seq_of(&fenced), timeout)
-            .await
-            .map_err(|e| format!("{e}\n{id} stays fenced; run this again, or `tandem failover {id}` to switch anyway"))?;
-        let view = put_state(&client, secondary, id, "failover", "planned failover").await?;
+        let alternative = format!(
+            "start {} (or fix the link), then run `tandem failover {id} --planned` again; `tandem failover {id}` switches without waiting for replication (unplanned: writes not yet replicated may be missing)",
+            secondary.name
+        );
+        preflight(&client, primary, secondary, &alternative).await?;
+        let view = switch_with_fence(
+            &client,
+            id,
+            (primary, secondary),
+            "failover",
+            &previous,
+            "planned failover",
+            stay_fenced,
+            timeout,
+        )
+        .await?;
         print_view(&view);
         println!(
             "planned failover done: nothing {} accepted is missing in {} (RPO 0)",
@@ -187,23 +293,34 @@ async fn report_unshipped(client: &ControlClient, primary: &RegionConfig, second
     }
 }
 
-/// `tandem failback APP`: writes accepted in the secondary during failover
-/// reach the primary before it takes writes again.
-pub async fn failback(config: &Config, id: &str, timeout: Duration) -> Result<(), String> {
+/// `tandem failback APP [--stay-fenced]`: writes accepted in the secondary
+/// during failover reach the primary before it takes writes again.
+pub async fn failback(config: &Config, id: &str, stay_fenced: bool, timeout: Duration) -> Result<(), String> {
     let spec = app(config, id)?;
     let client = ControlClient::new(config)?;
     let (primary, secondary) = (region(config, &spec.primary)?, region(config, &spec.secondary)?);
-    let fenced = put_state(&client, secondary, id, "fenced", "failback: fence the secondary").await?;
-    println!("{id} fenced in {} at #{}", secondary.name, seq_of(&fenced));
-    wait_applied(&client, secondary, &primary.name, seq_of(&fenced), timeout)
-        .await
-        .map_err(|e| {
-            format!(
-                "{e}\n{id} stays fenced; run this again once {} can reach {}",
-                secondary.name, primary.name
-            )
-        })?;
-    let view = put_state(&client, primary, id, "active", "failback").await?;
+    let view = current_view(&client, id, [primary, secondary]).await;
+    let previous = view.as_ref().and_then(|v| v["State"].as_str()).unwrap_or("failover").to_string();
+    if previous == "active" {
+        println!("{id} is already active: {} takes its writes; nothing changed", primary.name);
+        return Ok(());
+    }
+    let alternative = format!(
+        "start {} (or fix the link), then run `tandem failback {id}` again; until then {} keeps taking {id}'s writes",
+        primary.name, secondary.name
+    );
+    preflight(&client, secondary, primary, &alternative).await?;
+    let view = switch_with_fence(
+        &client,
+        id,
+        (secondary, primary),
+        "active",
+        &previous,
+        "failback",
+        stay_fenced,
+        timeout,
+    )
+    .await?;
     print_view(&view);
     println!(
         "failback done: every write {} took during failover is in {}",

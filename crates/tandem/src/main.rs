@@ -87,6 +87,9 @@ enum Command {
         /// Seconds to wait for replication before giving up (planned only).
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// If the wait cannot finish, leave the app fenced instead of restoring its state.
+        #[arg(long)]
+        stay_fenced: bool,
     },
     /// Delete an app's buckets (every version) and tables in every region.
     Destroy {
@@ -105,6 +108,9 @@ enum Command {
         /// Seconds to wait for the secondary's writes to reach the primary.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// If the wait cannot finish, leave the app fenced instead of restoring its state.
+        #[arg(long)]
+        stay_fenced: bool,
     },
 }
 
@@ -247,11 +253,15 @@ fn main() -> ExitCode {
                 app,
                 planned,
                 timeout,
-            } => app_cmd::failover(&config.load()?, &app, planned, std::time::Duration::from_secs(timeout)).await,
+                stay_fenced,
+            } => app_cmd::failover(&config.load()?, &app, planned, stay_fenced, std::time::Duration::from_secs(timeout)).await,
             Command::Destroy { config, app, delete_data } => app_cmd::destroy(&config.load()?, &app, delete_data).await,
-            Command::Failback { config, app, timeout } => {
-                app_cmd::failback(&config.load()?, &app, std::time::Duration::from_secs(timeout)).await
-            }
+            Command::Failback {
+                config,
+                app,
+                timeout,
+                stay_fenced,
+            } => app_cmd::failback(&config.load()?, &app, stay_fenced, std::time::Duration::from_secs(timeout)).await,
         }
     });
     match result {

@@ -792,11 +792,12 @@ def test_removing_an_app_from_the_file_deletes_nothing(pair, photos):
     try:
         pair.configure_apps([PHOTOS])
         run = pair.tandem("apply")
-        assert run.returncode == 0, run.stderr
-        assert "nothing to change" in run.stdout, run.stdout
+        assert run.returncode != 0, run.stdout + run.stderr
+        assert "--forget scratch" in run.stderr and "still enforced" in run.stderr, run.stderr
         pair.configure_apps([])
         run = pair.tandem("apply")
-        assert run.returncode == 0, run.stderr
+        assert run.returncode != 0, run.stdout + run.stderr
+        assert "--forget photos --forget scratch" in run.stderr, run.stderr
         time.sleep(0.3)
         for r in pair.names:
             s3r, ddbr = pair.s3(r), pair.ddb(r)
@@ -817,3 +818,27 @@ def test_removing_an_app_from_the_file_deletes_nothing(pair, photos):
         pair.configure_apps([PHOTOS, SCRATCH])
     again = pair.tandem("apply")
     assert again.returncode == 0 and "nothing to change" in again.stdout, again.stdout + again.stderr
+
+
+def test_removed_app_stays_enforced_after_a_restart_until_forgotten(pair, photos):
+    """An app dropped from the file: apply refuses, the restarted nodes (started from
+    the file without it) keep enforcing the spec apply pushed last, and only
+    `apply --forget` stops the enforcement, deleting nothing."""
+    try:
+        pair.configure_apps([SCRATCH])
+        run = pair.tandem("apply")
+        assert run.returncode != 0 and "--forget photos" in run.stderr, run.stdout + run.stderr
+        pair.restart(*pair.names)
+        with write_refused("NotWriteRegion", US):
+            pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="after-restart", Body=b"no")
+        assert pair.app_state(TOKYO, "photos")["State"] == "active"
+        run = pair.tandem("apply", "--forget", "photos")
+        assert run.returncode == 0, run.stdout + run.stderr
+        pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="after-forget", Body=b"ungated")
+        assert BUCKET[TOKYO] in buckets_of(pair, TOKYO)
+    finally:
+        pair.configure_apps([PHOTOS, SCRATCH])
+        run = pair.tandem("apply")
+        assert run.returncode == 0, run.stdout + run.stderr
+    with write_refused("NotWriteRegion", US):
+        pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="gated-again", Body=b"no")

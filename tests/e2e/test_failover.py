@@ -537,6 +537,21 @@ def test_automatic_failover_when_the_primary_dies(fresh_regions):
         assert (v["State"], v["Version"]) == ("failover", 1), v
 
 
+def test_apply_adds_auto_failover_to_a_running_app_without_a_restart(fresh_regions):
+    """Nothing to create, yet apply pushes the changed spec; the watcher in the
+    secondary then fails the app over when the primary dies."""
+    pair = deployed(fresh_regions)
+    pair.configure_apps([photos_app(auto_failover={"interval_ms": 200, "failures": 3})])
+    run = pair.tandem("apply")
+    assert run.returncode == 0 and "app specs pushed" in run.stdout, run.stdout + run.stderr
+    pair.kill(US)
+    views = pair.wait_until(
+        lambda: pair.app_state(TOKYO, APP)["State"] == "failover", timeout=RTO_LIMIT, what="automatic failover"
+    )
+    assert views
+    pair.s3(TOKYO).put_object(Bucket=BUCKET[TOKYO], Key="after-auto", Body=b"x")
+
+
 def test_automatic_failover_leaves_an_operator_fence_alone(fresh_regions):
     """The watcher switches only an *active* app: fenced by an operator, it stays fenced
     however long the primary is gone."""

@@ -64,12 +64,57 @@ struct Inner {
     metrics: metrics::AppMetrics,
 }
 
+/// The config's apps merged with the specs `tandem apply` pushed before.
+/// Warns about a config spec that differs from the applied one, and about
+/// state records of apps this region has no spec for (nothing to enforce
+/// them on: their buckets and tables are not known here).
+fn with_applied_specs(store: &Store, mut apps: Vec<AppSpec>) -> Vec<AppSpec> {
+    let read = match store.read() {
+        Ok(read) => read,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the applied app specs; enforcing the config's apps only");
+            return apps;
+        }
+    };
+    for raw in read.app_specs().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot read the applied app specs");
+        vec![]
+    }) {
+        let Ok(spec) = serde_json::from_value::<AppSpec>(raw) else {
+            tracing::error!("an applied app spec does not decode; skipped");
+            continue;
+        };
+        match apps.iter_mut().find(|a| a.id == spec.id) {
+            Some(file) if *file != spec => {
+                tracing::warn!(app = %spec.id, "the config's spec differs from the last applied one, which stays in force; run `tandem apply`");
+                *file = spec;
+            }
+            Some(_) => {}
+            None => {
+                tracing::warn!(app = %spec.id, "app not in the config: enforcing the spec `tandem apply` pushed last");
+                apps.push(spec);
+            }
+        }
+    }
+    for id in read.app_record_ids().unwrap_or_default() {
+        if !apps.iter().any(|a| a.id == id) {
+            tracing::warn!(app = %id, "holding a state record for an app with no spec here; nothing to enforce it on until `tandem apply`");
+        }
+    }
+    apps
+}
+
 impl AppControl {
     /// Installs the write gate for `apps` on the store. `region_urls` are
     /// the client URLs of the regions, named in refusals.
+    ///
+    /// The apps enforced are those of the config file plus every spec a
+    /// `tandem apply` pushed earlier (kept in the store): a restart with an
+    /// older file does not forget an app, and the last applied spec of an
+    /// app wins over the file's.
     pub fn new(store: Store, apps: Vec<AppSpec>, region_urls: std::collections::BTreeMap<String, String>) -> Self {
         let region = store.region().to_string();
-        let apps = Arc::new(std::sync::RwLock::new(apps));
+        let apps = Arc::new(std::sync::RwLock::new(with_applied_specs(&store, apps)));
         store.set_write_gate(Arc::new(gate::AppGate {
             region: region.clone(),
             apps: Arc::clone(&apps),
@@ -90,9 +135,24 @@ impl AppControl {
         self.inner.apps.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Adds or replaces app definitions (from `tandem apply`); apps not
-    /// named are kept, as removing config never removes anything.
-    pub fn upsert(&self, specs: &[AppSpec]) {
+    /// Adds or replaces app definitions (from `tandem apply`) and keeps them
+    /// in the store; apps not named are kept, as removing config never
+    /// removes anything.
+    pub async fn upsert(&self, specs: &[AppSpec]) -> Result<(), ControlError> {
+        let encoded: Vec<(String, Value)> = specs
+            .iter()
+            .map(|spec| Ok((spec.id.clone(), serde_json::to_value(spec)?)))
+            .collect::<Result<_, serde_json::Error>>()
+            .map_err(|e| ControlError::Store(e.into()))?;
+        self.inner
+            .store
+            .write(move |tx| -> Result<(), StoreError> {
+                for (id, spec) in &encoded {
+                    tx.put_app_spec(id, spec)?;
+                }
+                Ok(())
+            })
+            .await?;
         let mut apps = self.inner.apps.write().unwrap_or_else(|e| e.into_inner());
         for spec in specs {
             match apps.iter_mut().find(|a| a.id == spec.id) {
@@ -100,11 +160,16 @@ impl AppControl {
                 None => apps.push(spec.clone()),
             }
         }
+        Ok(())
     }
 
-    /// Stops knowing an app (`tandem destroy`): its resources are no longer gated.
-    pub fn forget(&self, id: &str) {
+    /// Stops knowing an app (`tandem destroy`, `tandem apply --forget`): its
+    /// resources are no longer gated, here and after a restart.
+    pub async fn forget(&self, id: &str) -> Result<(), ControlError> {
+        let app = id.to_string();
+        self.inner.store.write(move |tx| tx.delete_app_spec(&app)).await?;
         self.inner.apps.write().unwrap_or_else(|e| e.into_inner()).retain(|a| a.id != id);
+        Ok(())
     }
 
     pub fn app(&self, id: &str) -> Result<AppSpec, ControlError> {

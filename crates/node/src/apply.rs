@@ -20,6 +20,16 @@ pub struct ApplyRequest {
     pub apps: Vec<AppSpec>,
     #[serde(default)]
     pub dry_run: bool,
+    /// Apps to stop enforcing (gone from the file; their data stays).
+    #[serde(default)]
+    pub forget: Vec<String>,
+}
+
+fn control_failure(e: tandem_control::ControlError) -> StoreError {
+    match e {
+        tandem_control::ControlError::Store(e) => e,
+        other => StoreError::Db(other.to_string()),
+    }
 }
 
 /// One change apply makes (or would make), or waits for.
@@ -54,11 +64,28 @@ impl Node {
                 self.apply_table(app, table, req.dry_run, &mut steps).await;
             }
         }
+        let control = &self.inner.control;
         if !req.dry_run {
-            self.inner.control.upsert(&req.apps);
+            control.upsert(&req.apps).await.map_err(control_failure)?;
+            for id in &req.forget {
+                control.forget(id).await.map_err(control_failure)?;
+                steps.push(step(
+                    id,
+                    "forget",
+                    "no longer enforced here; its buckets and tables are kept".into(),
+                ));
+            }
         }
+        // Apps this region enforces that the request neither lists nor forgets:
+        // the CLI refuses to go on rather than leave them silently unfenced.
+        let unlisted: Vec<String> = control
+            .apps()
+            .into_iter()
+            .map(|a| a.id)
+            .filter(|id| !req.apps.iter().any(|a| &a.id == id) && !req.forget.contains(id))
+            .collect();
         let pending = steps.iter().any(|s| s["action"] == "wait");
-        Ok(json!({ "region": region, "dry_run": req.dry_run, "steps": steps, "pending": pending }))
+        Ok(json!({ "region": region, "dry_run": req.dry_run, "steps": steps, "pending": pending, "unlisted": unlisted }))
     }
 
     async fn apply_bucket(
@@ -189,7 +216,7 @@ impl Node {
 
     /// Deletes an app's buckets (every version) and tables in this region.
     pub(crate) async fn destroy_app(&self, app: &AppSpec) -> Result<Value, StoreError> {
-        self.inner.control.forget(&app.id);
+        self.inner.control.forget(&app.id).await.map_err(control_failure)?;
         let store = &self.inner.store;
         let mut steps = Vec::new();
         for name in app.buckets.iter().filter_map(|pair| app.bucket_in(pair, &self.inner.region)) {

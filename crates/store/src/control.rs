@@ -13,6 +13,10 @@ use crate::error::StoreError;
 
 /// Application id → its state record (JSON owned by the control crate).
 pub(crate) const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps");
+/// Application id → the spec `tandem apply` last pushed to this region (JSON
+/// owned by the control crate). Node-local configuration, like tandem.toml:
+/// every region gets it from apply, so it is not in the change log.
+pub(crate) const APP_SPECS: TableDefinition<&str, &[u8]> = TableDefinition::new("app_specs");
 
 /// What a client write touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +41,24 @@ impl ReadTx {
     pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
         record_in(&self.txn.open_table(APPS)?, app)
     }
+
+    /// Ids of the apps this region holds a state record for.
+    pub fn app_record_ids(&self) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for entry in self.txn.open_table(APPS)?.iter()? {
+            ids.push(entry?.0.value().to_string());
+        }
+        Ok(ids)
+    }
+
+    /// Every app spec `tandem apply` pushed to this region.
+    pub fn app_specs(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut specs = Vec::new();
+        for entry in self.txn.open_table(APP_SPECS)?.iter()? {
+            specs.push(serde_json::from_slice(entry?.1.value())?);
+        }
+        Ok(specs)
+    }
 }
 
 impl Tx<'_> {
@@ -56,6 +78,18 @@ impl Tx<'_> {
                 record,
             },
         )
+    }
+
+    /// Keeps the spec of an app pushed by `tandem apply`.
+    pub fn put_app_spec(&mut self, app: &str, spec: &serde_json::Value) -> Result<(), StoreError> {
+        self.txn.open_table(APP_SPECS)?.insert(app, serde_json::to_vec(spec)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Drops the spec of an app (`tandem apply --forget`, `tandem destroy`).
+    pub fn delete_app_spec(&mut self, app: &str) -> Result<(), StoreError> {
+        self.txn.open_table(APP_SPECS)?.remove(app)?;
+        Ok(())
     }
 
     /// Refuses the write when the installed gate says this region may not take it.

@@ -99,6 +99,7 @@ impl Store {
                 txn.open_table(crate::replica::REGISTRY)?;
                 txn.open_table(crate::items::TOMBSTONES)?;
                 txn.open_table(crate::control::APPS)?;
+                txn.open_table(crate::control::APP_SPECS)?;
 
                 let meta = txn.open_table(META)?;
                 let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);

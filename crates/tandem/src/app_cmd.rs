@@ -329,28 +329,51 @@ pub async fn failback(config: &Config, id: &str, stay_fenced: bool, timeout: Dur
     Ok(())
 }
 
-/// `tandem apply [--dry-run]`: shows the plan for every region, then (unless
-/// dry) makes every region match, retrying steps that wait on replication.
-pub async fn apply(config: &Config, dry_run: bool) -> Result<(), String> {
-    if config.apps.is_empty() {
+/// `tandem apply [--dry-run] [--forget APP]...`: shows the plan for every
+/// region, then (unless dry) makes every region match, retrying steps that
+/// wait on replication. The app specs are pushed even when nothing needs
+/// creating, so a changed spec (say, `auto_failover`) takes effect. An app
+/// the regions enforce but the file no longer names is refused unless
+/// `--forget` names it: dropping it from the file must not silently unfence it.
+pub async fn apply(config: &Config, dry_run: bool, forget: &[String]) -> Result<(), String> {
+    if config.apps.is_empty() && forget.is_empty() && dry_run {
         println!("no [[apps]] in the config: nothing to apply");
         return Ok(());
     }
     let client = ControlClient::new(config)?;
-    let plan = apply_round(&client, config, true).await?;
-    let changes: usize = plan.iter().map(|(_, steps)| steps.len()).sum();
+    let plan = apply_round(&client, config, true, forget).await?;
+    let unlisted: std::collections::BTreeSet<String> = plan.iter().flat_map(|r| r.unlisted.iter().cloned()).collect();
+    if !unlisted.is_empty() {
+        let ids: Vec<&str> = unlisted.iter().map(String::as_str).collect();
+        return Err(format!(
+            "the regions enforce {} but the config no longer names {}: {} data still exists and {} state is still enforced. \
+             Put {} back in the config, or run `tandem apply {}` to stop enforcing {} (nothing is deleted; \
+             `tandem destroy APP --delete-data` deletes an app's data)",
+            ids.join(", "),
+            if ids.len() == 1 { "it" } else { "them" },
+            if ids.len() == 1 { "its" } else { "their" },
+            if ids.len() == 1 { "its" } else { "their" },
+            if ids.len() == 1 { "it" } else { "them" },
+            ids.iter().map(|id| format!("--forget {id}")).collect::<Vec<_>>().join(" "),
+            if ids.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    let changes: usize = plan.iter().map(|r| r.steps.len()).sum();
     if changes == 0 {
-        println!("nothing to change: every region matches the config");
+        if !dry_run {
+            apply_round(&client, config, false, forget).await?;
+        }
+        println!("nothing to change: every region matches the config (app specs pushed)");
         return Ok(());
     }
     println!("plan:");
-    print_steps(&plan);
+    print_steps(&plan.iter().map(|r| (r.region.clone(), r.steps.clone())).collect::<Vec<_>>());
     if dry_run {
         return Ok(());
     }
     for _ in 0..50 {
-        let done = apply_round(&client, config, false).await?;
-        let waiting = done.iter().any(|(_, steps)| steps.iter().any(|s| s["action"] == "wait"));
+        let done = apply_round(&client, config, false, forget).await?;
+        let waiting = done.iter().any(|r| r.steps.iter().any(|s| s["action"] == "wait"));
         if !waiting {
             println!("applied.");
             return Ok(());
@@ -360,15 +383,30 @@ pub async fn apply(config: &Config, dry_run: bool) -> Result<(), String> {
     Err("some steps still wait on replication between the regions; is every region up? (`tandem status`)".into())
 }
 
-async fn apply_round(client: &ControlClient, config: &Config, dry_run: bool) -> Result<Vec<(String, Vec<Value>)>, String> {
-    let body = json!({ "apps": config.apps, "dry_run": dry_run });
+/// What one region answered to an apply round.
+struct RegionPlan {
+    region: String,
+    steps: Vec<Value>,
+    /// Apps the region enforces that the config neither names nor forgets.
+    unlisted: Vec<String>,
+}
+
+async fn apply_round(client: &ControlClient, config: &Config, dry_run: bool, forget: &[String]) -> Result<Vec<RegionPlan>, String> {
+    let body = json!({ "apps": config.apps, "dry_run": dry_run, "forget": forget });
     let mut out = Vec::new();
     for r in &config.regions {
         let answer = client
             .call_with(r, Method::POST, "/_tandem/apply", Some(&body))
             .await
             .map_err(|e| format!("{}: {e}", r.name))?;
-        out.push((r.name.clone(), answer["steps"].as_array().cloned().unwrap_or_default()));
+        out.push(RegionPlan {
+            region: r.name.clone(),
+            steps: answer["steps"].as_array().cloned().unwrap_or_default(),
+            unlisted: answer["unlisted"]
+                .as_array()
+                .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        });
     }
     Ok(out)
 }

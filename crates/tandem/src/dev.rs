@@ -21,7 +21,7 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
             }
         }
     }
-    if let Err(e) = crate::app_cmd::apply(&config, false).await {
+    if let Err(e) = crate::app_cmd::apply(&config, false, &[]).await {
         eprintln!("tandem dev: the demo app could not be set up: {e}");
     }
     println!("tandem dev: {} regions running (data in {})", running.len(), data_root.display());

@@ -70,6 +70,9 @@ enum Command {
         /// Print the plan only.
         #[arg(long)]
         dry_run: bool,
+        /// Stop enforcing an app that is gone from the config (its data is kept). Repeatable.
+        #[arg(long, value_name = "APP")]
+        forget: Vec<String>,
     },
     /// An application's state: get it, or set it (active, fenced, failover).
     State {
@@ -232,7 +235,7 @@ fn main() -> ExitCode {
             Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
             Command::Status { target } => status_cmd::status(&target.load()?).await,
             Command::Replication { command } => replication(command).await,
-            Command::Apply { config, dry_run } => app_cmd::apply(&config.load()?, dry_run).await,
+            Command::Apply { config, dry_run, forget } => app_cmd::apply(&config.load()?, dry_run, &forget).await,
             Command::State {
                 command: StateCommand::Get { config, app },
             } => app_cmd::state_get(&config.load()?, &app).await,

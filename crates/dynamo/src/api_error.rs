@@ -26,6 +26,8 @@ pub enum ErrorKind {
     AppFenced,
     /// Another region takes the application's writes now.
     NotWriteRegion,
+    /// The region's data volume is full (or below its reserve): nothing was written.
+    InsufficientStorage,
 }
 
 impl ErrorKind {
@@ -50,6 +52,7 @@ impl ErrorKind {
             IdempotentParameterMismatch => ("com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException", 400),
             AppFenced => ("tandem#AppFenced", 503),
             NotWriteRegion => ("tandem#NotWriteRegion", 503),
+            InsufficientStorage => ("tandem#InsufficientStorage", 507),
         }
     }
 }
@@ -116,6 +119,9 @@ impl From<tandem_store::StoreError> for DynamoError {
                 ErrorKind::NotWriteRegion
             };
             return DynamoError::new(kind, message);
+        }
+        if let tandem_store::StoreError::InsufficientStorage(message) = e {
+            return DynamoError::new(ErrorKind::InsufficientStorage, message);
         }
         tracing::error!(error = %e, "store failure");
         DynamoError::internal("The server encountered an internal error trying to fulfill the request.")

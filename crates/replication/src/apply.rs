@@ -3,6 +3,8 @@
 //! durable commit — checking every change first, so a batch that cannot be
 //! applied changes nothing and is retried by its sender. Applying is
 //! idempotent (last writer wins), so redelivered batches are harmless.
+//! A batch holding a change stamped further ahead of this region's clock
+//! than the HLC guard allows is refused as a whole (see `tandem_store::hlc`).
 
 use http_body::Body;
 use prometheus_client::metrics::histogram::Histogram;
@@ -142,6 +144,9 @@ where
 /// Checks that a change can be applied here; writes nothing. `Rejected`
 /// means it never can be as things stand here.
 fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
+    // A change stamped far in this region's future is held (the batch is
+    // refused and retried), so it cannot drag this region's clock along.
+    tx.admit_clock(r.shipped.hlc)?;
     let missing_bucket = |bucket: &str| {
         ReplicationError::Rejected(format!(
             "bucket {bucket} does not exist in region {}; create it (versioned) to receive replicas",

@@ -285,7 +285,7 @@ impl Shared {
         if let Some(db) = slot.take()
             && let Err(e) = db.close()
         {
-            tracing::warn!(error = %e, "closing the database after an I/O error");
+            tracing::debug!(error = %e, "closing the database after an I/O error");
         }
         let db = Database::create(&self.db_path)?;
         let on_disk = {
@@ -729,6 +729,40 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("store did not reopen");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn writes_below_the_free_space_reserve_are_refused_and_resume_once_it_is_met() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let seq = store.last_seq();
+        store.blobs().space().set_min_free_bytes(u64::MAX);
+        let refused = store.create_bucket(bucket("c")).await.unwrap_err();
+        assert!(matches!(refused, StoreError::InsufficientStorage(_)), "{refused}");
+        // A large body is refused before its file is written.
+        let mut body = crate::BodyWriter::new();
+        body.write(store.blobs(), &vec![3u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
+        assert!(matches!(body.finish(store.blobs()).await, Err(StoreError::InsufficientStorage(_))));
+        assert!(store.blobs().list_ids().unwrap().is_empty());
+        assert_eq!(store.last_seq(), seq, "nothing was committed");
+        // Reads go on.
+        assert!(store.read().unwrap().bucket("b").unwrap().is_some());
+        store.blobs().space().set_min_free_bytes(1);
+        store.create_bucket(bucket("c")).await.unwrap();
+        assert_eq!(store.last_seq(), seq + 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reopening_the_database_keeps_every_commit_and_the_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        store.create_bucket(bucket("b")).await.unwrap();
+        store.shared.reopen().unwrap();
+        assert!(store.read().unwrap().bucket("b").unwrap().is_some());
+        store.create_bucket(bucket("c")).await.unwrap();
+        assert_eq!(store.last_seq(), 2);
+        assert_eq!(store.changes_after(0, 10).unwrap().len(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread")]

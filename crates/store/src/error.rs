@@ -83,3 +83,9 @@ impl From<redb::Error> for StoreError {
         }
     }
 }
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}

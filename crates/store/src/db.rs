@@ -272,9 +272,7 @@ impl Shared {
         let slot = self.db.read().unwrap_or_else(|e| e.into_inner());
         match slot.as_ref() {
             Some(db) => f(db),
-            None => Err(StoreError::Db(
-                "the metadata database is being reopened after an I/O error".into(),
-            )),
+            None => Err(StoreError::Db("the metadata database is being reopened after an I/O error".into())),
         }
     }
 

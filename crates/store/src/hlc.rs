@@ -125,7 +125,8 @@ impl HybridClock {
         let cap = (wall.saturating_add(self.max_lead_ms()) << LOGICAL_BITS) | ((1 << LOGICAL_BITS) - 1);
         let target = if remote > cap {
             self.clamped.fetch_add(1, Ordering::Relaxed);
-            self.worst_lead_ms.fetch_max(hlc_millis(remote).saturating_sub(wall), Ordering::Relaxed);
+            self.worst_lead_ms
+                .fetch_max(hlc_millis(remote).saturating_sub(wall), Ordering::Relaxed);
             cap
         } else {
             remote

@@ -75,10 +75,7 @@ fn mib(bytes: u64) -> String {
 
 /// True for the errors of a full volume or an exhausted quota.
 pub fn is_out_of_space(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
+    matches!(e.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded)
 }
 
 #[cfg(test)]
@@ -93,7 +90,10 @@ mod tests {
         assert!(free > 0);
         space.set_min_free_bytes(free.saturating_mul(2).max(1));
         let err = space.check().unwrap_err();
-        assert!(matches!(err, StoreError::InsufficientStorage(ref m) if m.contains("below its reserve")), "{err}");
+        assert!(
+            matches!(err, StoreError::InsufficientStorage(ref m) if m.contains("below its reserve")),
+            "{err}"
+        );
         space.set_min_free_bytes(0);
         space.check().unwrap();
         space.set_min_free_bytes(1);

@@ -384,6 +384,8 @@ class Node:
         self.log_path = self.root / f"{region}.log"
         self.proc: subprocess.Popen | None = None
         self.extra_args: list[str] = []
+        # Extra environment of the process (e.g. libfaketime's FAKETIME and LD_PRELOAD).
+        self.env: dict[str, str] = {}
         self._log = None
 
     # -- lifecycle ---------------------------------------------------------
@@ -416,6 +418,7 @@ class Node:
         self._log.flush()
         env = dict(os.environ)
         env.setdefault("RUST_BACKTRACE", "1")
+        env.update(self.env)
         self.proc = subprocess.Popen(
             [str(self.binary), "serve", "--config", str(self.config_path), "--region", self.region, *self.extra_args],
             stdout=self._log,

@@ -22,6 +22,14 @@ Control API (HTTP/1.1 on the control port; every reply is the JSON of GET /stats
                                   are accepted and held silently (data read and
                                   discarded, nothing forwarded) so clients time
                                   out; they are reset on heal
+    POST /partition?mode=drop-up  one-way loss: open and new connections stay
+                                  up, target->client data is forwarded but
+                                  client->target data is read and discarded
+                                  (requests never arrive); connections that
+                                  lost data are reset on heal
+    POST /partition?mode=drop-down  one-way loss the other way: requests are
+                                  forwarded, the target's answers discarded
+                                  (the target acts, the client never hears)
     POST /heal                    forward normally again (delays are kept)
     POST /delay?ms=80             one-way delay for client->target data; each
                                   chunk is delivered ms after it was received,
@@ -66,6 +74,9 @@ QUEUE_CHUNKS = 1024
 FORWARD = "forward"
 PARTITION = "partition"
 BLACKHOLE = "blackhole"
+DROP_UP = "drop-up"  # client -> target data discarded
+DROP_DOWN = "drop-down"  # target -> client data discarded
+ONE_WAY = {DROP_UP: "up", DROP_DOWN: "down"}
 
 
 def _split_hostport(s: str) -> tuple[str, int]:
@@ -96,6 +107,7 @@ class _Conn:
         self.target_writer: asyncio.StreamWriter | None = None
         self.closed = False
         self.blackholed = False
+        self.lossy = False  # lost data in a one-way mode: its stream is broken
         self.task: asyncio.Task | None = None
 
     def abort(self) -> None:
@@ -148,6 +160,8 @@ class ProxyServer:
             "forwarded": 0,  # connected to the target
             "refused": 0,  # reset at accept because of a partition
             "blackholed": 0,  # held silently because of a blackhole partition
+            "bytes_lost_client_to_target": 0,  # discarded in drop-up mode
+            "bytes_lost_target_to_client": 0,  # discarded in drop-down mode
             "dropped": 0,  # open connections reset by /partition or /drop
             "target_connect_failures": 0,
             "errors": 0,  # resets/IO errors seen while forwarding
@@ -200,18 +214,22 @@ class ProxyServer:
         return len(conns)
 
     def partition(self, mode: str = PARTITION) -> None:
-        if mode not in (PARTITION, BLACKHOLE):
+        if mode not in (PARTITION, BLACKHOLE, DROP_UP, DROP_DOWN):
             raise ValueError(f"unknown partition mode {mode!r}")
         self.mode = mode
-        self.c["dropped"] += self._drop_all()
+        if mode not in ONE_WAY:  # one-way loss keeps connections up
+            self.c["dropped"] += self._drop_all()
         self.log(f"partition ({mode})")
 
     def heal(self) -> None:
         self.mode = FORWARD
-        for conn in [c for c in self.conns.values() if c.blackholed]:
+        for conn in [c for c in self.conns.values() if c.blackholed or c.lossy]:
             conn.abort()
             self.conns.pop(conn.id, None)
         self.log("heal")
+
+    def _losing(self, direction: str) -> bool:
+        return ONE_WAY.get(self.mode) == direction
 
     def set_delay(self, ms: float, direction: str = "up") -> None:
         if not math.isfinite(ms) or ms < 0:
@@ -242,6 +260,7 @@ class ProxyServer:
             "target": f"{self.target[0]}:{self.target[1]}",
             "active": sum(1 for c in self.conns.values() if not c.blackholed),
             "held": sum(1 for c in self.conns.values() if c.blackholed),
+            "lossy": sum(1 for c in self.conns.values() if c.lossy),
             **self.c,
             "uptime_s": round(time.time() - self.started_at, 3),
         }
@@ -283,7 +302,7 @@ class ProxyServer:
                         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
                 await self._run_until_failure(
-                    self._pump(reader, t_writer, "up"), self._pump(t_reader, writer, "down")
+                    self._pump(conn, reader, t_writer, "up"), self._pump(conn, t_reader, writer, "down")
                 )
             except (OSError, ConnectionError, asyncio.IncompleteReadError) as e:
                 # A reset or IO error on either side tears down both sides.
@@ -316,12 +335,13 @@ class ProxyServer:
             pass
         conn.abort()
 
-    async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, direction: str) -> None:
+    async def _pump(self, conn: _Conn, src: asyncio.StreamReader, dst: asyncio.StreamWriter, direction: str) -> None:
         """Copy src -> dst, delivering each chunk `delay` ms after it was read.
 
         The reader stamps chunks into a queue and keeps reading; a separate
         writer waits for each chunk's due time, so a delay adds latency but does
-        not limit throughput, and order is preserved.
+        not limit throughput, and order is preserved. In a one-way mode that
+        loses this direction, chunks (and EOF) are discarded instead.
         """
         loop = asyncio.get_running_loop()
         counter = "bytes_client_to_target" if direction == "up" else "bytes_target_to_client"
@@ -342,6 +362,12 @@ class ProxyServer:
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                if self._losing(direction):
+                    conn.lossy = True
+                    if data:
+                        self.c["bytes_lost_" + counter[len("bytes_") :]] += len(data)
+                        continue
+                    return
                 if data is None:  # EOF: half-close towards the destination
                     if dst.can_write_eof() and not dst.transport.is_closing():
                         with contextlib.suppress(OSError):
@@ -627,7 +653,8 @@ class FaultProxy:
             raise RuntimeError(f"faultproxy {method} {path}: {e.code} {e.read().decode(errors='replace')}") from None
 
     def partition(self, mode: str = "partition") -> dict:
-        """Reset open connections and refuse new ones (mode="blackhole": hold them silently)."""
+        """Reset open connections and refuse new ones (mode="blackhole": hold them silently;
+        "drop-up" / "drop-down": keep connections but lose client->target / target->client data)."""
         return self._call("POST", f"/partition?mode={mode}")
 
     def heal(self) -> dict:

@@ -7,7 +7,9 @@ per region (an `e2e_helpers.Node` each: same data dir and port across
 stop/kill/restart). With `proxies=True` a `faultproxy.FaultProxy` sits in
 front of each region and is that region's `replication_url`, so a test can
 partition or delay the link *into* a region (`pair.proxy(name)`), while
-clients keep talking to the region directly.
+clients keep talking to the region directly. `extra_config` is TOML appended
+to tandem.toml (a `[store]` section, say); `pair[name].env` is the extra
+environment of a region's process.
 
 Helpers: boto3 s3/dynamodb/dynamodbstreams clients per region and principal,
 `replication_status(region)` (GET /_tandem/replication, SigV4-signed),
@@ -93,10 +95,13 @@ class RegionPair:
         root: Path,
         names: tuple[str, str] = REGIONS,
         proxies: bool = False,
+        extra_config: str = "",
     ):
         self.binary = Path(binary)
         self.root = Path(root)
         self.names = tuple(names)
+        # TOML appended to tandem.toml (e.g. a [store] section).
+        self.extra_config = extra_config
         self.root.mkdir(parents=True, exist_ok=True)
         # Nodes share root (so one tandem.toml); data dirs are root/data/<region>.
         self.nodes: dict[str, Node] = {n: Node(self.binary, self.root, region=n, port=free_port()) for n in self.names}
@@ -129,6 +134,9 @@ class RegionPair:
         if "[replication]" not in self.config_path.read_text():
             with open(self.config_path, "a") as f:
                 f.write(f'\n[replication]\naccess_key_id = "{REPL_KEY_ID}"\nsecret_access_key = "{REPL_SECRET}"\n')
+        if self.extra_config:
+            with open(self.config_path, "a") as f:
+                f.write("\n" + self.extra_config.strip() + "\n")
 
     def start(self, *names: str) -> "RegionPair":
         for n in names or self.names:

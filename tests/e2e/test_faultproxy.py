@@ -247,6 +247,66 @@ def test_blackhole_partition_times_out_then_heals(http_proxy):
     assert http_get(http_proxy.port) == b"hello /x"
 
 
+def test_one_way_loss_up_loses_requests_keeps_answers_and_heal_resets(echo_proxy, http_port):
+    """drop-up: client->target bytes are discarded (the echo server sees nothing, so nothing
+    comes back), the connection stays open; on heal it is reset and new ones forward again."""
+    with connect(echo_proxy.port) as s:
+        assert rtt(s) < 2
+        st = echo_proxy.partition(mode="drop-up")
+        assert st["mode"] == "drop-up" and st["dropped"] == 0 and st["active"] == 1
+        s.sendall(b"lost on the way")
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recv(1024)
+        st = echo_proxy.stats()
+        assert st["bytes_lost_client_to_target"] == len(b"lost on the way") and st["lossy"] == 1
+        echo_proxy.heal()
+        assert_closed_by_peer(s)
+    with connect(echo_proxy.port) as s:
+        assert rtt(s, b"back") < 2
+
+
+def test_one_way_loss_down_delivers_requests_and_loses_answers(tmp_path):
+    """drop-down: the request reaches the target (which acts on it) but its answer never
+    reaches the client."""
+    got: list[bytes] = []
+    srv = _TCPServer(("127.0.0.1", 0), _recording_echo(got))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with FaultProxy(srv.server_address[1], log_path=tmp_path / "px.log") as px:
+            px.partition(mode="drop-down")
+            with connect(px.port) as s:
+                s.sendall(b"arrives")
+                s.settimeout(0.5)
+                with pytest.raises(socket.timeout):
+                    s.recv(1024)
+                deadline = time.monotonic() + 2
+                while not got and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert b"".join(got) == b"arrives"
+                assert px.stats()["bytes_lost_target_to_client"] == len(b"arrives")
+                px.heal()
+                assert_closed_by_peer(s)
+            with connect(px.port) as s:
+                assert rtt(s, b"answered") < 2
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def _recording_echo(got: list[bytes]):
+    class Handler(_EchoHandler):
+        def handle(self) -> None:
+            try:
+                while data := self.request.recv(65536):
+                    got.append(data)
+                    self.request.sendall(data)
+            except OSError:
+                pass
+
+    return Handler
+
+
 def test_delay_adds_latency_and_zero_removes_it(echo_proxy):
     with connect(echo_proxy.port) as s:
         base = min(rtt(s) for _ in range(3))

@@ -26,6 +26,8 @@ pub enum ErrorKind {
     AppFenced,
     /// Another region takes the application's writes now.
     NotWriteRegion,
+    /// The region's data volume is full (or below its reserve): nothing was written.
+    InsufficientStorage,
 }
 
 impl ErrorKind {
@@ -52,6 +54,7 @@ impl ErrorKind {
             // throttling codes and 5xx, and a retry cannot help here.
             AppFenced => ("tandem#AppFenced", 400),
             NotWriteRegion => ("tandem#NotWriteRegion", 400),
+            InsufficientStorage => ("tandem#InsufficientStorage", 507),
         }
     }
 }
@@ -118,6 +121,9 @@ impl From<tandem_store::StoreError> for DynamoError {
                 ErrorKind::NotWriteRegion
             };
             return DynamoError::new(kind, message);
+        }
+        if let tandem_store::StoreError::InsufficientStorage(message) = e {
+            return DynamoError::new(ErrorKind::InsufficientStorage, message);
         }
         tracing::error!(error = %e, "store failure");
         DynamoError::internal("The server encountered an internal error trying to fulfill the request.")

@@ -165,7 +165,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Decodes a page position written by [`hex`].
 pub fn parse_position(text: &str) -> DynamoResult<Vec<u8>> {
     let bad = || DynamoError::validation(format!("bad position {text:?}"));
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(bad());
     }
     (0..text.len())

@@ -43,6 +43,8 @@ pub struct NodeConfig {
     pub apps: Vec<tandem_control::AppSpec>,
     /// Principals that may change application states.
     pub admins: Vec<String>,
+    /// Store limits: free-space reserve, clock guard.
+    pub store: tandem_store::StoreOptions,
 }
 
 /// Shared state of a running node. Cheap to clone.
@@ -80,7 +82,7 @@ pub(crate) fn store_failure(e: tandem_store::StoreError) -> s3s::S3Error {
 impl Node {
     /// Opens the store and builds the services.
     pub fn open(config: &NodeConfig) -> Result<Self, NodeError> {
-        let store = Store::open(&config.data_dir, &config.region).map_err(|source| NodeError::Store {
+        let store = Store::open_with(&config.data_dir, &config.region, &config.store).map_err(|source| NodeError::Store {
             path: config.data_dir.clone(),
             source,
         })?;

@@ -3,6 +3,8 @@
 //! durable commit — checking every change first, so a batch that cannot be
 //! applied changes nothing and is retried by its sender. Applying is
 //! idempotent (last writer wins), so redelivered batches are harmless.
+//! A batch holding a change stamped further ahead of this region's clock
+//! than the HLC guard allows is refused as a whole (see `tandem_store::hlc`).
 
 use http_body::Body;
 use prometheus_client::metrics::histogram::Histogram;
@@ -142,6 +144,9 @@ where
 /// Checks that a change can be applied here; writes nothing. `Rejected`
 /// means it never can be as things stand here.
 fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
+    // A change stamped far in this region's future is held (the batch is
+    // refused and retried), so it cannot drag this region's clock along.
+    tx.admit_clock(r.shipped.hlc)?;
     let missing_bucket = |bucket: &str| {
         ReplicationError::Rejected(format!(
             "bucket {bucket} does not exist in region {}; create it (versioned) to receive replicas",
@@ -192,4 +197,63 @@ fn apply(tx: &mut Tx<'_>, r: Received, states: &mut Vec<(String, tandem_control:
             tandem_dynamo::replica::apply_item_change(tx, &table, &keys, new.as_ref(), stamp)?
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::encode_header;
+    use http_body_util::Full;
+    use tandem_store::hlc::{hlc_from_millis, hlc_millis};
+    use tandem_store::replica::RegistryEntry;
+
+    const MINUTE: u64 = 60_000;
+
+    fn claim(name: &str, hlc: u64) -> bytes::Bytes {
+        encode_header(&Shipped {
+            seq: 1,
+            origin: "ap-tokyo".into(),
+            hlc,
+            op: Op::BucketClaim {
+                name: name.into(),
+                claim: RegistryEntry {
+                    region: "ap-tokyo".into(),
+                    owner: "dev".into(),
+                    hlc,
+                },
+            },
+            body_len: 0,
+        })
+    }
+
+    async fn apply(store: &Store, wire: bytes::Bytes) -> Result<Summary, ReplicationError> {
+        apply_batch(store, "ap-tokyo", Full::new(wire), &crate::stats::lag_histogram(), None).await
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_batch_stamped_beyond_the_clock_guard_is_refused_whole_and_the_clock_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "us-east").unwrap();
+        let now = tandem_store::now_ms();
+        let mut wire = bytes::BytesMut::new();
+        wire.extend_from_slice(&claim("near", hlc_from_millis(now + MINUTE)));
+        wire.extend_from_slice(&claim("far", hlc_from_millis(now + 10 * MINUTE)));
+        let err = apply(&store, wire.freeze()).await.unwrap_err();
+        assert!(matches!(err, ReplicationError::ClockAhead(_)), "{err}");
+        assert_eq!(err.status(), 503, "retried by the sender, not quarantined");
+        let read = store.read().unwrap();
+        assert!(read.registry("near").unwrap().is_none(), "nothing of the batch is applied");
+        assert!(hlc_millis(store.clock().now()) < now + MINUTE, "the clock was dragged ahead");
+        assert_eq!(store.clock().status().refused, 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_batch_within_the_guard_moves_the_clock_past_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "us-east").unwrap();
+        let ahead = hlc_from_millis(tandem_store::now_ms() + 4 * MINUTE);
+        let summary = apply(&store, claim("b", ahead)).await.unwrap();
+        assert_eq!(summary.applied, 1);
+        assert!(store.clock().now() > ahead, "a later local write must win over what was applied");
+    }
 }

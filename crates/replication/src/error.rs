@@ -19,6 +19,10 @@ pub enum ReplicationError {
     Peer(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A change is stamped too far ahead of this region's clock: the batch is
+    /// refused and retried until the clocks agree.
+    #[error("clock guard: {0}")]
+    ClockAhead(#[from] tandem_store::hlc::ClockAhead),
 }
 
 impl From<tandem_dynamo::api_error::DynamoError> for ReplicationError {
@@ -35,7 +39,7 @@ impl ReplicationError {
             ReplicationError::Unauthorized(_) => 403,
             ReplicationError::Rejected(_) => 409,
             ReplicationError::Peer(_) => 502,
-            ReplicationError::Store(_) => 503,
+            ReplicationError::Store(_) | ReplicationError::ClockAhead(_) => 503,
         }
     }
 }

@@ -107,7 +107,13 @@ impl Replication {
                 .apply_lag
                 .get_or_create(&metrics::OriginLabels { origin: origin.clone() })
                 .clone();
-            let summary = apply::apply_batch(&self.inner.store, &origin, body, &lag, self.inner.control.as_ref()).await?;
+            let summary = apply::apply_batch(&self.inner.store, &origin, body, &lag, self.inner.control.as_ref())
+                .await
+                .inspect_err(|e| {
+                    if let ReplicationError::ClockAhead(ahead) = e {
+                        self.inner.applied.clock_refused(&origin, ahead.lead_ms);
+                    }
+                })?;
             self.inner.applied.record(&origin, summary.applied, summary.stale);
             Ok::<_, ReplicationError>(summary)
         };
@@ -144,6 +150,7 @@ impl Replication {
             "last_seq": self.inner.store.last_seq(),
             "peers": peers,
             "applied_from": self.inner.applied.snapshot(),
+            "clock": self.inner.store.clock().status(),
         }))
     }
 
@@ -163,5 +170,6 @@ impl Replication {
         for (origin, state) in self.inner.applied.snapshot() {
             m.refresh_origin(&origin, &state);
         }
+        m.refresh_clock(&self.inner.store.clock().status());
     }
 }

@@ -1,7 +1,9 @@
 //! Replication in Prometheus terms: per peer the backlog (changes, bytes, by
 //! bucket/table), lag, shipped changes and bytes, failures and the time of the
 //! last success; per origin the changes applied here and a histogram of
-//! origin-commit-to-apply latency. Gauges are refreshed at scrape time.
+//! origin-commit-to-apply latency, and batches the clock guard refused; for
+//! the node's hybrid logical clock how far it leads the wall clock and what
+//! the guard refused. Gauges are refreshed at scrape time.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -43,6 +45,11 @@ pub struct ReplicationMetrics {
     rejected: Family<PeerLabels, Counter>,
     last_success: Family<PeerLabels, Gauge>,
     applied: Family<OriginLabels, Counter>,
+    clock_refused: Family<OriginLabels, Counter>,
+    hlc_lead: FloatGauge,
+    hlc_max_lead: FloatGauge,
+    hlc_refused: Counter,
+    hlc_clamped: Counter,
     /// Seconds from commit at the origin to apply here.
     pub apply_lag: Family<OriginLabels, Histogram, fn() -> Histogram>,
 }
@@ -60,6 +67,11 @@ impl Default for ReplicationMetrics {
             rejected: Family::default(),
             last_success: Family::default(),
             applied: Family::default(),
+            clock_refused: Family::default(),
+            hlc_lead: FloatGauge::default(),
+            hlc_max_lead: FloatGauge::default(),
+            hlc_refused: Counter::default(),
+            hlc_clamped: Counter::default(),
             apply_lag: Family::new_with_constructor(lag_histogram),
         }
     }
@@ -115,9 +127,35 @@ impl ReplicationMetrics {
         );
         r.register("applied_changes", "Changes from each origin applied here", self.applied.clone());
         r.register(
+            "clock_refused_batches",
+            "Batches from each origin refused because a change was stamped too far ahead of this region's clock (retried)",
+            self.clock_refused.clone(),
+        );
+        r.register(
             "apply_latency_seconds",
             "Time from commit at the origin to apply here",
             self.apply_lag.clone(),
+        );
+        let hlc = registry.sub_registry_with_prefix("hlc");
+        hlc.register(
+            "lead_seconds",
+            "How far this region's hybrid logical clock leads its wall clock",
+            self.hlc_lead.clone(),
+        );
+        hlc.register(
+            "max_lead_seconds",
+            "How far a remote timestamp may lead this region's wall clock",
+            self.hlc_max_lead.clone(),
+        );
+        hlc.register(
+            "refused",
+            "Remote timestamps refused for leading the wall clock by more than the bound",
+            self.hlc_refused.clone(),
+        );
+        hlc.register(
+            "clamped",
+            "Observed remote timestamps cut to the bound instead of moving the clock further",
+            self.hlc_clamped.clone(),
         );
     }
 
@@ -155,5 +193,13 @@ impl ReplicationMetrics {
             origin: origin.to_string(),
         };
         catch_up(&self.applied.get_or_create(&labels), state.applied);
+        catch_up(&self.clock_refused.get_or_create(&labels), state.clock_refused);
+    }
+
+    pub fn refresh_clock(&self, clock: &tandem_store::hlc::ClockStatus) {
+        self.hlc_lead.set(clock.lead_ms as f64 / 1000.0);
+        self.hlc_max_lead.set(clock.max_lead_ms as f64 / 1000.0);
+        catch_up(&self.hlc_refused, clock.refused);
+        catch_up(&self.hlc_clamped, clock.clamped);
     }
 }

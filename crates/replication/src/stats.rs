@@ -110,6 +110,11 @@ pub struct AppliedState {
     pub stale: u64,
     pub batches: u64,
     pub last_apply_ms: Option<u64>,
+    /// Batches refused because a change was stamped too far ahead of this
+    /// region's clock (held: the origin retries them).
+    pub clock_refused: u64,
+    /// Lead (ms) of the last such refusal.
+    pub clock_refused_lead_ms: Option<u64>,
 }
 
 /// Receiving-side counters, by origin region.
@@ -126,6 +131,14 @@ impl ApplyStats {
         s.stale += stale;
         s.batches += 1;
         s.last_apply_ms = Some(tandem_store::now_ms());
+    }
+
+    /// Records a batch refused by the clock guard.
+    pub fn clock_refused(&self, origin: &str, lead_ms: u64) {
+        let mut map = self.by_origin.lock().unwrap_or_else(|e| e.into_inner());
+        let s = map.entry(origin.to_string()).or_default();
+        s.clock_refused += 1;
+        s.clock_refused_lead_ms = Some(lead_ms);
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, AppliedState> {

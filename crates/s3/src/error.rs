@@ -31,6 +31,11 @@ pub fn s3_err(e: StoreError) -> S3Error {
             e.set_status_code(http::StatusCode::CONFLICT);
             e
         }
+        StoreError::InsufficientStorage(message) => {
+            let mut e = S3Error::with_message(S3ErrorCode::Custom("InsufficientStorage".into()), message);
+            e.set_status_code(http::StatusCode::INSUFFICIENT_STORAGE);
+            e
+        }
         other => {
             tracing::error!(error = %other, "store failure");
             s3_error!(InternalError, "The node could not complete the request")

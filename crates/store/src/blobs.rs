@@ -5,12 +5,15 @@
 //! A body is first *staged* (buffered in memory or streamed to its file) and then
 //! *adopted* by a write transaction. A staged body that is never adopted removes
 //! its file when dropped, so a failed or refused write leaves nothing behind.
+//! Below the volume's free-space reserve ([`crate::space`]) no body file is
+//! written or extended.
 
 use bytes::{Bytes, BytesMut};
 use std::path::{Path, PathBuf};
 
 use crate::error::StoreError;
 use crate::records::Segment;
+use crate::space::DiskSpace;
 
 /// Bodies up to this size live inline in the metadata store: one fsync for
 /// metadata and body together, shared with concurrent writers.
@@ -20,6 +23,7 @@ pub const INLINE_MAX: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct BlobFiles {
     root: PathBuf,
+    space: DiskSpace,
 }
 
 impl BlobFiles {
@@ -35,7 +39,15 @@ impl BlobFiles {
             }
         }
         sync_dir(root)?;
-        Ok(Self { root: root.to_path_buf() })
+        Ok(Self {
+            root: root.to_path_buf(),
+            space: DiskSpace::new(root),
+        })
+    }
+
+    /// The free-space reserve of the volume holding the store.
+    pub fn space(&self) -> &DiskSpace {
+        &self.space
     }
 
     pub fn path(&self, id: u128) -> PathBuf {
@@ -124,6 +136,7 @@ impl BodyWriter {
     /// Writes the buffered bytes to the body file (creating it first), and
     /// fsyncs it when `sync`. Runs on the blocking pool in one hop.
     async fn flush(&mut self, blobs: &BlobFiles, sync: bool) -> Result<(), StoreError> {
+        blobs.space().check()?;
         let piece = std::mem::take(&mut self.buf).freeze();
         let (file, path) = match self.file.take() {
             Some(f) => (Some(f.0), f.1),

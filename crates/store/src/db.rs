@@ -10,14 +10,22 @@
 //! Rule for mutation closures: check everything first, then write. A closure that
 //! returns an error must not have written anything, because its transaction is
 //! shared with other callers' mutations.
+//!
+//! A full disk: each batch first checks the volume's free-space reserve
+//! ([`crate::space`]) and is refused as a whole below it. If a commit fails
+//! anyway (the disk filled up between the check and the commit), redb refuses
+//! every later operation until the database is reopened, so the writer closes
+//! and reopens it (redb repairs it to the last durable commit), retrying until
+//! it succeeds; the sequence counter is reloaded from the reopened file.
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::collections::BTreeSet;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
@@ -50,13 +58,17 @@ const META_OBJECT_BYTES: &str = "object_bytes";
 const MAX_BATCH: usize = 512;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
-/// A mutation waiting for the writer. Called with `None` when no transaction
+/// A mutation waiting for the writer. Called with the error when no transaction
 /// could be opened; it then reports the failure itself.
-type Job = Box<dyn FnOnce(Option<&mut Tx<'_>>) -> Option<Completion> + Send>;
+type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> Option<Completion> + Send>;
 
 /// State shared by store handles and the writer thread.
 pub(crate) struct Shared {
-    pub(crate) db: Database,
+    /// The metadata database; `None` only while the writer reopens it after an
+    /// I/O failure and the reopen has not succeeded yet.
+    db: RwLock<Option<Database>>,
+    /// Set when a commit failed in a way that leaves redb refusing everything.
+    needs_reopen: AtomicBool,
     pub(crate) blobs: BlobFiles,
     pub(crate) region: String,
     pub(crate) clock: HybridClock,
@@ -75,9 +87,33 @@ pub struct Store {
     jobs: mpsc::Sender<Job>,
 }
 
+/// Limits a store is opened with (`[store]` in tandem.toml).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Free space the data volume keeps; writes are refused below it (0: off).
+    pub min_free_bytes: u64,
+    /// How far a remote timestamp may lead this node's wall clock.
+    pub max_clock_lead_ms: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            min_free_bytes: crate::space::DEFAULT_MIN_FREE_BYTES,
+            max_clock_lead_ms: crate::hlc::DEFAULT_MAX_LEAD_MS,
+        }
+    }
+}
+
 impl Store {
-    /// Opens (or creates) the store under `data_dir` for region `region`.
+    /// Opens (or creates) the store under `data_dir` for region `region`, with
+    /// the default limits.
     pub fn open(data_dir: &Path, region: &str) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, region, &StoreOptions::default())
+    }
+
+    /// Opens (or creates) the store with the given limits.
+    pub fn open_with(data_dir: &Path, region: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let db_path = data_dir.join("meta.redb");
         let db = Database::create(&db_path)?;
@@ -109,9 +145,11 @@ impl Store {
             txn.commit()?;
             vals
         };
+        blobs.space().set_min_free_bytes(options.min_free_bytes);
         sweep_orphan_blobs(&db, &blobs)?;
         let shared = Arc::new(Shared {
-            db,
+            db: RwLock::new(Some(db)),
+            needs_reopen: AtomicBool::new(false),
             blobs,
             region: region.to_string(),
             clock: HybridClock::new(hlc_floor),
@@ -119,6 +157,7 @@ impl Store {
             last_seq: watch::Sender::new(last_seq),
             gate: std::sync::RwLock::new(None),
         });
+        shared.clock.set_max_lead_ms(options.max_clock_lead_ms);
         let (jobs, rx) = mpsc::channel::<Job>();
         let writer_shared = Arc::clone(&shared);
         std::thread::Builder::new()
@@ -150,10 +189,13 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<R, E> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<Result<R, E>>();
-        let job: Job = Box::new(move |txn: Option<&mut Tx<'_>>| {
-            let Some(txn) = txn else {
-                let _ = tx.send(Err(E::from(StoreError::Db("could not open a write transaction".into()))));
-                return None;
+        let job: Job = Box::new(move |txn: Result<&mut Tx<'_>, &StoreError>| {
+            let txn = match txn {
+                Ok(txn) => txn,
+                Err(e) => {
+                    let _ = tx.send(Err(E::from(copy_error(e))));
+                    return None;
+                }
             };
             let outcome = f(txn);
             Some(Box::new(move |commit: Result<(), StoreError>| {
@@ -172,7 +214,7 @@ impl Store {
     /// A consistent read-only snapshot.
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         Ok(ReadTx {
-            txn: self.shared.db.begin_read()?,
+            txn: self.shared.with_db(|db| Ok(db.begin_read()?))?,
         })
     }
 
@@ -222,6 +264,54 @@ impl Store {
         read.txn.open_table(META)?.get(META_LAST_SEQ)?;
         std::fs::metadata(self.shared.blobs.shard_dir(0))?;
         Ok(())
+    }
+}
+
+impl Shared {
+    /// Runs `f` on the open database (an error while it is being reopened).
+    fn with_db<R>(&self, f: impl FnOnce(&Database) -> Result<R, StoreError>) -> Result<R, StoreError> {
+        let slot = self.db.read().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(db) => f(db),
+            None => Err(StoreError::Db("the metadata database is being reopened after an I/O error".into())),
+        }
+    }
+
+    /// Closes and reopens the database after an I/O failure (redb repairs it to
+    /// its last durable commit) and reloads the sequence counter from it.
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = slot.take()
+            && let Err(e) = db.close()
+        {
+            tracing::debug!(error = %e, "closing the database after an I/O error");
+        }
+        let db = Database::create(&self.db_path)?;
+        let on_disk = {
+            let read = db.begin_read()?;
+            let meta = read.open_table(META)?;
+            meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0)
+        };
+        let in_memory = *self.last_seq.borrow();
+        if on_disk > in_memory {
+            // The failed commit reached the disk after all: its callers were
+            // told it failed, but its sequence numbers are taken.
+            self.last_seq.send_replace(on_disk);
+        } else if on_disk < in_memory {
+            tracing::error!(on_disk, in_memory, "the reopened database is behind the last acknowledged commit");
+        }
+        *slot = Some(db);
+        self.needs_reopen.store(false, Ordering::Release);
+        tracing::info!("metadata database reopened after an I/O error; writes resume");
+        Ok(())
+    }
+
+    /// After a failed commit: does redb now refuse everything (until reopened)?
+    fn poisoned(&self) -> bool {
+        matches!(
+            self.with_db(|db| Ok(db.begin_write().err())),
+            Ok(Some(redb::TransactionError::Storage(redb::StorageError::PreviousIo))) | Err(_)
+        )
     }
 }
 
@@ -304,6 +394,12 @@ impl Tx<'_> {
         self.shared.clock.observe(remote)
     }
 
+    /// Checks a remote timestamp against the clock guard before anything is
+    /// written (see [`crate::hlc`]).
+    pub fn admit_clock(&self, remote: u64) -> Result<(), crate::hlc::ClockAhead> {
+        self.shared.clock.admit(remote)
+    }
+
     /// The sequence number the next appended change will get.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
@@ -376,6 +472,11 @@ fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 reap(&shared, &mut graveyard, false);
+                if shared.needs_reopen.load(Ordering::Acquire)
+                    && let Err(e) = shared.reopen()
+                {
+                    tracing::warn!(error = %e, "cannot reopen the database yet");
+                }
                 continue;
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
@@ -409,12 +510,14 @@ fn reap(shared: &Shared, graveyard: &mut VecDeque<(Instant, u128)>, all: bool) {
 /// Runs a batch of mutations in one transaction and commits it durably.
 /// Returns the blob files the batch freed.
 fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
-    let txn = match shared.db.begin_write() {
+    let txn = match begin_batch(shared) {
         Ok(txn) => txn,
         Err(e) => {
-            tracing::error!(error = %e, "cannot begin write transaction");
+            if !matches!(e, StoreError::InsufficientStorage(_)) {
+                tracing::error!(error = %e, "cannot begin write transaction");
+            }
             for job in jobs {
-                job(None);
+                job(Err(&e));
             }
             return Vec::new();
         }
@@ -431,7 +534,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
     let mut completions = Vec::with_capacity(jobs.len());
     let mut panicked = false;
     for job in jobs {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| job(Some(&mut tx)))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&mut tx)))) {
             Ok(Some(done)) => completions.push(done),
             Ok(None) => {}
             Err(_) => panicked = true,
@@ -453,12 +556,30 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         Ok(()) => {
             shared.last_seq.send_replace(last_seq);
         }
-        Err(e) => tracing::error!(error = %e, "write batch failed"),
+        Err(e) => {
+            tracing::error!(error = %e, "write batch failed");
+            if !panicked && shared.poisoned() {
+                shared.needs_reopen.store(true, Ordering::Release);
+                if let Err(e) = shared.reopen() {
+                    tracing::error!(error = %e, "cannot reopen the database yet; retrying with the next write");
+                }
+            }
+        }
     }
     for done in completions {
         done(clone_result(&result));
     }
     if result.is_ok() { garbage } else { Vec::new() }
+}
+
+/// Opens the batch's transaction: reopens a database an I/O failure left
+/// unusable, and refuses the batch below the free-space reserve.
+fn begin_batch(shared: &Shared) -> Result<WriteTransaction, StoreError> {
+    if shared.needs_reopen.load(Ordering::Acquire) {
+        shared.reopen()?;
+    }
+    shared.blobs.space().check()?;
+    shared.with_db(|db| Ok(db.begin_write()?))
 }
 
 fn finish_commit(
@@ -485,7 +606,15 @@ fn finish_commit(
 fn clone_result(r: &Result<(), StoreError>) -> Result<(), StoreError> {
     match r {
         Ok(()) => Ok(()),
-        Err(e) => Err(StoreError::Db(e.to_string())),
+        Err(e) => Err(copy_error(e)),
+    }
+}
+
+/// The same failure for another caller of the batch (a full disk stays one).
+fn copy_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::InsufficientStorage(m) => StoreError::InsufficientStorage(m.clone()),
+        other => StoreError::Db(other.to_string()),
     }
 }
 
@@ -599,6 +728,40 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         panic!("store did not reopen");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn writes_below_the_free_space_reserve_are_refused_and_resume_once_it_is_met() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        store.create_bucket(bucket("b")).await.unwrap();
+        let seq = store.last_seq();
+        store.blobs().space().set_min_free_bytes(u64::MAX);
+        let refused = store.create_bucket(bucket("c")).await.unwrap_err();
+        assert!(matches!(refused, StoreError::InsufficientStorage(_)), "{refused}");
+        // A large body is refused before its file is written.
+        let mut body = crate::BodyWriter::new();
+        body.write(store.blobs(), &vec![3u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
+        assert!(matches!(body.finish(store.blobs()).await, Err(StoreError::InsufficientStorage(_))));
+        assert!(store.blobs().list_ids().unwrap().is_empty());
+        assert_eq!(store.last_seq(), seq, "nothing was committed");
+        // Reads go on.
+        assert!(store.read().unwrap().bucket("b").unwrap().is_some());
+        store.blobs().space().set_min_free_bytes(1);
+        store.create_bucket(bucket("c")).await.unwrap();
+        assert_eq!(store.last_seq(), seq + 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn reopening_the_database_keeps_every_commit_and_the_sequence() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        store.create_bucket(bucket("b")).await.unwrap();
+        store.shared.reopen().unwrap();
+        assert!(store.read().unwrap().bucket("b").unwrap().is_some());
+        store.create_bucket(bucket("c")).await.unwrap();
+        assert_eq!(store.last_seq(), 2);
+        assert_eq!(store.changes_after(0, 10).unwrap().len(), 2);
     }
 
     #[tokio::test(flavor = "multi_thread")]

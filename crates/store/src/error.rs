@@ -31,29 +31,58 @@ pub enum StoreError {
     ShuttingDown,
     #[error("corrupt record: {0}")]
     Corrupt(String),
+    /// The data volume is full or below its reserve (see [`crate::space`]):
+    /// nothing was written; writes succeed again once space is freed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("database error: {0}")]
     Db(String),
 }
 
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        if crate::space::is_out_of_space(&e) {
+            StoreError::InsufficientStorage(format!("the data volume is full ({e}); the write was not stored"))
+        } else {
+            StoreError::Io(e)
+        }
+    }
+}
+
+impl From<redb::StorageError> for StoreError {
+    fn from(e: redb::StorageError) -> Self {
+        match e {
+            redb::StorageError::Io(io) => io.into(),
+            other => StoreError::Db(other.to_string()),
+        }
+    }
+}
+
+/// redb's error types that wrap a [`redb::StorageError`] (which may be a full disk).
 macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError::Db(e.to_string())
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for StoreError {
+            fn from(e: redb::$t) -> Self {
+                match e {
+                    redb::$t::Storage(s) => s.into(),
+                    other => StoreError::Db(other.to_string()),
+                }
             }
         }
     )*};
 }
-from_redb!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+from_redb!(DatabaseError, TransactionError, TableError, CommitError);
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        match e {
+            redb::Error::Io(io) => io.into(),
+            other => StoreError::Db(other.to_string()),
+        }
+    }
+}
 
 impl From<serde_json::Error> for StoreError {
     fn from(e: serde_json::Error) -> Self {

@@ -21,12 +21,13 @@ pub mod objects;
 pub mod records;
 pub mod replica;
 pub mod rules;
+pub mod space;
 pub mod uploads;
 
 pub use blobs::{BodyWriter, StagedBody};
 pub use changelog::{Change, ChangeEntry};
 pub use control::{Resource, WriteGate};
-pub use db::{ReadTx, Store, StoreStats, Tx};
+pub use db::{ReadTx, Store, StoreOptions, StoreStats, Tx};
 pub use error::StoreError;
 pub use items::Space;
 

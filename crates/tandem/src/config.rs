@@ -31,6 +31,31 @@ pub struct Config {
     /// Applications: their regions, buckets and tables, and failover policy.
     #[serde(default)]
     pub apps: Vec<AppSpec>,
+    /// Store limits of every region.
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+/// `[store]`: the free-space reserve of the data volume and the clock guard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Writes are refused (507 InsufficientStorage) while the data volume has
+    /// less free space than this; 0 turns the reserve off.
+    pub min_free_bytes: u64,
+    /// How far (ms) a timestamp from another region may lead this region's
+    /// wall clock; batches with changes further ahead are refused and retried.
+    pub max_clock_lead_ms: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        let d = tandem_store::StoreOptions::default();
+        Self {
+            min_free_bytes: d.min_free_bytes,
+            max_clock_lead_ms: d.max_clock_lead_ms,
+        }
+    }
 }
 
 /// `[replication]`: the region-to-region credential. It is not a user key:
@@ -167,6 +192,7 @@ impl Config {
                 secret_access_key: DEV_REPLICATION_SECRET.into(),
             }),
             apps: vec![demo_app()],
+            store: StoreConfig::default(),
         }
     }
 
@@ -269,6 +295,10 @@ impl Config {
                 .collect(),
             apps: self.apps.clone(),
             admins: self.admins(),
+            store: tandem_store::StoreOptions {
+                min_free_bytes: self.store.min_free_bytes,
+                max_clock_lead_ms: self.store.max_clock_lead_ms,
+            },
             replication_key: self.replication.as_ref().map(|r| ReplicationKey {
                 access_key_id: r.access_key_id.clone(),
                 secret_access_key: r.secret_access_key.clone(),

@@ -1,5 +1,7 @@
-//! `tandem status`: one screen with every region's health and change-log
-//! position, and replication backlog and lag per peer.
+//! `tandem status`: one screen with every region's health, change-log
+//! position and clock (how far its hybrid logical clock leads its wall clock,
+//! and how many batches the clock guard refused), and replication backlog and
+//! lag per peer.
 
 use http::Method;
 
@@ -10,7 +12,10 @@ use crate::control_client::{CallError, ControlClient};
 /// or refuses the credentials, so scripts and monitors can rely on it.
 pub async fn status(config: &Config) -> Result<(), String> {
     let client = ControlClient::new(config)?;
-    println!("{:<12} {:<28} {:<10} {:>10}", "REGION", "URL", "HEALTH", "LAST SEQ");
+    println!(
+        "{:<12} {:<28} {:<10} {:>10}  {:>9} {:>13}",
+        "REGION", "URL", "HEALTH", "LAST SEQ", "HLC LEAD", "CLOCK REFUSED"
+    );
     let mut problems = Vec::new();
     for region in &config.regions {
         let health = match client.health(region).await {
@@ -20,18 +25,33 @@ pub async fn status(config: &Config) -> Result<(), String> {
         if health != "ok" {
             problems.push(format!("{} is {health}", region.name));
         }
-        let last_seq = match client.call(region, Method::GET, "/_tandem/replication").await {
-            Ok(s) => s["last_seq"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+        let (last_seq, lead, refused) = match client.call(region, Method::GET, "/_tandem/replication").await {
+            Ok(s) => (
+                s["last_seq"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+                s["clock"]["lead_ms"]
+                    .as_u64()
+                    .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
+                    .unwrap_or_default(),
+                s["clock"]["refused"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
+            ),
             Err(CallError::Refused { status, code, .. }) if matches!(status, 401 | 403) => {
                 problems.push(format!(
                     "{} refuses the credentials ({code}): check the access key in the config",
                     region.name
                 ));
-                "-".into()
+                ("-".into(), "-".into(), "-".into())
             }
-            Err(_) => "-".into(),
+            Err(_) => ("-".into(), "-".into(), "-".into()),
         };
-        println!("{:<12} {:<28} {:<10} {:>10}", region.name, region.url(), health, last_seq);
+        println!(
+            "{:<12} {:<28} {:<10} {:>10}  {:>9} {:>13}",
+            region.name,
+            region.url(),
+            health,
+            last_seq,
+            lead,
+            refused
+        );
     }
     crate::app_cmd::print_apps(config, &client).await;
     println!();

@@ -59,7 +59,8 @@ impl S3Api {
     }
 }
 
-fn rule_from_dto(r: &CORSRule) -> S3Result<CorsRule> {
+/// Validates one rule of a PutBucketCors body (public for the fuzz targets).
+pub fn rule_from_dto(r: &CORSRule) -> S3Result<CorsRule> {
     if r.allowed_origins.is_empty() || r.allowed_methods.is_empty() {
         return Err(s3_error!(MalformedXML, "Each CORSRule needs an AllowedOrigin and an AllowedMethod"));
     }

@@ -37,11 +37,10 @@ if [[ ${#targets[@]} -eq 0 ]]; then
 fi
 
 host=$(rustc -vV | sed -n 's/^host: //p')
-# What cargo-fuzz passes with `--sanitizer none`; `--target` keeps build scripts
-# and proc macros uninstrumented.
-export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
--Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
--Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
+# cargo-fuzz's flags with `--sanitizer none`, added by fuzz/rustc-wrapper.sh to
+# the parser crates only; `--target` keeps build scripts and proc macros plain.
+export RUSTFLAGS="--cfg fuzzing"
+export RUSTC_WRAPPER="$PWD/fuzz/rustc-wrapper.sh"
 export CARGO_TARGET_DIR="$PWD/fuzz/target"
 echo "==> building ${#targets[@]} fuzz targets"
 start=$(date +%s)
@@ -86,6 +85,8 @@ for t in "${targets[@]}"; do
     seconds=$(( $(date +%s) - t0 ))
     inputs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    # libFuzzer divides by whole seconds; a run under a second reports 0.
+    [[ ${speed:-0} -eq 0 && $seconds -gt 0 ]] && speed=$(( ${inputs:-0} / seconds ))
     last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
     ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the repository: Rust unit and integration tests, then the
+# Runs every test of the repository: Rust unit and integration tests, a short
+# fuzz run of every fuzz target and of the random-request fuzzer, then the
 # end-to-end suite that drives real tandem processes with the aws CLI and boto3.
 # Installs what the tests need that a fresh machine may lack.
 set -euo pipefail
@@ -14,6 +15,12 @@ cargo build --release --workspace --locked
 
 echo "==> Rust tests"
 cargo test --release --workspace --locked
+
+echo "==> fuzz smoke: every fuzz target for 20,000 inputs or 15 s"
+bash scripts/fuzz.sh --smoke
+
+echo "==> random-request fuzzer against a node (bounded)"
+python3 tests/fuzz/request_fuzzer.py --binary target/release/tandem --requests 3000 --seconds 45
 
 echo "==> end-to-end tests"
 export TANDEM_BIN="$PWD/target/release/tandem"

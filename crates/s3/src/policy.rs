@@ -168,13 +168,14 @@ pub fn wildcard(pattern: &str, value: &str) -> bool {
     let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
     let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
     while vi < v.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        // A `*` in the pattern is always a wildcard, even against a literal `*`.
+        if pi < p.len() && p[pi] == '*' {
             star = Some(pi);
             mark = vi;
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
+            pi += 1;
+            vi += 1;
         } else if let Some(s) = star {
             pi = s + 1;
             mark += 1;
@@ -202,6 +203,21 @@ mod tests {
         assert!(!wildcard("arn:aws:s3:::b/*", "arn:aws:s3:::c/x"));
         assert!(wildcard("a?c", "abc"));
         assert!(!wildcard("a?c", "abbc"));
+    }
+
+    #[test]
+    fn a_star_in_the_value_does_not_escape_a_wildcard() {
+        // Found by the policy fuzz target: the pattern's `*` was taken as a
+        // literal against a `*` in the value, so a Deny on `b/*` missed `b/*x`.
+        assert!(wildcard("*", "*x"));
+        assert!(wildcard("arn:aws:s3:::b/*", "arn:aws:s3:::b/*secret"));
+        assert!(wildcard("a*c", "a*bc"));
+        let p = Policy::parse(
+            r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+            "b",
+        )
+        .unwrap();
+        assert_eq!(p.evaluate(&ANON, "s3:GetObject", "arn:aws:s3:::b/*secret"), Verdict::Deny);
     }
 
     #[test]

@@ -4,15 +4,15 @@
 
 use std::time::Instant;
 
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
 use s3s::validation::NameValidation;
 use tandem_s3::OpSlot;
+use tandem_s3::refusal::Refusal;
 use tandem_s3::cors::{self, CorsAnswer};
 
-use crate::Node;
+use crate::{Node, ReqBody};
 use crate::control;
 
 /// AWS bucket-name rules, plus the reserved `_tandem` path of the control API.
@@ -42,7 +42,7 @@ fn content_length<B>(headers: &hyper::HeaderMap, _: &B) -> u64 {
 
 impl Node {
     /// Serves one request.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(&self, mut req: Request<ReqBody>) -> Response<Body> {
         let start = Instant::now();
         let path = req.uri().path();
         if req.method() == Method::GET && path == "/health" {
@@ -92,12 +92,23 @@ impl Node {
         if req.method() == Method::OPTIONS {
             return self.preflight(&req, bucket.as_deref());
         }
+        let api = if req.uri().path().starts_with(control::PREFIX) { "control" } else { "s3" };
+        if let Err(refusal) = self.admit(&mut req) {
+            let resp = text(
+                StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+                "application/xml",
+                refusal.xml(),
+            );
+            self.inner
+                .metrics
+                .observe(api, "Refused".into(), refusal.status, start.elapsed(), 0, 0);
+            return resp;
+        }
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
         let method = req.method().to_string();
-        let api = if path.starts_with(control::PREFIX) { "control" } else { "s3" };
         let bytes_in = content_length(req.headers(), &());
         let slot = OpSlot::default();
-        let mut req = req.map(Body::from);
+        let mut req = req.map(Body::http_body);
         req.extensions_mut().insert(slot.clone());
         let mut resp = match self.inner.s3.call(req).await {
             Ok(resp) => resp,
@@ -133,8 +144,18 @@ impl Node {
         resp
     }
 
+    /// The checks a request passes before s3s sees it: strings it would echo
+    /// into XML, the authentication rules s3s does not enforce, then the
+    /// malformed range and date conditions that are ignored, not refused.
+    fn admit(&self, req: &mut Request<ReqBody>) -> Result<(), Refusal> {
+        tandem_s3::xml_text::check_request(req.uri(), req.headers())?;
+        tandem_s3::auth_checks::check(req.method(), req.uri(), req.headers(), time::OffsetDateTime::now_utc())?;
+        crate::read_headers::ignore_malformed(req, &self.inner.principals);
+        Ok(())
+    }
+
     /// Applies a batch of changes from a peer region (replication credential only).
-    async fn replication_apply(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn replication_apply(&self, req: Request<ReqBody>) -> Response<Body> {
         let start = Instant::now();
         let bytes_in = content_length(req.headers(), &());
         let (parts, body) = req.into_parts();

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod apps;
 pub mod conn;
 pub mod control;
+mod documents;
 pub mod dynamo;
 pub mod health;
 pub mod host;
@@ -18,6 +19,7 @@ pub mod limits;
 pub mod metrics;
 pub mod progress;
 mod read_headers;
+mod xml_out;
 
 pub use limits::ServerLimits;
 

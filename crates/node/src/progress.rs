@@ -9,6 +9,7 @@
 //! error; in both cases hyper closes the connection, as the body is unfinished.
 
 use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +23,31 @@ use crate::conn::InFlight;
 #[derive(Debug, thiserror::Error)]
 #[error("RequestTimeout: the request body sent no bytes for {0:?}")]
 pub struct Stalled(pub Duration);
+
+/// What went wrong with a request body, recorded for the node to answer in
+/// the protocol's terms when the handler reports only "the body failed"
+/// (s3s answers a failed read of an XML body with 500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFault {
+    /// The client stopped sending.
+    Stalled,
+    /// An XML document held a character XML forbids.
+    NotXml,
+}
+
+/// The first fault of one request's body. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct BodyFaults(Arc<OnceLock<BodyFault>>);
+
+impl BodyFaults {
+    pub fn record(&self, fault: BodyFault) {
+        let _ = self.0.set(fault);
+    }
+
+    pub fn get(&self) -> Option<BodyFault> {
+        self.0.get().copied()
+    }
+}
 
 /// A request body error: the client's, or a stall.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +65,7 @@ pub struct ProgressBody<B> {
     timer: Pin<Box<Sleep>>,
     /// Set while the body is waited on and nothing has arrived.
     waiting_since: Option<Instant>,
+    faults: BodyFaults,
 }
 
 impl<B> ProgressBody<B> {
@@ -48,7 +75,13 @@ impl<B> ProgressBody<B> {
             timeout,
             timer: Box::pin(tokio::time::sleep(timeout)),
             waiting_since: None,
+            faults: BodyFaults::default(),
         }
+    }
+
+    /// Where this body records a stall (shared with whoever reads it).
+    pub fn faults(&self) -> BodyFaults {
+        self.faults.clone()
     }
 }
 
@@ -74,7 +107,10 @@ where
                     this.timer.as_mut().reset(deadline);
                 }
                 match this.timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Some(Err(Stalled(this.timeout).into()))),
+                    Poll::Ready(()) => {
+                        this.faults.record(BodyFault::Stalled);
+                        Poll::Ready(Some(Err(Stalled(this.timeout).into())))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }
@@ -162,6 +198,7 @@ mod tests {
         let e = body.frame().await.unwrap().unwrap_err();
         assert!(matches!(e, BodyError::Stalled(_)), "{e}");
         assert!(e.to_string().starts_with("RequestTimeout"));
+        assert_eq!(body.faults().get(), Some(BodyFault::Stalled));
         assert_eq!(stopped.elapsed(), Duration::from_secs(3));
         drop(tx);
     }

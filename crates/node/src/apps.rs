@@ -7,13 +7,12 @@
 //! the control route) lists every app.
 
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
 use serde_json::{Value, json};
 use tandem_control::{AppState, ControlError};
 
-use crate::Node;
+use crate::{Node, ReqBody};
 
 const PREFIX: &str = "/_tandem/apps/";
 /// Largest AppStateUpdater body accepted.
@@ -61,7 +60,7 @@ fn control_error(e: ControlError) -> Response<Body> {
 
 impl Node {
     /// Serves `GET` and `PUT /_tandem/apps/{id}/state`.
-    pub(crate) async fn app_state(&self, req: Request<Incoming>, app: String) -> Response<Body> {
+    pub(crate) async fn app_state(&self, req: Request<ReqBody>, app: String) -> Response<Body> {
         let control = &self.inner.control;
         match *req.method() {
             Method::GET => match control.view(&app) {
@@ -74,7 +73,7 @@ impl Node {
     }
 
     /// Reads a small signed body and checks that its signer is an admin.
-    async fn admin_request(&self, req: Request<Incoming>, what: &str) -> Result<(String, bytes::Bytes), Response<Body>> {
+    async fn admin_request(&self, req: Request<ReqBody>, what: &str) -> Result<(String, bytes::Bytes), Response<Body>> {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()) else {
             return Err(error(
@@ -99,7 +98,7 @@ impl Node {
     }
 
     /// Serves `POST /_tandem/apply` (admin only).
-    pub(crate) async fn apply(&self, req: Request<Incoming>) -> Response<Body> {
+    pub(crate) async fn apply(&self, req: Request<ReqBody>) -> Response<Body> {
         let (who, bytes) = match self.admin_request(req, "apply the deployment's configuration").await {
             Ok(x) => x,
             Err(resp) => return resp,
@@ -115,7 +114,7 @@ impl Node {
     }
 
     /// Serves `POST /_tandem/destroy` (admin only): body `{"app": {...}}`.
-    pub(crate) async fn destroy(&self, req: Request<Incoming>) -> Response<Body> {
+    pub(crate) async fn destroy(&self, req: Request<ReqBody>) -> Response<Body> {
         let (_, bytes) = match self.admin_request(req, "destroy an app's data").await {
             Ok(x) => x,
             Err(resp) => return resp,
@@ -136,7 +135,7 @@ impl Node {
         }
     }
 
-    async fn set_app_state(&self, req: Request<Incoming>, app: String) -> Response<Body> {
+    async fn set_app_state(&self, req: Request<ReqBody>, app: String) -> Response<Body> {
         let (who, bytes) = match self.admin_request(req, "change application states").await {
             Ok(x) => x,
             Err(resp) => return resp,

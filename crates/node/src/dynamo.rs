@@ -3,14 +3,13 @@
 //! hand it to `tandem-dynamo`. Errors come back in DynamoDB's `__type` shape.
 
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use s3s::Body;
 use tandem_dynamo::api_error::{DynamoError, ErrorKind};
 use tandem_sigv4::SigError;
 
-use crate::Node;
+use crate::{Node, ReqBody};
 
 /// Largest request body accepted (BatchWriteItem of 25 × 400 KB items fits).
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -24,7 +23,9 @@ fn auth_error(e: SigError) -> DynamoError {
     let kind = match e {
         SigError::Missing => ErrorKind::MissingAuthenticationToken,
         SigError::UnknownKey => ErrorKind::UnrecognizedClient,
-        SigError::Mismatch | SigError::Skewed | SigError::Malformed(_) => ErrorKind::InvalidSignature,
+        SigError::Mismatch | SigError::Skewed | SigError::Malformed(_) | SigError::ScopeDate { .. } | SigError::HeadersNotSigned(_) => {
+            ErrorKind::InvalidSignature
+        }
     };
     DynamoError::new(kind, e.to_string())
 }
@@ -48,7 +49,7 @@ fn rand_id() -> u128 {
 
 impl Node {
     /// Serves a DynamoDB or Streams request; returns the response and the operation name.
-    pub(crate) async fn dynamo(&self, req: Request<Incoming>, target: String) -> (Response<Body>, String) {
+    pub(crate) async fn dynamo(&self, req: Request<ReqBody>, target: String) -> (Response<Body>, String) {
         let op = target.rsplit('.').next().unwrap_or_default().to_string();
         let result = async {
             let (parts, body) = req.into_parts();

@@ -4,15 +4,15 @@
 
 use std::time::Instant;
 
-use hyper::body::Incoming;
 use hyper::header::{self, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
 use s3s::validation::NameValidation;
 use tandem_s3::OpSlot;
+use tandem_s3::refusal::Refusal;
 use tandem_s3::cors::{self, CorsAnswer};
 
-use crate::Node;
+use crate::{Node, ReqBody};
 use crate::control;
 
 /// AWS bucket-name rules, plus the reserved `_tandem` path of the control API.
@@ -42,7 +42,7 @@ fn content_length<B>(headers: &hyper::HeaderMap, _: &B) -> u64 {
 
 impl Node {
     /// Serves one request.
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(&self, req: Request<ReqBody>) -> Response<Body> {
         let start = Instant::now();
         let path = req.uri().path();
         if req.method() == Method::GET && path == "/health" {
@@ -92,12 +92,16 @@ impl Node {
         if req.method() == Method::OPTIONS {
             return self.preflight(&req, bucket.as_deref());
         }
+        let api = if req.uri().path().starts_with(control::PREFIX) { "control" } else { "s3" };
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
         let method = req.method().to_string();
-        let api = if path.starts_with(control::PREFIX) { "control" } else { "s3" };
         let bytes_in = content_length(req.headers(), &());
+        let faults = req.body().faults();
+        let mut req = match self.admit(req) {
+            Ok(req) => req,
+            Err(refusal) => return self.refused(api, &refusal, start),
+        };
         let slot = OpSlot::default();
-        let mut req = req.map(Body::from);
         req.extensions_mut().insert(slot.clone());
         let mut resp = match self.inner.s3.call(req).await {
             Ok(resp) => resp,
@@ -106,6 +110,11 @@ impl Node {
                 text(StatusCode::INTERNAL_SERVER_ERROR, "application/xml", internal_error_xml())
             }
         };
+        if resp.status().is_server_error()
+            && let Some(fault) = faults.get()
+        {
+            return self.refused(api, &crate::documents::refusal(fault), start);
+        }
         // s3s 0.14 always answers HeadObject with 200; a ranged HEAD is 206 in S3.
         if method == "HEAD" && resp.status() == StatusCode::OK && resp.headers().contains_key(header::CONTENT_RANGE) {
             *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
@@ -120,6 +129,7 @@ impl Node {
         let op = slot
             .get()
             .unwrap_or_else(|| if api == "control" { "Control".into() } else { "Unresolved".into() });
+        crate::xml_out::sanitize(&mut resp, &op);
         let bytes_out = content_length(resp.headers(), &());
         // s3s's own error logging is off (it logs every 4xx at ERROR); server
         // faults are logged here. 503 is a refusal by design (fenced app,
@@ -133,8 +143,37 @@ impl Node {
         resp
     }
 
+    /// The checks a request passes before s3s sees it: strings it would echo
+    /// into XML, the authentication rules s3s does not enforce, then the
+    /// malformed range and date conditions that are ignored, not refused.
+    /// XML document bodies are checked as s3s reads them.
+    fn admit(&self, mut req: Request<ReqBody>) -> Result<Request<Body>, Refusal> {
+        tandem_s3::xml_text::check_request(req.uri(), req.headers())?;
+        tandem_s3::auth_checks::check(req.method(), req.uri(), req.headers(), time::OffsetDateTime::now_utc())?;
+        crate::read_headers::ignore_malformed(&mut req, &self.inner.principals);
+        Ok(match crate::documents::is_document(req.method(), req.uri()) {
+            true => req.map(|b| {
+                let faults = b.faults();
+                Body::http_body(crate::documents::CheckedDocument::new(b, faults))
+            }),
+            false => req.map(Body::http_body),
+        })
+    }
+
+    /// The answer to a request refused before s3s.
+    fn refused(&self, api: &'static str, refusal: &Refusal, start: Instant) -> Response<Body> {
+        self.inner
+            .metrics
+            .observe(api, "Refused".into(), refusal.status, start.elapsed(), 0, 0);
+        text(
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
+            "application/xml",
+            refusal.xml(),
+        )
+    }
+
     /// Applies a batch of changes from a peer region (replication credential only).
-    async fn replication_apply(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn replication_apply(&self, req: Request<ReqBody>) -> Response<Body> {
         let start = Instant::now();
         let bytes_in = content_length(req.headers(), &());
         let (parts, body) = req.into_parts();

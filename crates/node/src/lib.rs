@@ -5,21 +5,32 @@
 //! goes to the s3s service, which verifies SigV4, authorizes, and calls either the
 //! S3 API (`tandem-s3`) or the control API under `/_tandem/` ([`control`]).
 
+mod accept;
 pub mod apply;
 pub mod apps;
+pub mod conn;
 pub mod control;
+mod documents;
 pub mod dynamo;
 pub mod health;
 pub mod host;
 pub mod http;
+pub mod limits;
 pub mod metrics;
+pub mod progress;
+mod read_headers;
+mod xml_out;
+
+pub use limits::ServerLimits;
+
+/// The body of a request as the node's handlers see it: hyper's, under the
+/// body-progress timeout.
+pub type ReqBody = progress::ProgressBody<hyper::body::Incoming>;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use tandem_s3::{AccessKey, Principals, S3Api};
 use tandem_store::Store;
@@ -45,6 +56,8 @@ pub struct NodeConfig {
     pub admins: Vec<String>,
     /// Store limits: free-space reserve, clock guard.
     pub store: tandem_store::StoreOptions,
+    /// Connection timeouts and caps.
+    pub server: ServerLimits,
 }
 
 /// Shared state of a running node. Cheap to clone.
@@ -185,7 +198,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     background.extend(node.inner.replication.spawn_shippers());
     let peers = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
     background.extend(node.inner.control.spawn_watchers(peers));
-    let task = tokio::spawn(accept_loop(node.clone(), listener, stopped));
+    let task = tokio::spawn(accept::accept_loop(node.clone(), listener, config.server.clone(), stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
     Ok(RunningNode {
         local_addr,
@@ -194,42 +207,4 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
         task,
         background,
     })
-}
-
-async fn accept_loop(node: Node, listener: TcpListener, mut stopped: watch::Receiver<bool>) {
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let builder = ConnBuilder::new(TokioExecutor::new());
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let node = node.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let node = node.clone();
-                    async move { Ok::<_, std::convert::Infallible>(node.handle(req).await) }
-                });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            _ = stopped.changed() => break,
-        }
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(std::time::Duration::from_secs(10)) => tracing::warn!("connections still open after 10 s; closing"),
-    }
 }

@@ -1,5 +1,7 @@
 //! Prometheus metrics of a node: requests by API, operation and status, latency
-//! histograms, bytes in and out, store sizes and replication (read at scrape time).
+//! histograms, bytes in and out, connections (open, refused over the cap,
+//! closed by a deadline, failed accepts), store sizes and replication (read at
+//! scrape time).
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -29,6 +31,63 @@ struct DirectionLabels {
     direction: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+/// Connection counters, shared with the accept loop. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct ConnectionMetrics {
+    open: Gauge,
+    refused: Counter,
+    timed_out: Family<ReasonLabels, Counter>,
+    accept_failures: Counter,
+}
+
+/// An open connection, counted until dropped.
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl ConnectionMetrics {
+    fn register(&self, registry: &mut Registry) {
+        registry.register("connections_open", "HTTP connections open", self.open.clone());
+        registry.register(
+            "connections_refused",
+            "Connections refused (503 SlowDown) because the connection cap was reached",
+            self.refused.clone(),
+        );
+        registry.register(
+            "connections_timed_out",
+            "Connections closed by a deadline: header_read, idle or write_progress",
+            self.timed_out.clone(),
+        );
+        registry.register("accept_failures", "Failed accepts (e.g. descriptors exhausted)", self.accept_failures.clone());
+    }
+
+    pub fn opened(&self) -> OpenConnection {
+        self.open.inc();
+        OpenConnection(self.open.clone())
+    }
+
+    pub fn refused(&self) {
+        self.refused.inc();
+    }
+
+    pub fn timed_out(&self, reason: &'static str) {
+        self.timed_out.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    pub fn accept_failed(&self) {
+        self.accept_failures.inc();
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 100 µs .. ~52 s
     Histogram::new(exponential_buckets(0.0001, 2.0, 20))
@@ -43,6 +102,7 @@ pub struct Metrics {
     store_metadata_bytes: Gauge,
     store_object_bytes: Gauge,
     change_log_seq: Gauge,
+    pub connections: ConnectionMetrics,
     replication: tandem_replication::Replication,
     control: tandem_control::AppControl,
 }
@@ -75,9 +135,12 @@ impl Metrics {
             "Sequence number of the last change-log entry",
             change_log_seq.clone(),
         );
+        let connections = ConnectionMetrics::default();
+        connections.register(&mut registry);
         replication.register_metrics(&mut registry);
         control.register_metrics(&mut registry);
         Self {
+            connections,
             registry,
             replication: replication.clone(),
             control: control.clone(),

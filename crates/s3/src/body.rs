@@ -219,6 +219,12 @@ fn body_error(cause: &str) -> S3Error {
             SignatureDoesNotMatch,
             "The request signature we calculated does not match the signature you provided."
         )
+    } else if cause.starts_with("RequestTimeout") {
+        // The node's body-progress timeout: the client stopped sending.
+        s3_error!(
+            RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the timeout period."
+        )
     } else {
         S3Error::with_message(S3ErrorCode::IncompleteBody, format!("The request body could not be read: {cause}"))
     }

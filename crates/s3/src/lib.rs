@@ -8,6 +8,8 @@
 
 pub mod access;
 pub mod acl;
+pub mod auth_checks;
+pub mod auth_form;
 mod body;
 mod bucket;
 mod bucket_config;
@@ -24,7 +26,9 @@ pub mod ops;
 pub mod policy;
 pub mod principals;
 mod put;
+pub mod refusal;
 pub mod replication_config;
+pub mod xml_text;
 
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};

@@ -34,6 +34,10 @@ pub enum SigError {
     Skewed,
     #[error("Authorization header is malformed: {0}")]
     Malformed(&'static str),
+    #[error("Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{scope}' != '{date}'")]
+    ScopeDate { scope: String, date: String },
+    #[error("There were headers present in the request which were not signed: {0}")]
+    HeadersNotSigned(String),
 }
 
 /// Who signed a verified request.
@@ -187,6 +191,21 @@ fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
     time::PrimitiveDateTime::parse(s, AMZ_DATE).ok().map(|t| t.assume_utc())
 }
 
+/// Every `x-amz-*` header present must be signed (AWS refuses unsigned ones),
+/// except `x-amz-content-sha256`, whose value is the canonical request's
+/// payload line anyway.
+fn check_signed(headers: &HeaderMap, signed: &[&str]) -> Result<(), SigError> {
+    let unsigned: Vec<&str> = headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| k.starts_with("x-amz-") && *k != "x-amz-content-sha256" && !signed.contains(k))
+        .collect();
+    match unsigned.is_empty() {
+        true => Ok(()),
+        false => Err(SigError::HeadersNotSigned(unsigned.join(", "))),
+    }
+}
+
 /// Verifies a header-signed request with a buffered body. `secret_of` looks up
 /// the secret of an access key id.
 pub fn verify(
@@ -207,9 +226,14 @@ pub fn verify(
         .and_then(|v| v.to_str().ok())
         .ok_or(SigError::Malformed("missing x-amz-date"))?;
     let when = parse_amz_date(amz_date).ok_or(SigError::Malformed("bad x-amz-date"))?;
-    if !amz_date.starts_with(auth.date) {
-        return Err(SigError::Malformed("credential date does not match x-amz-date"));
+    let date = amz_date.get(..8).unwrap_or_default();
+    if auth.date != date {
+        return Err(SigError::ScopeDate {
+            scope: auth.date.to_string(),
+            date: date.to_string(),
+        });
     }
+    check_signed(headers, &auth.signed_headers)?;
     if (now - when).abs() > MAX_SKEW {
         return Err(SigError::Skewed);
     }
@@ -365,6 +389,45 @@ mod tests {
             now - time::Duration::hours(1),
         );
         assert_eq!(verify(&m, &u, &h, b"", now, secrets), Err(SigError::Skewed));
+    }
+
+    #[test]
+    fn an_unsigned_x_amz_header_is_refused_and_the_payload_hash_may_be_unsigned() {
+        let (m, u, mut h) = request();
+        let now = OffsetDateTime::now_utc();
+        sign(&m, &u, &mut h, b"{}", "AKID", "secret-key", "us-east-1", "dynamodb", now);
+        h.insert("x-amz-security-token", "forged".parse().unwrap());
+        h.insert("x-amz-meta-x", "1".parse().unwrap());
+        assert_eq!(
+            verify(&m, &u, &h, b"{}", now, secrets),
+            Err(SigError::HeadersNotSigned("x-amz-security-token, x-amz-meta-x".into()))
+        );
+        let (_, _, mut h) = request();
+        h.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
+        assert_eq!(check_signed(&h, &["host", "x-amz-target"]), Ok(()));
+        h.insert("x-amz-date", "20240101T000000Z".parse().unwrap());
+        assert_eq!(check_signed(&h, &["host", "x-amz-target"]), Err(SigError::HeadersNotSigned("x-amz-date".into())));
+    }
+
+    #[test]
+    fn the_credential_scope_date_must_be_the_request_date() {
+        let (m, u, mut h) = request();
+        let now = OffsetDateTime::now_utc();
+        sign(&m, &u, &mut h, b"{}", "AKID", "secret-key", "us-east-1", "dynamodb", now);
+        let date = h["x-amz-date"].to_str().unwrap()[..8].to_string();
+        for scope in ["", "2001010", "20010101"] {
+            let auth = h["authorization"].to_str().unwrap().replace(&format!("/{date}/"), &format!("/{scope}/"));
+            let mut forged = h.clone();
+            forged.insert("authorization", auth.parse().unwrap());
+            assert_eq!(
+                verify(&m, &u, &forged, b"{}", now, secrets),
+                Err(SigError::ScopeDate {
+                    scope: scope.into(),
+                    date: date.clone()
+                }),
+                "scope date {scope:?}"
+            );
+        }
     }
 
     #[test]

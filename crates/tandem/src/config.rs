@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tandem_control::{AppBucket, AppSpec, AppTable};
-use tandem_node::NodeConfig;
+use tandem_node::{NodeConfig, ServerLimits};
 use tandem_replication::{Peer, ReplicationKey};
 use tandem_s3::AccessKey;
 
@@ -31,6 +32,9 @@ pub struct Config {
     /// Applications: their regions, buckets and tables, and failover policy.
     #[serde(default)]
     pub apps: Vec<AppSpec>,
+    /// Connection timeouts and caps of every node.
+    #[serde(default)]
+    pub server: ServerConfig,
     /// Store limits of every region.
     #[serde(default)]
     pub store: StoreConfig,
@@ -54,6 +58,79 @@ impl Default for StoreConfig {
         Self {
             min_free_bytes: d.min_free_bytes,
             max_clock_lead_ms: d.max_clock_lead_ms,
+        }
+    }
+}
+
+/// `[server]`: how long clients may take and how many connections may be open.
+/// Durations are seconds (fractions allowed).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Time to send a whole request head (from the accept, or from the first
+    /// byte of the next request on a keep-alive connection).
+    pub header_read_timeout_secs: f64,
+    /// Time a keep-alive connection may sit with no request.
+    pub idle_timeout_secs: f64,
+    /// Time a request body, or a response being sent, may go without moving.
+    pub body_progress_timeout_secs: f64,
+    /// Open connections at once; unset: derived from the descriptor limit.
+    pub max_connections: Option<usize>,
+    pub http2_max_concurrent_streams: u32,
+    /// Bytes of decoded header list per HTTP/2 request.
+    pub http2_max_header_list_size: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let d = ServerLimits::default();
+        Self {
+            header_read_timeout_secs: d.header_read_timeout.as_secs_f64(),
+            idle_timeout_secs: d.idle_timeout.as_secs_f64(),
+            body_progress_timeout_secs: d.body_progress_timeout.as_secs_f64(),
+            max_connections: d.max_connections,
+            http2_max_concurrent_streams: d.http2_max_concurrent_streams,
+            http2_max_header_list_size: d.http2_max_header_list_size,
+        }
+    }
+}
+
+/// Longest timeout accepted (a day): beyond it a typo, not a choice.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+impl ServerConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, v) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("body_progress_timeout_secs", self.body_progress_timeout_secs),
+        ] {
+            if !(v > 0.0 && v <= MAX_TIMEOUT_SECS) {
+                return Err(ConfigError::Invalid(format!(
+                    "[server] {name} must be more than 0 and at most {MAX_TIMEOUT_SECS} (got {v})"
+                )));
+            }
+        }
+        if self.max_connections == Some(0) || self.http2_max_concurrent_streams == 0 {
+            return Err(ConfigError::Invalid(
+                "[server] max_connections and http2_max_concurrent_streams must be at least 1".into(),
+            ));
+        }
+        if self.http2_max_header_list_size < 1024 {
+            return Err(ConfigError::Invalid("[server] http2_max_header_list_size must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    /// The node's limits (validated values).
+    pub fn limits(&self) -> ServerLimits {
+        ServerLimits {
+            header_read_timeout: Duration::from_secs_f64(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs_f64(self.idle_timeout_secs),
+            body_progress_timeout: Duration::from_secs_f64(self.body_progress_timeout_secs),
+            max_connections: self.max_connections,
+            http2_max_concurrent_streams: self.http2_max_concurrent_streams,
+            http2_max_header_list_size: self.http2_max_header_list_size,
         }
     }
 }
@@ -193,6 +270,7 @@ impl Config {
             }),
             apps: vec![demo_app()],
             store: StoreConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 
@@ -250,6 +328,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("app {:?} is defined twice", app.id)));
             }
         }
+        self.server.validate()?;
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
                 return Err(ConfigError::Invalid(format!(
@@ -299,6 +378,7 @@ impl Config {
                 min_free_bytes: self.store.min_free_bytes,
                 max_clock_lead_ms: self.store.max_clock_lead_ms,
             },
+            server: self.server.limits(),
             replication_key: self.replication.as_ref().map(|r| ReplicationKey {
                 access_key_id: r.access_key_id.clone(),
                 secret_access_key: r.secret_access_key.clone(),
@@ -343,6 +423,43 @@ secret_access_key = "replication-secret-1"
         assert_eq!(node.peers.len(), 1);
         assert_eq!(node.peers[0].url, "http://127.0.0.1:9000");
         assert!(c.region("eu-west").unwrap_err().to_string().contains("us-east, ap-tokyo"));
+    }
+
+    const ONE_REGION: &str = "[[regions]]\nname='a'\nlisten='127.0.0.1:1'\ndata_dir='/x'\n[[access_keys]]\naccess_key_id='AKIA1'\nsecret_access_key='secretsecret'\n";
+
+    #[test]
+    fn the_server_table_sets_the_node_limits_and_defaults_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tandem.toml");
+        std::fs::write(&path, ONE_REGION).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.node(&c.regions[0]).server, ServerLimits::default());
+        let text = format!("{ONE_REGION}[server]\nheader_read_timeout_secs = 2.5\nidle_timeout_secs = 7\nmax_connections = 40\n");
+        std::fs::write(&path, text).unwrap();
+        let c = Config::load(&path).unwrap();
+        let limits = c.node(&c.regions[0]).server;
+        assert_eq!(limits.header_read_timeout, Duration::from_millis(2500));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(7));
+        assert_eq!(limits.max_connections, Some(40));
+        assert_eq!(limits.body_progress_timeout, ServerLimits::default().body_progress_timeout);
+    }
+
+    #[test]
+    fn the_server_table_refuses_unknown_fields_and_senseless_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tandem.toml");
+        for (extra, complaint) in [
+            ("header_timeout = 3", "header_timeout"),
+            ("idle_timeout_secs = 0", "idle_timeout_secs"),
+            ("body_progress_timeout_secs = -1", "body_progress_timeout_secs"),
+            ("header_read_timeout_secs = nan", "header_read_timeout_secs"),
+            ("max_connections = 0", "max_connections"),
+            ("http2_max_header_list_size = 10", "http2_max_header_list_size"),
+        ] {
+            std::fs::write(&path, format!("{ONE_REGION}[server]\n{extra}\n")).unwrap();
+            let e = Config::load(&path).unwrap_err().to_string();
+            assert!(e.contains(complaint), "{extra}: {e}");
+        }
     }
 
     #[test]

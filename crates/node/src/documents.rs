@@ -93,16 +93,16 @@ impl CharScan {
         if chunk.iter().any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) {
             return false;
         }
+        let nonchar = |bytes: &[u8]| bytes.windows(3).any(|w| matches!(w, [0xEF, 0xBF, 0xBE | 0xBF]));
         let mut joined = self.tail.to_vec();
         joined.extend_from_slice(&chunk[..chunk.len().min(2)]);
-        let straddling = joined.windows(3).any(|w| w[0] == 0xEF && w[1] == 0xBF && matches!(w[2], 0xBE | 0xBF));
-        let inside = chunk.windows(3).any(|w| w[0] == 0xEF && w[1] == 0xBF && matches!(w[2], 0xBE | 0xBF));
+        let found = nonchar(&joined) || nonchar(chunk);
         match chunk.len() {
             0 => {}
             1 => self.tail = [self.tail[1], chunk[0]],
             n => self.tail = [chunk[n - 2], chunk[n - 1]],
         }
-        !straddling && !inside
+        !found
     }
 }
 
@@ -192,7 +192,12 @@ mod tests {
     #[test]
     fn forbidden_characters_are_found_wherever_the_chunks_split() {
         let good = "<Tagging><TagSet><Tag><Key>a</Key><Value>ü\t日本😀\u{FFFD}</Value></Tag></TagSet></Tagging>".as_bytes();
-        for bad in [&b"<Key>a\x00</Key>"[..], b"<Key>a\x01</Key>", b"<Key>\xef\xbf\xbe</Key>", b"<K>\xef\xbf\xbf</K>"] {
+        for bad in [
+            &b"<Key>a\x00</Key>"[..],
+            b"<Key>a\x01</Key>",
+            b"<Key>\xef\xbf\xbe</Key>",
+            b"<K>\xef\xbf\xbf</K>",
+        ] {
             for size in 1..=bad.len() {
                 assert!(!clean_in_chunks(bad, size), "{bad:?} in chunks of {size}");
             }

@@ -9,11 +9,11 @@ use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
 use s3s::validation::NameValidation;
 use tandem_s3::OpSlot;
-use tandem_s3::refusal::Refusal;
 use tandem_s3::cors::{self, CorsAnswer};
+use tandem_s3::refusal::Refusal;
 
-use crate::{Node, ReqBody};
 use crate::control;
+use crate::{Node, ReqBody};
 
 /// AWS bucket-name rules, plus the reserved `_tandem` path of the control API.
 pub struct ControlAwareValidation;
@@ -92,7 +92,11 @@ impl Node {
         if req.method() == Method::OPTIONS {
             return self.preflight(&req, bucket.as_deref());
         }
-        let api = if req.uri().path().starts_with(control::PREFIX) { "control" } else { "s3" };
+        let api = if req.uri().path().starts_with(control::PREFIX) {
+            "control"
+        } else {
+            "s3"
+        };
         let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_string);
         let method = req.method().to_string();
         let bytes_in = content_length(req.headers(), &());

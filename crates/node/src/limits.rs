@@ -73,10 +73,7 @@ fn derived_cap(fds: Option<u64>) -> usize {
 /// now in force (None when it cannot be read).
 #[cfg(unix)]
 pub fn raise_fd_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: getrlimit writes into the struct we own; no other memory is touched.
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return None;
@@ -115,10 +112,7 @@ mod tests {
     #[test]
     fn raising_the_descriptor_limit_reaches_the_hard_limit() {
         let now = raise_fd_limit().expect("the limit can be read");
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
         // SAFETY: as above.
         assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
         assert_eq!(limit.rlim_cur, now);

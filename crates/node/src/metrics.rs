@@ -67,7 +67,11 @@ impl ConnectionMetrics {
             "Connections closed by a deadline: header_read, idle or write_progress",
             self.timed_out.clone(),
         );
-        registry.register("accept_failures", "Failed accepts (e.g. descriptors exhausted)", self.accept_failures.clone());
+        registry.register(
+            "accept_failures",
+            "Failed accepts (e.g. descriptors exhausted)",
+            self.accept_failures.clone(),
+        );
     }
 
     pub fn opened(&self) -> OpenConnection {

@@ -163,7 +163,12 @@ mod tests {
 
     type Chunks = StreamBody<futures::channel::mpsc::Receiver<Result<Frame<Bytes>, std::convert::Infallible>>>;
 
-    fn body(timeout: Duration) -> (futures::channel::mpsc::Sender<Result<Frame<Bytes>, std::convert::Infallible>>, ProgressBody<Chunks>) {
+    fn body(
+        timeout: Duration,
+    ) -> (
+        futures::channel::mpsc::Sender<Result<Frame<Bytes>, std::convert::Infallible>>,
+        ProgressBody<Chunks>,
+    ) {
         let (tx, rx) = futures::channel::mpsc::channel(4);
         (tx, ProgressBody::new(StreamBody::new(rx), timeout))
     }
@@ -192,7 +197,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_body_that_stops_is_cut_after_the_progress_timeout() {
         let (mut tx, mut body) = body(Duration::from_secs(3));
-        futures::SinkExt::send(&mut tx, Ok(Frame::data(Bytes::from_static(b"abc")))).await.unwrap();
+        futures::SinkExt::send(&mut tx, Ok(Frame::data(Bytes::from_static(b"abc"))))
+            .await
+            .unwrap();
         assert!(body.frame().await.unwrap().is_ok());
         let stopped = Instant::now();
         let e = body.frame().await.unwrap().unwrap_err();
@@ -206,8 +213,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn time_the_server_spends_not_reading_does_not_count() {
         let (mut tx, mut body) = body(Duration::from_secs(3));
-        futures::SinkExt::send(&mut tx, Ok(Frame::data(Bytes::from_static(b"a")))).await.unwrap();
-        futures::SinkExt::send(&mut tx, Ok(Frame::data(Bytes::from_static(b"b")))).await.unwrap();
+        futures::SinkExt::send(&mut tx, Ok(Frame::data(Bytes::from_static(b"a"))))
+            .await
+            .unwrap();
+        futures::SinkExt::send(&mut tx, Ok(Frame::data(Bytes::from_static(b"b"))))
+            .await
+            .unwrap();
         assert!(body.frame().await.unwrap().is_ok());
         tokio::time::sleep(Duration::from_secs(10)).await;
         assert!(body.frame().await.unwrap().is_ok());

@@ -108,7 +108,9 @@ fn resign_without<B>(req: &mut Request<B>, fixes: Vec<Fix>, principals: &Princip
     let Ok(signer) = tandem_sigv4::verify(req.method(), req.uri(), req.headers(), b"", now, |k| principals.secret_of(k)) else {
         return;
     };
-    let Some(secret) = principals.secret_of(&signer.access_key) else { return };
+    let Some(secret) = principals.secret_of(&signer.access_key) else {
+        return;
+    };
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let headers = req.headers_mut();
     fixes.into_iter().for_each(|f| f.apply(headers));
@@ -120,7 +122,17 @@ fn resign_without<B>(req: &mut Request<B>, fixes: Vec<Fix>, principals: &Princip
     {
         headers.insert(header::HOST, authority);
     }
-    tandem_sigv4::sign(&method, &uri, headers, b"", &signer.access_key, &secret, &signer.region, &signer.service, now);
+    tandem_sigv4::sign(
+        &method,
+        &uri,
+        headers,
+        b"",
+        &signer.access_key,
+        &secret,
+        &signer.region,
+        &signer.service,
+        now,
+    );
 }
 
 #[cfg(test)]

@@ -47,7 +47,8 @@ mod tests {
 
     fn xml(body: &str) -> Response<Body> {
         let mut r = Response::new(Body::from(body.to_string()));
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
         r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
         r
     }

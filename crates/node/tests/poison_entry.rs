@@ -69,6 +69,7 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
         apps: vec![],
         admins: vec!["admin".into()],
         store: tandem_store::StoreOptions::default(),
+        server: tandem_node::ServerLimits::default(),
     }
 }
 

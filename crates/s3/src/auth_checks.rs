@@ -55,10 +55,12 @@ fn check_signed(form: &AuthForm, headers: &HeaderMap) -> Result<(), Refusal> {
     if unsigned.is_empty() {
         return Ok(());
     }
-    Err(
-        Refusal::new(403, "AccessDenied", "There were headers present in the request which were not signed")
-            .with("HeadersNotSigned", unsigned.join(", ")),
+    Err(Refusal::new(
+        403,
+        "AccessDenied",
+        "There were headers present in the request which were not signed",
     )
+    .with("HeadersNotSigned", unsigned.join(", ")))
 }
 
 fn check_credential_date(scope: &V4Scope, code: &'static str, prefix: &str) -> Result<(), Refusal> {
@@ -101,9 +103,7 @@ fn check_v2_time(headers: &HeaderMap, now: OffsetDateTime) -> Result<(), Refusal
     if (now - when).abs() <= MAX_SKEW {
         return Ok(());
     }
-    let fmt = |t: OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-    };
+    let fmt = |t: OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
     Err(Refusal::new(
         403,
         "RequestTimeTooSkewed",

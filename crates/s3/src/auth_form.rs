@@ -65,7 +65,10 @@ fn credential_date(credential: &str) -> String {
 }
 
 fn split_signed(list: &str) -> Vec<String> {
-    list.split(';').map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect()
+    list.split(';')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect()
 }
 
 /// The SigV4 header form's scope, from `Credential=` and `SignedHeaders=`.

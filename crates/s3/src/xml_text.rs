@@ -57,7 +57,10 @@ pub fn check_request(uri: &Uri, headers: &HeaderMap) -> Result<(), Refusal> {
     }
     for (k, v) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
         if !representable(&k) || !representable(&v) {
-            return Err(refused(&format!("Query parameter {}", k.chars().filter(|c| allowed(*c)).collect::<String>())));
+            return Err(refused(&format!(
+                "Query parameter {}",
+                k.chars().filter(|c| allowed(*c)).collect::<String>()
+            )));
         }
     }
     if let Some(source) = headers.get("x-amz-copy-source").and_then(|v| v.to_str().ok())
@@ -89,7 +92,13 @@ mod tests {
     fn control_characters_in_the_path_query_or_echoed_headers_are_refused() {
         let ok: Uri = "/b/k%20x?versionId=abc&prefix=a%2Fb".parse().unwrap();
         assert_eq!(check_request(&ok, &HeaderMap::new()), Ok(()));
-        for bad in ["/b/k%00", "/b/k?versionId=%00", "/b?list-type=2&prefix=%01", "/b?uploads&key-marker=a%1Fb", "/b/k?uploadId=x%00"] {
+        for bad in [
+            "/b/k%00",
+            "/b/k?versionId=%00",
+            "/b?list-type=2&prefix=%01",
+            "/b?uploads&key-marker=a%1Fb",
+            "/b/k?uploadId=x%00",
+        ] {
             let u: Uri = bad.parse().unwrap();
             let e = check_request(&u, &HeaderMap::new()).unwrap_err();
             assert_eq!((e.status, e.code), (400, "InvalidArgument"), "{bad}");

@@ -406,7 +406,10 @@ mod tests {
         h.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
         assert_eq!(check_signed(&h, &["host", "x-amz-target"]), Ok(()));
         h.insert("x-amz-date", "20240101T000000Z".parse().unwrap());
-        assert_eq!(check_signed(&h, &["host", "x-amz-target"]), Err(SigError::HeadersNotSigned("x-amz-date".into())));
+        assert_eq!(
+            check_signed(&h, &["host", "x-amz-target"]),
+            Err(SigError::HeadersNotSigned("x-amz-date".into()))
+        );
     }
 
     #[test]
@@ -416,7 +419,10 @@ mod tests {
         sign(&m, &u, &mut h, b"{}", "AKID", "secret-key", "us-east-1", "dynamodb", now);
         let date = h["x-amz-date"].to_str().unwrap()[..8].to_string();
         for scope in ["", "2001010", "20010101"] {
-            let auth = h["authorization"].to_str().unwrap().replace(&format!("/{date}/"), &format!("/{scope}/"));
+            let auth = h["authorization"]
+                .to_str()
+                .unwrap()
+                .replace(&format!("/{date}/"), &format!("/{scope}/"));
             let mut forged = h.clone();
             forged.insert("authorization", auth.parse().unwrap());
             assert_eq!(

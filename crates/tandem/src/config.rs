@@ -117,7 +117,9 @@ impl ServerConfig {
             ));
         }
         if self.http2_max_header_list_size < 1024 {
-            return Err(ConfigError::Invalid("[server] http2_max_header_list_size must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "[server] http2_max_header_list_size must be at least 1024".into(),
+            ));
         }
         Ok(())
     }

@@ -10,19 +10,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_dynamo::{ExpressionContext, item_from_json};
+use tandem_fuzz::expr::{ExprInput, expression_input};
 use tandem_fuzz::input::Fields;
 use tandem_fuzz::print;
 
 fuzz_target!(|data: &[u8]| {
-    let f = Fields::split(data, 4);
-    let expression = f.text(0);
-    if expression.len() > 4096 {
+    let Some(ExprInput {
+        expression,
+        mut context,
+        item,
+    }) = expression_input(&Fields::split(data, 4), Some(2), 3)
+    else {
         return;
-    }
-    let (names, values) = (f.json(1), f.json(2));
-    let Ok(mut context) = ExpressionContext::from_json(names.as_ref(), values.as_ref()) else { return };
-    let item = f.json(3).and_then(|j| item_from_json(&j).ok()).unwrap_or_default();
+    };
     let mut as_filter = context.clone();
     let parsed = context.parse_condition(&expression);
     let filter = as_filter.parse_filter(&expression);

@@ -9,22 +9,25 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_dynamo::{ExpressionContext, item_from_json};
+use tandem_fuzz::expr::{ExprInput, expression_input};
 use tandem_fuzz::input::Fields;
 use tandem_fuzz::print;
 
 fuzz_target!(|data: &[u8]| {
     let f = Fields::split(data, 6);
-    let expression = f.text(0);
-    if expression.len() > 4096 {
+    let Some(ExprInput {
+        expression,
+        mut context,
+        item,
+    }) = expression_input(&f, Some(2), 5)
+    else {
         return;
-    }
-    let (names, values) = (f.json(1), f.json(2));
-    let Ok(mut context) = ExpressionContext::from_json(names.as_ref(), values.as_ref()) else { return };
+    };
     let hash = f.opt_text(3).unwrap_or_else(|| "id".into());
     let range = f.opt_text(4);
-    let item = f.json(5).and_then(|j| item_from_json(&j).ok()).unwrap_or_default();
-    let Ok(key) = context.parse_key_condition(&expression, &hash, range.as_deref()) else { return };
+    let Ok(key) = context.parse_key_condition(&expression, &hash, range.as_deref()) else {
+        return;
+    };
     assert_eq!(key.hash_key, hash);
     if let Some(r) = &key.range {
         assert_eq!(Some(&r.key), range.as_ref(), "a range condition on a key that is not the range key");
@@ -32,5 +35,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = r.condition.values();
     }
     let _ = key.matches(&item);
-    print::assert_reparses(&key, print::key_condition(&key), |c, text| c.parse_key_condition(text, &hash, range.as_deref()));
+    print::assert_reparses(&key, print::key_condition(&key), |c, text| {
+        c.parse_key_condition(text, &hash, range.as_deref())
+    });
 });

@@ -9,27 +9,34 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_dynamo::{ExpressionContext, PathElement, item_from_json};
+use tandem_dynamo::PathElement;
+use tandem_fuzz::expr::{ExprInput, expression_input};
 use tandem_fuzz::input::Fields;
 use tandem_fuzz::print;
 
 fuzz_target!(|data: &[u8]| {
-    let f = Fields::split(data, 3);
-    let expression = f.text(0);
-    if expression.len() > 4096 {
+    let Some(ExprInput {
+        expression,
+        mut context,
+        item,
+    }) = expression_input(&Fields::split(data, 3), None, 2)
+    else {
         return;
-    }
-    let names = f.json(1);
-    let Ok(mut context) = ExpressionContext::from_json(names.as_ref(), None) else { return };
-    let item = f.json(2).and_then(|j| item_from_json(&j).ok()).unwrap_or_default();
-    let Ok(projection) = context.parse_projection(&expression) else { return };
+    };
+    let Ok(projection) = context.parse_projection(&expression) else {
+        return;
+    };
     let projected = projection.apply(&item);
     assert!(projected.keys().all(|k| item.contains_key(k)), "a projection invented an attribute");
     for path in projection.paths() {
         // List elements are compacted (`l[3]` alone becomes `l[0]`), so only
         // paths of map keys read back at the same place.
         if path.elements().iter().all(|e| matches!(e, PathElement::Attribute(_))) {
-            assert_eq!(path.resolve(&projected), path.resolve(&item), "{path:?} reads differently after projecting");
+            assert_eq!(
+                path.resolve(&projected),
+                path.resolve(&item),
+                "{path:?} reads differently after projecting"
+            );
         }
     }
     print::assert_reparses(&projection, print::projection(&projection), |c, text| c.parse_projection(text));

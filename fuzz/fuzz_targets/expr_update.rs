@@ -9,20 +9,20 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_dynamo::{ExpressionContext, item_from_json};
+use tandem_fuzz::expr::{ExprInput, expression_input};
 use tandem_fuzz::input::Fields;
 use tandem_fuzz::items::assert_stored_round_trip;
 use tandem_fuzz::print;
 
 fuzz_target!(|data: &[u8]| {
-    let f = Fields::split(data, 4);
-    let expression = f.text(0);
-    if expression.len() > 4096 {
+    let Some(ExprInput {
+        expression,
+        mut context,
+        item,
+    }) = expression_input(&Fields::split(data, 4), Some(2), 3)
+    else {
         return;
-    }
-    let (names, values) = (f.json(1), f.json(2));
-    let Ok(mut context) = ExpressionContext::from_json(names.as_ref(), values.as_ref()) else { return };
-    let item = f.json(3).and_then(|j| item_from_json(&j).ok()).unwrap_or_default();
+    };
     let Ok(update) = context.parse_update(&expression) else { return };
     let _ = context.check_all_used();
     let _ = update.updated_projection().apply(&item);

@@ -33,7 +33,10 @@ fn chunks(batch: &[u8], sizes: &[u8]) -> Vec<Chunk> {
 fn assert_header_round_trips(header: &Shipped) {
     let encoded = encode_header(header);
     let json = &encoded[4..];
-    assert_eq!(u32::from_be_bytes([encoded[0], encoded[1], encoded[2], encoded[3]]) as usize, json.len());
+    assert_eq!(
+        u32::from_be_bytes([encoded[0], encoded[1], encoded[2], encoded[3]]) as usize,
+        json.len()
+    );
     let again: Shipped = serde_json::from_slice(json).expect("an encoded header decodes");
     assert_eq!(
         serde_json::to_value(&again).expect("a header is JSON"),

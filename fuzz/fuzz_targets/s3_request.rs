@@ -47,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
         out.status,
         String::from_utf8_lossy(&out.body)
     );
-    let xml = out.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().ends_with(b"xml"));
+    let xml = out
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().ends_with(b"xml"));
     if xml {
         assert_well_formed_xml(&out.body);
     }

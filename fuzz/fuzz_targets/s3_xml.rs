@@ -23,7 +23,9 @@ fn deserialize<T: for<'x> Deserialize<'x>>(xml: &[u8]) -> Option<T> {
 fn round_trip<T: for<'x> Deserialize<'x> + Serialize + PartialEq + Debug>(xml: &[u8]) -> Option<T> {
     let value: T = deserialize(xml)?;
     let mut out = Vec::new();
-    value.serialize(&mut Serializer::new(&mut out)).expect("an accepted body serializes");
+    value
+        .serialize(&mut Serializer::new(&mut out))
+        .expect("an accepted body serializes");
     match deserialize::<T>(&out) {
         Some(again) => assert_eq!(again, value, "changed through {:?}", String::from_utf8_lossy(&out)),
         None => panic!("serialized as {:?}, an accepted body does not parse", String::from_utf8_lossy(&out)),

@@ -29,7 +29,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = verify(&method, &uri, &headers, body, NOW, secret_of);
 
     // Region names come from the operator's config; keep them header-safe.
-    let region: String = f.text(4).chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+    let region: String = f
+        .text(4)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect();
     let region = if region.is_empty() { "us-east-1".to_string() } else { region };
     headers.remove(http::header::AUTHORIZATION);
     headers.insert(http::header::HOST, HeaderValue::from_static("127.0.0.1:9000"));
@@ -39,7 +44,11 @@ fuzz_target!(|data: &[u8]| {
         region: region.clone(),
         service: "dynamodb".into(),
     };
-    assert_eq!(verify(&method, &uri, &headers, body, NOW, secret_of), Ok(signer), "a signed request does not verify");
+    assert_eq!(
+        verify(&method, &uri, &headers, body, NOW, secret_of),
+        Ok(signer),
+        "a signed request does not verify"
+    );
     let mut tampered = body.to_vec();
     tampered.push(b'x');
     assert_eq!(verify(&method, &uri, &headers, &tampered, NOW, secret_of), Err(SigError::Mismatch));

@@ -46,11 +46,7 @@ fn new_scratch() -> Scratch {
             panic!("setting up the scratch store failed: {}", e.message);
         }
     }
-    Scratch {
-        _dir: dir,
-        api,
-        served: 0,
-    }
+    Scratch { _dir: dir, api, served: 0 }
 }
 
 /// Serves one request (`target` is the X-Amz-Target value).

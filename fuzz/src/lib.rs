@@ -4,6 +4,7 @@
 //! scratch store. Nothing here is part of the product.
 
 pub mod dynamo;
+pub mod expr;
 pub mod input;
 pub mod items;
 pub mod print;

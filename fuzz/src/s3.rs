@@ -104,7 +104,10 @@ fn new_scratch() -> Scratch {
         service: builder.build(),
         served: 0,
     };
-    for (method, target, body) in [(Method::PUT, format!("/{BUCKET}"), &b""[..]), (Method::PUT, format!("/{BUCKET}/k"), b"hello")] {
+    for (method, target, body) in [
+        (Method::PUT, format!("/{BUCKET}"), &b""[..]),
+        (Method::PUT, format!("/{BUCKET}/k"), b"hello"),
+    ] {
         let out = scratch.serve(S3Input {
             method,
             target,
@@ -196,9 +199,7 @@ fn sign(method: &Method, target: &str, headers: &mut HeaderMap, body: &[u8], sig
         Signing::AsIs => target.to_string(),
         Signing::V2Header => {
             if !headers.contains_key("date") && !headers.contains_key("x-amz-date") {
-                let date = now
-                    .format(&time::format_description::well_known::Rfc2822)
-                    .unwrap_or_default();
+                let date = now.format(&time::format_description::well_known::Rfc2822).unwrap_or_default();
                 if let Ok(v) = HeaderValue::from_str(&date) {
                     headers.insert(http::header::DATE, v);
                 }

@@ -1,6 +1,7 @@
 """Put / Get / Head / Delete / Copy object, ranges, conditionals, DeleteObjects."""
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -389,3 +390,16 @@ def test_concurrent_overwrites_and_reads_never_see_torn_objects(node, bucket):
     assert problems == [], problems[:5]
     final = node.client().get_object(Bucket=bucket, Key="contended")["Body"].read()
     assert md5_hex(final) in valid
+
+
+def test_a_put_after_a_zero_byte_put_on_the_same_connection_is_answered(node, bucket):
+    """boto3 sends `Expect: 100-continue` with a zero-byte PutObject; the node answers at once
+    (no body, so no 100 Continue), and botocore would then misread the next answer on that
+    connection and hang until its read timeout. The node closes such connections after the
+    answer, so the next PUT gets a fresh one and its answer in time."""
+    s3 = node.client(read_timeout=5)
+    for i, size in enumerate([0, 443, 0, 0, 70_000, 0, 10]):
+        t = time.monotonic()
+        s3.put_object(Bucket=bucket, Key=f"z{i}", Body=b"x" * size)
+        assert time.monotonic() - t < 3, f"PUT of {size} bytes after a zero-byte PUT took {time.monotonic() - t:.1f} s"
+        assert s3.head_object(Bucket=bucket, Key=f"z{i}")["ContentLength"] == size

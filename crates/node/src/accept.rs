@@ -205,7 +205,7 @@ fn spawn_connection(
         let node = handler.clone();
         async move {
             let req = req.map(|body| ProgressBody::new(body, progress));
-            let resp = node.handle(req).await;
+            let resp = node.serve(req).await;
             Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
         }
     });

@@ -12,6 +12,7 @@ pub mod conn;
 pub mod control;
 mod documents;
 pub mod dynamo;
+pub mod expect;
 pub mod health;
 pub mod host;
 pub mod http;

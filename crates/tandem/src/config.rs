@@ -425,6 +425,25 @@ secret_access_key = "replication-secret-1"
         assert_eq!(node.peers.len(), 1);
         assert_eq!(node.peers[0].url, "http://127.0.0.1:9000");
         assert!(c.region("eu-west").unwrap_err().to_string().contains("us-east, ap-tokyo"));
+        assert_eq!(node.store, tandem_store::StoreOptions::default(), "no [store]: the defaults");
+    }
+
+    #[test]
+    fn the_store_section_sets_the_disk_reserve_and_the_clock_guard() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tandem.toml");
+        let base = "[[regions]]\nname='a'\nlisten='127.0.0.1:1'\ndata_dir='/x'\n\
+                    [[access_keys]]\naccess_key_id='AKIA1'\nsecret_access_key='secretsecret'\n";
+        std::fs::write(&path, format!("{base}[store]\nmin_free_bytes = 0\nmax_clock_lead_ms = 900000\n")).unwrap();
+        let c = Config::load(&path).unwrap();
+        let node = c.node(c.region("a").unwrap());
+        assert_eq!(node.store.min_free_bytes, 0);
+        assert_eq!(node.store.max_clock_lead_ms, 900_000);
+        std::fs::write(&path, format!("{base}[store]\nmax_clock_lead_ms = 1000\n")).unwrap();
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.store.min_free_bytes, tandem_store::space::DEFAULT_MIN_FREE_BYTES);
+        std::fs::write(&path, format!("{base}[store]\nmin_free = 1\n")).unwrap();
+        assert!(Config::load(&path).unwrap_err().to_string().contains("min_free"));
     }
 
     const ONE_REGION: &str = "[[regions]]\nname='a'\nlisten='127.0.0.1:1'\ndata_dir='/x'\n[[access_keys]]\naccess_key_id='AKIA1'\nsecret_access_key='secretsecret'\n";

@@ -60,7 +60,9 @@ pub struct RejectedChange {
     pub reason: String,
 }
 
-/// What routing one change decided.
+/// What routing one change decided. Built and matched once per entry, never
+/// stored in bulk, so the size of `Ship` does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Route {
     Skip,
     Ship(Outgoing),

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
@@ -85,6 +86,10 @@ struct ActivityInner {
     started: AtomicU64,
     /// Nanoseconds after `epoch` at which the last request ended.
     quiet_since: AtomicU64,
+    /// The task reading the socket while a request is in flight (no read
+    /// deadline then): woken when the request ends, so the idle deadline
+    /// starts even if hyper does not read again on its own.
+    reader: AtomicWaker,
 }
 
 impl Activity {
@@ -95,6 +100,7 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             started: AtomicU64::new(0),
             quiet_since: AtomicU64::new(0),
+            reader: AtomicWaker::new(),
         }))
     }
 
@@ -133,6 +139,7 @@ impl Drop for InFlight {
         let since = u64::try_from(a.epoch().elapsed().as_nanos()).unwrap_or(u64::MAX);
         a.0.quiet_since.store(since, Ordering::SeqCst);
         a.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        a.0.reader.wake();
     }
 }
 
@@ -216,7 +223,15 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
                     };
                     Poll::Ready(Err(kind.error(after)))
                 }
-                _ => Poll::Pending,
+                Some(_) => Poll::Pending,
+                None => {
+                    this.activity.0.reader.register(cx.waker());
+                    // The request may have ended since the deadline was computed.
+                    if this.activity.snapshot().0 == 0 {
+                        cx.waker().wake_by_ref();
+                    }
+                    Poll::Pending
+                }
             },
         }
     }
@@ -349,6 +364,27 @@ mod tests {
         let e = io.read(&mut [0; 8]).await.unwrap_err();
         assert_eq!(kind_of(&e), Some(Expired::Idle));
         assert_eq!(ended.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_read_pending_when_the_request_ends_gets_the_idle_deadline() {
+        let (_client, server) = duplex(64);
+        let activity = Activity::new();
+        let request = activity.begin();
+        let mut io = GuardedIo::new(server, activity, timeouts());
+        let reader = tokio::spawn(async move {
+            let e = io.read(&mut [0; 8]).await.unwrap_err();
+            (kind_of(&e), Instant::now())
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        drop(request);
+        let ended = Instant::now();
+        let (kind, at) = tokio::time::timeout(Duration::from_secs(60), reader)
+            .await
+            .expect("the pending read was woken when the request ended")
+            .unwrap();
+        assert_eq!(kind, Some(Expired::Idle));
+        assert_eq!(at - ended, Duration::from_secs(5));
     }
 
     #[tokio::test(start_paused = true)]

@@ -114,7 +114,9 @@ impl Node {
                 text(StatusCode::INTERNAL_SERVER_ERROR, "application/xml", internal_error_xml())
             }
         };
-        if resp.status().is_server_error()
+        // A body that stalled or was not XML is the cause of whatever error
+        // the handler made of its failed read (s3s: 500, an upload: 400).
+        if (resp.status().is_client_error() || resp.status().is_server_error())
             && let Some(fault) = faults.get()
         {
             return self.refused(api, &crate::documents::refusal(fault), start);

@@ -4,9 +4,10 @@
 //! [`ProgressBody`] fails with [`Stalled`] when the client sends no byte for
 //! the progress timeout while the server is waiting for one. Time the server
 //! spends not reading (writing to disk, waiting for a commit) does not count,
-//! and a slow body that keeps moving never times out. The S3 API answers a
-//! stalled body with `RequestTimeout` (400), DynamoDB with a serialization
-//! error; in both cases hyper closes the connection, as the body is unfinished.
+//! and a slow body that keeps moving never times out. The stall is recorded in
+//! the body's [`BodyFaults`], and the node answers an S3 request whose body
+//! stalled with `RequestTimeout` (400); DynamoDB answers a serialization
+//! error. Either way hyper closes the connection, as the body is unfinished.
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};

@@ -64,11 +64,25 @@ fn date_fix(name: HeaderName, headers: &http::HeaderMap) -> Option<Fix> {
     })
 }
 
-/// The fix a `Range` header needs, if any: one that s3s cannot parse is dropped.
+/// One RFC 9110 byte range: `first-`, `first-last` or `-suffix`, digits only
+/// (s3s also takes `bytes=-`, an empty suffix, and would answer 416).
+fn single_byte_range(text: &str) -> bool {
+    let Some((first, last)) = text.strip_prefix("bytes=").and_then(|r| r.split_once('-')) else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(first) && (last.is_empty() || digits(last))) || (first.is_empty() && digits(last))
+}
+
+/// The fix a `Range` header needs, if any: one that is not a single byte
+/// range s3s can parse is dropped.
 fn range_fix(headers: &http::HeaderMap) -> Option<Fix> {
     let mut values = headers.get_all(header::RANGE).iter();
     let (first, second) = (values.next()?, values.next());
-    let parses = second.is_none() && first.to_str().is_ok_and(|t| t.is_empty() || Range::parse(t).is_ok());
+    let parses = second.is_none()
+        && first
+            .to_str()
+            .is_ok_and(|t| t.is_empty() || (single_byte_range(t) && Range::parse(t).is_ok()));
     (!parses).then_some(Fix::Remove(header::RANGE))
 }
 
@@ -172,6 +186,10 @@ mod tests {
             ("range", "items=0-1"),
             ("range", "bytes=0-1,3-4"),
             ("range", "bytes=5-2"),
+            ("range", "bytes=-"),
+            ("range", "bytes=--1"),
+            ("range", "bytes=+1-2"),
+            ("range", "bytes=99999999999999999999-"),
             ("if-modified-since", "yesterday"),
             ("if-unmodified-since", "Mon, 32 Foo 2024 99:00:00 GMT"),
         ] {
@@ -189,6 +207,11 @@ mod tests {
         let mut req = get(&[("range", "bytes=0-9"), ("if-modified-since", "Tue, 02 Jan 2024 03:04:05 GMT")]);
         ignore_malformed(&mut req, &principals());
         assert_eq!(req.headers()["range"], "bytes=0-9");
+        for valid in ["bytes=5-", "bytes=-3", "bytes=100-200"] {
+            let mut req = get(&[("range", valid)]);
+            ignore_malformed(&mut req, &principals());
+            assert_eq!(req.headers()["range"], valid);
+        }
         assert_eq!(req.headers()["if-modified-since"], "Tue, 02 Jan 2024 03:04:05 GMT");
         let mut req = get(&[("if-unmodified-since", "Tue, 02 Jan 2024 03:04:05 +0000")]);
         ignore_malformed(&mut req, &principals());

@@ -1,11 +1,14 @@
 //! The DynamoDB JSON API of a region node: one entry point that takes the
 //! `X-Amz-Target` operation and the request body and returns the response body.
-//! Every operation is named here once (the router) and implemented in `ops/`.
+//! Every operation is named here once (the router, over the typed
+//! [`DynamoOp`]) and implemented in `ops/`; [`crate::authorize`] runs first.
 
 use serde_json::Value;
 use tandem_store::Store;
 
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
+use crate::authorize::Authority;
+use crate::operation::DynamoOp;
 
 /// Target prefixes of the two JSON protocols served.
 pub const DYNAMODB_TARGET: &str = "DynamoDB_20120810.";
@@ -20,24 +23,6 @@ pub struct DynamoApi {
     pub(crate) tokens: std::sync::Arc<crate::ops::transact::TokenCache>,
     /// Every region of the deployment: where global-table replicas may go.
     pub(crate) regions: std::sync::Arc<Vec<String>>,
-}
-
-/// Whether an operation changes state (used for fencing and metrics).
-pub fn writes(operation: &str) -> bool {
-    matches!(
-        operation,
-        "CreateTable"
-            | "DeleteTable"
-            | "UpdateTable"
-            | "PutItem"
-            | "UpdateItem"
-            | "DeleteItem"
-            | "BatchWriteItem"
-            | "TransactWriteItems"
-            | "TagResource"
-            | "UntagResource"
-            | "UpdateTimeToLive"
-    )
 }
 
 impl DynamoApi {
@@ -57,8 +42,9 @@ impl DynamoApi {
         self
     }
 
-    /// Serves one request. `target` is the full `X-Amz-Target` header value.
-    pub async fn handle(&self, target: &str, body: &[u8]) -> DynamoResult<Value> {
+    /// Serves one request of operation `op` (parsed from `X-Amz-Target`),
+    /// authorized for `authority` before anything is read or written.
+    pub async fn handle(&self, op: DynamoOp, body: &[u8], authority: &Authority<'_>) -> DynamoResult<Value> {
         let req: Value = if body.is_empty() {
             Value::Object(Default::default())
         } else {
@@ -72,54 +58,42 @@ impl DynamoApi {
         if !req.is_object() {
             return Err(DynamoError::new(ErrorKind::Serialization, "The request body must be a JSON object"));
         }
-        if let Some(op) = target.strip_prefix(DYNAMODB_TARGET) {
-            return self.dynamodb(op, req).await;
+        if op == DynamoOp::Unknown {
+            return Err(DynamoError::new(ErrorKind::UnknownOperation, "The requested operation is not supported"));
         }
-        if let Some(op) = target.strip_prefix(STREAMS_TARGET) {
-            return self.streams(op, req).await;
-        }
-        Err(DynamoError::new(ErrorKind::UnknownOperation, format!("Unknown target: {target}")))
+        self.authorize(op, &req, authority)?;
+        self.route(op, req).await
     }
 
-    async fn dynamodb(&self, op: &str, req: Value) -> DynamoResult<Value> {
+    /// The router: every operation, named once.
+    async fn route(&self, op: DynamoOp, req: Value) -> DynamoResult<Value> {
+        use DynamoOp::*;
         match op {
-            "CreateTable" => self.create_table(req).await,
-            "DescribeTable" => self.describe_table(req).await,
-            "ListTables" => self.list_tables(req).await,
-            "DeleteTable" => self.delete_table(req).await,
-            "UpdateTable" => self.update_table(req).await,
-            "TagResource" => self.tag_resource(req, false).await,
-            "UntagResource" => self.tag_resource(req, true).await,
-            "ListTagsOfResource" => self.list_tags(req).await,
-            "UpdateTimeToLive" => self.update_ttl(req).await,
-            "DescribeTimeToLive" => self.describe_ttl(req).await,
-            "PutItem" => self.put_item(req).await,
-            "GetItem" => self.get_item(req).await,
-            "UpdateItem" => self.update_item(req).await,
-            "DeleteItem" => self.delete_item(req).await,
-            "Query" => self.query(req).await,
-            "Scan" => self.scan(req).await,
-            "BatchGetItem" => self.batch_get_item(req).await,
-            "BatchWriteItem" => self.batch_write_item(req).await,
-            "TransactWriteItems" => self.transact_write_items(req).await,
-            "TransactGetItems" => self.transact_get_items(req).await,
-            _ => Err(DynamoError::new(
-                ErrorKind::UnknownOperation,
-                format!("Operation {op} is not supported"),
-            )),
-        }
-    }
-
-    async fn streams(&self, op: &str, req: Value) -> DynamoResult<Value> {
-        match op {
-            "ListStreams" => self.list_streams(req).await,
-            "DescribeStream" => self.describe_stream(req).await,
-            "GetShardIterator" => self.get_shard_iterator(req).await,
-            "GetRecords" => self.get_records(req).await,
-            _ => Err(DynamoError::new(
-                ErrorKind::UnknownOperation,
-                format!("Operation {op} is not supported"),
-            )),
+            CreateTable => self.create_table(req).await,
+            DescribeTable => self.describe_table(req).await,
+            ListTables => self.list_tables(req).await,
+            DeleteTable => self.delete_table(req).await,
+            UpdateTable => self.update_table(req).await,
+            TagResource => self.tag_resource(req, false).await,
+            UntagResource => self.tag_resource(req, true).await,
+            ListTagsOfResource => self.list_tags(req).await,
+            UpdateTimeToLive => self.update_ttl(req).await,
+            DescribeTimeToLive => self.describe_ttl(req).await,
+            PutItem => self.put_item(req).await,
+            GetItem => self.get_item(req).await,
+            UpdateItem => self.update_item(req).await,
+            DeleteItem => self.delete_item(req).await,
+            Query => self.query(req).await,
+            Scan => self.scan(req).await,
+            BatchGetItem => self.batch_get_item(req).await,
+            BatchWriteItem => self.batch_write_item(req).await,
+            TransactWriteItems => self.transact_write_items(req).await,
+            TransactGetItems => self.transact_get_items(req).await,
+            ListStreams => self.list_streams(req).await,
+            DescribeStream => self.describe_stream(req).await,
+            GetShardIterator => self.get_shard_iterator(req).await,
+            GetRecords => self.get_records(req).await,
+            Unknown => Err(DynamoError::new(ErrorKind::UnknownOperation, "The requested operation is not supported")),
         }
     }
 }

@@ -17,6 +17,10 @@ pub enum ErrorKind {
     MissingAuthenticationToken,
     UnrecognizedClient,
     InvalidSignature,
+    /// A policy does not allow the action on the resource.
+    AccessDenied,
+    /// Temporary credentials past their expiry.
+    ExpiredToken,
     LimitExceeded,
     InternalServer,
     ExpiredIterator,
@@ -45,6 +49,8 @@ impl ErrorKind {
             MissingAuthenticationToken => ("com.amazon.coral.service#MissingAuthenticationTokenException", 400),
             UnrecognizedClient => ("com.amazon.coral.service#UnrecognizedClientException", 400),
             InvalidSignature => ("com.amazon.coral.service#InvalidSignatureException", 400),
+            AccessDenied => ("com.amazon.coral.service#AccessDeniedException", 400),
+            ExpiredToken => ("com.amazon.coral.service#ExpiredTokenException", 400),
             LimitExceeded => ("com.amazonaws.dynamodb.v20120810#LimitExceededException", 400),
             InternalServer => ("com.amazonaws.dynamodb.v20120810#InternalServerError", 500),
             ExpiredIterator => ("com.amazonaws.dynamodb.v20120810#ExpiredIteratorException", 400),

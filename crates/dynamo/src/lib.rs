@@ -47,8 +47,10 @@ pub use wire::{item_from_json, item_to_json};
 // The DynamoDB API on top of the model: protocol, catalog, storage, operations.
 pub mod api;
 pub mod api_error;
+pub mod authorize;
 mod catalog;
 mod keys;
+pub mod operation;
 mod ops;
 mod params;
 pub mod replica;

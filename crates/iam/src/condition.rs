@@ -167,6 +167,11 @@ fn check_value(family: Family, v: &str) -> Result<(), String> {
 }
 
 impl Condition {
+    /// The condition key it reads.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
     /// Whether the condition holds for the request.
     pub fn holds(&self, cx: &Context) -> bool {
         let present = cx.get(&self.key);

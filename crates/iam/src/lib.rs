@@ -7,9 +7,12 @@
 pub mod condition;
 pub mod context;
 pub mod decide;
+pub mod keys;
+pub mod operations;
 pub mod pattern;
 pub mod policy;
 
 pub use context::Context;
-pub use decide::{Caller, Decision, Grant};
+pub use decide::{Caller, Decision, Grant, decide};
+pub use keys::SourceAddr;
 pub use policy::{Policy, Request, Rules, Verdict, Who};

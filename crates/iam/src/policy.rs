@@ -147,6 +147,16 @@ impl Policy {
         verdict
     }
 
+    /// Whether a condition reads a key starting with `prefix` (any case):
+    /// lets an API skip gathering keys no statement reads.
+    pub fn reads_key(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.key().to_ascii_lowercase().starts_with(&prefix))
+    }
+
     /// Whether some statement allows `action` to everyone, anonymous
     /// requests included, without conditions (a public policy).
     pub fn allows_everyone(&self) -> bool {

@@ -204,7 +204,8 @@ fn spawn_connection(
         let request = activity.begin();
         let node = handler.clone();
         async move {
-            let req = req.map(|body| ProgressBody::new(body, progress));
+            let mut req = req.map(|body| ProgressBody::new(body, progress));
+            req.extensions_mut().insert(tandem_iam::SourceAddr(peer.ip()));
             let resp = node.serve(req).await;
             Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
         }

@@ -8,6 +8,8 @@
 //! its tables in this region.
 
 use serde::Deserialize;
+use tandem_dynamo::authorize::Authority;
+use tandem_dynamo::operation::DynamoOp;
 use serde_json::{Value, json};
 use tandem_control::{AppBucket, AppSpec, AppTable};
 use tandem_store::{BucketRecord, ReplicationConfig, ReplicationFilter, ReplicationRule, StoreError, Versioning};
@@ -174,8 +176,9 @@ impl Node {
         let api = &self.inner.dynamo;
         let described = api
             .handle(
-                "DynamoDB_20120810.DescribeTable",
+                DynamoOp::DescribeTable,
                 json!({ "TableName": table.name }).to_string().as_bytes(),
+                &Authority::Node,
             )
             .await;
         let replicas: Vec<String> = match &described {
@@ -189,7 +192,7 @@ impl Node {
             (false, true) => (
                 "create",
                 format!("global table {} (replicas {}, {})", table.name, app.primary, app.secondary),
-                Some(("CreateTable", create_table_request(app, table))),
+                Some((DynamoOp::CreateTable, create_table_request(app, table))),
             ),
             (false, false) => (
                 "wait",
@@ -200,7 +203,7 @@ impl Node {
                 "update",
                 format!("add a replica of table {} in {}", table.name, app.secondary),
                 Some((
-                    "UpdateTable",
+                    DynamoOp::UpdateTable,
                     json!({ "TableName": table.name, "ReplicaUpdates": [{ "Create": { "RegionName": app.secondary } }] }),
                 )),
             ),
@@ -208,9 +211,9 @@ impl Node {
         };
         steps.push(step(&app.id, action, detail));
         if let (false, Some((op, body))) = (dry_run, request)
-            && let Err(e) = api.handle(&format!("DynamoDB_20120810.{op}"), body.to_string().as_bytes()).await
+            && let Err(e) = api.handle(op, body.to_string().as_bytes(), &Authority::Node).await
         {
-            steps.push(step(&app.id, "failed", format!("{op} {}: {}", table.name, e.message)));
+            steps.push(step(&app.id, "failed", format!("{} {}: {}", op.name(), table.name, e.message)));
         }
     }
 
@@ -242,7 +245,7 @@ impl Node {
             if self
                 .inner
                 .dynamo
-                .handle("DynamoDB_20120810.DeleteTable", body.as_bytes())
+                .handle(DynamoOp::DeleteTable, body.as_bytes(), &Authority::Node)
                 .await
                 .is_ok()
             {

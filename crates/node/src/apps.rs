@@ -12,6 +12,7 @@ use s3s::Body;
 use serde_json::{Value, json};
 use tandem_control::{AppState, ControlError};
 
+use crate::control_ops::ControlOp;
 use crate::{Node, ReqBody};
 
 const PREFIX: &str = "/_tandem/apps/";
@@ -72,8 +73,9 @@ impl Node {
         }
     }
 
-    /// Reads a small signed body and checks that its signer is an admin.
-    async fn admin_request(&self, req: Request<ReqBody>, what: &str) -> Result<(String, bytes::Bytes), Response<Body>> {
+    /// Reads a small signed body and checks that its signer may perform
+    /// `op` (on `app`, when it names one).
+    async fn authorized_request(&self, req: Request<ReqBody>, op: ControlOp, app: Option<&str>) -> Result<(String, bytes::Bytes), Response<Body>> {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()) else {
             return Err(error(
@@ -86,20 +88,19 @@ impl Node {
         let now = time::OffsetDateTime::now_utc();
         let signer = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k))
             .map_err(|e| error(StatusCode::FORBIDDEN, "AccessDenied", format!("a signed request is required: {e}")))?;
-        let who = principals.principal_of(&signer.access_key).unwrap_or_default().to_string();
-        if !self.inner.admins.contains(&who) {
-            return Err(error(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                format!("{who} may not {what} (not an admin)"),
-            ));
-        }
-        Ok((who, bytes))
+        let Some(caller) = principals.caller(&signer.access_key) else {
+            return Err(error(StatusCode::FORBIDDEN, "AccessDenied", "unknown access key"));
+        };
+        let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
+        let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
+        op.authorize(&caller, &op.resource(&self.inner.region, app), &context)
+            .map_err(|why| error(StatusCode::FORBIDDEN, "AccessDenied", why))?;
+        Ok((caller.principal.clone(), bytes))
     }
 
     /// Serves `POST /_tandem/apply` (admin only).
     pub(crate) async fn apply(&self, req: Request<ReqBody>) -> Response<Body> {
-        let (who, bytes) = match self.admin_request(req, "apply the deployment's configuration").await {
+        let (who, bytes) = match self.authorized_request(req, ControlOp::Apply, None).await {
             Ok(x) => x,
             Err(resp) => return resp,
         };
@@ -115,7 +116,7 @@ impl Node {
 
     /// Serves `POST /_tandem/destroy` (admin only): body `{"app": {...}}`.
     pub(crate) async fn destroy(&self, req: Request<ReqBody>) -> Response<Body> {
-        let (_, bytes) = match self.admin_request(req, "destroy an app's data").await {
+        let (_, bytes) = match self.authorized_request(req, ControlOp::Destroy, None).await {
             Ok(x) => x,
             Err(resp) => return resp,
         };
@@ -136,7 +137,7 @@ impl Node {
     }
 
     async fn set_app_state(&self, req: Request<ReqBody>, app: String) -> Response<Body> {
-        let (who, bytes) = match self.admin_request(req, "change application states").await {
+        let (who, bytes) = match self.authorized_request(req, ControlOp::SetAppState, Some(&app)).await {
             Ok(x) => x,
             Err(resp) => return resp,
         };

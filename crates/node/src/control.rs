@@ -1,4 +1,5 @@
-//! The control API under `/_tandem/` (SigV4-authenticated like S3): the change
+//! The control API under `/_tandem/` (SigV4-authenticated like S3, each
+//! operation authorized by [`crate::control_ops`]): the change
 //! log read-only (`GET /_tandem/changes?after=SEQ&limit=N`), replication status
 //! (`GET /_tandem/replication`), inventories for diffs
 //! (`GET /_tandem/replication/inventory?bucket=B|table=T&after=`) and resync
@@ -10,12 +11,16 @@ use s3s::route::S3Route;
 use s3s::{Body, S3Request, S3Response, S3Result, s3_error};
 use tandem_store::Store;
 
+use crate::control_ops::ControlOp;
+
 /// Path prefix of every control endpoint.
 pub const PREFIX: &str = "/_tandem/";
 /// Largest page of change-log entries.
 const MAX_CHANGES: usize = 1000;
 
 pub struct ControlRoute {
+    pub region: String,
+    pub principals: tandem_s3::Principals,
     pub store: Store,
     pub replication: tandem_replication::Replication,
     pub apps: tandem_control::AppControl,
@@ -77,6 +82,19 @@ fn json(status: StatusCode, value: serde_json::Value) -> S3Response<Body> {
 impl S3Route for ControlRoute {
     fn is_match(&self, _method: &Method, uri: &Uri, _headers: &HeaderMap, _extensions: &mut Extensions) -> bool {
         uri.path().starts_with(PREFIX)
+    }
+
+    async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
+        let caller = req
+            .credentials
+            .as_ref()
+            .and_then(|c| self.principals.caller(&c.access_key))
+            .ok_or_else(|| s3_error!(AccessDenied, "the control API needs a signed request"))?;
+        let op = ControlOp::of(&req.method, req.uri.path());
+        let source = req.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
+        let context = tandem_iam::keys::global_context(Some(&caller), source, false, time::OffsetDateTime::now_utc());
+        op.authorize(&caller, &op.resource(&self.region, None), &context)
+            .map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::AccessDenied, why))
     }
 
     async fn call(&self, req: S3Request<Body>) -> S3Result<S3Response<Body>> {

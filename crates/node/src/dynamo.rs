@@ -7,6 +7,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use s3s::Body;
 use tandem_dynamo::api_error::{DynamoError, ErrorKind};
+use tandem_dynamo::authorize::Authority;
+use tandem_dynamo::operation::DynamoOp;
 use tandem_sigv4::SigError;
 
 use crate::{Node, ReqBody};
@@ -48,9 +50,10 @@ fn rand_id() -> u128 {
 }
 
 impl Node {
-    /// Serves a DynamoDB or Streams request; returns the response and the operation name.
-    pub(crate) async fn dynamo(&self, req: Request<ReqBody>, target: String) -> (Response<Body>, String) {
-        let op = target.rsplit('.').next().unwrap_or_default().to_string();
+    /// Serves a DynamoDB or Streams request; returns the response and the
+    /// operation's metrics label (one `Unknown` for unrecognised targets).
+    pub(crate) async fn dynamo(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
+        let op = DynamoOp::from_target(target);
         let result = async {
             let (parts, body) = req.into_parts();
             let bytes = Limited::new(body, MAX_BODY)
@@ -59,7 +62,7 @@ impl Node {
                 .map_err(|e| DynamoError::new(ErrorKind::Serialization, format!("The request body could not be read: {e}")))?
                 .to_bytes();
             let principals = &self.inner.principals;
-            tandem_sigv4::verify(
+            let signer = tandem_sigv4::verify(
                 &parts.method,
                 &parts.uri,
                 &parts.headers,
@@ -67,15 +70,26 @@ impl Node {
                 time::OffsetDateTime::now_utc(),
                 |k| principals.secret_of(k),
             )
-            .map_err(auth_error)
-            .and_then(|signer| match signer.service.as_str() {
-                "dynamodb" => Ok(()),
-                other => Err(DynamoError::new(
+            .map_err(auth_error)?;
+            if signer.service != "dynamodb" {
+                return Err(DynamoError::new(
                     ErrorKind::InvalidSignature,
-                    format!("Credential should be scoped to correct service: 'dynamodb'. (it is scoped to '{other}')"),
-                )),
-            })?;
-            self.inner.dynamo.handle(&target, &bytes).await
+                    format!(
+                        "Credential should be scoped to correct service: 'dynamodb'. (it is scoped to '{}')",
+                        signer.service
+                    ),
+                ));
+            }
+            let caller = principals
+                .caller(&signer.access_key)
+                .ok_or_else(|| DynamoError::new(ErrorKind::UnrecognizedClient, "The security token included in the request is invalid."))?;
+            let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
+            let context = tandem_iam::keys::global_context(Some(&caller), source, false, time::OffsetDateTime::now_utc());
+            let authority = Authority::Client {
+                caller: &caller,
+                context: &context,
+            };
+            self.inner.dynamo.handle(op, &bytes, &authority).await
         }
         .await;
         let resp = match result {
@@ -85,6 +99,6 @@ impl Node {
                 json_response(status, body)
             }
         };
-        (resp, op)
+        (resp, op.name())
     }
 }

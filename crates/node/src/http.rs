@@ -13,6 +13,7 @@ use tandem_s3::cors::{self, CorsAnswer};
 use tandem_s3::refusal::Refusal;
 
 use crate::control;
+use crate::control_ops::ControlOp;
 use crate::{Node, ReqBody};
 
 /// AWS bucket-name rules, plus the reserved `_tandem` path of the control API.
@@ -56,31 +57,37 @@ impl Node {
                 self.inner.metrics.render(&self.inner.store),
             );
         }
-        if let Some(app) = crate::apps::state_path(path) {
-            let app = app.to_string();
-            let resp = self.app_state(req, app).await;
-            self.inner
-                .metrics
-                .observe("control", "AppState".into(), resp.status().as_u16(), start.elapsed(), 0, 0);
-            return resp;
-        }
-        if req.method() == Method::POST && (path == crate::apps::APPLY_PATH || path == crate::apps::DESTROY_PATH) {
-            let (op, resp) = match path == crate::apps::APPLY_PATH {
-                true => ("Apply", self.apply(req).await),
-                false => ("Destroy", self.destroy(req).await),
+        // Control operations answered before s3s (their bodies are JSON).
+        let control = ControlOp::of(req.method(), path);
+        if matches!(
+            control,
+            ControlOp::GetAppState | ControlOp::SetAppState | ControlOp::Apply | ControlOp::Destroy | ControlOp::ReplicationApply
+        ) {
+            let resp = match control {
+                ControlOp::Apply => self.apply(req).await,
+                ControlOp::Destroy => self.destroy(req).await,
+                ControlOp::ReplicationApply => self.replication_apply(req).await,
+                _ => {
+                    let app = crate::apps::state_path(path).unwrap_or_default().to_string();
+                    self.app_state(req, app).await
+                }
             };
             self.inner
                 .metrics
-                .observe("control", op.into(), resp.status().as_u16(), start.elapsed(), 0, 0);
+                .observe("control", control.name(), resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
-        if req.method() == Method::POST && path == tandem_replication::shipper::APPLY_PATH {
-            return self.replication_apply(req).await;
+        if crate::apps::state_path(path).is_some() {
+            return text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "application/json",
+                serde_json::json!({"error": "MethodNotAllowed", "message": "use GET or PUT"}).to_string(),
+            );
         }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
         if req.method() == Method::POST && crate::dynamo::is_json_api(target.as_deref()) {
             let bytes_in = content_length(req.headers(), &());
-            let (resp, op) = self.dynamo(req, target.unwrap_or_default()).await;
+            let (resp, op) = self.dynamo(req, target.as_deref().unwrap_or_default()).await;
             let bytes_out = content_length(resp.headers(), &());
             self.inner
                 .metrics
@@ -132,10 +139,11 @@ impl Node {
                 }
             }
         }
-        let op = slot
-            .get()
-            .unwrap_or_else(|| if api == "control" { "Control".into() } else { "Unresolved".into() });
-        crate::xml_out::sanitize(&mut resp, &op);
+        let op = slot.get().unwrap_or(match api {
+            "control" => control.name(),
+            _ => "Unresolved",
+        });
+        crate::xml_out::sanitize(&mut resp, op);
         let bytes_out = content_length(resp.headers(), &());
         // s3s's own error logging is off (it logs every 4xx at ERROR); server
         // faults are logged here. 503 is a refusal by design (fenced app,
@@ -170,7 +178,7 @@ impl Node {
     fn refused(&self, api: &'static str, refusal: &Refusal, start: Instant) -> Response<Body> {
         self.inner
             .metrics
-            .observe(api, "Refused".into(), refusal.status, start.elapsed(), 0, 0);
+            .observe(api, "Refused", refusal.status, start.elapsed(), 0, 0);
         text(
             StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
             "application/xml",
@@ -180,17 +188,12 @@ impl Node {
 
     /// Applies a batch of changes from a peer region (replication credential only).
     async fn replication_apply(&self, req: Request<ReqBody>) -> Response<Body> {
-        let start = Instant::now();
-        let bytes_in = content_length(req.headers(), &());
         let (parts, body) = req.into_parts();
         let (status, answer) = self
             .inner
             .replication
             .handle_apply(&parts.method, &parts.uri, &parts.headers, body)
             .await;
-        self.inner
-            .metrics
-            .observe("control", "ReplicationApply".into(), status, start.elapsed(), bytes_in, 0);
         text(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "application/json",

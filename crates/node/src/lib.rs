@@ -10,6 +10,7 @@ pub mod apply;
 pub mod apps;
 pub mod conn;
 pub mod control;
+pub mod control_ops;
 mod documents;
 pub mod dynamo;
 pub mod expect;
@@ -53,8 +54,6 @@ pub struct NodeConfig {
     pub replication_key: Option<tandem_replication::ReplicationKey>,
     /// Applications whose writes this node gates by their state.
     pub apps: Vec<tandem_control::AppSpec>,
-    /// Principals that may change application states.
-    pub admins: Vec<String>,
     /// Store limits: free-space reserve, clock guard.
     pub store: tandem_store::StoreOptions,
     /// Connection timeouts and caps.
@@ -77,7 +76,6 @@ struct NodeInner {
     metrics: metrics::Metrics,
     replication: tandem_replication::Replication,
     control: tandem_control::AppControl,
-    admins: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +115,8 @@ impl Node {
         builder.set_access(api.access_control());
         builder.set_host(host::BucketDomains::new(config.bucket_domains.clone()));
         builder.set_route(control::ControlRoute {
+            region: config.region.clone(),
+            principals: principals.clone(),
             store: store.clone(),
             replication: replication.clone(),
             apps: control.clone(),
@@ -138,7 +138,6 @@ impl Node {
                 metrics: metrics::Metrics::new(&config.region, &replication, &control),
                 replication,
                 control,
-                admins: config.admins.clone(),
             }),
         })
     }

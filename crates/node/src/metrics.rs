@@ -16,14 +16,14 @@ use tandem_store::Store;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     api: &'static str,
-    op: String,
+    op: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OpLabels {
     api: &'static str,
-    op: String,
+    op: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -158,11 +158,11 @@ impl Metrics {
     }
 
     /// Records one served request.
-    pub fn observe(&self, api: &'static str, op: String, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
+    pub fn observe(&self, api: &'static str, op: &'static str, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
         self.requests
             .get_or_create(&RequestLabels {
                 api,
-                op: op.clone(),
+                op,
                 status,
             })
             .inc();

@@ -159,6 +159,8 @@ mod tests {
             access_key_id: "AKID".into(),
             secret_access_key: "secret-key-1".into(),
             principal: "alice".into(),
+            admin: false,
+            policy: None,
         }])
     }
 

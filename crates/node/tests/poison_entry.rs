@@ -56,6 +56,8 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
             access_key_id: ADMIN_KEY.into(),
             secret_access_key: ADMIN_SECRET.into(),
             principal: "admin".into(),
+            admin: true,
+            policy: None,
         }],
         bucket_domains: vec![],
         peers: vec![Peer {
@@ -67,7 +69,6 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
             secret_access_key: "replication-secret".into(),
         }),
         apps: vec![],
-        admins: vec!["admin".into()],
         store: tandem_store::StoreOptions::default(),
         server: tandem_node::ServerLimits::default(),
     }

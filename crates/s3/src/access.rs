@@ -1,146 +1,222 @@
-//! Authorization of every S3 request after its signature was verified: bucket
-//! policy (explicit Deny wins), then ownership, then policy Allow, then ACLs.
-//! Buckets are private by default.
+//! Authorization of every S3 request after its signature was verified, on the
+//! shared policy engine: an explicit Deny (bucket, identity or session
+//! policy) wins; then an Allow from the caller's identity policy or the bucket
+//! policy; then, for keys without an identity policy and anonymous requests,
+//! S3's own rules: ownership and ACLs. Buckets are private by default. The
+//! bucket's owner (and an admin) may always manage the bucket policy, so a
+//! Deny-all policy cannot lock the bucket out for good.
+
+use std::sync::Arc;
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
-use s3s::{S3Result, s3_error};
+use s3s::S3Result;
+use tandem_iam::{Caller, Context, Decision, Request, SourceAddr, Verdict};
 use tandem_store::{BucketRecord, ObjectVersion, Store};
 
 use crate::acl::{self, grants_permit};
+use crate::conditions;
 use crate::error::OrS3;
-use crate::ops::{self, AclGate, OpInfo};
-use crate::policy::{Policy, Requester, Verdict};
+use crate::ops::{AclGate, S3Op};
+use crate::policy::PolicyCache;
 use crate::principals::Principals;
 
 /// Name of the operation being served, left in the request's extensions for
 /// the node's metrics (set during the access check, which every request passes).
 #[derive(Clone, Default)]
-pub struct OpSlot(pub std::sync::Arc<std::sync::Mutex<Option<String>>>);
+pub struct OpSlot(pub Arc<std::sync::Mutex<Option<&'static str>>>);
 
 impl OpSlot {
-    pub fn get(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    pub fn get(&self) -> Option<&'static str> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-/// The access checker plugged into s3s.
+/// The access checker plugged into s3s. Cheap to clone.
+#[derive(Clone)]
 pub struct AccessControl {
     pub store: Store,
     pub principals: Principals,
+    pub policies: PolicyCache,
 }
 
-/// Who is asking and what for, resolved from one request.
-pub struct Ask<'a> {
-    pub principal: Option<&'a str>,
-    pub access_key_id: Option<&'a str>,
-    pub op: OpInfo,
+/// Who is asking, for which operation, with the request's condition keys.
+/// Left in the request's extensions by the access check, for the handlers
+/// that authorize more than the request's own resource (CopyObject's source,
+/// each key of DeleteObjects).
+#[derive(Clone)]
+pub struct Ask {
+    pub caller: Option<Arc<Caller>>,
+    pub op: S3Op,
+    pub context: Arc<Context>,
 }
 
-impl Ask<'_> {
-    fn requester(&self) -> Requester<'_> {
-        Requester {
-            principal: self.principal,
-            access_key_id: self.access_key_id,
-        }
+impl Ask {
+    /// The same caller and request keys, for another operation.
+    pub fn for_op(&self, op: S3Op) -> Ask {
+        Ask { op, ..self.clone() }
+    }
+}
+
+/// The ARN of a bucket or an object.
+pub fn arn(bucket: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
+        None => format!("arn:aws:s3:::{bucket}"),
+    }
+}
+
+/// The refusal of `op` on `resource`, saying which action was denied.
+fn denied(op: S3Op, resource: &str) -> s3s::S3Error {
+    s3s::S3Error::with_message(
+        s3s::S3ErrorCode::AccessDenied,
+        format!("Access Denied: not authorized to perform {} on {resource}", op.action()),
+    )
+}
+
+fn verdict_to_result(decision: Decision, op: S3Op, resource: &str) -> S3Result<()> {
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Deny { .. } => Err(denied(op, resource)),
     }
 }
 
 /// Decides whether `ask` may act on `bucket` (and on `object` when the request
-/// names one). Shared by the access check and CopyObject's source check.
-pub fn authorize(ask: &Ask<'_>, bucket: &BucketRecord, key: Option<&str>, object: Option<&ObjectVersion>) -> S3Result<()> {
-    let resource = match key {
-        Some(k) => format!("arn:aws:s3:::{}/{k}", bucket.name),
-        None => format!("arn:aws:s3:::{}", bucket.name),
+/// names one). Shared by the access check, CopyObject's source check and
+/// DeleteObjects' per-key check.
+pub fn authorize(ask: &Ask, policies: &PolicyCache, bucket: &BucketRecord, key: Option<&str>, object: Option<&ObjectVersion>) -> S3Result<()> {
+    let resource = arn(&bucket.name, key);
+    let tagged;
+    let context = match object.filter(|o| !o.tags.is_empty()) {
+        Some(o) => {
+            let mut cx = (*ask.context).clone();
+            conditions::add_object_tags(&mut cx, &o.tags);
+            tagged = cx;
+            &tagged
+        }
+        None => &*ask.context,
     };
-    let verdict = match &bucket.policy {
-        Some(doc) => Policy::parse(doc, &bucket.name)
-            .map(|p| p.evaluate(&ask.requester(), ask.op.action, &resource))
-            .unwrap_or(Verdict::Silent),
-        None => Verdict::Silent,
+    let caller = ask.caller.as_deref();
+    let req = Request {
+        action: ask.op.action(),
+        resource: &resource,
+        who: caller.map(Caller::who).unwrap_or_default(),
+        context,
     };
-    let owner = ask.principal.is_some() && ask.principal == Some(bucket.owner.as_str());
-    let object_owner = ask.principal.is_some() && object.is_some_and(|o| Some(o.owner.as_str()) == ask.principal);
-    let granted = match verdict {
-        Verdict::Deny => false,
-        Verdict::Allow => true,
-        Verdict::Silent => owner || object_owner || acl_grants(ask, bucket, object),
+    let principal = caller.map(|c| c.principal.as_str());
+    let owner = principal == Some(bucket.owner.as_str());
+    let policy_escape = ask.op.manages_policy() && (owner || caller.is_some_and(|c| c.admin));
+    let verdict = match (&bucket.policy, policy_escape) {
+        (Some(doc), false) => policies.get(&bucket.name, doc).map_or(Verdict::Silent, |p| p.evaluate(&req)),
+        _ => Verdict::Silent,
     };
-    if granted {
-        Ok(())
-    } else {
-        Err(s3_error!(AccessDenied, "Access Denied"))
-    }
+    let object_owner = principal.is_some() && object.is_some_and(|o| Some(o.owner.as_str()) == principal);
+    let api_rules = || owner || object_owner || acl_grants(ask.op, principal, bucket, object);
+    verdict_to_result(tandem_iam::decide(caller, &req, verdict, api_rules), ask.op, &resource)
 }
 
-fn acl_grants(ask: &Ask<'_>, bucket: &BucketRecord, object: Option<&ObjectVersion>) -> bool {
-    let (grants, permission) = match ask.op.gate {
-        AclGate::AnySigned => return ask.principal.is_some(),
-        AclGate::OwnerOnly => return false,
-        AclGate::BucketRead => (&bucket.grants, acl::READ),
-        AclGate::BucketWrite => (&bucket.grants, acl::WRITE),
-        AclGate::BucketReadAcp => (&bucket.grants, acl::READ_ACP),
-        AclGate::BucketWriteAcp => (&bucket.grants, acl::WRITE_ACP),
-        AclGate::ObjectRead => return object.is_some_and(|o| grants_permit(&o.grants, ask.principal, acl::READ)),
-        AclGate::ObjectReadAcp => return object.is_some_and(|o| grants_permit(&o.grants, ask.principal, acl::READ_ACP)),
-        AclGate::ObjectWriteAcp => return object.is_some_and(|o| grants_permit(&o.grants, ask.principal, acl::WRITE_ACP)),
+/// Authorizes an operation that has no bucket to read a policy from: the
+/// service itself (ListBuckets), CreateBucket, or a bucket that does not exist
+/// (whose operation then answers NoSuchBucket). Signed callers without an
+/// identity policy pass, as before policies existed.
+fn authorize_without_bucket(ask: &Ask, resource: &str) -> S3Result<()> {
+    let caller = ask.caller.as_deref();
+    let req = Request {
+        action: ask.op.action(),
+        resource,
+        who: caller.map(Caller::who).unwrap_or_default(),
+        context: &ask.context,
     };
-    grants_permit(grants, ask.principal, permission)
+    let signed = caller.is_some();
+    verdict_to_result(tandem_iam::decide(caller, &req, Verdict::Silent, || signed), ask.op, resource)
+}
+
+fn acl_grants(op: S3Op, principal: Option<&str>, bucket: &BucketRecord, object: Option<&ObjectVersion>) -> bool {
+    let on_object = |permission| object.is_some_and(|o| grants_permit(&o.grants, principal, permission));
+    match op.gate() {
+        AclGate::AnySigned => principal.is_some(),
+        AclGate::OwnerOnly => false,
+        AclGate::BucketRead => grants_permit(&bucket.grants, principal, acl::READ),
+        AclGate::BucketWrite => grants_permit(&bucket.grants, principal, acl::WRITE),
+        AclGate::BucketReadAcp => grants_permit(&bucket.grants, principal, acl::READ_ACP),
+        AclGate::BucketWriteAcp => grants_permit(&bucket.grants, principal, acl::WRITE_ACP),
+        AclGate::ObjectRead => on_object(acl::READ),
+        AclGate::ObjectReadAcp => on_object(acl::READ_ACP),
+        AclGate::ObjectWriteAcp => on_object(acl::WRITE_ACP),
+    }
 }
 
 /// The `versionId` query parameter, if any.
 fn version_param(query: Option<&str>) -> Option<String> {
-    query?
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("versionId="))
-        .map(|v| v.replace("%2F", "/").replace("%2B", "+").replace("%3D", "="))
+    form_urlencoded::parse(query?.as_bytes())
+        .find(|(k, _)| k == "versionId")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl AccessControl {
+    /// Whether authorizing needs the stored object: its ACL, or its tags
+    /// because a policy reads `s3:ExistingObjectTag/...`.
+    fn needs_object(&self, ask: &Ask, bucket: &BucketRecord) -> bool {
+        const TAG_KEY: &str = "s3:ExistingObjectTag/";
+        let acl = matches!(ask.op.gate(), AclGate::ObjectRead | AclGate::ObjectReadAcp | AclGate::ObjectWriteAcp);
+        let caller_reads_tags = ask.caller.as_deref().is_some_and(|c| {
+            [&c.policy, &c.session_policy]
+                .into_iter()
+                .flatten()
+                .any(|p| p.reads_key(TAG_KEY))
+        });
+        let bucket_reads_tags = bucket
+            .policy
+            .as_deref()
+            .and_then(|doc| self.policies.get(&bucket.name, doc))
+            .is_some_and(|p| p.reads_key(TAG_KEY));
+        acl || caller_reads_tags || bucket_reads_tags
+    }
+}
+
+impl AccessControl {
+    /// Authorizes `ask` on a bucket, or on one of its objects (the version
+    /// named, else the current one), reading what the decision needs.
+    pub fn authorize_at(&self, ask: &Ask, bucket: &str, key: Option<&str>, version: Option<&str>) -> S3Result<()> {
+        let read = self.store.read().or_s3()?;
+        let Some(record) = read.bucket(bucket).or_s3()? else {
+            return authorize_without_bucket(ask, &arn(bucket, key));
+        };
+        let object = match key {
+            Some(k) if self.needs_object(ask, &record) => read.object(bucket, k, version).ok(),
+            _ => None,
+        };
+        authorize(ask, &self.policies, &record, key, object.as_ref())
+    }
 }
 
 #[async_trait::async_trait]
 impl S3Access for AccessControl {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let name = cx.s3_op().name().to_string();
+        let op = S3Op::from_name(cx.s3_op().name());
         if let Some(slot) = cx.extensions_mut().get::<OpSlot>() {
-            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(name.clone());
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(op.name());
         }
-        let access_key_id = cx.credentials().map(|c| c.access_key.clone());
-        let principal = access_key_id
-            .as_deref()
-            .and_then(|k| self.principals.principal_of(k))
-            .map(str::to_string);
+        let caller = cx.credentials().and_then(|c| self.principals.caller(&c.access_key));
+        let source = cx.extensions_mut().get::<SourceAddr>().map(|s| s.0);
+        let mut context = tandem_iam::keys::global_context(caller.as_deref(), source, false, time::OffsetDateTime::now_utc());
+        conditions::add_request_keys(&mut context, cx.uri(), cx.headers());
         let ask = Ask {
-            principal: principal.as_deref(),
-            access_key_id: access_key_id.as_deref(),
-            op: ops::lookup(&name),
+            caller,
+            op,
+            context: Arc::new(context),
         };
+        cx.extensions_mut().insert(ask.clone());
         let (bucket, key) = match cx.s3_path() {
-            S3Path::Root => {
-                return if ask.principal.is_some() {
-                    Ok(())
-                } else {
-                    Err(s3_error!(AccessDenied, "Access Denied"))
-                };
-            }
+            S3Path::Root => return authorize_without_bucket(&ask, "arn:aws:s3:::*"),
             S3Path::Bucket { bucket } => (bucket.to_string(), None),
             S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
-        if ask.op.gate == AclGate::AnySigned {
-            return if ask.principal.is_some() {
-                Ok(())
-            } else {
-                Err(s3_error!(AccessDenied, "Access Denied"))
-            };
+        match op {
+            // Each key is authorized as DeleteObject by the operation itself.
+            S3Op::DeleteObjects => Ok(()),
+            _ if op.gate() == AclGate::AnySigned => authorize_without_bucket(&ask, &arn(&bucket, key.as_deref())),
+            _ => self.authorize_at(&ask, &bucket, key.as_deref(), version_param(cx.uri().query()).as_deref()),
         }
-        let read = self.store.read().or_s3()?;
-        // A missing bucket is reported by the operation itself (NoSuchBucket).
-        let Some(record) = read.bucket(&bucket).or_s3()? else {
-            return Ok(());
-        };
-        let needs_object = matches!(ask.op.gate, AclGate::ObjectRead | AclGate::ObjectReadAcp | AclGate::ObjectWriteAcp);
-        let object = match (&key, needs_object) {
-            (Some(k), true) => read.object(&bucket, k, version_param(cx.uri().query()).as_deref()).ok(),
-            _ => None,
-        };
-        authorize(&ask, &record, key.as_deref(), object.as_ref())
     }
 }

@@ -8,7 +8,6 @@ use tandem_store::Versioning;
 use crate::S3Api;
 use crate::acl;
 use crate::error::OrS3;
-use crate::policy::Policy;
 
 impl S3Api {
     pub(crate) async fn op_put_bucket_versioning(
@@ -57,7 +56,7 @@ impl S3Api {
     pub(crate) async fn op_put_bucket_policy(&self, req: S3Request<PutBucketPolicyInput>) -> S3Result<S3Response<PutBucketPolicyOutput>> {
         let bucket = req.input.bucket;
         let doc = req.input.policy;
-        Policy::parse(&doc, &bucket).map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::MalformedPolicy, why))?;
+        crate::policy::parse(&doc, &bucket).map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::MalformedPolicy, why))?;
         self.store
             .update_bucket(&bucket, move |b| {
                 b.policy = Some(doc);

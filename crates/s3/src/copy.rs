@@ -9,18 +9,18 @@ use tandem_store::BodyWriter;
 use futures::StreamExt;
 
 use crate::S3Api;
-use crate::access::{Ask, authorize};
+use crate::access::authorize;
 use crate::body::{checksum_dto, open_range};
 use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
 use crate::error::OrS3;
 use crate::get::{ReadConditions, check_conditions};
-use crate::ops;
+use crate::ops::S3Op;
 use crate::put::{Descriptive, descriptive_of, new_object_grants, template, write_precondition};
 
 impl S3Api {
     pub(crate) async fn op_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
         let owner = self.principal_or_anonymous(&req);
-        let access_key = req.credentials.as_ref().map(|c| c.access_key.clone());
+        let ask = self.ask(&req)?.for_op(S3Op::GetObject);
         let i = req.input;
         validate_key(&i.key)?;
         let CopySource::Bucket {
@@ -33,12 +33,7 @@ impl S3Api {
         };
         let src = self.resolve(src_bucket, src_key, src_version.as_deref())?;
         let src_record = self.bucket(src_bucket)?;
-        let ask = Ask {
-            principal: req.credentials.as_ref().map(|_| owner.as_str()),
-            access_key_id: access_key.as_deref(),
-            op: ops::lookup("GetObject"),
-        };
-        authorize(&ask, &src_record, Some(src_key), Some(&src))?;
+        authorize(&ask, &self.access.policies, &src_record, Some(src_key), Some(&src))?;
         check_conditions(
             &ReadConditions {
                 if_match: i.copy_source_if_match,

@@ -8,7 +8,7 @@ use tandem_store::{CorsRule, Store};
 
 use crate::S3Api;
 use crate::error::OrS3;
-use crate::policy::wildcard;
+use tandem_iam::pattern::wildcard;
 
 const METHODS: [&str; 5] = ["GET", "PUT", "POST", "DELETE", "HEAD"];
 

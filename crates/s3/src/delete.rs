@@ -6,6 +6,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use crate::S3Api;
 use crate::convert::validate_key;
 use crate::error::{OrS3, s3_err};
+use crate::ops::S3Op;
 
 /// Most keys one DeleteObjects request may name, as in S3.
 const MAX_BATCH_DELETE: usize = 1000;
@@ -25,6 +26,7 @@ impl S3Api {
 
     pub(crate) async fn op_delete_objects(&self, req: S3Request<DeleteObjectsInput>) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let owner = self.principal_or_anonymous(&req);
+        let ask = self.ask(&req)?.for_op(S3Op::DeleteObject);
         let i = req.input;
         if i.delete.objects.len() > MAX_BATCH_DELETE {
             return Err(s3_error!(MalformedXML, "A DeleteObjects request may name at most 1000 keys"));
@@ -33,7 +35,11 @@ impl S3Api {
         let quiet = i.delete.quiet.unwrap_or(false);
         let (mut deleted, mut errors) = (Vec::new(), Vec::new());
         for obj in i.delete.objects {
-            let result = match validate_key(&obj.key) {
+            // Each key is authorized on its own, as a DeleteObject would be.
+            let result = match validate_key(&obj.key).and_then(|()| {
+                self.access
+                    .authorize_at(&ask, &i.bucket, Some(&obj.key), obj.version_id.as_deref())
+            }) {
                 Ok(()) => self
                     .store
                     .delete_object(&i.bucket, &obj.key, obj.version_id.clone(), &owner)

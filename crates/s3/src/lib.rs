@@ -13,6 +13,7 @@ pub mod auth_form;
 mod body;
 mod bucket;
 mod bucket_config;
+pub mod conditions;
 mod convert;
 mod copy;
 pub mod cors;
@@ -52,19 +53,30 @@ pub fn valid_bucket_name(name: &str) -> bool {
 pub struct S3Api {
     pub(crate) store: Store,
     pub(crate) principals: Principals,
+    pub(crate) access: AccessControl,
 }
 
 impl S3Api {
     pub fn new(store: Store, principals: Principals) -> Self {
-        Self { store, principals }
+        let access = AccessControl {
+            store: store.clone(),
+            principals: principals.clone(),
+            policies: Default::default(),
+        };
+        Self { store, principals, access }
     }
 
     /// The access checker to plug into s3s next to this service.
     pub fn access_control(&self) -> AccessControl {
-        AccessControl {
-            store: self.store.clone(),
-            principals: self.principals.clone(),
-        }
+        self.access.clone()
+    }
+
+    /// The caller and request keys the access check left on a request.
+    pub(crate) fn ask<T>(&self, req: &S3Request<T>) -> S3Result<access::Ask> {
+        req.extensions
+            .get::<access::Ask>()
+            .cloned()
+            .ok_or_else(|| s3s::s3_error!(AccessDenied, "Access Denied"))
     }
 
     /// The requesting principal; signed requests only.

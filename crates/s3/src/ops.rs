@@ -1,7 +1,8 @@
-//! Every S3 operation tandem knows, named in one place: the IAM action a bucket
-//! policy refers to, which access-control list can grant it, and whether it
-//! writes. Access checks, metrics and (later) fencing read this table instead of
-//! guessing from the request.
+//! Every S3 operation tandem knows, as one typed enum parsed once per request
+//! from s3s's operation name: its metrics label, the IAM action policies name,
+//! which access-control list can grant it, and whether it writes. The access
+//! check, metrics and the fencing test read this table; nothing else matches
+//! operation names as strings.
 
 /// Which ACL permission, if any, can grant an operation to a non-owner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,17 +19,15 @@ pub enum AclGate {
     ObjectRead,
     ObjectReadAcp,
     ObjectWriteAcp,
-    /// Only the owner, or a bucket policy, can grant it.
+    /// Only the owner, or a policy, can grant it.
     OwnerOnly,
 }
 
-/// What the access check and the rest of the node need to know about an operation.
+/// An operation's row: IAM action, ACL gate, whether it writes.
 #[derive(Debug, Clone, Copy)]
 pub struct OpInfo {
-    /// IAM action name, as in bucket policies.
     pub action: &'static str,
     pub gate: AclGate,
-    /// Whether the operation changes state.
     pub writes: bool,
 }
 
@@ -36,43 +35,82 @@ const fn op(action: &'static str, gate: AclGate, writes: bool) -> OpInfo {
     OpInfo { action, gate, writes }
 }
 
-/// Looks up an operation by its s3s name (e.g. `GetObject`).
-pub fn lookup(name: &str) -> OpInfo {
-    use AclGate::*;
-    match name {
-        "ListBuckets" => op("s3:ListAllMyBuckets", AnySigned, false),
-        "CreateBucket" => op("s3:CreateBucket", AnySigned, true),
-        "HeadBucket" | "ListObjects" | "ListObjectsV2" => op("s3:ListBucket", BucketRead, false),
-        "ListObjectVersions" => op("s3:ListBucketVersions", BucketRead, false),
-        "ListMultipartUploads" => op("s3:ListBucketMultipartUploads", BucketRead, false),
-        "DeleteBucket" => op("s3:DeleteBucket", OwnerOnly, true),
-        "GetBucketLocation" => op("s3:GetBucketLocation", OwnerOnly, false),
-        "GetBucketVersioning" => op("s3:GetBucketVersioning", OwnerOnly, false),
-        "PutBucketVersioning" => op("s3:PutBucketVersioning", OwnerOnly, true),
-        "GetBucketCors" => op("s3:GetBucketCORS", OwnerOnly, false),
-        "PutBucketCors" | "DeleteBucketCors" => op("s3:PutBucketCORS", OwnerOnly, true),
-        "GetBucketPolicy" => op("s3:GetBucketPolicy", OwnerOnly, false),
-        "PutBucketPolicy" => op("s3:PutBucketPolicy", OwnerOnly, true),
-        "DeleteBucketPolicy" => op("s3:DeleteBucketPolicy", OwnerOnly, true),
-        "GetBucketAcl" => op("s3:GetBucketAcl", BucketReadAcp, false),
-        "PutBucketAcl" => op("s3:PutBucketAcl", BucketWriteAcp, true),
-        "GetBucketReplication" => op("s3:GetReplicationConfiguration", OwnerOnly, false),
-        "PutBucketReplication" | "DeleteBucketReplication" => op("s3:PutReplicationConfiguration", OwnerOnly, true),
-        "GetObject" | "HeadObject" => op("s3:GetObject", ObjectRead, false),
-        "GetObjectAcl" => op("s3:GetObjectAcl", ObjectReadAcp, false),
-        "PutObjectAcl" => op("s3:PutObjectAcl", ObjectWriteAcp, true),
-        "GetObjectTagging" => op("s3:GetObjectTagging", ObjectRead, false),
-        "PutObjectTagging" => op("s3:PutObjectTagging", BucketWrite, true),
-        "DeleteObjectTagging" => op("s3:DeleteObjectTagging", BucketWrite, true),
-        "PutObject" | "CopyObject" | "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" => {
-            op("s3:PutObject", BucketWrite, true)
-        }
-        "AbortMultipartUpload" => op("s3:AbortMultipartUpload", BucketWrite, true),
-        "ListParts" => op("s3:ListMultipartUploadParts", BucketWrite, false),
-        "DeleteObject" | "DeleteObjects" => op("s3:DeleteObject", BucketWrite, true),
-        // Operations tandem does not implement answer NotImplemented; only the
-        // owner gets that far.
-        _ => op("s3:Unknown", OwnerOnly, true),
+use AclGate::*;
+
+tandem_iam::operations! {
+    /// One S3 operation. Anything s3s parses that tandem does not implement
+    /// is `Unknown`: owner only, and answered NotImplemented.
+    pub enum S3Op: OpInfo {
+        ListBuckets => op("s3:ListAllMyBuckets", AnySigned, false),
+        CreateBucket => op("s3:CreateBucket", AnySigned, true),
+        HeadBucket => op("s3:ListBucket", BucketRead, false),
+        ListObjects => op("s3:ListBucket", BucketRead, false),
+        ListObjectsV2 => op("s3:ListBucket", BucketRead, false),
+        ListObjectVersions => op("s3:ListBucketVersions", BucketRead, false),
+        ListMultipartUploads => op("s3:ListBucketMultipartUploads", BucketRead, false),
+        DeleteBucket => op("s3:DeleteBucket", OwnerOnly, true),
+        GetBucketLocation => op("s3:GetBucketLocation", OwnerOnly, false),
+        GetBucketVersioning => op("s3:GetBucketVersioning", OwnerOnly, false),
+        PutBucketVersioning => op("s3:PutBucketVersioning", OwnerOnly, true),
+        GetBucketCors => op("s3:GetBucketCORS", OwnerOnly, false),
+        PutBucketCors => op("s3:PutBucketCORS", OwnerOnly, true),
+        DeleteBucketCors => op("s3:PutBucketCORS", OwnerOnly, true),
+        GetBucketPolicy => op("s3:GetBucketPolicy", OwnerOnly, false),
+        PutBucketPolicy => op("s3:PutBucketPolicy", OwnerOnly, true),
+        DeleteBucketPolicy => op("s3:DeleteBucketPolicy", OwnerOnly, true),
+        GetBucketAcl => op("s3:GetBucketAcl", BucketReadAcp, false),
+        PutBucketAcl => op("s3:PutBucketAcl", BucketWriteAcp, true),
+        GetBucketReplication => op("s3:GetReplicationConfiguration", OwnerOnly, false),
+        PutBucketReplication => op("s3:PutReplicationConfiguration", OwnerOnly, true),
+        DeleteBucketReplication => op("s3:PutReplicationConfiguration", OwnerOnly, true),
+        GetObject => op("s3:GetObject", ObjectRead, false),
+        HeadObject => op("s3:GetObject", ObjectRead, false),
+        GetObjectAcl => op("s3:GetObjectAcl", ObjectReadAcp, false),
+        PutObjectAcl => op("s3:PutObjectAcl", ObjectWriteAcp, true),
+        GetObjectTagging => op("s3:GetObjectTagging", ObjectRead, false),
+        PutObjectTagging => op("s3:PutObjectTagging", BucketWrite, true),
+        DeleteObjectTagging => op("s3:DeleteObjectTagging", BucketWrite, true),
+        PutObject => op("s3:PutObject", BucketWrite, true),
+        CopyObject => op("s3:PutObject", BucketWrite, true),
+        CreateMultipartUpload => op("s3:PutObject", BucketWrite, true),
+        UploadPart => op("s3:PutObject", BucketWrite, true),
+        UploadPartCopy => op("s3:PutObject", BucketWrite, true),
+        CompleteMultipartUpload => op("s3:PutObject", BucketWrite, true),
+        AbortMultipartUpload => op("s3:AbortMultipartUpload", BucketWrite, true),
+        ListParts => op("s3:ListMultipartUploadParts", BucketWrite, false),
+        DeleteObject => op("s3:DeleteObject", BucketWrite, true),
+        // Each key is authorized as DeleteObject (see `delete.rs`).
+        DeleteObjects => op("s3:DeleteObject", BucketWrite, true),
+    }
+}
+
+/// What an operation tandem does not implement counts as.
+const UNKNOWN: OpInfo = op("s3:Unknown", OwnerOnly, true);
+
+impl S3Op {
+    fn row(self) -> OpInfo {
+        self.info().unwrap_or(UNKNOWN)
+    }
+
+    /// The IAM action, as in policies.
+    pub fn action(self) -> &'static str {
+        self.row().action
+    }
+
+    /// Which ACL permission can grant it to a non-owner.
+    pub fn gate(self) -> AclGate {
+        self.row().gate
+    }
+
+    /// Whether it changes state (fencing, metrics).
+    pub fn writes(self) -> bool {
+        self.row().writes
+    }
+
+    /// The operations that manage the bucket policy, which the bucket's
+    /// owner may always perform, whatever the policy says (as in S3).
+    pub fn manages_policy(self) -> bool {
+        matches!(self, S3Op::GetBucketPolicy | S3Op::PutBucketPolicy | S3Op::DeleteBucketPolicy)
     }
 }
 
@@ -81,15 +119,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn names_round_trip_and_unknown_names_share_one_label() {
+        for op in S3Op::ALL {
+            assert_eq!(S3Op::from_name(op.name()), *op);
+        }
+        assert_eq!(S3Op::from_name("PutBucketLifecycleConfiguration"), S3Op::Unknown);
+        assert_eq!(S3Op::from_name("anything at all").name(), "Unknown");
+    }
+
+    #[test]
     fn reads_do_not_write_and_puts_do() {
-        assert!(!lookup("GetObject").writes);
-        assert!(lookup("PutObject").writes);
-        assert!(lookup("DeleteObjects").writes);
-        assert!(!lookup("ListObjectsV2").writes);
+        assert!(!S3Op::GetObject.writes());
+        assert!(S3Op::PutObject.writes());
+        assert!(S3Op::DeleteObjects.writes());
+        assert!(!S3Op::ListObjectsV2.writes());
+        assert!(S3Op::Unknown.writes());
     }
 
     #[test]
     fn unknown_operations_are_owner_only() {
-        assert_eq!(lookup("PutBucketLifecycleConfiguration").gate, AclGate::OwnerOnly);
+        assert_eq!(S3Op::Unknown.gate(), AclGate::OwnerOnly);
     }
 }

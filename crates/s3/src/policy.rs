@@ -1,262 +1,100 @@
-//! Bucket policies: parsing (with validation at PutBucketPolicy) and evaluation.
-//!
-//! Supported: `Effect` Allow/Deny, `Principal` (`"*"`, `{"AWS": ...}` naming a
-//! principal, an access key id, or an ARN ending in `/NAME`), `Action` with `*`
-//! wildcards, `Resource` ARNs with `*`/`?` wildcards, and their `Not*` forms.
-//! `Condition` is refused at write time rather than silently ignored.
+//! Bucket policies on the shared policy engine (`tandem-iam`): what S3 accepts
+//! at PutBucketPolicy (20 KB, S3 actions, this bucket's resources or `*`
+//! wildcards, the condition keys of [`crate::conditions`]), and a cache of
+//! compiled policies so a request never parses its bucket's policy again.
 
-use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-/// Result of evaluating a policy for one request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// An explicit Deny matched: nothing else can grant access.
-    Deny,
-    Allow,
-    /// No statement matched.
-    Silent,
-}
+use tandem_iam::{Policy, Rules};
 
-/// A parsed policy statement.
-#[derive(Debug, Clone)]
-struct Statement {
-    allow: bool,
-    principals: Match,
-    actions: Match,
-    resources: Match,
-}
+/// S3's limit on a bucket policy document.
+pub const MAX_POLICY_BYTES: usize = 20 * 1024;
+/// Compiled policies kept at most (then the cache starts over).
+const MAX_CACHED: usize = 10_000;
 
-/// A list of patterns, possibly negated (`NotAction`, ...).
-#[derive(Debug, Clone)]
-struct Match {
-    patterns: Vec<String>,
-    negated: bool,
-}
-
-impl Match {
-    fn matches(&self, any_of: &[&str]) -> bool {
-        let hit = self.patterns.iter().any(|p| any_of.iter().any(|v| wildcard(p, v)));
-        hit != self.negated
-    }
-}
-
-/// A parsed bucket policy.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    statements: Vec<Statement>,
-}
-
-/// Who is asking, as policies see it.
-pub struct Requester<'a> {
-    /// Principal name; `None` for anonymous requests.
-    pub principal: Option<&'a str>,
-    pub access_key_id: Option<&'a str>,
-}
-
-impl Policy {
-    /// Parses and validates a policy document for `bucket`.
-    pub fn parse(doc: &str, bucket: &str) -> Result<Self, String> {
-        let v: Value = serde_json::from_str(doc).map_err(|e| format!("Policies must be valid JSON: {e}"))?;
-        let stmts = match v.get("Statement") {
-            Some(Value::Array(a)) => a.clone(),
-            Some(o @ Value::Object(_)) => vec![o.clone()],
-            _ => return Err("Missing required field Statement".into()),
-        };
-        if stmts.is_empty() {
-            return Err("Could not parse the policy: Statement is empty!".into());
-        }
-        let statements = stmts.iter().map(|s| parse_statement(s, bucket)).collect::<Result<_, _>>()?;
-        Ok(Self { statements })
-    }
-
-    /// Evaluates the policy for an action on a resource ARN.
-    pub fn evaluate(&self, who: &Requester<'_>, action: &str, resource: &str) -> Verdict {
-        let mut verdict = Verdict::Silent;
-        for s in &self.statements {
-            if !(s.actions.matches(&[action]) && s.resources.matches(&[resource]) && principal_matches(&s.principals, who)) {
-                continue;
-            }
-            if !s.allow {
-                return Verdict::Deny;
-            }
-            verdict = Verdict::Allow;
-        }
-        verdict
-    }
-}
-
-fn principal_matches(m: &Match, who: &Requester<'_>) -> bool {
-    let hit = m.patterns.iter().any(|p| {
-        if p == "*" {
-            return true;
-        }
-        let Some(name) = who.principal else { return false };
-        p == name || who.access_key_id == Some(p.as_str()) || p.rsplit('/').next() == Some(name) || p.rsplit(':').next() == Some(name)
-    });
-    hit != m.negated
-}
-
-fn parse_statement(s: &Value, bucket: &str) -> Result<Statement, String> {
-    if s.get("Condition").is_some() {
-        return Err("Policy conditions are not supported by tandem; remove the Condition element".into());
-    }
-    let allow = match s.get("Effect").and_then(Value::as_str) {
-        Some("Allow") => true,
-        Some("Deny") => false,
-        _ => return Err("Effect must be Allow or Deny".into()),
-    };
-    let principals = either(s, "Principal", "NotPrincipal", principal_patterns)?;
-    let actions = either(s, "Action", "NotAction", string_list)?;
-    if let Some(bad) = actions.patterns.iter().find(|a| !(a.starts_with("s3:") || a.as_str() == "*")) {
-        return Err(format!("Policy has invalid action: {bad}"));
-    }
-    let resources = either(s, "Resource", "NotResource", string_list)?;
+/// Parses and validates a bucket policy for `bucket`.
+pub fn parse(doc: &str, bucket: &str) -> Result<Policy, String> {
     let own = format!("arn:aws:s3:::{bucket}");
-    if let Some(bad) = resources
-        .patterns
-        .iter()
-        .find(|r| !(r.as_str() == own || r.starts_with(&format!("{own}/")) || r.as_str() == "*"))
-    {
-        return Err(format!("Policy has invalid resource: {bad}"));
-    }
-    Ok(Statement {
-        allow,
-        principals,
-        actions,
-        resources,
-    })
-}
-
-fn either(s: &Value, field: &str, not_field: &str, parse: fn(&Value) -> Result<Vec<String>, String>) -> Result<Match, String> {
-    match (s.get(field), s.get(not_field)) {
-        (Some(v), None) => Ok(Match {
-            patterns: parse(v)?,
-            negated: false,
-        }),
-        (None, Some(v)) => Ok(Match {
-            patterns: parse(v)?,
-            negated: true,
-        }),
-        _ => Err(format!("Each statement needs exactly one of {field} or {not_field}")),
-    }
-}
-
-fn string_list(v: &Value) -> Result<Vec<String>, String> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_string).ok_or_else(|| "expected a string".to_string()))
-            .collect(),
-        _ => Err("expected a string or a list of strings".into()),
-    }
-}
-
-fn principal_patterns(v: &Value) -> Result<Vec<String>, String> {
-    match v {
-        Value::String(s) if s == "*" => Ok(vec!["*".into()]),
-        Value::Object(o) => match o.get("AWS") {
-            Some(aws) => string_list(aws),
-            None => Err("Principal must name AWS principals".into()),
-        },
-        _ => Err("Invalid principal in policy".into()),
-    }
-}
-
-/// Glob match with `*` (any run) and `?` (any one character).
-pub fn wildcard(pattern: &str, value: &str) -> bool {
-    let (p, v): (Vec<char>, Vec<char>) = (pattern.chars().collect(), value.chars().collect());
-    let (mut pi, mut vi, mut star, mut mark) = (0, 0, None, 0);
-    while vi < v.len() {
-        // A `*` in the pattern is always a wildcard, even against a literal `*`.
-        if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = vi;
-            pi += 1;
-        } else if pi < p.len() && (p[pi] == '?' || p[pi] == v[vi]) {
-            pi += 1;
-            vi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            vi = mark;
-        } else {
-            return false;
+    let check_resource = |r: &str| {
+        // `*` wildcards may widen the ARN (`arn:aws:s3:::*`), but what comes
+        // before the first one must lead to this bucket.
+        let literal = r.split(['*', '?']).next().unwrap_or_default();
+        let wild = literal.len() < r.len();
+        let ours = r == "*"
+            || r == own
+            || r.starts_with(&format!("{own}/"))
+            || wild && literal.starts_with("arn:aws:s3:::") && own.starts_with(literal);
+        match ours {
+            true => Ok(()),
+            false => Err(format!("Policy has invalid resource: {r}")),
         }
+    };
+    let rules = Rules {
+        resource_policy: true,
+        max_bytes: MAX_POLICY_BYTES,
+        action_prefixes: &["s3:"],
+        check_resource: &check_resource,
+        known_key: &crate::conditions::is_known,
+    };
+    Policy::parse(doc, &rules)
+}
+
+/// Compiled bucket policies by bucket, each with the document it came from.
+#[derive(Clone, Default)]
+pub struct PolicyCache {
+    entries: Arc<Mutex<HashMap<String, (Arc<str>, Arc<Policy>)>>>,
+}
+
+impl PolicyCache {
+    /// The compiled form of `bucket`'s policy `doc`; `None` if the stored
+    /// document does not parse (it was accepted by an older version): such a
+    /// policy grants nothing and denies nothing.
+    pub fn get(&self, bucket: &str, doc: &str) -> Option<Arc<Policy>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, policy)) = entries.get(bucket)
+            && **cached == *doc
+        {
+            return Some(policy.clone());
+        }
+        let policy = match parse(doc, bucket) {
+            Ok(p) => Arc::new(p),
+            Err(why) => {
+                tracing::warn!(bucket, %why, "stored bucket policy does not parse; it is ignored");
+                return None;
+            }
+        };
+        if entries.len() >= MAX_CACHED {
+            entries.clear();
+        }
+        entries.insert(bucket.to_string(), (Arc::from(doc), policy.clone()));
+        Some(policy)
     }
-    p[pi..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const ANON: Requester<'static> = Requester {
-        principal: None,
-        access_key_id: None,
-    };
-
     #[test]
-    fn wildcards_match_like_iam() {
-        assert!(wildcard("s3:Get*", "s3:GetObject"));
-        assert!(wildcard("arn:aws:s3:::b/*", "arn:aws:s3:::b/x/y"));
-        assert!(!wildcard("arn:aws:s3:::b/*", "arn:aws:s3:::c/x"));
-        assert!(wildcard("a?c", "abc"));
-        assert!(!wildcard("a?c", "abbc"));
+    fn resources_must_be_this_buckets_or_wildcards_covering_it() {
+        let doc = |r: &str| format!(r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"{r}"}}]}}"#);
+        assert!(parse(&doc("arn:aws:s3:::b/*"), "b").is_ok());
+        assert!(parse(&doc("arn:aws:s3:::*"), "b").is_ok());
+        assert!(parse(&doc("arn:aws:s3:::b*"), "b").is_ok());
+        assert!(parse(&doc("*"), "b").is_ok());
+        assert!(parse(&doc("arn:aws:s3:::other/*"), "b").unwrap_err().contains("resource"));
+        assert!(parse(&doc("arn:aws:dynamodb:::b"), "b").is_err());
     }
 
     #[test]
-    fn a_star_in_the_value_does_not_escape_a_wildcard() {
-        // Found by the policy fuzz target: the pattern's `*` was taken as a
-        // literal against a `*` in the value, so a Deny on `b/*` missed `b/*x`.
-        assert!(wildcard("*", "*x"));
-        assert!(wildcard("arn:aws:s3:::b/*", "arn:aws:s3:::b/*secret"));
-        assert!(wildcard("a*c", "a*bc"));
-        let p = Policy::parse(
-            r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
-            "b",
-        )
-        .unwrap();
-        assert_eq!(p.evaluate(&ANON, "s3:GetObject", "arn:aws:s3:::b/*secret"), Verdict::Deny);
-    }
-
-    #[test]
-    fn public_read_policy_allows_anonymous_get_only() {
-        let p = Policy::parse(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
-            "b",
-        )
-        .unwrap();
-        assert_eq!(p.evaluate(&ANON, "s3:GetObject", "arn:aws:s3:::b/k"), Verdict::Allow);
-        assert_eq!(p.evaluate(&ANON, "s3:PutObject", "arn:aws:s3:::b/k"), Verdict::Silent);
-    }
-
-    #[test]
-    fn deny_for_a_named_principal_wins() {
-        let p = Policy::parse(
-            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"]},
-                {"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::000000000000:user/bob"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}]}"#,
-            "b",
-        )
-        .unwrap();
-        let bob = Requester {
-            principal: Some("bob"),
-            access_key_id: Some("AKBOB"),
-        };
-        let alice = Requester {
-            principal: Some("alice"),
-            access_key_id: Some("AKALICE"),
-        };
-        assert_eq!(p.evaluate(&bob, "s3:GetObject", "arn:aws:s3:::b/k"), Verdict::Deny);
-        assert_eq!(p.evaluate(&alice, "s3:GetObject", "arn:aws:s3:::b/k"), Verdict::Allow);
-    }
-
-    #[test]
-    fn malformed_policies_are_refused_with_a_reason() {
-        assert!(Policy::parse("not json", "b").is_err());
-        assert!(Policy::parse(r#"{"Statement":[]}"#, "b").is_err());
-        let other_bucket =
-            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::other/*"}]}"#;
-        assert!(Policy::parse(other_bucket, "b").unwrap_err().contains("resource"));
+    fn the_cache_recompiles_when_the_document_changes() {
+        let cache = PolicyCache::default();
+        let allow = r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+        let deny = r#"{"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#;
+        let a = cache.get("b", allow).unwrap();
+        assert!(Arc::ptr_eq(&a, &cache.get("b", allow).unwrap()));
+        assert!(!Arc::ptr_eq(&a, &cache.get("b", deny).unwrap()));
+        assert!(cache.get("b", "not json").is_none());
     }
 }

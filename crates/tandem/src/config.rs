@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -173,9 +174,45 @@ pub struct KeyConfig {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub principal: Option<String>,
-    /// May change application states (`PUT /_tandem/apps/{id}/state`).
+    /// Full access to every API, the control API included (application
+    /// states, apply, the change log).
     #[serde(default)]
     pub admin: bool,
+    /// An IAM identity policy (JSON), evaluated for every API. Without one,
+    /// a key keeps each API's own rules: S3 ownership and ACLs, any table
+    /// for DynamoDB, no control API unless `admin`.
+    pub policy: Option<IdentityPolicy>,
+}
+
+/// An identity policy of `tandem.toml`, parsed and validated when the file is read.
+#[derive(Clone)]
+pub struct IdentityPolicy(pub Arc<tandem_iam::Policy>);
+
+/// Largest identity policy accepted, in bytes.
+const MAX_IDENTITY_POLICY_BYTES: usize = 20 * 1024;
+
+impl IdentityPolicy {
+    pub fn parse(doc: &str) -> Result<Self, String> {
+        let check_resource = |r: &str| match r == "*" || r.starts_with("arn:aws:") {
+            true => Ok(()),
+            false => Err(format!("Policy has invalid resource: {r} (use an ARN such as arn:aws:s3:::bucket/* or *)")),
+        };
+        let rules = tandem_iam::Rules {
+            resource_policy: false,
+            max_bytes: MAX_IDENTITY_POLICY_BYTES,
+            action_prefixes: &["s3:", "dynamodb:", "tandem:", "sts:"],
+            check_resource: &check_resource,
+            known_key: &tandem_s3::conditions::is_known,
+        };
+        tandem_iam::Policy::parse(doc, &rules).map(|p| Self(Arc::new(p)))
+    }
+}
+
+impl<'de> Deserialize<'de> for IdentityPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let doc = String::deserialize(d)?;
+        Self::parse(&doc).map_err(|why| serde::de::Error::custom(format!("invalid policy: {why}")))
+    }
 }
 
 impl std::fmt::Debug for KeyConfig {
@@ -184,6 +221,7 @@ impl std::fmt::Debug for KeyConfig {
             .field("access_key_id", &self.access_key_id)
             .field("principal", &self.principal)
             .field("admin", &self.admin)
+            .field("policy", &self.policy.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -264,6 +302,7 @@ impl Config {
                 secret_access_key: DEV_SECRET_ACCESS_KEY.into(),
                 principal: Some("dev".into()),
                 admin: true,
+                policy: None,
             }],
             bucket_domains: default_domains(),
             replication: Some(ReplicationConfig {
@@ -274,15 +313,6 @@ impl Config {
             store: StoreConfig::default(),
             server: ServerConfig::default(),
         }
-    }
-
-    /// The principals that may change application states.
-    pub fn admins(&self) -> Vec<String> {
-        self.access_keys
-            .iter()
-            .filter(|k| k.admin)
-            .map(|k| k.principal.clone().unwrap_or_else(|| k.access_key_id.clone()))
-            .collect()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -362,6 +392,8 @@ impl Config {
                     access_key_id: k.access_key_id.clone(),
                     secret_access_key: k.secret_access_key.clone(),
                     principal: k.principal.clone().unwrap_or_else(|| k.access_key_id.clone()),
+                    admin: k.admin,
+                    policy: k.policy.as_ref().map(|p| p.0.clone()),
                 })
                 .collect(),
             bucket_domains: self.bucket_domains.clone(),
@@ -375,7 +407,6 @@ impl Config {
                 })
                 .collect(),
             apps: self.apps.clone(),
-            admins: self.admins(),
             store: tandem_store::StoreOptions {
                 min_free_bytes: self.store.min_free_bytes,
                 max_clock_lead_ms: self.store.max_clock_lead_ms,

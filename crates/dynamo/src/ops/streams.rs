@@ -48,7 +48,7 @@ fn encode_iterator(arn: &str, after: u64) -> String {
     base64_simd::URL_SAFE_NO_PAD.encode_to_string(format!("{after}|{arn}").as_bytes())
 }
 
-fn decode_iterator(it: &str) -> DynamoResult<(String, u64)> {
+pub(crate) fn decode_iterator(it: &str) -> DynamoResult<(String, u64)> {
     let raw = base64_simd::URL_SAFE_NO_PAD
         .decode_to_vec(it)
         .ok()

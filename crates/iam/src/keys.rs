@@ -1,0 +1,50 @@
+//! The global condition keys (`aws:*`) every API fills in, from the caller,
+//! the connection and the clock. Each API adds its own keys (`s3:prefix`, ...)
+//! to the same [`Context`].
+
+use std::net::IpAddr;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::context::Context;
+use crate::decide::Caller;
+
+/// The global keys tandem supplies.
+pub const GLOBAL: &[&str] = &[
+    "aws:SourceIp",
+    "aws:SecureTransport",
+    "aws:CurrentTime",
+    "aws:EpochTime",
+    "aws:username",
+    "aws:userid",
+    "aws:PrincipalArn",
+    "aws:PrincipalAccount",
+    "aws:PrincipalType",
+];
+
+/// Whether `key` is one of [`GLOBAL`] (case-insensitive).
+pub fn is_global(key: &str) -> bool {
+    GLOBAL.iter().any(|k| k.eq_ignore_ascii_case(key))
+}
+
+/// The client address of a request, left in its extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceAddr(pub IpAddr);
+
+/// A context holding the global keys of one request.
+pub fn global_context(caller: Option<&Caller>, source: Option<IpAddr>, secure: bool, now: OffsetDateTime) -> Context {
+    let mut cx = Context::default();
+    if let Some(ip) = source {
+        cx.set("aws:SourceIp", ip.to_string());
+    }
+    cx.set("aws:SecureTransport", secure.to_string());
+    if let Ok(t) = now.replace_nanosecond(0).unwrap_or(now).format(&Rfc3339) {
+        cx.set("aws:CurrentTime", t);
+    }
+    cx.set("aws:EpochTime", now.unix_timestamp().to_string());
+    if let Some(c) = caller {
+        c.describe(&mut cx);
+    }
+    cx
+}

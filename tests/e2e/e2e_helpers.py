@@ -346,7 +346,16 @@ def find_binary() -> Path:
 REPLICATION_KEY = ("E2EREPLICATIONKEY", "e2e-replication-secret-0001")
 
 
-def write_config(path: Path, regions: list[dict], keys=KEYS.values()) -> None:
+def write_config(
+    path: Path,
+    regions: list[dict],
+    keys=KEYS.values(),
+    admins: tuple[str, ...] = ("admin",),
+    policies: dict[str, str] | None = None,
+) -> None:
+    """Writes tandem.toml: `admins` are the principals whose keys get `admin =
+    true`; `policies` maps a principal to the identity policy (JSON) of its key."""
+    policies = policies or {}
     lines = []
     if len(regions) > 1:
         lines += [
@@ -366,8 +375,12 @@ def write_config(path: Path, regions: list[dict], keys=KEYS.values()) -> None:
             f'access_key_id = "{k.access_key_id}"',
             f'secret_access_key = "{k.secret_access_key}"',
             f'principal = "{k.principal}"',
-            "",
         ]
+        if k.principal in admins:
+            lines.append("admin = true")
+        if k.principal in policies:
+            lines.append(f"policy = '''{policies[k.principal]}'''")
+        lines.append("")
     path.write_text("\n".join(lines))
 
 

@@ -117,7 +117,7 @@ class RegionPair:
     def config_path(self) -> Path:
         return self.root / "tandem.toml"
 
-    def write_config(self) -> None:
+    def write_config(self, admins: tuple[str, ...] = ("admin",)) -> None:
         regions = []
         for n in self.names:
             node = self.nodes[n]
@@ -130,7 +130,7 @@ class RegionPair:
             if n in self.proxies:
                 r["replication_url"] = self.proxies[n].endpoint
             regions.append(r)
-        write_config(self.config_path, regions)
+        write_config(self.config_path, regions, admins=admins)
         if "[replication]" not in self.config_path.read_text():
             with open(self.config_path, "a") as f:
                 f.write(f'\n[replication]\naccess_key_id = "{REPL_KEY_ID}"\nsecret_access_key = "{REPL_SECRET}"\n')
@@ -298,12 +298,8 @@ class RegionPair:
         Running nodes read the file only when they (re)start; `tandem apply`
         pushes the apps to running nodes.
         """
-        self.write_config()
+        self.write_config(admins=admins)
         text = self.config_path.read_text()
-        for principal in admins:
-            line = f'principal = "{KEYS[principal].principal}"'
-            assert line in text, f"no access key section for {principal} in {self.config_path}"
-            text = text.replace(line, line + "\nadmin = true", 1)
         for app in apps:
             text += "\n[[apps]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in app.items())
         self.config_path.write_text(text)

@@ -89,7 +89,28 @@ const MAX_STATEMENTS: usize = 1000;
 /// The deepest JSON a policy document may nest (policies need 5 levels).
 const MAX_DEPTH: usize = 16;
 
+/// Largest identity or session policy accepted, in bytes.
+pub const MAX_IDENTITY_POLICY_BYTES: usize = 20 * 1024;
+
 impl Policy {
+    /// Parses an identity policy (a key's in `tandem.toml`, a role's, or a
+    /// session's): no principal, actions of any tandem API, resources as
+    /// ARNs or `*`, condition keys that `known_key` accepts.
+    pub fn parse_identity(doc: &str, known_key: &dyn Fn(&str) -> bool) -> Result<Self, String> {
+        let check_resource = |r: &str| match r == "*" || r.starts_with("arn:aws:") {
+            true => Ok(()),
+            false => Err(format!("Policy has invalid resource: {r} (use an ARN such as arn:aws:s3:::bucket/* or *)")),
+        };
+        let rules = Rules {
+            resource_policy: false,
+            max_bytes: MAX_IDENTITY_POLICY_BYTES,
+            action_prefixes: &["s3:", "dynamodb:", "tandem:", "sts:"],
+            check_resource: &check_resource,
+            known_key,
+        };
+        Self::parse(doc, &rules)
+    }
+
     /// Parses and validates a policy document.
     pub fn parse(doc: &str, rules: &Rules<'_>) -> Result<Self, String> {
         if doc.len() > rules.max_bytes {

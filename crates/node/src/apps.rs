@@ -88,9 +88,13 @@ impl Node {
         let now = time::OffsetDateTime::now_utc();
         let signer = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k))
             .map_err(|e| error(StatusCode::FORBIDDEN, "AccessDenied", format!("a signed request is required: {e}")))?;
-        let Some(caller) = principals.caller(&signer.access_key) else {
-            return Err(error(StatusCode::FORBIDDEN, "AccessDenied", "unknown access key"));
-        };
+        let token = tandem_s3::principals::session_token(&parts.uri, &parts.headers);
+        let caller = principals
+            .resolve(&signer.access_key, token.as_deref(), now.unix_timestamp())
+            .map_err(|e| {
+                let code = e.s3().code().as_str().to_string();
+                error(StatusCode::FORBIDDEN, &code, format!("the credentials were refused: {}", e.reason()))
+            })?;
         let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
         let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
         op.authorize(&caller, &op.resource(&self.inner.region, app), &context)

@@ -85,14 +85,20 @@ impl S3Route for ControlRoute {
     }
 
     async fn check_access(&self, req: &mut S3Request<Body>) -> S3Result<()> {
-        let caller = req
+        let now = time::OffsetDateTime::now_utc();
+        let access_key = req
             .credentials
             .as_ref()
-            .and_then(|c| self.principals.caller(&c.access_key))
+            .map(|c| c.access_key.clone())
             .ok_or_else(|| s3_error!(AccessDenied, "the control API needs a signed request"))?;
+        let token = tandem_s3::principals::session_token(&req.uri, &req.headers);
+        let caller = self
+            .principals
+            .resolve(&access_key, token.as_deref(), now.unix_timestamp())
+            .map_err(|e| e.s3())?;
         let op = ControlOp::of(&req.method, req.uri.path());
         let source = req.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
-        let context = tandem_iam::keys::global_context(Some(&caller), source, false, time::OffsetDateTime::now_utc());
+        let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
         op.authorize(&caller, &op.resource(&self.region, None), &context)
             .map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::AccessDenied, why))
     }

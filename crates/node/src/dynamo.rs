@@ -32,21 +32,32 @@ fn auth_error(e: SigError) -> DynamoError {
     DynamoError::new(kind, e.to_string())
 }
 
+fn credential_error(e: tandem_s3::principals::CredentialError) -> DynamoError {
+    use tandem_s3::principals::CredentialError;
+    match e {
+        CredentialError::ExpiredToken => DynamoError::new(ErrorKind::ExpiredToken, "The security token included in the request is expired"),
+        CredentialError::UnknownKey | CredentialError::InvalidToken => {
+            DynamoError::new(ErrorKind::UnrecognizedClient, "The security token included in the request is invalid.")
+        }
+    }
+}
+
 fn json_response(status: u16, body: String) -> Response<Body> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
-    if let Ok(id) = HeaderValue::from_str(&format!("{:032X}", rand_id())) {
+    if let Ok(id) = HeaderValue::from_str(&request_id()) {
         h.insert("x-amzn-requestid", id);
     }
     resp
 }
 
-fn rand_id() -> u128 {
+/// A request id for the JSON and Query APIs' answers.
+pub(crate) fn request_id() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    nanos ^ (u128::from(std::process::id()) << 64)
+    format!("{:032X}", nanos ^ (u128::from(std::process::id()) << 64))
 }
 
 impl Node {
@@ -80,11 +91,13 @@ impl Node {
                     ),
                 ));
             }
+            let now = time::OffsetDateTime::now_utc();
+            let token = tandem_s3::principals::session_token(&parts.uri, &parts.headers);
             let caller = principals
-                .caller(&signer.access_key)
-                .ok_or_else(|| DynamoError::new(ErrorKind::UnrecognizedClient, "The security token included in the request is invalid."))?;
+                .resolve(&signer.access_key, token.as_deref(), now.unix_timestamp())
+                .map_err(credential_error)?;
             let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
-            let context = tandem_iam::keys::global_context(Some(&caller), source, false, time::OffsetDateTime::now_utc());
+            let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
             let authority = Authority::Client {
                 caller: &caller,
                 context: &context,

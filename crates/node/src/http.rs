@@ -42,8 +42,17 @@ fn content_length<B>(headers: &hyper::HeaderMap, _: &B) -> u64 {
 }
 
 impl Node {
-    /// Serves one request.
+    /// Serves one request, counting refused credentials and authorizations.
     pub async fn handle(&self, req: Request<ReqBody>) -> Response<Body> {
+        let resp = self.route(req).await;
+        if let Some(reason) = crate::auth_failures::reason(&resp) {
+            self.inner.metrics.auth_failed(reason);
+        }
+        resp
+    }
+
+    /// Dispatches one request to the API it is for.
+    async fn route(&self, req: Request<ReqBody>) -> Response<Body> {
         let start = Instant::now();
         let path = req.uri().path();
         if req.method() == Method::GET && path == "/health" {
@@ -83,6 +92,13 @@ impl Node {
                 "application/json",
                 serde_json::json!({"error": "MethodNotAllowed", "message": "use GET or PUT"}).to_string(),
             );
+        }
+        if crate::sts::is_sts(&req) {
+            let (resp, op) = self.sts(req).await;
+            self.inner
+                .metrics
+                .observe("sts", op, resp.status().as_u16(), start.elapsed(), 0, 0);
+            return resp;
         }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
         if req.method() == Method::POST && crate::dynamo::is_json_api(target.as_deref()) {

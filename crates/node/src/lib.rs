@@ -6,6 +6,7 @@
 //! S3 API (`tandem-s3`) or the control API under `/_tandem/` ([`control`]).
 
 mod accept;
+pub mod auth_failures;
 pub mod apply;
 pub mod apps;
 pub mod conn;
@@ -19,6 +20,7 @@ pub mod host;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+pub mod sts;
 pub mod progress;
 mod read_headers;
 mod xml_out;
@@ -58,6 +60,10 @@ pub struct NodeConfig {
     pub store: tandem_store::StoreOptions,
     /// Connection timeouts and caps.
     pub server: ServerLimits,
+    /// The key that signs session tokens (none: no temporary credentials).
+    pub sts_key: Option<tandem_sts::SessionKey>,
+    /// Roles that trusted keys may assume.
+    pub roles: Vec<tandem_sts::Role>,
 }
 
 /// Shared state of a running node. Cheap to clone.
@@ -98,7 +104,11 @@ impl Node {
             path: config.data_dir.clone(),
             source,
         })?;
-        let principals = Principals::new(config.access_keys.clone());
+        let mut principals = Principals::new(config.access_keys.clone());
+        if let Some(key) = &config.sts_key {
+            let sessions = tandem_sts::Sessions::new(key.clone(), config.roles.clone(), tandem_s3::conditions::is_known);
+            principals = principals.with_sessions(sessions);
+        }
         let api_store = store.clone();
 
         let region_urls = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();

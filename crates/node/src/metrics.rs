@@ -106,6 +106,7 @@ pub struct Metrics {
     store_metadata_bytes: Gauge,
     store_object_bytes: Gauge,
     change_log_seq: Gauge,
+    auth_failures: Family<ReasonLabels, Counter>,
     pub connections: ConnectionMetrics,
     replication: tandem_replication::Replication,
     control: tandem_control::AppControl,
@@ -139,6 +140,12 @@ impl Metrics {
             "Sequence number of the last change-log entry",
             change_log_seq.clone(),
         );
+        let auth_failures = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "auth_failures",
+            "Requests refused for their credentials or by authorization, by reason",
+            auth_failures.clone(),
+        );
         let connections = ConnectionMetrics::default();
         connections.register(&mut registry);
         replication.register_metrics(&mut registry);
@@ -154,7 +161,13 @@ impl Metrics {
             store_metadata_bytes,
             store_object_bytes,
             change_log_seq,
+            auth_failures,
         }
+    }
+
+    /// Counts a refused request (see `auth_failures.rs`).
+    pub fn auth_failed(&self, reason: &'static str) {
+        self.auth_failures.get_or_create(&ReasonLabels { reason }).inc();
     }
 
     /// Records one served request.

@@ -29,6 +29,8 @@ fn config(dir: &std::path::Path) -> NodeConfig {
             http2_max_header_list_size: 4096,
             ..ServerLimits::default()
         },
+        sts_key: None,
+        roles: Vec::new(),
     }
 }
 

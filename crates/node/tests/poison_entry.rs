@@ -71,6 +71,8 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
         apps: vec![],
         store: tandem_store::StoreOptions::default(),
         server: tandem_node::ServerLimits::default(),
+        sts_key: None,
+        roles: Vec::new(),
     }
 }
 

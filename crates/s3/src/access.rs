@@ -32,6 +32,21 @@ impl OpSlot {
     }
 }
 
+/// Where the access check records why credentials were refused, for the
+/// node's failed-authentication counter (bounded labels).
+#[derive(Clone, Default)]
+pub struct AuthFailure(pub Arc<std::sync::Mutex<Option<&'static str>>>);
+
+impl AuthFailure {
+    pub fn set(&self, reason: &'static str) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+
+    pub fn get(&self) -> Option<&'static str> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// The access checker plugged into s3s. Cheap to clone.
 #[derive(Clone)]
 pub struct AccessControl {
@@ -197,9 +212,20 @@ impl S3Access for AccessControl {
         if let Some(slot) = cx.extensions_mut().get::<OpSlot>() {
             *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(op.name());
         }
-        let caller = cx.credentials().and_then(|c| self.principals.caller(&c.access_key));
+        let now = time::OffsetDateTime::now_utc();
+        let caller = match cx.credentials() {
+            Some(c) => {
+                let token = crate::principals::session_token(cx.uri(), cx.headers());
+                let resolved = self.principals.resolve(&c.access_key, token.as_deref(), now.unix_timestamp());
+                if let (Err(e), Some(slot)) = (&resolved, cx.extensions_mut().get::<AuthFailure>()) {
+                    slot.set(e.reason());
+                }
+                Some(resolved.map_err(|e| e.s3())?)
+            }
+            None => None,
+        };
         let source = cx.extensions_mut().get::<SourceAddr>().map(|s| s.0);
-        let mut context = tandem_iam::keys::global_context(caller.as_deref(), source, false, time::OffsetDateTime::now_utc());
+        let mut context = tandem_iam::keys::global_context(caller.as_deref(), source, false, now);
         conditions::add_request_keys(&mut context, cx.uri(), cx.headers());
         let ask = Ask {
             caller,

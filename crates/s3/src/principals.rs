@@ -1,13 +1,18 @@
 //! Access keys and the callers they stand for. Implements s3s's `S3Auth`, so
 //! every SigV4 signature is checked against the secrets known here, and hands
-//! every API the [`Caller`] (principal, admin flag, identity policy) of a key.
+//! every API the [`Caller`] (principal, admin flag, identity policy) of a key,
+//! or of temporary credentials (an `ASIA...` key id with its session token;
+//! see `tandem-sts`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use http::{HeaderMap, Uri};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 use tandem_iam::{Caller, Policy};
+use tandem_sts::token::SESSION_KEY_PREFIX;
+use tandem_sts::{Sessions, TokenError};
 
 /// One configured access key.
 #[derive(Clone)]
@@ -41,10 +46,51 @@ struct KeyEntry {
     caller: Arc<Caller>,
 }
 
-/// All access keys of the deployment, by key id. Cheap to clone.
+/// All access keys of the deployment, by key id, and its sessions. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Principals {
     keys: Arc<HashMap<String, KeyEntry>>,
+    sessions: Option<Arc<Sessions>>,
+}
+
+/// Why credentials were not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialError {
+    UnknownKey,
+    /// Temporary credentials without a valid session token.
+    InvalidToken,
+    ExpiredToken,
+}
+
+impl CredentialError {
+    /// The label of the failed-authentication counter.
+    pub fn reason(self) -> &'static str {
+        match self {
+            CredentialError::UnknownKey => "unknown_key",
+            CredentialError::InvalidToken => "invalid_token",
+            CredentialError::ExpiredToken => "expired_token",
+        }
+    }
+
+    /// The S3 error of this failure.
+    pub fn s3(self) -> s3s::S3Error {
+        match self {
+            CredentialError::UnknownKey => s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."),
+            CredentialError::InvalidToken => s3_error!(InvalidToken, "The provided token is malformed or otherwise invalid."),
+            CredentialError::ExpiredToken => s3_error!(ExpiredToken, "The provided token has expired."),
+        }
+    }
+}
+
+/// The session token of a request: the `X-Amz-Security-Token` header, or
+/// the query parameter of a presigned URL.
+pub fn session_token(uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    if let Some(v) = headers.get("x-amz-security-token").and_then(|v| v.to_str().ok()) {
+        return Some(v.to_string());
+    }
+    form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(k, _)| k == "X-Amz-Security-Token")
+        .map(|(_, v)| v.into_owned())
 }
 
 impl std::fmt::Debug for Principals {
@@ -76,12 +122,45 @@ impl Principals {
         });
         Self {
             keys: Arc::new(entries.collect()),
+            sessions: None,
         }
+    }
+
+    /// Accepts temporary credentials minted with `sessions`' key.
+    pub fn with_sessions(mut self, sessions: Sessions) -> Self {
+        self.sessions = Some(Arc::new(sessions));
+        self
+    }
+
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.sessions.as_deref()
     }
 
     /// The secret of an access key id (for verifying signatures outside s3s).
     pub fn secret_of(&self, access_key_id: &str) -> Option<String> {
-        self.keys.get(access_key_id).map(|k| k.secret.clone())
+        if let Some(k) = self.keys.get(access_key_id) {
+            return Some(k.secret.clone());
+        }
+        let sessions = self.sessions.as_ref().filter(|_| access_key_id.starts_with(SESSION_KEY_PREFIX))?;
+        Some(sessions.key().secret_of(access_key_id))
+    }
+
+    /// The caller behind a request's verified access key id and its session
+    /// token, if any, at `now` (epoch seconds).
+    pub fn resolve(&self, access_key_id: &str, token: Option<&str>, now: i64) -> Result<Arc<Caller>, CredentialError> {
+        if let Some(k) = self.keys.get(access_key_id) {
+            return Ok(k.caller.clone());
+        }
+        let Some(sessions) = self.sessions.as_ref().filter(|_| access_key_id.starts_with(SESSION_KEY_PREFIX)) else {
+            return Err(CredentialError::UnknownKey);
+        };
+        let token = token.ok_or(CredentialError::InvalidToken)?;
+        sessions
+            .caller(access_key_id, token, now, |parent| self.caller(parent))
+            .map_err(|e| match e {
+                TokenError::Invalid => CredentialError::InvalidToken,
+                TokenError::Expired => CredentialError::ExpiredToken,
+            })
     }
 
     /// The principal an access key id acts as.
@@ -98,12 +177,9 @@ impl Principals {
 #[async_trait::async_trait]
 impl S3Auth for Principals {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.keys.get(access_key) {
-            Some(k) => Ok(SecretKey::from(k.secret.as_str())),
-            None => Err(s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )),
+        match self.secret_of(access_key) {
+            Some(secret) => Ok(SecretKey::from(secret.as_str())),
+            None => Err(CredentialError::UnknownKey.s3()),
         }
     }
 }

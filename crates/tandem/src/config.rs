@@ -18,6 +18,8 @@ pub const DEV_SECRET_ACCESS_KEY: &str = "tandem-dev-secret-key-do-not-use-in-pro
 /// Dev replication credential (region to region). Only ever used for local demos.
 pub const DEV_REPLICATION_KEY_ID: &str = "TANDEMDEVREPLICATION";
 pub const DEV_REPLICATION_SECRET: &str = "tandem-dev-replication-secret-do-not-use-in-prod";
+/// Dev key that signs session tokens. Only ever used for local demos.
+pub const DEV_STS_SIGNING_KEY: &str = "tandem-dev-sts-signing-key-do-not-use-in-prod";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,7 +41,56 @@ pub struct Config {
     /// Store limits of every region.
     #[serde(default)]
     pub store: StoreConfig,
+    /// Temporary credentials (STS); without it STS answers only GetCallerIdentity.
+    pub sts: Option<StsConfig>,
+    /// Roles that trusted keys may assume through STS AssumeRole.
+    #[serde(default)]
+    pub roles: Vec<RoleConfig>,
 }
+
+/// `[sts]`: the key that signs session tokens. Every region must have the
+/// same one, so a session minted in one region works in all of them.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StsConfig {
+    pub signing_key: String,
+}
+
+impl std::fmt::Debug for StsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StsConfig").finish_non_exhaustive()
+    }
+}
+
+/// `[[roles]]`: a role, its policy, and the keys that may assume it.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    pub name: String,
+    /// What sessions of the role may do (IAM JSON).
+    pub policy: IdentityPolicy,
+    /// Access key ids or principals that may assume it; `*` for any signed key.
+    pub trust: Vec<String>,
+    /// Longest session, in seconds (900 to 43200; default 3600).
+    #[serde(default = "default_max_session_secs")]
+    pub max_session_secs: i64,
+}
+
+impl std::fmt::Debug for RoleConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleConfig")
+            .field("name", &self.name)
+            .field("trust", &self.trust)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_max_session_secs() -> i64 {
+    3_600
+}
+
+/// Shortest signing key accepted for session tokens, in bytes.
+const MIN_STS_KEY_BYTES: usize = 32;
 
 /// `[store]`: the free-space reserve of the data volume and the clock guard.
 #[derive(Debug, Clone, Deserialize)]
@@ -188,23 +239,9 @@ pub struct KeyConfig {
 #[derive(Clone)]
 pub struct IdentityPolicy(pub Arc<tandem_iam::Policy>);
 
-/// Largest identity policy accepted, in bytes.
-const MAX_IDENTITY_POLICY_BYTES: usize = 20 * 1024;
-
 impl IdentityPolicy {
     pub fn parse(doc: &str) -> Result<Self, String> {
-        let check_resource = |r: &str| match r == "*" || r.starts_with("arn:aws:") {
-            true => Ok(()),
-            false => Err(format!("Policy has invalid resource: {r} (use an ARN such as arn:aws:s3:::bucket/* or *)")),
-        };
-        let rules = tandem_iam::Rules {
-            resource_policy: false,
-            max_bytes: MAX_IDENTITY_POLICY_BYTES,
-            action_prefixes: &["s3:", "dynamodb:", "tandem:", "sts:"],
-            check_resource: &check_resource,
-            known_key: &tandem_s3::conditions::is_known,
-        };
-        tandem_iam::Policy::parse(doc, &rules).map(|p| Self(Arc::new(p)))
+        tandem_iam::Policy::parse_identity(doc, &tandem_s3::conditions::is_known).map(|p| Self(Arc::new(p)))
     }
 }
 
@@ -312,6 +349,10 @@ impl Config {
             apps: vec![demo_app()],
             store: StoreConfig::default(),
             server: ServerConfig::default(),
+            sts: Some(StsConfig {
+                signing_key: DEV_STS_SIGNING_KEY.into(),
+            }),
+            roles: Vec::new(),
         }
     }
 
@@ -332,6 +373,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("region {:?} is defined twice", r.name)));
             }
         }
+        self.validate_sts()?;
         if self.access_keys.is_empty() {
             return Err(ConfigError::Invalid(
                 "tandem.toml must define at least one [[access_keys]] entry; every request is authenticated".into(),
@@ -416,7 +458,46 @@ impl Config {
                 access_key_id: r.access_key_id.clone(),
                 secret_access_key: r.secret_access_key.clone(),
             }),
+            sts_key: self.sts.as_ref().map(|s| tandem_sts::SessionKey::new(s.signing_key.as_bytes())),
+            roles: self
+                .roles
+                .iter()
+                .map(|r| tandem_sts::Role {
+                    name: r.name.clone(),
+                    policy: r.policy.0.clone(),
+                    trust: r.trust.clone(),
+                    max_session_secs: r.max_session_secs,
+                })
+                .collect(),
         }
+    }
+
+    fn validate_sts(&self) -> Result<(), ConfigError> {
+        if let Some(sts) = &self.sts
+            && sts.signing_key.len() < MIN_STS_KEY_BYTES
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[sts] signing_key must be at least {MIN_STS_KEY_BYTES} bytes (a random string every region shares)"
+            )));
+        }
+        if !self.roles.is_empty() && self.sts.is_none() {
+            return Err(ConfigError::Invalid("[[roles]] need an [sts] signing_key to sign their sessions".into()));
+        }
+        for (i, r) in self.roles.iter().enumerate() {
+            if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
+                return Err(ConfigError::Invalid(format!("role name {:?} must be letters, digits and +=,.@_-", r.name)));
+            }
+            if self.roles[..i].iter().any(|o| o.name == r.name) {
+                return Err(ConfigError::Invalid(format!("role {:?} is defined twice", r.name)));
+            }
+            if !(900..=43_200).contains(&r.max_session_secs) {
+                return Err(ConfigError::Invalid(format!(
+                    "role {:?}: max_session_secs must be between 900 and 43200",
+                    r.name
+                )));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,9 @@
 //! the same entry point the node calls after checking the signature), on a
 //! scratch store holding two tables, replaced every few thousand inputs.
 
+use tandem_dynamo::authorize::Authority;
+use tandem_dynamo::operation::DynamoOp;
+use tandem_iam::Caller;
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -40,13 +43,31 @@ fn new_scratch() -> Scratch {
     let store = Store::open(dir.path(), "us-east").expect("a scratch store");
     let api = DynamoApi::new(store);
     for (i, body) in SETUP.iter().enumerate() {
-        let op = if i < 2 { "CreateTable" } else { "PutItem" };
-        let done = block_on(api.handle(&format!("DynamoDB_20120810.{op}"), body.as_bytes()));
+        let op = if i < 2 { DynamoOp::CreateTable } else { DynamoOp::PutItem };
+        let done = block_on(api.handle(op, body.as_bytes(), &Authority::Node));
         if let Err(e) = done {
             panic!("setting up the scratch store failed: {}", e.message);
         }
     }
     Scratch { _dir: dir, api, served: 0 }
+}
+
+/// A caller with an identity policy, so every request is also authorized
+/// (its tables, indexes and streams read from the fuzzed body).
+fn scoped_caller() -> Caller {
+    let doc = r#"{"Statement":[{"Effect":"Allow","Action":"dynamodb:*","Resource":"arn:aws:dynamodb:*:*:table/*"},
+        {"Effect":"Deny","Action":"dynamodb:DeleteTable","Resource":"*"}]}"#;
+    let policy = tandem_iam::Policy::parse_identity(doc, &|_| true).expect("a valid policy");
+    Caller {
+        access_key_id: "AKFUZZ".into(),
+        principal: "fuzzer".into(),
+        arn: Caller::user_arn("fuzzer"),
+        userid: "fuzzer".into(),
+        admin: false,
+        policy: Some(std::sync::Arc::new(policy)),
+        session_policy: None,
+        temporary: false,
+    }
 }
 
 /// Serves one request (`target` is the X-Amz-Target value).
@@ -59,5 +80,11 @@ pub fn serve(target: &str, body: &[u8]) -> DynamoResult<Value> {
     }
     let scratch = guard.as_mut().expect("just set");
     scratch.served += 1;
-    block_on(scratch.api.handle(target, body))
+    let caller = scoped_caller();
+    let context = tandem_iam::Context::default();
+    let authority = Authority::Client {
+        caller: &caller,
+        context: &context,
+    };
+    block_on(scratch.api.handle(DynamoOp::from_target(target), body, &authority))
 }

@@ -92,6 +92,8 @@ fn new_scratch() -> Scratch {
         access_key_id: ACCESS_KEY.into(),
         secret_access_key: SECRET.into(),
         principal: "fuzzer".into(),
+        admin: false,
+        policy: None,
     }]);
     let api = S3Api::new(store, principals.clone());
     let mut builder = S3ServiceBuilder::new(api.clone());

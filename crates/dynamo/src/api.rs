@@ -59,7 +59,10 @@ impl DynamoApi {
             return Err(DynamoError::new(ErrorKind::Serialization, "The request body must be a JSON object"));
         }
         if op == DynamoOp::Unknown {
-            return Err(DynamoError::new(ErrorKind::UnknownOperation, "The requested operation is not supported"));
+            return Err(DynamoError::new(
+                ErrorKind::UnknownOperation,
+                "The requested operation is not supported",
+            ));
         }
         self.authorize(op, &req, authority)?;
         self.route(op, req).await
@@ -93,7 +96,10 @@ impl DynamoApi {
             DescribeStream => self.describe_stream(req).await,
             GetShardIterator => self.get_shard_iterator(req).await,
             GetRecords => self.get_records(req).await,
-            Unknown => Err(DynamoError::new(ErrorKind::UnknownOperation, "The requested operation is not supported")),
+            Unknown => Err(DynamoError::new(
+                ErrorKind::UnknownOperation,
+                "The requested operation is not supported",
+            )),
         }
     }
 }

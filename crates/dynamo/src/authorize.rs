@@ -102,7 +102,10 @@ impl DynamoApi {
                 };
                 return Err(DynamoError::new(
                     ErrorKind::AccessDenied,
-                    format!("User: {} is not authorized to perform: {action} on resource: {resource} {why}", caller.arn),
+                    format!(
+                        "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
+                        caller.arn
+                    ),
                 ));
             }
         }

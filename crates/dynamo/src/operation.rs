@@ -111,7 +111,11 @@ mod tests {
                 _ => STREAMS_TARGET,
             };
             assert_eq!(DynamoOp::from_target(&format!("{prefix}{}", op.name())), *op);
-            assert_eq!(op.action().strip_prefix("dynamodb:"), Some(op.name()), "the action is named after the operation");
+            assert_eq!(
+                op.action().strip_prefix("dynamodb:"),
+                Some(op.name()),
+                "the action is named after the operation"
+            );
         }
         assert_eq!(DynamoOp::from_target("DynamoDB_20120810.GetRecords"), DynamoOp::Unknown);
         assert_eq!(DynamoOp::from_target("DynamoDB_20120810.Nope"), DynamoOp::Unknown);

@@ -125,8 +125,7 @@ pub fn parse_block(block: &Value, known_key: &dyn Fn(&str) -> bool) -> Result<Ve
     };
     let mut out = Vec::new();
     for (name, keys) in ops {
-        let (family, negated, if_exists, qualifier) =
-            operator(name).ok_or_else(|| format!("Invalid Condition type : {name}"))?;
+        let (family, negated, if_exists, qualifier) = operator(name).ok_or_else(|| format!("Invalid Condition type : {name}"))?;
         let Value::Object(keys) = keys else {
             return Err(format!("Condition operator {name} must map condition keys to values"));
         };
@@ -227,7 +226,11 @@ fn ordered(cmp: Cmp, ord: Option<std::cmp::Ordering>) -> bool {
     use std::cmp::Ordering::*;
     matches!(
         (cmp, ord),
-        (Cmp::Eq, Some(Equal)) | (Cmp::Lt, Some(Less)) | (Cmp::Le, Some(Less | Equal)) | (Cmp::Gt, Some(Greater)) | (Cmp::Ge, Some(Greater | Equal))
+        (Cmp::Eq, Some(Equal))
+            | (Cmp::Lt, Some(Less))
+            | (Cmp::Le, Some(Less | Equal))
+            | (Cmp::Gt, Some(Greater))
+            | (Cmp::Ge, Some(Greater | Equal))
     )
 }
 
@@ -326,8 +329,14 @@ mod tests {
         assert!(!holds(json!({"StringEquals": {"s3:prefix": "a"}}), &empty));
         assert!(holds(json!({"StringNotEquals": {"s3:prefix": "a"}}), &empty));
         assert!(holds(json!({"StringEqualsIfExists": {"s3:prefix": "a"}}), &empty));
-        assert!(holds(json!({"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": "a"}}), &empty));
-        assert!(!holds(json!({"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": "a"}}), &empty));
+        assert!(holds(
+            json!({"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": "a"}}),
+            &empty
+        ));
+        assert!(!holds(
+            json!({"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": "a"}}),
+            &empty
+        ));
         assert!(holds(json!({"Null": {"s3:x-amz-acl": "true"}}), &empty));
         assert!(!holds(json!({"Null": {"s3:x-amz-acl": "false"}}), &empty));
     }
@@ -336,16 +345,35 @@ mod tests {
     fn set_qualifiers() {
         let mut c = Context::default();
         c.set_all("s3:RequestObjectTagKeys", vec!["team".into(), "cost".into()]);
-        assert!(holds(json!({"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["team", "cost", "x"]}}), &c));
-        assert!(!holds(json!({"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["team"]}}), &c));
-        assert!(holds(json!({"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": ["team"]}}), &c));
-        assert!(holds(json!({"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": ["team"]}}), &c));
-        assert!(!holds(json!({"ForAllValues:StringNotEquals": {"s3:RequestObjectTagKeys": ["team"]}}), &c));
+        assert!(holds(
+            json!({"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["team", "cost", "x"]}}),
+            &c
+        ));
+        assert!(!holds(
+            json!({"ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": ["team"]}}),
+            &c
+        ));
+        assert!(holds(
+            json!({"ForAnyValue:StringEquals": {"s3:RequestObjectTagKeys": ["team"]}}),
+            &c
+        ));
+        assert!(holds(
+            json!({"ForAnyValue:StringNotEquals": {"s3:RequestObjectTagKeys": ["team"]}}),
+            &c
+        ));
+        assert!(!holds(
+            json!({"ForAllValues:StringNotEquals": {"s3:RequestObjectTagKeys": ["team"]}}),
+            &c
+        ));
     }
 
     #[test]
     fn numbers_dates_bools() {
-        let c = cx(&[("s3:max-keys", "10"), ("aws:CurrentTime", "2026-06-01T12:00:00Z"), ("aws:SecureTransport", "false")]);
+        let c = cx(&[
+            ("s3:max-keys", "10"),
+            ("aws:CurrentTime", "2026-06-01T12:00:00Z"),
+            ("aws:SecureTransport", "false"),
+        ]);
         assert!(holds(json!({"NumericLessThanEquals": {"s3:max-keys": 10}}), &c));
         assert!(!holds(json!({"NumericLessThan": {"s3:max-keys": "10"}}), &c));
         assert!(holds(json!({"NumericNotEquals": {"s3:max-keys": 11}}), &c));
@@ -359,7 +387,10 @@ mod tests {
 
     #[test]
     fn addresses_and_arns() {
-        let c = cx(&[("aws:SourceIp", "192.168.1.7"), ("aws:PrincipalArn", "arn:aws:iam::000000000000:user/alice")]);
+        let c = cx(&[
+            ("aws:SourceIp", "192.168.1.7"),
+            ("aws:PrincipalArn", "arn:aws:iam::000000000000:user/alice"),
+        ]);
         assert!(holds(json!({"IpAddress": {"aws:SourceIp": "192.168.0.0/16"}}), &c));
         assert!(!holds(json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}), &c));
         assert!(holds(json!({"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8", "::1/128"]}}), &c));

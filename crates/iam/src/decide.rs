@@ -51,7 +51,9 @@ pub enum Grant {
 pub enum Decision {
     Allow,
     /// Denied; `explicit` when a Deny statement matched.
-    Deny { explicit: bool },
+    Deny {
+        explicit: bool,
+    },
 }
 
 impl Decision {
@@ -174,18 +176,37 @@ mod tests {
     #[test]
     fn explicit_deny_wins_over_everything() {
         let admin = caller(None, true);
-        assert_eq!(run(Some(&admin), "s3:GetObject", Verdict::Deny, true), Decision::Deny { explicit: true });
-        let scoped = caller(Some(identity(r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:Delete*","Resource":"*"}]}"#)), false);
-        assert_eq!(run(Some(&scoped), "s3:DeleteObject", Verdict::Allow, true), Decision::Deny { explicit: true });
+        assert_eq!(
+            run(Some(&admin), "s3:GetObject", Verdict::Deny, true),
+            Decision::Deny { explicit: true }
+        );
+        let scoped = caller(
+            Some(identity(
+                r#"{"Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"},{"Effect":"Deny","Action":"s3:Delete*","Resource":"*"}]}"#,
+            )),
+            false,
+        );
+        assert_eq!(
+            run(Some(&scoped), "s3:DeleteObject", Verdict::Allow, true),
+            Decision::Deny { explicit: true }
+        );
         assert!(run(Some(&scoped), "s3:GetObject", Verdict::Silent, false).allowed());
     }
 
     #[test]
     fn scoped_keys_need_an_allow_and_ignore_the_api_rules() {
-        let scoped = caller(Some(identity(r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#)), false);
+        let scoped = caller(
+            Some(identity(
+                r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+            )),
+            false,
+        );
         assert!(run(Some(&scoped), "s3:GetObject", Verdict::Silent, false).allowed());
         assert!(!run(Some(&scoped), "s3:PutObject", Verdict::Silent, true).allowed());
-        assert!(run(Some(&scoped), "s3:PutObject", Verdict::Allow, false).allowed(), "a bucket policy may grant");
+        assert!(
+            run(Some(&scoped), "s3:PutObject", Verdict::Allow, false).allowed(),
+            "a bucket policy may grant"
+        );
     }
 
     #[test]
@@ -199,11 +220,21 @@ mod tests {
 
     #[test]
     fn a_session_policy_narrows_but_never_widens() {
-        let mut session = caller(Some(identity(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#)), false);
-        session.session_policy = Some(identity(r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#));
+        let mut session = caller(
+            Some(identity(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#)),
+            false,
+        );
+        session.session_policy = Some(identity(
+            r#"{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}"#,
+        ));
         assert!(run(Some(&session), "s3:GetObject", Verdict::Silent, false).allowed());
         assert!(!run(Some(&session), "s3:PutObject", Verdict::Silent, true).allowed());
-        let mut narrow_parent = caller(Some(identity(r#"{"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#)), false);
+        let mut narrow_parent = caller(
+            Some(identity(
+                r#"{"Statement":{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}}"#,
+            )),
+            false,
+        );
         narrow_parent.session_policy = Some(identity(r#"{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}"#));
         assert!(!run(Some(&narrow_parent), "s3:GetObject", Verdict::Silent, false).allowed());
     }

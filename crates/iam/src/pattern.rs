@@ -84,7 +84,11 @@ pub fn substitute(pattern: &str, context: &Context) -> Option<String> {
 
 /// The variable names a pattern refers to (for validation at parse time).
 pub fn variables(pattern: &str) -> impl Iterator<Item = &str> {
-    pattern.split("${").skip(1).filter_map(|s| s.split_once('}')).map(|(name, _)| name.trim())
+    pattern
+        .split("${")
+        .skip(1)
+        .filter_map(|s| s.split_once('}'))
+        .map(|(name, _)| name.trim())
 }
 
 #[cfg(test)]
@@ -127,6 +131,9 @@ mod tests {
         assert_eq!(substitute("a${*}b${?}${$}", &cx).as_deref(), Some("a*b?$"));
         assert_eq!(substitute("x/${aws:userid}", &cx), None);
         assert_eq!(substitute("x/${unterminated", &cx).as_deref(), Some("x/${unterminated"));
-        assert_eq!(variables("a${aws:username}b${ s3:prefix }").collect::<Vec<_>>(), ["aws:username", "s3:prefix"]);
+        assert_eq!(
+            variables("a${aws:username}b${ s3:prefix }").collect::<Vec<_>>(),
+            ["aws:username", "s3:prefix"]
+        );
     }
 }

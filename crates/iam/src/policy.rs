@@ -99,7 +99,9 @@ impl Policy {
     pub fn parse_identity(doc: &str, known_key: &dyn Fn(&str) -> bool) -> Result<Self, String> {
         let check_resource = |r: &str| match r == "*" || r.starts_with("arn:aws:") {
             true => Ok(()),
-            false => Err(format!("Policy has invalid resource: {r} (use an ARN such as arn:aws:s3:::bucket/* or *)")),
+            false => Err(format!(
+                "Policy has invalid resource: {r} (use an ARN such as arn:aws:s3:::bucket/* or *)"
+            )),
         };
         let rules = Rules {
             resource_policy: false,
@@ -184,7 +186,9 @@ impl Policy {
         self.statements.iter().any(|s| {
             s.allow
                 && s.conditions.is_empty()
-                && s.principals.as_ref().is_some_and(|p| !p.negated && p.patterns.iter().any(|p| p == "*"))
+                && s.principals
+                    .as_ref()
+                    .is_some_and(|p| !p.negated && p.patterns.iter().any(|p| p == "*"))
         })
     }
 }
@@ -237,7 +241,17 @@ fn parse_statement(s: &Value, rules: &Rules<'_>) -> Result<Statement, String> {
     let Value::Object(fields) = s else {
         return Err("Each statement must be a JSON object".into());
     };
-    let known = ["Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+    let known = [
+        "Sid",
+        "Effect",
+        "Principal",
+        "NotPrincipal",
+        "Action",
+        "NotAction",
+        "Resource",
+        "NotResource",
+        "Condition",
+    ];
     if let Some(bad) = fields.keys().find(|k| !known.contains(&k.as_str())) {
         return Err(format!("Unknown field {bad}"));
     }
@@ -368,7 +382,10 @@ mod tests {
         let cx = Context::default();
         assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", BOB, &cx)), Verdict::Deny);
         assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", ALICE, &cx)), Verdict::Allow);
-        assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", Who::default(), &cx)), Verdict::Allow);
+        assert_eq!(
+            p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", Who::default(), &cx)),
+            Verdict::Allow
+        );
     }
 
     #[test]
@@ -381,7 +398,10 @@ mod tests {
         let cx = Context::default();
         assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", BOB, &cx)), Verdict::Deny);
         assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", ALICE, &cx)), Verdict::Silent);
-        assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", Who::default(), &cx)), Verdict::Deny);
+        assert_eq!(
+            p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", Who::default(), &cx)),
+            Verdict::Deny
+        );
     }
 
     #[test]
@@ -394,10 +414,19 @@ mod tests {
         let mut cx = Context::default();
         cx.set("aws:username", "alice");
         let new = Policy::parse(&doc("2012-10-17"), &s3_rules()).unwrap();
-        assert_eq!(new.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/home/alice/x", ALICE, &cx)), Verdict::Allow);
-        assert_eq!(new.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/home/bob/x", ALICE, &cx)), Verdict::Silent);
+        assert_eq!(
+            new.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/home/alice/x", ALICE, &cx)),
+            Verdict::Allow
+        );
+        assert_eq!(
+            new.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/home/bob/x", ALICE, &cx)),
+            Verdict::Silent
+        );
         let old = Policy::parse(&doc("2008-10-17"), &s3_rules()).unwrap();
-        assert_eq!(old.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/home/alice/x", ALICE, &cx)), Verdict::Silent);
+        assert_eq!(
+            old.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/home/alice/x", ALICE, &cx)),
+            Verdict::Silent
+        );
     }
 
     #[test]
@@ -422,7 +451,13 @@ mod tests {
             resource_policy: false,
             ..s3_rules()
         };
-        assert!(Policy::parse(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#, &rules).is_err());
+        assert!(
+            Policy::parse(
+                r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#,
+                &rules
+            )
+            .is_err()
+        );
         let p = Policy::parse(r#"{"Statement":{"Effect":"Allow","Action":"S3:get*","Resource":"*"}}"#, &rules).unwrap();
         let cx = Context::default();
         assert_eq!(p.evaluate(&ask("s3:GetObject", "arn:aws:s3:::b/k", BOB, &cx)), Verdict::Allow);
@@ -434,12 +469,22 @@ mod tests {
         let rules = s3_rules();
         assert!(Policy::parse("not json", &rules).is_err());
         assert!(Policy::parse(r#"{"Statement":[]}"#, &rules).is_err());
-        assert!(Policy::parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ec2:*","Resource":"*"}]}"#, &rules)
+        assert!(
+            Policy::parse(
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"ec2:*","Resource":"*"}]}"#,
+                &rules
+            )
             .unwrap_err()
-            .contains("action"));
-        assert!(Policy::parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"x","Extra":1}]}"#, &rules)
+            .contains("action")
+        );
+        assert!(
+            Policy::parse(
+                r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"x","Extra":1}]}"#,
+                &rules
+            )
             .unwrap_err()
-            .contains("Extra"));
+            .contains("Extra")
+        );
         let big = format!(
             r#"{{"Statement":[{{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::b/{}"}}]}}"#,
             "x".repeat(21 * 1024)
@@ -450,7 +495,11 @@ mod tests {
     #[test]
     fn a_public_statement_is_recognised() {
         let rules = s3_rules();
-        let public = Policy::parse(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#, &rules).unwrap();
+        let public = Policy::parse(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]}"#,
+            &rules,
+        )
+        .unwrap();
         assert!(public.allows_everyone());
         let scoped = Policy::parse(
             r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}"#,

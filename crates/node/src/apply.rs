@@ -8,10 +8,10 @@
 //! its tables in this region.
 
 use serde::Deserialize;
-use tandem_dynamo::authorize::Authority;
-use tandem_dynamo::operation::DynamoOp;
 use serde_json::{Value, json};
 use tandem_control::{AppBucket, AppSpec, AppTable};
+use tandem_dynamo::authorize::Authority;
+use tandem_dynamo::operation::DynamoOp;
 use tandem_store::{BucketRecord, ReplicationConfig, ReplicationFilter, ReplicationRule, StoreError, Versioning};
 
 use crate::Node;

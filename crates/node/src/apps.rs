@@ -75,7 +75,12 @@ impl Node {
 
     /// Reads a small signed body and checks that its signer may perform
     /// `op` (on `app`, when it names one).
-    async fn authorized_request(&self, req: Request<ReqBody>, op: ControlOp, app: Option<&str>) -> Result<(String, bytes::Bytes), Response<Body>> {
+    async fn authorized_request(
+        &self,
+        req: Request<ReqBody>,
+        op: ControlOp,
+        app: Option<&str>,
+    ) -> Result<(String, bytes::Bytes), Response<Body>> {
         let (parts, body) = req.into_parts();
         let Ok(bytes) = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()) else {
             return Err(error(
@@ -93,7 +98,11 @@ impl Node {
             .resolve(&signer.access_key, token.as_deref(), now.unix_timestamp())
             .map_err(|e| {
                 let code = e.s3().code().as_str().to_string();
-                error(StatusCode::FORBIDDEN, &code, format!("the credentials were refused: {}", e.reason()))
+                error(
+                    StatusCode::FORBIDDEN,
+                    &code,
+                    format!("the credentials were refused: {}", e.reason()),
+                )
             })?;
         let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
         let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);

@@ -31,7 +31,9 @@ fn error_code(body: &[u8]) -> Option<&str> {
     if let Some(rest) = text.split_once("<Code>").map(|(_, r)| r) {
         return rest.split_once("</Code>").map(|(code, _)| code);
     }
-    let field = ["\"__type\":\"", "\"error\":\""].iter().find_map(|f| text.split_once(f).map(|(_, r)| r))?;
+    let field = ["\"__type\":\"", "\"error\":\""]
+        .iter()
+        .find_map(|f| text.split_once(f).map(|(_, r)| r))?;
     let value = field.split_once('"')?.0;
     Some(value.rsplit('#').next().unwrap_or(value))
 }

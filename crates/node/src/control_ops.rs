@@ -107,8 +107,8 @@ impl ControlOp {
             context,
         };
         // Keys without a policy get no control access unless they are admins.
-        let allowed = self.access() == Access::Authorized
-            && tandem_iam::decide(Some(caller), &request, Verdict::Silent, || false) == Decision::Allow;
+        let allowed =
+            self.access() == Access::Authorized && tandem_iam::decide(Some(caller), &request, Verdict::Silent, || false) == Decision::Allow;
         match allowed {
             true => Ok(()),
             false => Err(format!(

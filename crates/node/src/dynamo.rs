@@ -36,9 +36,10 @@ fn credential_error(e: tandem_s3::principals::CredentialError) -> DynamoError {
     use tandem_s3::principals::CredentialError;
     match e {
         CredentialError::ExpiredToken => DynamoError::new(ErrorKind::ExpiredToken, "The security token included in the request is expired"),
-        CredentialError::UnknownKey | CredentialError::InvalidToken => {
-            DynamoError::new(ErrorKind::UnrecognizedClient, "The security token included in the request is invalid.")
-        }
+        CredentialError::UnknownKey | CredentialError::InvalidToken => DynamoError::new(
+            ErrorKind::UnrecognizedClient,
+            "The security token included in the request is invalid.",
+        ),
     }
 }
 

@@ -95,9 +95,7 @@ impl Node {
         }
         if crate::sts::is_sts(&req) {
             let (resp, op) = self.sts(req).await;
-            self.inner
-                .metrics
-                .observe("sts", op, resp.status().as_u16(), start.elapsed(), 0, 0);
+            self.inner.metrics.observe("sts", op, resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -192,9 +190,7 @@ impl Node {
 
     /// The answer to a request refused before s3s.
     fn refused(&self, api: &'static str, refusal: &Refusal, start: Instant) -> Response<Body> {
-        self.inner
-            .metrics
-            .observe(api, "Refused", refusal.status, start.elapsed(), 0, 0);
+        self.inner.metrics.observe(api, "Refused", refusal.status, start.elapsed(), 0, 0);
         text(
             StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST),
             "application/xml",

@@ -6,9 +6,9 @@
 //! S3 API (`tandem-s3`) or the control API under `/_tandem/` ([`control`]).
 
 mod accept;
-pub mod auth_failures;
 pub mod apply;
 pub mod apps;
+pub mod auth_failures;
 pub mod conn;
 pub mod control;
 pub mod control_ops;
@@ -20,9 +20,9 @@ pub mod host;
 pub mod http;
 pub mod limits;
 pub mod metrics;
-pub mod sts;
 pub mod progress;
 mod read_headers;
+pub mod sts;
 mod xml_out;
 
 pub use limits::ServerLimits;

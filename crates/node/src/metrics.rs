@@ -172,13 +172,7 @@ impl Metrics {
 
     /// Records one served request.
     pub fn observe(&self, api: &'static str, op: &'static str, status: u16, elapsed: Duration, bytes_in: u64, bytes_out: u64) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                api,
-                op,
-                status,
-            })
-            .inc();
+        self.requests.get_or_create(&RequestLabels { api, op, status }).inc();
         self.latency.get_or_create(&OpLabels { api, op }).observe(elapsed.as_secs_f64());
         self.bytes.get_or_create(&DirectionLabels { direction: "in" }).inc_by(bytes_in);
         self.bytes.get_or_create(&DirectionLabels { direction: "out" }).inc_by(bytes_out);

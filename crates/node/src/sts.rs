@@ -32,7 +32,8 @@ pub fn is_sts<B>(req: &Request<B>) -> bool {
 fn xml(answer: Answer, request_id: &str) -> Response<Body> {
     let mut resp = Response::new(Body::from(answer.body));
     *resp.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
     if let Ok(id) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-amzn-requestid", id);
     }
@@ -45,7 +46,18 @@ impl Node {
         let request_id = crate::dynamo::request_id();
         let (parts, body) = req.into_parts();
         let Ok(bytes) = Limited::new(body, MAX_BODY).collect().await.map(|b| b.to_bytes()) else {
-            return (xml(api::error(400, "InvalidRequest", "the request body could not be read (at most 64 KiB)", &request_id), &request_id), "Unknown");
+            return (
+                xml(
+                    api::error(
+                        400,
+                        "InvalidRequest",
+                        "the request body could not be read (at most 64 KiB)",
+                        &request_id,
+                    ),
+                    &request_id,
+                ),
+                "Unknown",
+            );
         };
         let params: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
         let op = params
@@ -57,8 +69,14 @@ impl Node {
         let signer = match tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k)) {
             Ok(s) if s.service == "sts" => s,
             Ok(s) => {
-                let message = format!("Credential should be scoped to correct service: 'sts'. (it is scoped to '{}')", s.service);
-                return (xml(api::error(403, "SignatureDoesNotMatch", &message, &request_id), &request_id), op.name());
+                let message = format!(
+                    "Credential should be scoped to correct service: 'sts'. (it is scoped to '{}')",
+                    s.service
+                );
+                return (
+                    xml(api::error(403, "SignatureDoesNotMatch", &message, &request_id), &request_id),
+                    op.name(),
+                );
             }
             Err(e) => {
                 let code = match e {
@@ -74,8 +92,14 @@ impl Node {
             Ok(c) => c,
             Err(e) => {
                 let (status, code, message) = match e {
-                    tandem_s3::principals::CredentialError::ExpiredToken => (400, "ExpiredToken", "The security token included in the request is expired"),
-                    _ => (403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+                    tandem_s3::principals::CredentialError::ExpiredToken => {
+                        (400, "ExpiredToken", "The security token included in the request is expired")
+                    }
+                    _ => (
+                        403,
+                        "InvalidClientTokenId",
+                        "The security token included in the request is invalid.",
+                    ),
                 };
                 return (xml(api::error(status, code, message, &request_id), &request_id), op.name());
             }

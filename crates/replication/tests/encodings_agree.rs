@@ -6,6 +6,8 @@
 //! made a "poison item" that wedged replication.
 
 use std::collections::BTreeMap;
+use tandem_dynamo::authorize::Authority;
+use tandem_dynamo::operation::DynamoOp;
 
 use bytes::BytesMut;
 use http_body_util::Full;
@@ -172,7 +174,7 @@ fn items_at_the_limit_survive_replication_apply_and_read_back() {
         "AttributeDefinitions": [{ "AttributeName": "pk", "AttributeType": "S" }],
         "BillingMode": "PAY_PER_REQUEST",
     });
-    rt.block_on(api.handle("DynamoDB_20120810.CreateTable", create.to_string().as_bytes()))
+    rt.block_on(api.handle(DynamoOp::CreateTable, create.to_string().as_bytes(), &Authority::Node))
         .expect("create table");
     let lag = tandem_replication::stats::lag_histogram();
     // The runner takes an `Fn`: state across cases lives in cells.
@@ -219,7 +221,7 @@ fn items_at_the_limit_survive_replication_apply_and_read_back() {
 fn get(rt: &tokio::runtime::Runtime, api: &DynamoApi, item: &Item) -> Result<Item, TestCaseError> {
     let req = json!({ "TableName": TABLE, "Key": { "pk": item_to_json(item)["pk"] }, "ConsistentRead": true });
     let out = rt
-        .block_on(api.handle("DynamoDB_20120810.GetItem", req.to_string().as_bytes()))
+        .block_on(api.handle(DynamoOp::GetItem, req.to_string().as_bytes(), &Authority::Node))
         .map_err(|e| TestCaseError::fail(format!("GetItem failed: {e:?}")))?;
     let mut got = item_from_json(&out["Item"]).map_err(|e| TestCaseError::fail(format!("bad item: {e:?}")))?;
     got.retain(|name, _| !name.starts_with("aws:rep:"));

@@ -8,9 +8,9 @@
 
 use std::sync::Arc;
 
+use s3s::S3Result;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
-use s3s::S3Result;
 use tandem_iam::{Caller, Context, Decision, Request, SourceAddr, Verdict};
 use tandem_store::{BucketRecord, ObjectVersion, Store};
 
@@ -99,7 +99,13 @@ fn verdict_to_result(decision: Decision, op: S3Op, resource: &str) -> S3Result<(
 /// Decides whether `ask` may act on `bucket` (and on `object` when the request
 /// names one). Shared by the access check, CopyObject's source check and
 /// DeleteObjects' per-key check.
-pub fn authorize(ask: &Ask, policies: &PolicyCache, bucket: &BucketRecord, key: Option<&str>, object: Option<&ObjectVersion>) -> S3Result<()> {
+pub fn authorize(
+    ask: &Ask,
+    policies: &PolicyCache,
+    bucket: &BucketRecord,
+    key: Option<&str>,
+    object: Option<&ObjectVersion>,
+) -> S3Result<()> {
     let resource = arn(&bucket.name, key);
     let tagged;
     let context = match object.filter(|o| !o.tags.is_empty()) {
@@ -173,13 +179,14 @@ impl AccessControl {
     /// because a policy reads `s3:ExistingObjectTag/...`.
     fn needs_object(&self, ask: &Ask, bucket: &BucketRecord) -> bool {
         const TAG_KEY: &str = "s3:ExistingObjectTag/";
-        let acl = matches!(ask.op.gate(), AclGate::ObjectRead | AclGate::ObjectReadAcp | AclGate::ObjectWriteAcp);
-        let caller_reads_tags = ask.caller.as_deref().is_some_and(|c| {
-            [&c.policy, &c.session_policy]
-                .into_iter()
-                .flatten()
-                .any(|p| p.reads_key(TAG_KEY))
-        });
+        let acl = matches!(
+            ask.op.gate(),
+            AclGate::ObjectRead | AclGate::ObjectReadAcp | AclGate::ObjectWriteAcp
+        );
+        let caller_reads_tags = ask
+            .caller
+            .as_deref()
+            .is_some_and(|c| [&c.policy, &c.session_policy].into_iter().flatten().any(|p| p.reads_key(TAG_KEY)));
         let bucket_reads_tags = bucket
             .policy
             .as_deref()

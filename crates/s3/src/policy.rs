@@ -40,10 +40,13 @@ pub fn parse(doc: &str, bucket: &str) -> Result<Policy, String> {
     Policy::parse(doc, &rules)
 }
 
-/// Compiled bucket policies by bucket, each with the document it came from.
+/// A compiled policy and the document it came from.
+type Compiled = (Arc<str>, Arc<Policy>);
+
+/// Compiled bucket policies by bucket.
 #[derive(Clone, Default)]
 pub struct PolicyCache {
-    entries: Arc<Mutex<HashMap<String, (Arc<str>, Arc<Policy>)>>>,
+    entries: Arc<Mutex<HashMap<String, Compiled>>>,
 }
 
 impl PolicyCache {

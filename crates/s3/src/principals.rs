@@ -75,7 +75,10 @@ impl CredentialError {
     /// The S3 error of this failure.
     pub fn s3(self) -> s3s::S3Error {
         match self {
-            CredentialError::UnknownKey => s3_error!(InvalidAccessKeyId, "The AWS Access Key Id you provided does not exist in our records."),
+            CredentialError::UnknownKey => s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            ),
             CredentialError::InvalidToken => s3_error!(InvalidToken, "The provided token is malformed or otherwise invalid."),
             CredentialError::ExpiredToken => s3_error!(ExpiredToken, "The provided token has expired."),
         }

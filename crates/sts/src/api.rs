@@ -47,7 +47,10 @@ fn failure(status: u16, code: &'static str, message: impl Into<String>) -> Failu
 
 /// Escapes text for an XML element.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Serves one STS request of an authenticated `caller`, whose form
@@ -64,7 +67,11 @@ pub fn handle(sessions: Option<&Sessions>, params: &[(String, String)], caller: 
         )),
         (StsOp::GetSessionToken, Some(s)) => get_session_token(s, caller, param("DurationSeconds")),
         (StsOp::AssumeRole, Some(s)) => assume_role(s, caller, context, &param),
-        (StsOp::Unknown, _) => Err(failure(400, "InvalidAction", format!("Could not find operation {} for version 2011-06-15", esc(action)))),
+        (StsOp::Unknown, _) => Err(failure(
+            400,
+            "InvalidAction",
+            format!("Could not find operation {} for version 2011-06-15", esc(action)),
+        )),
     };
     match result {
         Ok(inner) => Answer {
@@ -105,7 +112,9 @@ fn duration(raw: Option<&str>, min: i64, max: i64, default: i64) -> Result<i64, 
         _ => Err(failure(
             400,
             "ValidationError",
-            format!("1 validation error detected: Value '{raw}' at 'durationSeconds' failed to satisfy constraint: Member must be between {min} and {max}"),
+            format!(
+                "1 validation error detected: Value '{raw}' at 'durationSeconds' failed to satisfy constraint: Member must be between {min} and {max}"
+            ),
         )),
     }
 }
@@ -149,7 +158,12 @@ fn valid_session_name(name: &str) -> bool {
     (2..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
 }
 
-fn assume_role<'a>(sessions: &Sessions, caller: &Caller, context: &Context, param: &dyn Fn(&str) -> Option<&'a str>) -> Result<String, Failure> {
+fn assume_role<'a>(
+    sessions: &Sessions,
+    caller: &Caller,
+    context: &Context,
+    param: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<String, Failure> {
     let role_arn = param("RoleArn").ok_or_else(|| failure(400, "MissingParameter", "The request must contain the parameter RoleArn"))?;
     let name = param("RoleSessionName")
         .ok_or_else(|| failure(400, "MissingParameter", "The request must contain the parameter RoleSessionName"))?;
@@ -161,10 +175,22 @@ fn assume_role<'a>(sessions: &Sessions, caller: &Caller, context: &Context, para
         ));
     }
     let role = authorize_assume(caller, context, role_arn, sessions.role_by_arn(role_arn))?;
-    let secs = duration(param("DurationSeconds"), ASSUME_ROLE_MIN_SECS, role.max_session_secs, ASSUME_ROLE_DEFAULT_SECS.min(role.max_session_secs))?;
+    let secs = duration(
+        param("DurationSeconds"),
+        ASSUME_ROLE_MIN_SECS,
+        role.max_session_secs,
+        ASSUME_ROLE_DEFAULT_SECS.min(role.max_session_secs),
+    )?;
     let policy = match param("Policy") {
         Some(doc) if doc.len() > MAX_SESSION_POLICY => {
-            return Err(failure(400, "PackedPolicyTooLarge", format!("The session policy is {} bytes; at most {MAX_SESSION_POLICY} are allowed", doc.len())));
+            return Err(failure(
+                400,
+                "PackedPolicyTooLarge",
+                format!(
+                    "The session policy is {} bytes; at most {MAX_SESSION_POLICY} are allowed",
+                    doc.len()
+                ),
+            ));
         }
         Some(doc) => {
             sessions
@@ -201,7 +227,10 @@ fn authorize_assume<'r>(caller: &Caller, context: &Context, role_arn: &str, role
         failure(
             403,
             "AccessDenied",
-            format!("User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}", caller.arn),
+            format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller.arn
+            ),
         )
     };
     let role = role.ok_or_else(denied)?;

@@ -165,16 +165,31 @@ mod tests {
     fn expired_tampered_foreign_and_misused_tokens_are_refused() {
         let key = SessionKey::new(b"shared");
         let minted = key.mint(claims(2_000));
-        assert_eq!(key.verify(&minted.session_token, &minted.access_key_id, 2_000), Err(TokenError::Expired));
+        assert_eq!(
+            key.verify(&minted.session_token, &minted.access_key_id, 2_000),
+            Err(TokenError::Expired)
+        );
         let (body, mac) = minted.session_token.split_once('.').unwrap();
         let mut forged = claims(9_999);
         forged.ak = minted.access_key_id.clone();
         let forged_body = base64_simd::URL_SAFE_NO_PAD.encode_to_string(serde_json::to_vec(&forged).unwrap());
-        assert_eq!(key.verify(&format!("{forged_body}.{mac}"), &minted.access_key_id, 1_000), Err(TokenError::Invalid));
-        assert_eq!(key.verify(&format!("{body}.AAAA"), &minted.access_key_id, 1_000), Err(TokenError::Invalid));
-        assert_eq!(SessionKey::new(b"other").verify(&minted.session_token, &minted.access_key_id, 1_000), Err(TokenError::Invalid));
+        assert_eq!(
+            key.verify(&format!("{forged_body}.{mac}"), &minted.access_key_id, 1_000),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            key.verify(&format!("{body}.AAAA"), &minted.access_key_id, 1_000),
+            Err(TokenError::Invalid)
+        );
+        assert_eq!(
+            SessionKey::new(b"other").verify(&minted.session_token, &minted.access_key_id, 1_000),
+            Err(TokenError::Invalid)
+        );
         assert_eq!(key.verify(&minted.session_token, "ASIAOTHER", 1_000), Err(TokenError::Invalid));
         assert_eq!(key.verify("garbage", &minted.access_key_id, 1_000), Err(TokenError::Invalid));
-        assert_eq!(key.verify(&"A".repeat(MAX_TOKEN_BYTES + 1), &minted.access_key_id, 1_000), Err(TokenError::Invalid));
+        assert_eq!(
+            key.verify(&"A".repeat(MAX_TOKEN_BYTES + 1), &minted.access_key_id, 1_000),
+            Err(TokenError::Invalid)
+        );
     }
 }

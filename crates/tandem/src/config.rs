@@ -481,11 +481,16 @@ impl Config {
             )));
         }
         if !self.roles.is_empty() && self.sts.is_none() {
-            return Err(ConfigError::Invalid("[[roles]] need an [sts] signing_key to sign their sessions".into()));
+            return Err(ConfigError::Invalid(
+                "[[roles]] need an [sts] signing_key to sign their sessions".into(),
+            ));
         }
         for (i, r) in self.roles.iter().enumerate() {
             if r.name.is_empty() || !r.name.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)) {
-                return Err(ConfigError::Invalid(format!("role name {:?} must be letters, digits and +=,.@_-", r.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "role name {:?} must be letters, digits and +=,.@_-",
+                    r.name
+                )));
             }
             if self.roles[..i].iter().any(|o| o.name == r.name) {
                 return Err(ConfigError::Invalid(format!("role {:?} is defined twice", r.name)));

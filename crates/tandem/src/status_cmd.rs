@@ -34,7 +34,9 @@ pub async fn status(config: &Config) -> Result<(), String> {
                     .unwrap_or_default(),
                 s["clock"]["refused"].as_u64().map(|n| n.to_string()).unwrap_or_default(),
             ),
-            Err(CallError::Refused { status: 401 | 403, code, .. }) => {
+            Err(CallError::Refused {
+                status: 401 | 403, code, ..
+            }) => {
                 problems.push(format!(
                     "{} refuses the credentials ({code}): check the access key in the config",
                     region.name

@@ -28,3 +28,25 @@ bench_workdir() {
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
 }
+
+# A 20-statement identity policy (JSON, one line) for the load key of SERVICE
+# (s3 or dynamodb): 19 statements about other resources, some with
+# conditions, that never match, and the last allowing everything on the
+# benchmark's own RESOURCES. Every request is evaluated against all 20.
+twenty_statement_policy() {
+    local service=$1
+    shift
+    python3 - "$service" "$@" <<'PY'
+import json, sys
+service, resources = sys.argv[1], sys.argv[2:]
+other = "arn:aws:s3:::other-{}/*" if service == "s3" else "arn:aws:dynamodb:*:*:table/other-{}"
+stmts = []
+for i in range(19):
+    s = {"Effect": "Allow", "Action": [f"{service}:Get*", f"{service}:Put*"], "Resource": other.format(i)}
+    if i % 3 == 0:
+        s["Condition"] = {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
+    stmts.append(s)
+stmts.append({"Effect": "Allow", "Action": f"{service}:*", "Resource": resources})
+print(json.dumps({"Version": "2012-10-17", "Statement": stmts}))
+PY
+}

@@ -12,7 +12,9 @@
 #   BENCH_DURATION=10      measured seconds per run
 #   BENCH_CONCURRENCY=32   requests in flight (= connections)
 #   BENCH_WARMUP=1         unmeasured seconds before each run
-#   BENCH_SERVERS="tandem dynalite-mem dynalite-disk moto"   subset/order
+#   BENCH_SERVERS="tandem dynalite-mem dynalite-disk moto"   subset/order; add
+#       "tandem-policy" for tandem with a 20-statement identity policy on the
+#       load key (its ratio to tandem is printed)
 #   BENCH_OPS="put get query"
 #   BENCH_ITEMS=1000       distinct items (10 per partition)
 #   BENCH_ITEM_SIZE=200    bytes of each item's data attribute
@@ -83,11 +85,14 @@ launch() {
     port=$(free_port)
     PORT[$name]=$port
     case $name in
-    tandem)
+    tandem | tandem-policy)
         [ -z "${NO_TANDEM:-}" ] && [ -x "$BIN/tandem" ] || return 1
         printf '[[regions]]\nname = "us-east"\nlisten = "127.0.0.1:%s"\ndata_dir = "%s"\n[[access_keys]]\naccess_key_id = "%s"\nsecret_access_key = "%s"\n' \
-            "$port" "$WORK/tandem-data" "$AK" "$SK" >"$WORK/tandem.toml"
-        "$BIN/tandem" serve --config "$WORK/tandem.toml" --region us-east >"$WORK/tandem.log" 2>&1 &
+            "$port" "$WORK/$name-data" "$AK" "$SK" >"$WORK/$name.toml"
+        if [ "$name" = tandem-policy ]; then
+            echo "policy = '$(twenty_statement_policy dynamodb 'arn:aws:dynamodb:*:*:table/*')'" >>"$WORK/$name.toml"
+        fi
+        "$BIN/tandem" serve --config "$WORK/$name.toml" --region us-east >"$WORK/$name.log" 2>&1 &
         PID[$name]=$!
         ready "$name" "http://127.0.0.1:$port/health" 200
         ;;
@@ -191,6 +196,11 @@ for op in ops:
         got = ratio(op, peer)
         line += f"  >= {want:g}x {peer}: " + ("n/a" if got is None else "PASS" if got >= want else "FAIL")
     print(line)
+for op in ops:
+    t, p = res.get((op, "tandem-policy")), res.get((op, "tandem"))
+    if t and p and not t.get("failed") and not p.get("failed") and p["ops_per_sec"]:
+        got = t["ops_per_sec"] / p["ops_per_sec"]
+        print(f"{op:<6} tandem with a 20-statement policy / without: {got:.2f}x (target >= 0.95x: {'PASS' if got >= 0.95 else 'FAIL'})")
 print("\ntandem verifies every signature and fsyncs every write; dynalite does neither.")
 EOF
 log "raw results: $RESULTS"

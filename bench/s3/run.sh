@@ -11,7 +11,9 @@
 #   BENCH_DURATION=10      measured seconds per run
 #   BENCH_CONCURRENCY=32   requests in flight (= connections)
 #   BENCH_WARMUP=1         unmeasured seconds before each run
-#   BENCH_SERVERS="tandem s3s-fs moto null"   subset/order of servers
+#   BENCH_SERVERS="tandem s3s-fs moto null"   subset/order of servers; add
+#                          "tandem-policy" for tandem with a 20-statement
+#                          identity policy on the load key (ratio vs tandem)
 #   BENCH_OPS="put get"  BENCH_SIZES="4096 1048576"
 #   BENCH_KEYS_SMALL=1000 BENCH_KEYS_LARGE=64  keys per run (< 1 MiB / >= 1 MiB)
 #   BENCH_THREADS=1        s3-load runtime threads
@@ -91,22 +93,25 @@ start_server() {
     port=$(free_port)
     PORT[$name]=$port
     case $name in
-    tandem)
+    tandem | tandem-policy)
         [ -z "${TANDEM_BUILD_FAILED:-}" ] || return 1
         [ -x "$TANDEM" ] || { log "WARNING: no tandem binary; skipping"; return 1; }
-        mkdir -p "$WORK/tandem-data"
-        cat >"$WORK/tandem.toml" <<EOF
+        mkdir -p "$WORK/$name-data"
+        cat >"$WORK/$name.toml" <<EOF
 [[regions]]
 name = "us-east"
 listen = "127.0.0.1:$port"
-data_dir = "$WORK/tandem-data"
+data_dir = "$WORK/$name-data"
 [[access_keys]]
 access_key_id = "$AK"
 secret_access_key = "$SK"
 EOF
-        "$TANDEM" serve --config "$WORK/tandem.toml" --region us-east >"$WORK/tandem.log" 2>&1 &
+        if [ "$name" = tandem-policy ]; then
+            echo "policy = '$(twenty_statement_policy s3 arn:aws:s3:::bench 'arn:aws:s3:::bench/*')'" >>"$WORK/$name.toml"
+        fi
+        "$TANDEM" serve --config "$WORK/$name.toml" --region us-east >"$WORK/$name.log" 2>&1 &
         PID[$name]=$!
-        wait_http tandem "http://127.0.0.1:$port/health" 200
+        wait_http "$name" "http://127.0.0.1:$port/health" 200
         ;;
     s3s-fs)
         mkdir -p "$WORK/s3s-fs-data"
@@ -199,6 +204,12 @@ for r in rows:
 
 targets = {("put", 4096): 2.5, ("get", 4096): 10.0}
 print(f"\n{'op':<4} {'size':>6}  {'tandem/s3s-fs':>13} {'tandem/moto':>11}  target vs s3s-fs")
+def ratio_of(a, b, k):
+    x, y = by.get(k + (a,)), by.get(k + (b,))
+    if not x or not y or x.get("failed") or y.get("failed") or not y["ops_per_sec"]:
+        return None
+    return x["ops_per_sec"] / y["ops_per_sec"]
+
 seen = []
 for r in rows:
     k = (r["op"], r["size"])
@@ -210,6 +221,10 @@ for r in rows:
             return None
         return t["ops_per_sec"] / p["ops_per_sec"]
     a, b = ratio("s3s-fs"), ratio("moto")
+    with_policy = ratio_of("tandem-policy", "tandem", k)
+    if with_policy is not None:
+        print(f"{k[0].upper():<4} {size_str(k[1]):>6}  tandem with a 20-statement policy / without: {with_policy:.2f}x "
+              f"(target >= 0.95x: {'PASS' if with_policy >= 0.95 else 'FAIL'})")
     want = targets.get(k, 2.0 if k[1] >= 1048576 else None)
     verdict = "" if want is None else f">= {want:g}x: " + ("n/a" if a is None else ("PASS" if a >= want else "FAIL"))
     fmt = lambda x: "n/a" if x is None else f"{x:.2f}x"

@@ -65,18 +65,19 @@ impl DynamoApi {
             ));
         }
         self.authorize(op, &req, authority)?;
-        self.route(op, req).await
+        self.route(op, req, matches!(authority, Authority::Client { .. })).await
     }
 
-    /// The router: every operation, named once.
-    async fn route(&self, op: DynamoOp, req: Value) -> DynamoResult<Value> {
+    /// The router: every operation, named once. `client`: the request is a
+    /// client's (not the node's own), so every write of it is gated.
+    async fn route(&self, op: DynamoOp, req: Value, client: bool) -> DynamoResult<Value> {
         use DynamoOp::*;
         match op {
-            CreateTable => self.create_table(req).await,
+            CreateTable => self.create_table(req, client).await,
             DescribeTable => self.describe_table(req).await,
             ListTables => self.list_tables(req).await,
             DeleteTable => self.delete_table(req).await,
-            UpdateTable => self.update_table(req).await,
+            UpdateTable => self.update_table(req, client).await,
             TagResource => self.tag_resource(req, false).await,
             UntagResource => self.tag_resource(req, true).await,
             ListTagsOfResource => self.list_tags(req).await,

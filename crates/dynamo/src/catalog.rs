@@ -30,6 +30,14 @@ pub fn table_tx(tx: &Tx<'_>, name: &str) -> DynamoResult<TableDef> {
         .ok_or_else(|| not_found(name))
 }
 
+/// A table whose definition a client is about to change: refused, like any
+/// client write, when the write gate says this region may not take it.
+pub fn writable_table_tx(tx: &Tx<'_>, name: &str) -> DynamoResult<TableDef> {
+    let def = table_tx(tx, name)?;
+    tx.check_write(tandem_store::Resource::Table(name))?;
+    Ok(def)
+}
+
 pub fn exists_tx(tx: &Tx<'_>, name: &str) -> DynamoResult<bool> {
     Ok(tx.catalog_get(name)?.is_some())
 }

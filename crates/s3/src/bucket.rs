@@ -32,7 +32,7 @@ impl S3Api {
             replication: None,
             hlc: 0,
         };
-        match self.store.create_bucket(record).await {
+        match self.store.create_client_bucket(record).await {
             Ok(_) => Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{}", input.bucket)),
             })),

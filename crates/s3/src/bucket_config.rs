@@ -27,7 +27,7 @@ impl S3Api {
             ));
         }
         self.store
-            .update_bucket(&req.input.bucket, move |b| {
+            .update_client_bucket(&req.input.bucket, move |b| {
                 // A bucket that never had versioning and is "suspended" stays unversioned.
                 b.versioning = match (b.versioning, target) {
                     (Versioning::Unversioned, Versioning::Suspended) => Versioning::Unversioned,
@@ -58,7 +58,7 @@ impl S3Api {
         let doc = req.input.policy;
         crate::policy::parse(&doc, &bucket).map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::MalformedPolicy, why))?;
         self.store
-            .update_bucket(&bucket, move |b| {
+            .update_client_bucket(&bucket, move |b| {
                 b.policy = Some(doc);
                 Ok(())
             })
@@ -80,7 +80,7 @@ impl S3Api {
         req: S3Request<DeleteBucketPolicyInput>,
     ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
         self.store
-            .update_bucket(&req.input.bucket, |b| {
+            .update_client_bucket(&req.input.bucket, |b| {
                 b.policy = None;
                 Ok(())
             })
@@ -99,7 +99,7 @@ impl S3Api {
             &record.owner,
         )?;
         self.store
-            .update_bucket(&record.name, move |b| {
+            .update_client_bucket(&record.name, move |b| {
                 b.grants = grants;
                 Ok(())
             })

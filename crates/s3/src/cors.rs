@@ -25,7 +25,7 @@ impl S3Api {
             return Err(s3_error!(MalformedXML, "A CORS configuration needs 1 to 100 rules"));
         }
         self.store
-            .update_bucket(&req.input.bucket, move |b| {
+            .update_client_bucket(&req.input.bucket, move |b| {
                 b.cors = Some(rules);
                 Ok(())
             })
@@ -49,7 +49,7 @@ impl S3Api {
         req: S3Request<DeleteBucketCorsInput>,
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         self.store
-            .update_bucket(&req.input.bucket, |b| {
+            .update_client_bucket(&req.input.bucket, |b| {
                 b.cors = None;
                 Ok(())
             })

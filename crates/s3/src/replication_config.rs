@@ -36,7 +36,7 @@ impl S3Api {
             }
         }
         self.store
-            .update_bucket(&record.name, move |b| {
+            .update_client_bucket(&record.name, move |b| {
                 b.replication = Some(config);
                 Ok(())
             })
@@ -63,7 +63,7 @@ impl S3Api {
         req: S3Request<DeleteBucketReplicationInput>,
     ) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {
         self.store
-            .update_bucket(&req.input.bucket, |b| {
+            .update_client_bucket(&req.input.bucket, |b| {
                 b.replication = None;
                 Ok(())
             })

@@ -60,9 +60,23 @@ impl Tx<'_> {
 }
 
 impl Store {
-    /// Creates a bucket. Fails with `BucketExists` (naming the owner) if the name is taken.
-    pub async fn create_bucket(&self, mut record: BucketRecord) -> Result<BucketRecord, StoreError> {
+    /// Creates a bucket for a client: refused, like any client write, when
+    /// the write gate says this region may not take it.
+    pub async fn create_client_bucket(&self, record: BucketRecord) -> Result<BucketRecord, StoreError> {
+        self.create_bucket_as(record, true).await
+    }
+
+    /// Creates a bucket (the node's own write, e.g. `tandem apply`: not gated).
+    /// Fails with `BucketExists` (naming the owner) if the name is taken.
+    pub async fn create_bucket(&self, record: BucketRecord) -> Result<BucketRecord, StoreError> {
+        self.create_bucket_as(record, false).await
+    }
+
+    async fn create_bucket_as(&self, mut record: BucketRecord, gated: bool) -> Result<BucketRecord, StoreError> {
         self.write(move |tx| {
+            if gated {
+                tx.check_write(crate::control::Resource::Bucket(&record.name))?;
+            }
             if let Some(existing) = tx.bucket(&record.name)? {
                 return Err(StoreError::BucketExists { owner: existing.owner });
             }
@@ -84,15 +98,34 @@ impl Store {
         .await
     }
 
-    /// Changes a bucket's configuration with `edit`, which may refuse by
-    /// returning an error (nothing is written then).
+    /// Changes a bucket's configuration for a client (gated like any client
+    /// write) with `edit`, which may refuse by returning an error (nothing is
+    /// written then).
+    pub async fn update_client_bucket<F>(&self, name: &str, edit: F) -> Result<BucketRecord, StoreError>
+    where
+        F: FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.update_bucket_as(name, edit, true).await
+    }
+
+    /// Changes a bucket's configuration (the node's own write: not gated).
     pub async fn update_bucket<F>(&self, name: &str, edit: F) -> Result<BucketRecord, StoreError>
+    where
+        F: FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
+    {
+        self.update_bucket_as(name, edit, false).await
+    }
+
+    async fn update_bucket_as<F>(&self, name: &str, edit: F, gated: bool) -> Result<BucketRecord, StoreError>
     where
         F: FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
     {
         let name = name.to_string();
         self.write(move |tx| {
-            let mut record = tx.require_bucket(&name)?;
+            let mut record = match gated {
+                true => tx.writable_bucket(&name)?,
+                false => tx.require_bucket(&name)?,
+            };
             edit(&mut record)?;
             record.hlc = tx.now();
             tx.put_bucket_record(&record)?;

@@ -72,7 +72,9 @@ impl DynamoApi {
         Ok((count, bytes))
     }
 
-    pub(crate) async fn create_table(&self, req: Value) -> DynamoResult<Value> {
+    /// CreateTable; `gated`: a client's request, refused like any client
+    /// write when the write gate says so (the node's own `apply` is not).
+    pub(crate) async fn create_table(&self, req: Value, gated: bool) -> DynamoResult<Value> {
         let name = required_str(&req, "TableName")?.to_string();
         let billing_mode = optional_str(&req, "BillingMode")?.unwrap_or("PROVISIONED").to_string();
         if !matches!(billing_mode.as_str(), "PROVISIONED" | "PAY_PER_REQUEST") {
@@ -116,6 +118,9 @@ impl DynamoApi {
         let def = self
             .store
             .write(move |tx| -> DynamoResult<_> {
+                if gated {
+                    tx.check_write(tandem_store::Resource::Table(&def.name))?;
+                }
                 if catalog::exists_tx(tx, &def.name)? {
                     return Err(DynamoError::new(
                         ErrorKind::ResourceInUse,
@@ -171,7 +176,8 @@ impl DynamoApi {
         Ok(json!({ "TableDescription": def.describe("DELETING", 0, 0) }))
     }
 
-    pub(crate) async fn update_table(&self, req: Value) -> DynamoResult<Value> {
+    /// UpdateTable; `gated` as for CreateTable.
+    pub(crate) async fn update_table(&self, req: Value, gated: bool) -> DynamoResult<Value> {
         let name = required_str(&req, "TableName")?.to_string();
         let stream = stream_spec(&req)?;
         let attrs: Option<Vec<crate::table::AttributeDefinition>> = typed(&req, "AttributeDefinitions")?;
@@ -187,7 +193,10 @@ impl DynamoApi {
         let def = self
             .store
             .write(move |tx| -> DynamoResult<TableDef> {
-                let mut def = catalog::table_tx(tx, &name)?;
+                let mut def = match gated {
+                    true => catalog::writable_table_tx(tx, &name)?,
+                    false => catalog::table_tx(tx, &name)?,
+                };
                 let old = def.clone();
                 if let Some(s) = stream {
                     let was_on = def.stream.as_ref().is_some_and(|s| s.stream_enabled);
@@ -262,7 +271,7 @@ impl DynamoApi {
         };
         self.store
             .write(move |tx| -> DynamoResult<()> {
-                let mut def = catalog::table_tx(tx, &name)?;
+                let mut def = catalog::writable_table_tx(tx, &name)?;
                 def.tags
                     .retain(|t| !remove.contains(&t.key) && !tags.iter().any(|n| n.key == t.key));
                 def.tags.extend(tags);
@@ -289,7 +298,7 @@ impl DynamoApi {
         let answer = json!({ "TimeToLiveSpecification": { "AttributeName": attr, "Enabled": enabled } });
         self.store
             .write(move |tx| -> DynamoResult<()> {
-                let mut def = catalog::table_tx(tx, &name)?;
+                let mut def = catalog::writable_table_tx(tx, &name)?;
                 match (&def.ttl_attribute, enabled) {
                     (Some(_), true) => return Err(DynamoError::validation("TimeToLive is already enabled")),
                     (None, false) => return Err(DynamoError::validation("TimeToLive is already disabled")),

@@ -93,6 +93,16 @@ impl Node {
         let now = time::OffsetDateTime::now_utc();
         let signer = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k))
             .map_err(|e| error(StatusCode::FORBIDDEN, "AccessDenied", format!("a signed request is required: {e}")))?;
+        if signer.region != self.inner.signing_region || signer.service != "s3" {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "AuthorizationHeaderMalformed",
+                format!(
+                    "the credential is scoped to {}/{}; sign control requests for region '{}' and service 's3'",
+                    signer.region, signer.service, self.inner.signing_region
+                ),
+            ));
+        }
         let token = tandem_s3::principals::session_token(&parts.uri, &parts.headers);
         let caller = principals
             .resolve(&signer.access_key, token.as_deref(), now.unix_timestamp())

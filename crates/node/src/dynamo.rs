@@ -83,6 +83,15 @@ impl Node {
                 |k| principals.secret_of(k),
             )
             .map_err(auth_error)?;
+            if signer.region != self.inner.signing_region {
+                return Err(DynamoError::new(
+                    ErrorKind::InvalidSignature,
+                    format!(
+                        "Credential should be scoped to a valid region, not '{}'. This region signs as '{}'.",
+                        signer.region, self.inner.signing_region
+                    ),
+                ));
+            }
             if signer.service != "dynamodb" {
                 return Err(DynamoError::new(
                     ErrorKind::InvalidSignature,

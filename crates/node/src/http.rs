@@ -177,7 +177,8 @@ impl Node {
     /// XML document bodies are checked as s3s reads them.
     fn admit(&self, mut req: Request<ReqBody>) -> Result<Request<Body>, Refusal> {
         tandem_s3::xml_text::check_request(req.uri(), req.headers())?;
-        tandem_s3::auth_checks::check(req.method(), req.uri(), req.headers(), time::OffsetDateTime::now_utc())?;
+        let now = time::OffsetDateTime::now_utc();
+        tandem_s3::auth_checks::check(req.method(), req.uri(), req.headers(), now, &self.inner.signing_region)?;
         crate::read_headers::ignore_malformed(&mut req, &self.inner.principals);
         Ok(match crate::documents::is_document(req.method(), req.uri()) {
             true => req.map(|b| {

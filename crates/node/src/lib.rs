@@ -45,6 +45,8 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     pub region: String,
+    /// The AWS region name requests must be signed for (e.g. `us-east-1`).
+    pub signing_region: String,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub access_keys: Vec<AccessKey>,
@@ -74,6 +76,7 @@ pub struct Node {
 
 struct NodeInner {
     region: String,
+    signing_region: String,
     store: Store,
     s3: S3Service,
     dynamo: tandem_dynamo::DynamoApi,
@@ -135,6 +138,7 @@ impl Node {
         Ok(Self {
             inner: Arc::new(NodeInner {
                 region: config.region.clone(),
+                signing_region: config.signing_region.clone(),
                 store,
                 s3: builder.build(),
                 dynamo: tandem_dynamo::DynamoApi::new(Store::clone(&api_store)).with_regions(

@@ -67,6 +67,16 @@ impl Node {
         let principals = &self.inner.principals;
         let now = time::OffsetDateTime::now_utc();
         let signer = match tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k)) {
+            Ok(s) if s.region != self.inner.signing_region => {
+                let message = format!(
+                    "Credential should be scoped to a valid region, not '{}'. This region signs as '{}'.",
+                    s.region, self.inner.signing_region
+                );
+                return (
+                    xml(api::error(403, "SignatureDoesNotMatch", &message, &request_id), &request_id),
+                    op.name(),
+                );
+            }
             Ok(s) if s.service == "sts" => s,
             Ok(s) => {
                 let message = format!(

@@ -233,6 +233,7 @@ fn app() -> AppSpec {
 async fn start(dir: &std::path::Path) -> RunningNode {
     let config = NodeConfig {
         region: "us-east".into(),
+        signing_region: "us-east-1".into(),
         listen: free_addr(),
         data_dir: dir.join("us-east"),
         access_keys: vec![AccessKey {

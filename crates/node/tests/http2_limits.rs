@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 fn config(dir: &std::path::Path) -> NodeConfig {
     NodeConfig {
         region: "us-east".into(),
+        signing_region: "us-east-1".into(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         data_dir: dir.join("data"),
         access_keys: vec![tandem_s3::AccessKey {

@@ -50,6 +50,7 @@ fn free_addr() -> SocketAddr {
 fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std::path::Path) -> NodeConfig {
     NodeConfig {
         region: region.to_string(),
+        signing_region: "us-east-1".into(),
         listen,
         data_dir: dir.join(region),
         access_keys: vec![AccessKey {

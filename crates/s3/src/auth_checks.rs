@@ -11,6 +11,12 @@
 //!   `x-amz-date` (AWS: 400 `AuthorizationHeaderMalformed` in the header form,
 //!   `AuthorizationQueryParametersError` in the query form; s3s would answer
 //!   `SignatureDoesNotMatch`).
+//! - **credential region and service**: the scope must name this region's
+//!   signing region (`[[regions]] signing_region`) and `s3`; otherwise 400
+//!   `AuthorizationHeaderMalformed` (header form) or
+//!   `AuthorizationQueryParametersError` (query form) with a `<Region>`
+//!   element naming the expected region, as S3 and MinIO answer (s3cmd and
+//!   other clients read it and retry with that region).
 //! - **SigV2 request time**: `x-amz-date`, else `Date`, must parse and be within
 //!   15 minutes of the server clock (403 `RequestTimeTooSkewed`), as SigV4's.
 
@@ -25,14 +31,21 @@ use crate::refusal::Refusal;
 pub const MAX_SKEW: time::Duration = time::Duration::minutes(15);
 
 /// Checks a request's authentication form against the rules above.
-pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap, now: OffsetDateTime) -> Result<(), Refusal> {
+pub fn check(method: &Method, uri: &Uri, headers: &HeaderMap, now: OffsetDateTime, signing_region: &str) -> Result<(), Refusal> {
     match auth_form::of(method, uri, headers) {
         AuthForm::V4Header(scope) => {
-            check_credential_date(&scope, "AuthorizationHeaderMalformed", "The authorization header is malformed; ")?;
+            let (code, prefix) = ("AuthorizationHeaderMalformed", "The authorization header is malformed; ");
+            check_scope(&scope, signing_region, code, prefix)?;
+            check_credential_date(&scope, code, prefix)?;
             check_signed(&AuthForm::V4Header(scope), headers)
         }
         AuthForm::V4Query(scope) => {
-            check_credential_date(&scope, "AuthorizationQueryParametersError", "")?;
+            let (code, prefix) = (
+                "AuthorizationQueryParametersError",
+                "Error parsing the X-Amz-Credential parameter; ",
+            );
+            check_scope(&scope, signing_region, code, prefix)?;
+            check_credential_date(&scope, code, "")?;
             check_signed(&AuthForm::V4Query(scope), headers)
         }
         AuthForm::V2Header => check_v2_time(headers, now),
@@ -61,6 +74,30 @@ fn check_signed(form: &AuthForm, headers: &HeaderMap) -> Result<(), Refusal> {
         "There were headers present in the request which were not signed",
     )
     .with("HeadersNotSigned", unsigned.join(", ")))
+}
+
+/// The credential scope must be this region's and S3's (a missing scope is
+/// left to s3s, which reports it).
+fn check_scope(scope: &V4Scope, signing_region: &str, code: &'static str, prefix: &str) -> Result<(), Refusal> {
+    if scope.region.is_empty() {
+        return Ok(());
+    }
+    if scope.region != signing_region {
+        return Err(Refusal::new(
+            400,
+            code,
+            format!("{prefix}the region '{}' is wrong; expecting '{signing_region}'", scope.region),
+        )
+        .with("Region", signing_region.to_string()));
+    }
+    if scope.service != "s3" {
+        return Err(Refusal::new(
+            400,
+            code,
+            format!("{prefix}incorrect service '{}'. This endpoint belongs to 's3'.", scope.service),
+        ));
+    }
+    Ok(())
 }
 
 fn check_credential_date(scope: &V4Scope, code: &'static str, prefix: &str) -> Result<(), Refusal> {
@@ -145,14 +182,14 @@ mod tests {
     fn every_x_amz_header_must_be_signed_but_the_payload_hash() {
         let (m, u) = put();
         let h = v4("host;x-amz-date", &[("x-amz-content-sha256", "UNSIGNED-PAYLOAD")]);
-        assert_eq!(check(&m, &u, &h, now()), Ok(()));
+        assert_eq!(check(&m, &u, &h, now(), "us-east-1"), Ok(()));
         let h = v4("host;x-amz-date", &[("x-amz-acl", "public-read"), ("x-amz-grant-read", "uri=x")]);
-        let e = check(&m, &u, &h, now()).unwrap_err();
+        let e = check(&m, &u, &h, now(), "us-east-1").unwrap_err();
         assert_eq!((e.status, e.code), (403, "AccessDenied"));
         assert_eq!(e.details, [("HeadersNotSigned", "x-amz-acl, x-amz-grant-read".to_string())]);
         assert!(e.xml().contains("<HeadersNotSigned>x-amz-acl, x-amz-grant-read</HeadersNotSigned>"));
         let h = v4("x-amz-date", &[]);
-        assert_eq!(check(&m, &u, &h, now()).unwrap_err().details[0].1, "host");
+        assert_eq!(check(&m, &u, &h, now(), "us-east-1").unwrap_err().details[0].1, "host");
     }
 
     #[test]
@@ -163,9 +200,9 @@ mod tests {
             .unwrap();
         let mut h = HeaderMap::new();
         h.insert("x-amz-content-sha256", "UNSIGNED-PAYLOAD".parse().unwrap());
-        assert_eq!(check(&m, &u, &h, now()), Ok(()));
+        assert_eq!(check(&m, &u, &h, now(), "us-east-1"), Ok(()));
         h.insert("x-amz-acl", "public-read".parse().unwrap());
-        assert_eq!(check(&m, &u, &h, now()).unwrap_err().details[0].1, "x-amz-acl");
+        assert_eq!(check(&m, &u, &h, now(), "us-east-1").unwrap_err().details[0].1, "x-amz-acl");
     }
 
     #[test]
@@ -173,12 +210,12 @@ mod tests {
         let (m, u) = put();
         let mut h = v4("host;x-amz-date", &[]);
         h.insert("x-amz-date", "20240103T000001Z".parse().unwrap());
-        let e = check(&m, &u, &h, now()).unwrap_err();
+        let e = check(&m, &u, &h, now(), "us-east-1").unwrap_err();
         assert_eq!((e.status, e.code), (400, "AuthorizationHeaderMalformed"));
         let q: Uri = "/b/k?X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20240102T030405Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab"
             .parse()
             .unwrap();
-        let e = check(&m, &q, &HeaderMap::new(), now()).unwrap_err();
+        let e = check(&m, &q, &HeaderMap::new(), now(), "us-east-1").unwrap_err();
         assert_eq!((e.status, e.code), (400, "AuthorizationQueryParametersError"));
     }
 
@@ -191,18 +228,27 @@ mod tests {
             h.insert(date.0, date.1.parse().unwrap());
             h
         };
-        assert_eq!(check(&m, &u, &v2(("date", "Tue, 02 Jan 2024 03:10:00 GMT")), now()), Ok(()));
-        assert_eq!(check(&m, &u, &v2(("date", "Tue, 02 Jan 2024 02:55:00 +0000")), now()), Ok(()));
-        assert_eq!(check(&m, &u, &v2(("x-amz-date", "Tue, 02 Jan 2024 03:00:00 GMT")), now()), Ok(()));
-        let e = check(&m, &u, &v2(("date", "Mon, 01 Jan 2001 00:00:00 GMT")), now()).unwrap_err();
+        assert_eq!(
+            check(&m, &u, &v2(("date", "Tue, 02 Jan 2024 03:10:00 GMT")), now(), "us-east-1"),
+            Ok(())
+        );
+        assert_eq!(
+            check(&m, &u, &v2(("date", "Tue, 02 Jan 2024 02:55:00 +0000")), now(), "us-east-1"),
+            Ok(())
+        );
+        assert_eq!(
+            check(&m, &u, &v2(("x-amz-date", "Tue, 02 Jan 2024 03:00:00 GMT")), now(), "us-east-1"),
+            Ok(())
+        );
+        let e = check(&m, &u, &v2(("date", "Mon, 01 Jan 2001 00:00:00 GMT")), now(), "us-east-1").unwrap_err();
         assert_eq!((e.status, e.code), (403, "RequestTimeTooSkewed"));
         assert!(e.xml().contains("<MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds>"));
-        let e = check(&m, &u, &v2(("date", "yesterday")), now()).unwrap_err();
+        let e = check(&m, &u, &v2(("date", "yesterday")), now(), "us-east-1").unwrap_err();
         assert_eq!((e.status, e.code), (403, "AccessDenied"));
         // x-amz-date wins over Date, as in the string to sign.
         let mut h = v2(("date", "Tue, 02 Jan 2024 03:04:05 GMT"));
         h.insert("x-amz-date", "Mon, 01 Jan 2001 00:00:00 GMT".parse().unwrap());
-        assert_eq!(check(&m, &u, &h, now()).unwrap_err().code, "RequestTimeTooSkewed");
+        assert_eq!(check(&m, &u, &h, now(), "us-east-1").unwrap_err().code, "RequestTimeTooSkewed");
     }
 
     #[test]
@@ -210,6 +256,32 @@ mod tests {
         let (m, u) = put();
         let mut h = HeaderMap::new();
         h.insert("x-amz-acl", "public-read".parse().unwrap());
-        assert_eq!(check(&m, &u, &h, now()), Ok(()));
+        assert_eq!(check(&m, &u, &h, now(), "us-east-1"), Ok(()));
+    }
+
+    #[test]
+    fn a_scope_for_another_region_or_service_names_the_expected_region() {
+        let m = Method::GET;
+        let u: Uri = "/b/k".parse().unwrap();
+        let scoped = |region: &str, service: &str| {
+            let mut h = HeaderMap::new();
+            let auth = format!(
+                "AWS4-HMAC-SHA256 Credential=AKID/20240102/{region}/{service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=ab"
+            );
+            h.insert("authorization", auth.parse().unwrap());
+            h.insert("x-amz-date", "20240102T030405Z".parse().unwrap());
+            h
+        };
+        assert_eq!(check(&m, &u, &scoped("us-east-1", "s3"), now(), "us-east-1"), Ok(()));
+        let e = check(&m, &u, &scoped("eu-west-9", "s3"), now(), "us-east-1").unwrap_err();
+        assert_eq!((e.status, e.code), (400, "AuthorizationHeaderMalformed"));
+        assert!(e.details.contains(&("Region", "us-east-1".to_string())), "{:?}", e.details);
+        let e = check(&m, &u, &scoped("us-east-1", "dynamodb"), now(), "us-east-1").unwrap_err();
+        assert!(e.message.contains("incorrect service"), "{}", e.message);
+        let q: Uri = "/b/k?X-Amz-Credential=AKID%2F20240102%2FUS%2Fs3%2Faws4_request&X-Amz-Date=20240102T030405Z&X-Amz-SignedHeaders=host&X-Amz-Signature=ab"
+            .parse()
+            .unwrap();
+        let e = check(&m, &q, &HeaderMap::new(), now(), "us-east-1").unwrap_err();
+        assert_eq!(e.code, "AuthorizationQueryParametersError");
     }
 }

@@ -28,6 +28,9 @@ pub struct V4Scope {
     pub signed_headers: Vec<String>,
     /// `YYYYMMDD` of the credential scope (empty when absent or malformed).
     pub credential_date: String,
+    /// Region and service of the credential scope (empty when absent).
+    pub region: String,
+    pub service: String,
     /// `x-amz-date` header (header form) or `X-Amz-Date` parameter (query form).
     pub amz_date: Option<String>,
 }
@@ -59,9 +62,16 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-/// The date part of a credential `AKID/YYYYMMDD/region/service/aws4_request`.
-fn credential_date(credential: &str) -> String {
-    credential.split('/').nth(1).unwrap_or_default().to_string()
+/// Part `n` of a credential `AKID/YYYYMMDD/region/service/aws4_request`.
+fn credential_part(credential: &str, n: usize) -> String {
+    credential.split('/').nth(n).unwrap_or_default().to_string()
+}
+
+/// Fills the scope's date, region and service from a credential.
+fn read_credential(scope: &mut V4Scope, credential: &str) {
+    scope.credential_date = credential_part(credential, 1);
+    scope.region = credential_part(credential, 2);
+    scope.service = credential_part(credential, 3);
 }
 
 fn split_signed(list: &str) -> Vec<String> {
@@ -80,7 +90,7 @@ fn v4_header_scope(authorization: &str, headers: &HeaderMap) -> V4Scope {
     };
     for part in rest.split(',') {
         match part.trim().split_once('=') {
-            Some(("Credential", v)) => scope.credential_date = credential_date(v),
+            Some(("Credential", v)) => read_credential(&mut scope, v),
             Some(("SignedHeaders", v)) => scope.signed_headers = split_signed(v),
             _ => {}
         }
@@ -89,11 +99,13 @@ fn v4_header_scope(authorization: &str, headers: &HeaderMap) -> V4Scope {
 }
 
 fn v4_query_scope(pairs: &[(String, String)]) -> V4Scope {
-    V4Scope {
+    let mut scope = V4Scope {
         signed_headers: split_signed(param(pairs, "X-Amz-SignedHeaders").unwrap_or_default()),
-        credential_date: credential_date(param(pairs, "X-Amz-Credential").unwrap_or_default()),
         amz_date: param(pairs, "X-Amz-Date").map(str::to_string),
-    }
+        ..V4Scope::default()
+    };
+    read_credential(&mut scope, param(pairs, "X-Amz-Credential").unwrap_or_default());
+    scope
 }
 
 fn is_post_form(method: &Method, headers: &HeaderMap) -> bool {

@@ -217,7 +217,13 @@ pub struct RegionConfig {
     /// (a private network, or a proxy in tests).
     pub replication_url: Option<String>,
     pub data_dir: PathBuf,
+    /// The AWS region name clients sign requests for (`AWS_DEFAULT_REGION`);
+    /// a request scoped to another is refused, naming this one. Default us-east-1.
+    pub signing_region: Option<String>,
 }
+
+/// The signing region of a region that does not name one.
+pub const DEFAULT_SIGNING_REGION: &str = "us-east-1";
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -303,6 +309,11 @@ impl RegionConfig {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
+    /// The AWS region name clients sign for.
+    pub fn signing_region(&self) -> String {
+        self.signing_region.clone().unwrap_or_else(|| DEFAULT_SIGNING_REGION.to_string())
+    }
+
     /// URL peers replicate to.
     pub fn peer_url(&self) -> String {
         self.replication_url.clone().unwrap_or_else(|| self.url())
@@ -331,6 +342,7 @@ impl Config {
             public_url: None,
             replication_url: None,
             data_dir: data_root.join(name),
+            signing_region: None,
         };
         Config {
             regions: vec![region("us-east", 0), region("ap-tokyo", 1)],
@@ -425,6 +437,7 @@ impl Config {
     pub fn node(&self, region: &RegionConfig) -> NodeConfig {
         NodeConfig {
             region: region.name.clone(),
+            signing_region: region.signing_region(),
             listen: region.listen,
             data_dir: region.data_dir.clone(),
             access_keys: self

@@ -97,7 +97,7 @@ impl ControlClient {
             &body,
             &self.access_key_id,
             &self.secret,
-            "us-east-1",
+            &region.signing_region(),
             "s3",
             time::OffsetDateTime::now_utc(),
         );

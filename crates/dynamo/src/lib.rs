@@ -50,6 +50,7 @@ pub mod api_error;
 pub mod authorize;
 mod catalog;
 mod keys;
+mod legacy;
 pub mod operation;
 mod ops;
 mod params;

@@ -64,12 +64,12 @@ impl DynamoApi {
         let mut responses = Map::new();
         for (name, spec) in tables {
             let def = catalog::table(&read, name)?;
+            crate::legacy::check_members(spec, &crate::legacy::GET)?;
             let mut ctx = ExpressionContext::from_json(spec.get("ExpressionAttributeNames"), None)?;
-            let projection = spec
-                .get("ProjectionExpression")
-                .and_then(Value::as_str)
-                .map(|e| ctx.parse_projection(e))
-                .transpose()?;
+            let projection = match spec.get("ProjectionExpression").and_then(Value::as_str) {
+                Some(e) => Some(ctx.parse_projection(e)?),
+                None => crate::legacy::updates::attributes_to_get(spec)?,
+            };
             ctx.check_all_used()?;
             let keys = spec
                 .get("Keys")

@@ -8,6 +8,7 @@ use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
 use crate::expr::ExpressionContext;
+use crate::legacy;
 use crate::params::{optional_str, required_item, required_str, return_values};
 use crate::storage::{self, validate_key_param};
 use crate::value::{Item, MAX_ITEM_SIZE, MAX_NESTING_DEPTH, item_size, nesting_depth};
@@ -39,62 +40,10 @@ impl Guard {
     }
 }
 
-/// Request members that hold expressions.
-const EXPRESSION_MEMBERS: [&str; 5] = [
-    "ConditionExpression",
-    "UpdateExpression",
-    "ProjectionExpression",
-    "KeyConditionExpression",
-    "FilterExpression",
-];
-/// Pre-expression members DynamoDB still accepts; tandem supports only expressions.
-const LEGACY_MEMBERS: [&str; 7] = [
-    "AttributesToGet",
-    "KeyConditions",
-    "QueryFilter",
-    "ScanFilter",
-    "Expected",
-    "AttributeUpdates",
-    "ConditionalOperator",
-];
-
-/// Refuses legacy members, mixed with expressions or alone.
-fn check_members(req: &Value) -> DynamoResult<()> {
-    let present = |names: &[&'static str]| {
-        names
-            .iter()
-            .copied()
-            .filter(|n| req.get(*n).is_some_and(|v| !v.is_null()))
-            .collect::<Vec<_>>()
-    };
-    let (legacy, expressions) = (present(&LEGACY_MEMBERS), present(&EXPRESSION_MEMBERS));
-    match (legacy.is_empty(), expressions.is_empty()) {
-        (true, _) => Ok(()),
-        (false, false) => Err(DynamoError::validation(format!(
-            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
-            legacy.join(", "),
-            expressions.join(", ")
-        ))),
-        (false, true) => Err(DynamoError::validation(format!(
-            "The legacy parameter {} is not supported by tandem; use expressions",
-            legacy[0]
-        ))),
-    }
-}
-
-/// The expression context of a request (names and values), from its JSON.
-pub(crate) fn context(req: &Value) -> DynamoResult<ExpressionContext> {
-    check_members(req)?;
-    let has_expression = EXPRESSION_MEMBERS.iter().any(|m| req.get(*m).is_some_and(|v| !v.is_null()));
-    if !has_expression {
-        for member in ["ExpressionAttributeNames", "ExpressionAttributeValues"] {
-            if req.get(member).is_some_and(|v| !v.is_null()) {
-                return Err(DynamoError::validation(format!(
-                    "{member} can only be specified when using expressions"
-                )));
-            }
-        }
-    }
+/// The expression context of a request (names and values), from its JSON,
+/// after refusing a mix of expression and legacy `members`.
+pub(crate) fn context(req: &Value, members: &legacy::Members) -> DynamoResult<ExpressionContext> {
+    legacy::check_members(req, members)?;
     Ok(ExpressionContext::from_json(
         req.get("ExpressionAttributeNames"),
         req.get("ExpressionAttributeValues"),
@@ -102,14 +51,10 @@ pub(crate) fn context(req: &Value) -> DynamoResult<ExpressionContext> {
 }
 
 pub(crate) fn guard(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Guard> {
-    if req.get("Expected").is_some() {
-        return Err(DynamoError::validation(
-            "The legacy Expected parameter is not supported; use ConditionExpression",
-        ));
-    }
-    let condition = optional_str(req, "ConditionExpression")?
-        .map(|e| ctx.parse_condition(e))
-        .transpose()?;
+    let condition = match optional_str(req, "ConditionExpression")? {
+        Some(e) => Some(ctx.parse_condition(e)?),
+        None => legacy::conditions::expected(req)?,
+    };
     let on_failure = optional_str(req, "ReturnValuesOnConditionCheckFailure")?.unwrap_or("NONE");
     Ok(Guard {
         condition,
@@ -184,7 +129,7 @@ impl DynamoApi {
         let table = required_str(&req, "TableName")?.to_string();
         let item = required_item(&req, "Item")?;
         let returns = return_values(&req, &["NONE", "ALL_OLD"])?.to_string();
-        let mut ctx = context(&req)?;
+        let mut ctx = context(&req, &legacy::PUT_DELETE)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
         check_item(&item)?;
@@ -211,10 +156,11 @@ impl DynamoApi {
     pub(crate) async fn get_item(&self, req: Value) -> DynamoResult<Value> {
         let table = required_str(&req, "TableName")?;
         let key = required_item(&req, "Key")?;
-        let mut ctx = context(&req)?;
-        let projection = optional_str(&req, "ProjectionExpression")?
-            .map(|e| ctx.parse_projection(e))
-            .transpose()?;
+        let mut ctx = context(&req, &legacy::GET)?;
+        let projection = match optional_str(&req, "ProjectionExpression")? {
+            Some(e) => Some(ctx.parse_projection(e)?),
+            None => legacy::updates::attributes_to_get(&req)?,
+        };
         ctx.check_all_used()?;
         let read = self.store.read()?;
         let def = catalog::table(&read, table)?;
@@ -237,7 +183,7 @@ impl DynamoApi {
         let table = required_str(&req, "TableName")?.to_string();
         let key = required_item(&req, "Key")?;
         let returns = return_values(&req, &["NONE", "ALL_OLD"])?.to_string();
-        let mut ctx = context(&req)?;
+        let mut ctx = context(&req, &legacy::PUT_DELETE)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
         let old = self
@@ -262,13 +208,11 @@ impl DynamoApi {
         let table = required_str(&req, "TableName")?.to_string();
         let key = required_item(&req, "Key")?;
         let returns = return_values(&req, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?.to_string();
-        if req.get("AttributeUpdates").is_some() {
-            return Err(DynamoError::validation(
-                "The legacy AttributeUpdates parameter is not supported; use UpdateExpression",
-            ));
-        }
-        let mut ctx = context(&req)?;
-        let update = optional_str(&req, "UpdateExpression")?.map(|e| ctx.parse_update(e)).transpose()?;
+        let mut ctx = context(&req, &legacy::UPDATE)?;
+        let update = match optional_str(&req, "UpdateExpression")? {
+            Some(e) => Some(ctx.parse_update(e)?),
+            None => legacy::updates::attribute_updates(&req)?,
+        };
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
         let (old, new) = self

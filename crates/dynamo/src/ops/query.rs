@@ -10,6 +10,7 @@ use crate::api_error::{DynamoError, DynamoResult};
 use crate::catalog;
 use crate::expr::{Condition, ExpressionContext, KeyCondition, Projection};
 use crate::keys;
+use crate::legacy;
 use crate::ops::items::{context, with_capacity};
 use crate::params::{item, optional_bool, optional_str, optional_u64, required_str};
 use crate::storage::{decode_item, key_item, primary_key};
@@ -116,11 +117,21 @@ struct Reading {
     start: Option<Item>,
 }
 
-fn reading(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Reading> {
-    let filter = optional_str(req, "FilterExpression")?.map(|e| ctx.parse_filter(e)).transpose()?;
-    let projection = optional_str(req, "ProjectionExpression")?
-        .map(|e| ctx.parse_projection(e))
-        .transpose()?;
+/// `legacy_filter` names the operation's legacy filter member (`QueryFilter`, `ScanFilter`).
+fn reading(req: &Value, ctx: &mut ExpressionContext, legacy_filter: &str) -> DynamoResult<Reading> {
+    let filter = match optional_str(req, "FilterExpression")? {
+        Some(e) => Some(ctx.parse_filter(e)?),
+        None => legacy::conditions::filter(req, legacy_filter)?,
+    };
+    let projection = match optional_str(req, "ProjectionExpression")? {
+        Some(e) => Some(ctx.parse_projection(e)?),
+        None => legacy::updates::attributes_to_get(req)?,
+    };
+    let projection_member = if req.get("AttributesToGet").is_some_and(|v| !v.is_null()) {
+        "AttributesToGet"
+    } else {
+        "ProjectionExpression"
+    };
     let select = optional_str(req, "Select")?.unwrap_or(if projection.is_some() {
         "SPECIFIC_ATTRIBUTES"
     } else {
@@ -134,13 +145,13 @@ fn reading(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Reading> {
             "1 validation error detected: Value '{select}' at 'select' failed to satisfy constraint"
         )));
     }
-    if select == "SPECIFIC_ATTRIBUTES" && projection.is_none() && req.get("AttributesToGet").is_none() {
+    if select == "SPECIFIC_ATTRIBUTES" && projection.is_none() {
         return Err(DynamoError::validation("SPECIFIC_ATTRIBUTES requires a ProjectionExpression"));
     }
     if select == "COUNT" && projection.is_some() {
-        return Err(DynamoError::validation(
-            "Cannot specify the ProjectionExpression when choosing to get only the Count",
-        ));
+        return Err(DynamoError::validation(format!(
+            "Cannot specify the {projection_member} when choosing to get only the Count"
+        )));
     }
     let limit = optional_u64(req, "Limit")?.map(|l| l as usize);
     if limit == Some(0) {
@@ -219,14 +230,15 @@ fn starting_key(source: &Source<'_>, start: &Item) -> DynamoResult<Vec<u8>> {
         .map_err(|e| DynamoError::validation(format!("The provided starting key is invalid: {}", e.message)))
 }
 
-/// Query filters may not name the key attributes of what is queried.
-fn check_filter_keys(filter: Option<&Condition>, shape: &KeyShape) -> DynamoResult<()> {
+/// Query filters may not name the key attributes of what is queried
+/// (`member` is how DynamoDB names the filter in the message).
+fn check_filter_keys(filter: Option<&Condition>, shape: &KeyShape, member: &str) -> DynamoResult<()> {
     let Some(filter) = filter else { return Ok(()) };
     for path in filter.paths() {
         let name = path.attribute_name();
         if name == shape.hash.0 || shape.range.as_ref().is_some_and(|r| r.0 == name) {
             return Err(DynamoError::validation(format!(
-                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+                "{member} can only contain non-primary key attributes: Primary key attribute: {name}"
             )));
         }
     }
@@ -260,14 +272,22 @@ impl DynamoApi {
         let def = catalog::table(&self.store.read()?, table)?;
         let source = resolve(&def, &req)?;
         let shape = source.shape();
-        let mut ctx = context(&req)?;
-        let expr = optional_str(&req, "KeyConditionExpression")?.ok_or_else(|| {
-            DynamoError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
-        })?;
-        let key: KeyCondition = ctx.parse_key_condition(expr, &shape.hash.0, shape.range.as_ref().map(|r| r.0.as_str()))?;
-        let opts = reading(&req, &mut ctx)?;
+        let mut ctx = context(&req, &legacy::QUERY)?;
+        let range_key = shape.range.as_ref().map(|r| r.0.as_str());
+        let key: KeyCondition = match optional_str(&req, "KeyConditionExpression")? {
+            Some(expr) => ctx.parse_key_condition(expr, &shape.hash.0, range_key)?,
+            None => legacy::conditions::key_conditions(&req, &shape.hash.0, range_key)?.ok_or_else(|| {
+                DynamoError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+            })?,
+        };
+        let opts = reading(&req, &mut ctx, "QueryFilter")?;
         ctx.check_all_used()?;
-        check_filter_keys(opts.filter.as_ref(), &shape)?;
+        let filter_member = if req.get("QueryFilter").is_some_and(|v| !v.is_null()) {
+            "QueryFilter"
+        } else {
+            "Filter Expression"
+        };
+        check_filter_keys(opts.filter.as_ref(), &shape, filter_member)?;
         let range_type = shape.range.as_ref().map(|r| r.1.as_str()).unwrap_or_default();
         let range_types_ok = key
             .range
@@ -292,8 +312,8 @@ impl DynamoApi {
         let table = required_str(&req, "TableName")?;
         let def = catalog::table(&self.store.read()?, table)?;
         let source = resolve(&def, &req)?;
-        let mut ctx = context(&req)?;
-        let opts = reading(&req, &mut ctx)?;
+        let mut ctx = context(&req, &legacy::SCAN)?;
+        let opts = reading(&req, &mut ctx, "ScanFilter")?;
         ctx.check_all_used()?;
         let segment = optional_u64(&req, "Segment")?;
         let total = optional_u64(&req, "TotalSegments")?;

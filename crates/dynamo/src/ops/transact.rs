@@ -69,7 +69,7 @@ fn parse_step(entry: &Value) -> DynamoResult<Step> {
         .iter()
         .find_map(|k| entry.get(*k).map(|b| (*k, b)))
         .ok_or_else(|| DynamoError::validation("TransactItems can only contain one of Check, Put, Update or Delete"))?;
-    let mut ctx = context(body)?;
+    let mut ctx = context(body, &crate::legacy::TRANSACT)?;
     let condition = optional_str(body, "ConditionExpression")?
         .map(|e| ctx.parse_condition(e))
         .transpose()?;
@@ -260,7 +260,7 @@ impl DynamoApi {
             let def = catalog::table(&read, required_str(get, "TableName")?)?;
             let key = required_item(get, "Key")?;
             validate_key_param(&def.key(), &key)?;
-            let mut ctx = context(get)?;
+            let mut ctx = context(get, &crate::legacy::TRANSACT)?;
             let projection = optional_str(get, "ProjectionExpression")?
                 .map(|e| ctx.parse_projection(e))
                 .transpose()?;

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod items;
 pub mod query;
+mod shards;
 pub mod streams;
 pub mod tables;
 pub mod transact;

@@ -57,6 +57,7 @@ mod params;
 pub mod replica;
 mod storage;
 pub mod table;
+mod tags;
 
 pub use api::DynamoApi;
 pub use storage::Stamp;

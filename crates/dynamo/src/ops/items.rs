@@ -9,6 +9,7 @@ use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
 use crate::expr::ExpressionContext;
 use crate::legacy;
+use crate::ops::capacity::{self, Consumed};
 use crate::params::{optional_str, required_item, required_str, return_values};
 use crate::storage::{self, validate_key_param};
 use crate::value::{Item, MAX_ITEM_SIZE, MAX_NESTING_DEPTH, item_size, nesting_depth};
@@ -78,29 +79,6 @@ pub(crate) fn check_item(item: &Item) -> DynamoResult<()> {
     Ok(())
 }
 
-/// Adds `ConsumedCapacity` when the request asked for it.
-pub(crate) fn with_capacity(mut out: Value, req: &Value, table: &str, units: f64) -> Value {
-    match req.get("ReturnConsumedCapacity").and_then(Value::as_str) {
-        Some("TOTAL") => out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units }),
-        Some("INDEXES") => {
-            out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units, "Table": { "CapacityUnits": units } })
-        }
-        _ => {}
-    }
-    out
-}
-
-/// Write capacity units for an item: one per started KB.
-pub(crate) fn write_units(item: Option<&Item>) -> f64 {
-    item.map_or(1, |i| item_size(i).div_ceil(1024).max(1)) as f64
-}
-
-/// Read capacity units for `bytes` read: one per started 4 KB, half when eventually consistent.
-pub(crate) fn read_units(bytes: usize, consistent: bool) -> f64 {
-    let units = bytes.div_ceil(4096).max(1) as f64;
-    if consistent { units } else { units / 2.0 }
-}
-
 fn attributes(out: &mut Value, item: Option<Item>) {
     if let Some(item) = item.filter(|i| !i.is_empty()) {
         out["Attributes"] = item_to_json(&item);
@@ -133,24 +111,26 @@ impl DynamoApi {
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
         check_item(&item)?;
-        let old = self
+        let detail = capacity::requested(&req)?;
+        let (old, consumed) = self
             .store
-            .write(move |tx| -> DynamoResult<Option<Item>> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Consumed)> {
                 let def = catalog::table_tx(tx, &table)?;
                 let key = storage::key_item(&def.key(), &item)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
                 storage::write_item(tx, &def, &key, old.as_ref(), Some(&item))?;
-                Ok(old)
+                let mut consumed = Consumed::new(&def.name);
+                consumed.write(&def, old.as_ref(), Some(&item), 1.0);
+                Ok((old, consumed))
             })
             .await?;
-        let units = write_units(old.as_ref());
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        let units = units.max(write_units(required_item(&req, "Item").ok().as_ref()));
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, units))
+        capacity::attach(&mut out, detail, &consumed);
+        Ok(out)
     }
 
     pub(crate) async fn get_item(&self, req: Value) -> DynamoResult<Value> {
@@ -167,7 +147,8 @@ impl DynamoApi {
         validate_key_param(&def.key(), &key)?;
         let item = storage::read_item(&read, &storage::primary_key(&def, &key)?)?;
         let consistent = crate::params::optional_bool(&req, "ConsistentRead")?.unwrap_or(false);
-        let units = read_units(item.as_ref().map_or(0, item_size), consistent);
+        let mut consumed = Consumed::new(table);
+        consumed.read(None, capacity::read_units(item.as_ref().map_or(0, item_size), consistent));
         let mut out = json!({});
         if let Some(item) = item {
             let item = match &projection {
@@ -176,7 +157,8 @@ impl DynamoApi {
             };
             out["Item"] = item_to_json(&item);
         }
-        Ok(with_capacity(out, &req, table, units))
+        capacity::attach(&mut out, capacity::requested(&req)?, &consumed);
+        Ok(out)
     }
 
     pub(crate) async fn delete_item(&self, req: Value) -> DynamoResult<Value> {
@@ -186,22 +168,26 @@ impl DynamoApi {
         let mut ctx = context(&req, &legacy::PUT_DELETE)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        let old = self
+        let detail = capacity::requested(&req)?;
+        let (old, consumed) = self
             .store
-            .write(move |tx| -> DynamoResult<Option<Item>> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Consumed)> {
                 let def = catalog::table_tx(tx, &table)?;
                 validate_key_param(&def.key(), &key)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
                 storage::write_item(tx, &def, &key, old.as_ref(), None)?;
-                Ok(old)
+                let mut consumed = Consumed::new(&def.name);
+                consumed.write(&def, old.as_ref(), None, 1.0);
+                Ok((old, consumed))
             })
             .await?;
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+        capacity::attach(&mut out, detail, &consumed);
+        Ok(out)
     }
 
     pub(crate) async fn update_item(&self, req: Value) -> DynamoResult<Value> {
@@ -215,9 +201,10 @@ impl DynamoApi {
         };
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        let (old, new) = self
+        let detail = capacity::requested(&req)?;
+        let (old, new, consumed) = self
             .store
-            .write(move |tx| -> DynamoResult<(Option<Item>, Item)> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Item, Consumed)> {
                 let def = catalog::table_tx(tx, &table)?;
                 let shape = def.key();
                 validate_key_param(&shape, &key)?;
@@ -237,7 +224,9 @@ impl DynamoApi {
                 }
                 check_item(&new)?;
                 storage::write_item(tx, &def, &key, old.as_ref(), Some(&new))?;
-                Ok((old, new))
+                let mut consumed = Consumed::new(&def.name);
+                consumed.write(&def, old.as_ref(), Some(&new), 1.0);
+                Ok((old, new, consumed))
             })
             .await?;
         let mut out = json!({});
@@ -250,6 +239,7 @@ impl DynamoApi {
             "UPDATED_NEW" => attributes(&mut out, Some(subset(&new, &names))),
             _ => {}
         }
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+        capacity::attach(&mut out, detail, &consumed);
+        Ok(out)
     }
 }

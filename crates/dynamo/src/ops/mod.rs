@@ -1,6 +1,7 @@
 //! The operations of the DynamoDB API, one file per family.
 
 pub mod batch;
+mod capacity;
 pub mod items;
 pub mod query;
 mod shards;

@@ -11,11 +11,12 @@ use crate::catalog;
 use crate::expr::{Condition, ExpressionContext, KeyCondition, Projection};
 use crate::keys;
 use crate::legacy;
-use crate::ops::items::{context, with_capacity};
+use crate::ops::capacity::{self, Consumed};
+use crate::ops::items::context;
 use crate::params::{item, optional_bool, optional_str, optional_u64, required_str};
 use crate::storage::{decode_item, key_item, primary_key};
 use crate::table::{IndexDef, KeyShape, TableDef};
-use crate::value::Item;
+use crate::value::{Item, item_size};
 use crate::wire::item_to_json;
 
 /// Most bytes one page reads, as in DynamoDB.
@@ -25,6 +26,8 @@ const PAGE_BYTES: usize = 1024 * 1024;
 struct Source<'a> {
     def: &'a TableDef,
     index: Option<&'a IndexDef>,
+    /// Whether `index` is a global secondary index.
+    global: bool,
 }
 
 impl Source<'_> {
@@ -68,29 +71,27 @@ impl Source<'_> {
         Ok(k)
     }
 
+    /// The size a read of `item` through this source is charged for (its index projection's).
+    fn read_size(&self, item: &Item) -> usize {
+        match self.index {
+            Some(index) if index.projection.projection_type.as_deref() != Some("ALL") => {
+                item_size(&self.def.project_for_index(index, item.clone()))
+            }
+            _ => item_size(item),
+        }
+    }
+
     /// Applies an index's projection (KEYS_ONLY / INCLUDE) to an item.
     fn project_index(&self, item: Item) -> Item {
-        let Some(index) = self.index else { return item };
-        let keep_all = index.projection.projection_type.as_deref() == Some("ALL");
-        if keep_all {
-            return item;
+        match self.index {
+            Some(index) => self.def.project_for_index(index, item),
+            None => item,
         }
-        let table = self.def.key();
-        let idx = self.shape();
-        let extra = index.projection.non_key_attributes.clone().unwrap_or_default();
-        item.into_iter()
-            .filter(|(n, _)| {
-                *n == table.hash.0
-                    || table.range.as_ref().is_some_and(|r| r.0 == *n)
-                    || *n == idx.hash.0
-                    || idx.range.as_ref().is_some_and(|r| r.0 == *n)
-                    || extra.contains(n)
-            })
-            .collect()
     }
 }
 
 fn resolve<'a>(def: &'a TableDef, req: &Value) -> DynamoResult<Source<'a>> {
+    let mut is_global = false;
     let index = match optional_str(req, "IndexName")? {
         Some(name) => {
             let (index, global) = def
@@ -101,11 +102,16 @@ fn resolve<'a>(def: &'a TableDef, req: &Value) -> DynamoResult<Source<'a>> {
                     "Consistent reads are not supported on global secondary indexes",
                 ));
             }
+            is_global = global;
             Some(index)
         }
         None => None,
     };
-    Ok(Source { def, index })
+    Ok(Source {
+        def,
+        index,
+        global: is_global,
+    })
 }
 
 /// Options shared by Query and Scan.
@@ -168,9 +174,18 @@ fn reading(req: &Value, ctx: &mut ExpressionContext, legacy_filter: &str) -> Dyn
     })
 }
 
+/// One page of a Query or Scan.
+struct Page {
+    /// Items that passed the filter.
+    items: Vec<Item>,
+    scanned: usize,
+    last: Option<Item>,
+    /// Total size of the items read (what capacity is charged for).
+    read_bytes: usize,
+}
+
 /// Reads entries of `prefix` in order, calling `keep` on each decoded item;
-/// stops at Limit or the page size. Returns items kept, scanned count and the
-/// last evaluated key.
+/// stops at Limit or the page size.
 fn read_page(
     api: &DynamoApi,
     source: &Source<'_>,
@@ -178,10 +193,11 @@ fn read_page(
     forward: bool,
     opts: &Reading,
     mut keep: impl FnMut(&Item) -> bool,
-) -> DynamoResult<(Vec<Item>, usize, Option<Item>)> {
+) -> DynamoResult<Page> {
     let read = api.store.read()?;
     let start = opts.start.as_ref().map(|s| starting_key(source, s)).transpose()?;
     let (mut items, mut scanned, mut bytes, mut last, mut failure) = (Vec::new(), 0usize, 0usize, None, None);
+    let mut read_bytes = 0usize;
     read.item_visit(source.space(), prefix, start.as_deref(), !forward, |k, v| {
         if forward && start.as_deref() == Some(k) {
             return true;
@@ -198,6 +214,7 @@ fn read_page(
         }
         scanned += 1;
         bytes += v.len();
+        read_bytes += source.read_size(&item);
         let matched = opts.filter.as_ref().is_none_or(|f| f.evaluate(Some(&item)));
         let stop = opts.limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
         if stop {
@@ -212,7 +229,12 @@ fn read_page(
         return Err(e);
     }
     let last = last.map(|i| source.last_key(&i)).transpose()?;
-    Ok((items, scanned, last))
+    Ok(Page {
+        items,
+        scanned,
+        last,
+        read_bytes,
+    })
 }
 
 /// The stored key an ExclusiveStartKey names, checked against the schema.
@@ -245,7 +267,13 @@ fn check_filter_keys(filter: Option<&Condition>, shape: &KeyShape, member: &str)
     Ok(())
 }
 
-fn respond(source: &Source<'_>, opts: &Reading, items: Vec<Item>, scanned: usize, last: Option<Item>, req: &Value) -> Value {
+fn respond(source: &Source<'_>, opts: &Reading, page: Page, req: &Value) -> DynamoResult<Value> {
+    let Page {
+        items,
+        scanned,
+        last,
+        read_bytes,
+    } = page;
     let count = items.len();
     let mut out = json!({ "Count": count, "ScannedCount": scanned });
     if !opts.count_only {
@@ -263,7 +291,11 @@ fn respond(source: &Source<'_>, opts: &Reading, items: Vec<Item>, scanned: usize
     if let Some(k) = last {
         out["LastEvaluatedKey"] = item_to_json(&k);
     }
-    with_capacity(out, req, &source.def.name, (scanned.max(1) as f64) * 0.5)
+    let mut consumed = Consumed::new(&source.def.name);
+    let units = capacity::read_units(read_bytes, optional_bool(req, "ConsistentRead")?.unwrap_or(false));
+    consumed.read(source.index.map(|i| (i.index_name.as_str(), source.global)), units);
+    capacity::attach(&mut out, capacity::requested(req)?, &consumed);
+    Ok(out)
 }
 
 impl DynamoApi {
@@ -301,11 +333,11 @@ impl DynamoApi {
         let forward = optional_bool(&req, "ScanIndexForward")?.unwrap_or(true);
         let prefix = keys::partition_prefix(&source.prefix(), &key.hash_value)?;
         let range = key.range.clone();
-        let (items, scanned, last) = read_page(self, &source, &prefix, forward, &opts, |item| match &range {
+        let page = read_page(self, &source, &prefix, forward, &opts, |item| match &range {
             Some(r) => item.get(&r.key).is_some_and(|v| r.condition.matches(v)),
             None => true,
         })?;
-        Ok(respond(&source, &opts, items, scanned, last, &req))
+        respond(&source, &opts, page, &req)
     }
 
     pub(crate) async fn scan(&self, req: Value) -> DynamoResult<Value> {
@@ -327,11 +359,11 @@ impl DynamoApi {
             }
         };
         let shape = source.shape();
-        let (items, scanned, last) = read_page(self, &source, &source.prefix(), true, &opts, |item| match segments {
+        let page = read_page(self, &source, &source.prefix(), true, &opts, |item| match segments {
             Some((s, t)) => item.get(&shape.hash.0).is_some_and(|h| segment_of(h, t) == s),
             None => true,
         })?;
-        Ok(respond(&source, &opts, items, scanned, last, &req))
+        respond(&source, &opts, page, &req)
     }
 }
 

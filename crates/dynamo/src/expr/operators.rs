@@ -14,9 +14,7 @@ pub const MAX_OPERATORS: usize = 300;
 /// Refuses an expression of `kind` with more than [`MAX_OPERATORS`] operators.
 pub(crate) fn check(kind: ExpressionKind, count: usize) -> Result<(), Error> {
     if count > MAX_OPERATORS {
-        return Err(kind.error(&format!(
-            "The expression contains too many operators; operator count: {count}"
-        )));
+        return Err(kind.error(&format!("The expression contains too many operators; operator count: {count}")));
     }
     Ok(())
 }
@@ -27,7 +25,9 @@ impl Condition {
         1 + match self {
             Condition::Compare { left, right, .. } => left.operator_count() + right.operator_count(),
             Condition::Between { operand, low, high } => operand.operator_count() + low.operator_count() + high.operator_count(),
-            Condition::In { operand, candidates } => operand.operator_count() + candidates.iter().map(Operand::operator_count).sum::<usize>(),
+            Condition::In { operand, candidates } => {
+                operand.operator_count() + candidates.iter().map(Operand::operator_count).sum::<usize>()
+            }
             Condition::AttributeExists(_) | Condition::AttributeNotExists(_) => 0,
             Condition::AttributeType { operand, .. } => operand.operator_count(),
             Condition::BeginsWith { operand, prefix: other } | Condition::Contains { operand, element: other } => {
@@ -92,6 +92,11 @@ mod tests {
             "Invalid FilterExpression: The expression contains too many operators; operator count: 301"
         );
         let update = (0..301).map(|i| format!("a{i} = :v")).collect::<Vec<_>>().join(", ");
-        assert!(ctx.parse_update(&format!("SET {update}")).unwrap_err().message().ends_with("operator count: 301"));
+        assert!(
+            ctx.parse_update(&format!("SET {update}"))
+                .unwrap_err()
+                .message()
+                .ends_with("operator count: 301")
+        );
     }
 }

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::{enum_error, lower_first, object};
 use crate::error::Error;
-use crate::expr::{Comparator, Condition, DocumentPath, KeyCondition, Operand, RangeCondition, RangeKeyCondition};
+use crate::expr::key_condition;
+use crate::expr::{Comparator, Condition, DocumentPath, KeyCondition, Operand};
 use crate::value::{AttributeValue, ValueType};
 
 /// The values of `ComparisonOperator`.
@@ -292,72 +293,30 @@ pub fn expected(req: &Value) -> Result<Option<Condition>, Error> {
     combine(req, conditions)
 }
 
-/// A Query's `KeyConditions`, checked against the key schema queried.
+/// A Query's `KeyConditions`, checked against the key schema queried: the
+/// conditions become the condition a KeyConditionExpression parses to, and the
+/// expression engine's key-condition rules apply to it.
 pub fn key_conditions(req: &Value, hash_key: &str, range_key: Option<&str>) -> Result<Option<KeyCondition>, Error> {
-    let Some(entries) = object(req, "KeyConditions")? else {
-        return Ok(None);
-    };
-    let mut conditions = entries
+    let Some(entries) = object(req, "KeyConditions")? else { return Ok(None) };
+    let conditions = entries
         .iter()
         .map(|(name, value)| filter_entry("KeyConditions", name, value).map(|c| (name.as_str(), c)))
         .collect::<Result<Vec<_>, _>>()?;
-    if conditions.is_empty() || conditions.len() > 2 {
-        return Err(Error::validation("Conditions can be of length 1 or 2 only"));
-    }
-    if range_key.is_none() && conditions.len() > 1 {
-        return Err(Error::validation("Query key condition not supported"));
-    }
-    let missed = |key: &str| Error::validation(format!("Query condition missed key schema element: {key}"));
-    let hash_at = conditions
-        .iter()
-        .position(|(name, _)| *name == hash_key)
-        .ok_or_else(|| missed(hash_key))?;
-    let (_, (hash_op, mut hash_values)) = conditions.remove(hash_at);
-    let range = conditions.pop();
-    if let Some((name, _)) = &range
-        && Some(*name) != range_key
-    {
-        return Err(missed(range_key.unwrap_or_default()));
-    }
-    let not_indexable = |op: Operator| {
-        matches!(
+    let indexable = |op: Operator| {
+        !matches!(
             op,
             Operator::Null | Operator::NotNull | Operator::Ne | Operator::Contains | Operator::NotContains | Operator::In
         )
     };
-    if not_indexable(hash_op) || range.as_ref().is_some_and(|(_, (op, _))| not_indexable(*op)) {
+    if conditions.iter().any(|(_, (op, _))| !indexable(*op)) {
         return Err(Error::validation("Attempted conditional constraint is not an indexable operation"));
     }
-    if hash_op != Operator::Eq {
-        return Err(Error::validation("Query key condition not supported"));
-    }
-    let range = range.map(|(name, (op, values))| RangeKeyCondition {
-        key: name.to_string(),
-        condition: range_condition(op, values),
-    });
-    Ok(Some(KeyCondition {
-        hash_key: hash_key.to_string(),
-        hash_value: hash_values.remove(0),
-        range,
-    }))
-}
-
-/// A sort-key operator (one of the indexable ones) with its checked values.
-fn range_condition(op: Operator, values: Vec<AttributeValue>) -> RangeCondition {
-    let mut values = values.into_iter();
-    let mut value = || values.next().unwrap_or(AttributeValue::NULL);
-    match op {
-        Operator::Lt => RangeCondition::Lt(value()),
-        Operator::Le => RangeCondition::Le(value()),
-        Operator::Gt => RangeCondition::Gt(value()),
-        Operator::Ge => RangeCondition::Ge(value()),
-        Operator::BeginsWith => RangeCondition::BeginsWith(value()),
-        Operator::Between => {
-            let low = value();
-            RangeCondition::Between(low, value())
-        }
-        _ => RangeCondition::Eq(value()),
-    }
+    let condition = conditions
+        .into_iter()
+        .map(|(name, (op, values))| op.condition(name, values))
+        .reduce(|left, right| Condition::And(Box::new(left), Box::new(right)))
+        .ok_or_else(|| Error::validation("Conditions can be of length 1 or 2 only"))?;
+    key_condition::from_condition(&condition, hash_key, range_key).map(Some)
 }
 
 #[cfg(test)]
@@ -365,6 +324,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::expr::RangeCondition;
     use crate::wire::item_from_json;
 
     fn holds(condition: &Condition, item: Value) -> bool {

@@ -297,7 +297,9 @@ pub fn expected(req: &Value) -> Result<Option<Condition>, Error> {
 /// conditions become the condition a KeyConditionExpression parses to, and the
 /// expression engine's key-condition rules apply to it.
 pub fn key_conditions(req: &Value, hash_key: &str, range_key: Option<&str>) -> Result<Option<KeyCondition>, Error> {
-    let Some(entries) = object(req, "KeyConditions")? else { return Ok(None) };
+    let Some(entries) = object(req, "KeyConditions")? else {
+        return Ok(None);
+    };
     let conditions = entries
         .iter()
         .map(|(name, value)| filter_entry("KeyConditions", name, value).map(|c| (name.as_str(), c)))

@@ -45,34 +45,41 @@ impl DynamoApi {
     /// Serves one request of operation `op` (parsed from `X-Amz-Target`),
     /// authorized for `authority` before anything is read or written.
     pub async fn handle(&self, op: DynamoOp, body: &[u8], authority: &Authority<'_>) -> DynamoResult<Value> {
+        self.handle_at(op, body, authority, None).await
+    }
+
+    /// [`DynamoApi::handle`] for a request that reached this node as `host`
+    /// (the `Host` the client used), which DescribeEndpoints answers with.
+    pub async fn handle_at(&self, op: DynamoOp, body: &[u8], authority: &Authority<'_>, host: Option<&str>) -> DynamoResult<Value> {
+        // Not JSON at all: DynamoDB's bare SerializationException (no message).
         let req: Value = if body.is_empty() {
             Value::Object(Default::default())
         } else {
-            serde_json::from_slice(body).map_err(|e| {
-                DynamoError::new(
-                    ErrorKind::Serialization,
-                    format!("Start of structure or map found where not expected: {e}"),
-                )
-            })?
+            serde_json::from_slice(body).map_err(|_| DynamoError::new(ErrorKind::Serialization, ""))?
         };
         if !req.is_object() {
-            return Err(DynamoError::new(ErrorKind::Serialization, "The request body must be a JSON object"));
+            return Err(DynamoError::new(ErrorKind::Serialization, "Start of list found where not expected"));
         }
         if op == DynamoOp::Unknown {
-            return Err(DynamoError::new(
-                ErrorKind::UnknownOperation,
-                "The requested operation is not supported",
-            ));
+            return Err(unknown_operation());
         }
         self.authorize(op, &req, authority)?;
-        self.route(op, req, matches!(authority, Authority::Client { .. })).await
+        self.route(op, req, host, matches!(authority, Authority::Client { .. })).await
+    }
+
+    /// DescribeEndpoints: this node is the endpoint (never AWS's, so SDKs
+    /// with endpoint discovery keep talking to tandem), cached for a day.
+    fn describe_endpoints(&self, host: Option<&str>) -> Value {
+        let address = host.map_or_else(|| format!("dynamodb.{}.amazonaws.com", self.region), str::to_string);
+        serde_json::json!({ "Endpoints": [{ "Address": address, "CachePeriodInMinutes": 1440 }] })
     }
 
     /// The router: every operation, named once. `client`: the request is a
     /// client's (not the node's own), so every write of it is gated.
-    async fn route(&self, op: DynamoOp, req: Value, client: bool) -> DynamoResult<Value> {
+    async fn route(&self, op: DynamoOp, req: Value, host: Option<&str>, client: bool) -> DynamoResult<Value> {
         use DynamoOp::*;
         match op {
+            DescribeEndpoints => Ok(self.describe_endpoints(host)),
             CreateTable => self.create_table(req, client).await,
             DescribeTable => self.describe_table(req).await,
             ListTables => self.list_tables(req).await,
@@ -97,10 +104,12 @@ impl DynamoApi {
             DescribeStream => self.describe_stream(req).await,
             GetShardIterator => self.get_shard_iterator(req).await,
             GetRecords => self.get_records(req).await,
-            Unknown => Err(DynamoError::new(
-                ErrorKind::UnknownOperation,
-                "The requested operation is not supported",
-            )),
+            Unknown => Err(unknown_operation()),
         }
     }
+}
+
+/// DynamoDB's UnknownOperationException, which has no message.
+fn unknown_operation() -> DynamoError {
+    DynamoError::new(ErrorKind::UnknownOperation, "")
 }

@@ -100,7 +100,12 @@ impl DynamoError {
     /// HTTP status and JSON body.
     pub fn to_wire(&self) -> (u16, String) {
         let (type_name, status) = self.kind.wire();
-        let mut body = json!({ "__type": type_name, "message": self.message });
+        // DynamoDB's SerializationException for a body that is not JSON and
+        // its UnknownOperationException carry no message at all.
+        let mut body = match self.message.is_empty() {
+            true => json!({ "__type": type_name }),
+            false => json!({ "__type": type_name, "message": self.message }),
+        };
         if let (Some(extra), Some(obj)) = (&self.extra, body.as_object_mut()) {
             obj.extend(extra.clone());
         }

@@ -50,12 +50,14 @@ pub mod api_error;
 pub mod authorize;
 mod catalog;
 mod keys;
+mod legacy;
 pub mod operation;
 mod ops;
 mod params;
 pub mod replica;
 mod storage;
 pub mod table;
+mod tags;
 
 pub use api::DynamoApi;
 pub use storage::Stamp;

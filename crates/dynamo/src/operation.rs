@@ -61,6 +61,7 @@ tandem_iam::operations! {
         BatchWriteItem => db("dynamodb:BatchWriteItem", true),
         TransactWriteItems => db("dynamodb:TransactWriteItems", true),
         TransactGetItems => db("dynamodb:TransactGetItems", false),
+        DescribeEndpoints => db("dynamodb:DescribeEndpoints", false),
         ListStreams => streams("dynamodb:ListStreams"),
         DescribeStream => streams("dynamodb:DescribeStream"),
         GetShardIterator => streams("dynamodb:GetShardIterator"),

@@ -27,7 +27,7 @@ const MAX_RANGE_KEY_BYTES: usize = 1024;
 /// The key attributes of an item under a key shape, or a validation error
 /// naming what is missing or mistyped.
 pub fn key_values<'a>(shape: &KeyShape, item: &'a Item) -> DynamoResult<(&'a AttributeValue, Option<&'a AttributeValue>)> {
-    let get = |(name, ty): &(String, String), limit: usize, role: &str| -> DynamoResult<&'a AttributeValue> {
+    let get = |(name, ty): &(String, String), is_hash: bool| -> DynamoResult<&'a AttributeValue> {
         let v = item.get(name).ok_or_else(|| {
             DynamoError::validation(format!(
                 "One or more parameter values were invalid: Missing the key {name} in the item"
@@ -44,17 +44,30 @@ pub fn key_values<'a>(shape: &KeyShape, item: &'a Item) -> DynamoResult<(&'a Att
                 "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: {name}"
             )));
         }
-        if crate::keys::sort_bytes(v)?.len() > limit {
-            return Err(DynamoError::validation(format!(
-                "One or more parameter values were invalid: Size of {role} key is larger than the limit of {limit} bytes"
-            )));
-        }
+        check_key_size(v, is_hash)?;
         Ok(v)
     };
-    Ok((
-        get(&shape.hash, MAX_HASH_KEY_BYTES, "hashkey")?,
-        shape.range.as_ref().map(|r| get(r, MAX_RANGE_KEY_BYTES, "rangekey")).transpose()?,
-    ))
+    Ok((get(&shape.hash, true)?, shape.range.as_ref().map(|r| get(r, false)).transpose()?))
+}
+
+/// DynamoDB's limits on a key value (a table's or an index's): 2048 bytes for
+/// a partition key, 1024 for a sort key, counting a string's UTF-8 bytes and
+/// a binary's raw bytes.
+fn check_key_size(v: &AttributeValue, is_hash: bool) -> DynamoResult<()> {
+    let size = match v {
+        AttributeValue::S(s) => s.len(),
+        AttributeValue::B(b) => b.len(),
+        other => crate::keys::sort_bytes(other)?.len(),
+    };
+    match is_hash {
+        true if size > MAX_HASH_KEY_BYTES => Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of{MAX_HASH_KEY_BYTES} bytes"
+        ))),
+        false if size > MAX_RANGE_KEY_BYTES => Err(DynamoError::validation(format!(
+            "One or more parameter values were invalid: Aggregated size of all range keys has exceeded the size limit of {MAX_RANGE_KEY_BYTES} bytes"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The key attributes alone, as an item.
@@ -71,10 +84,11 @@ pub fn key_item(shape: &KeyShape, item: &Item) -> DynamoResult<Item> {
 /// Checks that a `Key` parameter names exactly the table's key attributes.
 pub fn validate_key_param(shape: &KeyShape, key: &Item) -> DynamoResult<()> {
     let expected = 1 + usize::from(shape.range.is_some());
-    if key_values(shape, key).is_err() || key.len() != expected {
+    let typed = |(name, ty): &(String, String)| key.get(name).is_some_and(|v| v.type_name() == ty);
+    if key.len() != expected || !typed(&shape.hash) || !shape.range.as_ref().is_none_or(typed) {
         return Err(DynamoError::validation("The provided key element does not match the schema"));
     }
-    Ok(())
+    key_values(shape, key).map(|_| ())
 }
 
 /// Encoded primary key of an item.
@@ -137,7 +151,8 @@ fn index_entries(def: &TableDef, item: &Item, primary: &[u8]) -> DynamoResult<Ve
 pub fn check_index_keys(def: &TableDef, item: &Item) -> DynamoResult<()> {
     for index in def.global_indexes.iter().chain(&def.local_indexes) {
         let shape = def.index_key(index);
-        for (name, ty) in std::iter::once(&shape.hash).chain(shape.range.as_ref()) {
+        let keys = std::iter::once((&shape.hash, true)).chain(shape.range.as_ref().map(|r| (r, false)));
+        for ((name, ty), is_hash) in keys {
             let Some(v) = item.get(name) else { continue };
             if v.type_name() != ty {
                 return Err(DynamoError::validation(format!(
@@ -152,6 +167,7 @@ pub fn check_index_keys(def: &TableDef, item: &Item) -> DynamoResult<()> {
                     index.index_name
                 )));
             }
+            check_key_size(v, is_hash)?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api_error::{DynamoError, DynamoResult};
+use crate::value::Item;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -165,6 +166,20 @@ impl TableDef {
             .map(|i| (i, true))
             .chain(self.local_indexes.iter().map(|i| (i, false)))
             .find(|(i, _)| i.index_name == name)
+    }
+
+    /// What an index stores of an item: the table and index keys, plus the
+    /// projected attributes (all of them for `ALL`).
+    pub fn project_for_index(&self, index: &IndexDef, item: Item) -> Item {
+        if index.projection.projection_type.as_deref() == Some("ALL") {
+            return item;
+        }
+        let (table, idx) = (self.key(), self.index_key(index));
+        let extra = index.projection.non_key_attributes.as_deref().unwrap_or_default();
+        let is_key = |shape: &KeyShape, n: &str| shape.hash.0 == n || shape.range.as_ref().is_some_and(|r| r.0 == n);
+        item.into_iter()
+            .filter(|(n, _)| is_key(&table, n) || is_key(&idx, n) || extra.contains(n))
+            .collect()
     }
 
     /// The key shape of an index.

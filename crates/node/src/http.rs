@@ -98,6 +98,12 @@ impl Node {
             self.inner.metrics.observe("sts", op, resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
+        if crate::dynamo::is_preflight(&req) {
+            return crate::dynamo::preflight(&req);
+        }
+        if crate::dynamo::is_health_check(&req) {
+            return crate::dynamo::health(&self.inner.region);
+        }
         let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).map(str::to_string);
         if req.method() == Method::POST && crate::dynamo::is_json_api(target.as_deref()) {
             let bytes_in = content_length(req.headers(), &());

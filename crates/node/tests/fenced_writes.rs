@@ -152,7 +152,8 @@ fn dynamo_call(op: DynamoOp) -> Option<serde_json::Value> {
         DynamoOp::DeleteItem => json!({ "TableName": TABLE, "Key": key }),
         DynamoOp::BatchWriteItem => json!({ "RequestItems": { TABLE: [{ "PutRequest": { "Item": { "pk": { "S": "b" } } } }] } }),
         DynamoOp::TransactWriteItems => json!({ "TransactItems": [{ "Put": { "TableName": TABLE, "Item": { "pk": { "S": "t" } } } }] }),
-        DynamoOp::DescribeTable
+        DynamoOp::DescribeEndpoints
+        | DynamoOp::DescribeTable
         | DynamoOp::ListTables
         | DynamoOp::ListTagsOfResource
         | DynamoOp::DescribeTimeToLive

@@ -13,6 +13,7 @@ use super::ExpressionKind;
 use super::ast::{PathAst, StepAst};
 use super::condition::{self, Condition};
 use super::key_condition::{self, KeyCondition};
+use super::operators;
 use super::parser::SyntaxError;
 use super::path::{DocumentPath, PathClash, PathElement};
 use super::problems::{Problem, Problems};
@@ -71,12 +72,16 @@ impl ExpressionContext {
 
     /// Parses a ConditionExpression (PutItem, UpdateItem, DeleteItem, transactions).
     pub fn parse_condition(&mut self, expression: &str) -> Result<Condition, Error> {
-        self.build(ExpressionKind::Condition, expression, condition::build)
+        let built = self.build(ExpressionKind::Condition, expression, condition::build)?;
+        operators::check(ExpressionKind::Condition, built.operator_count())?;
+        Ok(built)
     }
 
     /// Parses a FilterExpression (Query, Scan).
     pub fn parse_filter(&mut self, expression: &str) -> Result<Condition, Error> {
-        self.build(ExpressionKind::Filter, expression, condition::build)
+        let built = self.build(ExpressionKind::Filter, expression, condition::build)?;
+        operators::check(ExpressionKind::Filter, built.operator_count())?;
+        Ok(built)
     }
 
     /// Parses a Query's KeyConditionExpression against the key schema of the
@@ -88,7 +93,9 @@ impl ExpressionContext {
 
     /// Parses an UpdateExpression.
     pub fn parse_update(&mut self, expression: &str) -> Result<UpdateExpression, Error> {
-        self.build(ExpressionKind::Update, expression, update::build)
+        let built = self.build(ExpressionKind::Update, expression, update::build)?;
+        operators::check(ExpressionKind::Update, built.operator_count())?;
+        Ok(built)
     }
 
     /// Parses a ProjectionExpression.

@@ -23,6 +23,7 @@ pub mod context;
 pub mod eval;
 pub mod key_condition;
 mod lexer;
+pub mod operators;
 mod parser;
 pub mod path;
 mod problems;

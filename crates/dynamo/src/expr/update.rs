@@ -60,6 +60,12 @@ impl UpdateAction {
 }
 
 impl UpdateExpression {
+    /// An update of these actions, built without parsing (the legacy
+    /// `AttributeUpdates` translation; its paths are distinct top-level names).
+    pub(crate) fn from_actions(actions: Vec<UpdateAction>) -> Self {
+        Self { actions }
+    }
+
     /// The actions, in expression order.
     pub fn actions(&self) -> &[UpdateAction] {
         &self.actions

@@ -10,9 +10,10 @@ use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult};
 use crate::catalog;
 use crate::expr::ExpressionContext;
+use crate::ops::capacity::{self, PerTable};
 use crate::ops::items::check_item;
 use crate::storage::{self, validate_key_param};
-use crate::value::Item;
+use crate::value::{Item, item_size};
 use crate::wire::{item_from_json, item_to_json};
 
 const MAX_GET_KEYS: usize = 100;
@@ -60,16 +61,18 @@ impl DynamoApi {
         if total > MAX_GET_KEYS {
             return Err(DynamoError::validation("Too many items requested for the BatchGetItem call"));
         }
+        let detail = capacity::requested(&req)?;
         let read = self.store.read()?;
         let mut responses = Map::new();
+        let mut consumed = PerTable::default();
         for (name, spec) in tables {
             let def = catalog::table(&read, name)?;
+            crate::legacy::check_members(spec, &crate::legacy::GET)?;
             let mut ctx = ExpressionContext::from_json(spec.get("ExpressionAttributeNames"), None)?;
-            let projection = spec
-                .get("ProjectionExpression")
-                .and_then(Value::as_str)
-                .map(|e| ctx.parse_projection(e))
-                .transpose()?;
+            let projection = match spec.get("ProjectionExpression").and_then(Value::as_str) {
+                Some(e) => Some(ctx.parse_projection(e)?),
+                None => crate::legacy::updates::attributes_to_get(spec)?,
+            };
             ctx.check_all_used()?;
             let keys = spec
                 .get("Keys")
@@ -78,6 +81,7 @@ impl DynamoApi {
                 .ok_or_else(|| DynamoError::validation("1 validation error detected: Keys must have length greater than or equal to 1"))?;
             let mut seen = Vec::new();
             let mut found = Vec::new();
+            let consistent = spec.get("ConsistentRead").and_then(Value::as_bool).unwrap_or(false);
             for key in keys {
                 let key = parse_item(key)?;
                 validate_key_param(&def.key(), &key)?;
@@ -85,14 +89,21 @@ impl DynamoApi {
                 if seen.contains(&encoded) {
                     return Err(DynamoError::validation("Provided list of item keys contains duplicates"));
                 }
-                if let Some(item) = storage::read_item(&read, &encoded)? {
+                let item = storage::read_item(&read, &encoded)?;
+                let units = capacity::read_units(item.as_ref().map_or(0, item_size), consistent);
+                consumed.table(name).read(None, units);
+                if let Some(item) = item {
                     found.push(item_to_json(&projection.as_ref().map_or(item.clone(), |p| p.apply(&item))));
                 }
                 seen.push(encoded);
             }
             responses.insert(name.clone(), Value::Array(found));
         }
-        Ok(json!({ "Responses": responses, "UnprocessedKeys": {} }))
+        let mut out = json!({ "Responses": responses, "UnprocessedKeys": {} });
+        if let Some(detail) = detail {
+            out["ConsumedCapacity"] = consumed.to_json(detail);
+        }
+        Ok(out)
     }
 
     pub(crate) async fn batch_write_item(&self, req: Value) -> DynamoResult<Value> {
@@ -116,8 +127,10 @@ impl DynamoApi {
                 check_item(item)?;
             }
         }
-        self.store
-            .write(move |tx| -> DynamoResult<()> {
+        let detail = capacity::requested(&req)?;
+        let consumed = self
+            .store
+            .write(move |tx| -> DynamoResult<PerTable> {
                 let mut planned = Vec::new();
                 for (name, list) in &writes {
                     let def = catalog::table_tx(tx, name)?;
@@ -141,15 +154,22 @@ impl DynamoApi {
                         planned.push((def.clone(), key, encoded, (old, w)));
                     }
                 }
+                let mut consumed = PerTable::default();
                 for (def, key, _, (old, w)) in planned {
-                    match w {
-                        Write::Put(item) => storage::write_item(tx, &def, &key, old.as_ref(), Some(item))?,
-                        Write::Delete(_) => storage::write_item(tx, &def, &key, old.as_ref(), None)?,
-                    }
+                    let new = match w {
+                        Write::Put(item) => Some(item),
+                        Write::Delete(_) => None,
+                    };
+                    storage::write_item(tx, &def, &key, old.as_ref(), new)?;
+                    consumed.table(&def.name).write(&def, old.as_ref(), new, 1.0);
                 }
-                Ok(())
+                Ok(consumed)
             })
             .await?;
-        Ok(json!({ "UnprocessedItems": {} }))
+        let mut out = json!({ "UnprocessedItems": {} });
+        if let Some(detail) = detail {
+            out["ConsumedCapacity"] = consumed.to_json(detail);
+        }
+        Ok(out)
     }
 }

@@ -8,6 +8,8 @@ use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
 use crate::expr::ExpressionContext;
+use crate::legacy;
+use crate::ops::capacity::{self, Consumed};
 use crate::params::{optional_str, required_item, required_str, return_values};
 use crate::storage::{self, validate_key_param};
 use crate::value::{Item, MAX_ITEM_SIZE, MAX_NESTING_DEPTH, item_size, nesting_depth};
@@ -39,62 +41,10 @@ impl Guard {
     }
 }
 
-/// Request members that hold expressions.
-const EXPRESSION_MEMBERS: [&str; 5] = [
-    "ConditionExpression",
-    "UpdateExpression",
-    "ProjectionExpression",
-    "KeyConditionExpression",
-    "FilterExpression",
-];
-/// Pre-expression members DynamoDB still accepts; tandem supports only expressions.
-const LEGACY_MEMBERS: [&str; 7] = [
-    "AttributesToGet",
-    "KeyConditions",
-    "QueryFilter",
-    "ScanFilter",
-    "Expected",
-    "AttributeUpdates",
-    "ConditionalOperator",
-];
-
-/// Refuses legacy members, mixed with expressions or alone.
-fn check_members(req: &Value) -> DynamoResult<()> {
-    let present = |names: &[&'static str]| {
-        names
-            .iter()
-            .copied()
-            .filter(|n| req.get(*n).is_some_and(|v| !v.is_null()))
-            .collect::<Vec<_>>()
-    };
-    let (legacy, expressions) = (present(&LEGACY_MEMBERS), present(&EXPRESSION_MEMBERS));
-    match (legacy.is_empty(), expressions.is_empty()) {
-        (true, _) => Ok(()),
-        (false, false) => Err(DynamoError::validation(format!(
-            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {{{}}} Expression parameters: {{{}}}",
-            legacy.join(", "),
-            expressions.join(", ")
-        ))),
-        (false, true) => Err(DynamoError::validation(format!(
-            "The legacy parameter {} is not supported by tandem; use expressions",
-            legacy[0]
-        ))),
-    }
-}
-
-/// The expression context of a request (names and values), from its JSON.
-pub(crate) fn context(req: &Value) -> DynamoResult<ExpressionContext> {
-    check_members(req)?;
-    let has_expression = EXPRESSION_MEMBERS.iter().any(|m| req.get(*m).is_some_and(|v| !v.is_null()));
-    if !has_expression {
-        for member in ["ExpressionAttributeNames", "ExpressionAttributeValues"] {
-            if req.get(member).is_some_and(|v| !v.is_null()) {
-                return Err(DynamoError::validation(format!(
-                    "{member} can only be specified when using expressions"
-                )));
-            }
-        }
-    }
+/// The expression context of a request (names and values), from its JSON,
+/// after refusing a mix of expression and legacy `members`.
+pub(crate) fn context(req: &Value, members: &legacy::Members) -> DynamoResult<ExpressionContext> {
+    legacy::check_members(req, members)?;
     Ok(ExpressionContext::from_json(
         req.get("ExpressionAttributeNames"),
         req.get("ExpressionAttributeValues"),
@@ -102,14 +52,10 @@ pub(crate) fn context(req: &Value) -> DynamoResult<ExpressionContext> {
 }
 
 pub(crate) fn guard(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Guard> {
-    if req.get("Expected").is_some() {
-        return Err(DynamoError::validation(
-            "The legacy Expected parameter is not supported; use ConditionExpression",
-        ));
-    }
-    let condition = optional_str(req, "ConditionExpression")?
-        .map(|e| ctx.parse_condition(e))
-        .transpose()?;
+    let condition = match optional_str(req, "ConditionExpression")? {
+        Some(e) => Some(ctx.parse_condition(e)?),
+        None => legacy::conditions::expected(req)?,
+    };
     let on_failure = optional_str(req, "ReturnValuesOnConditionCheckFailure")?.unwrap_or("NONE");
     Ok(Guard {
         condition,
@@ -131,29 +77,6 @@ pub(crate) fn check_item(item: &Item) -> DynamoResult<()> {
         ));
     }
     Ok(())
-}
-
-/// Adds `ConsumedCapacity` when the request asked for it.
-pub(crate) fn with_capacity(mut out: Value, req: &Value, table: &str, units: f64) -> Value {
-    match req.get("ReturnConsumedCapacity").and_then(Value::as_str) {
-        Some("TOTAL") => out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units }),
-        Some("INDEXES") => {
-            out["ConsumedCapacity"] = json!({ "TableName": table, "CapacityUnits": units, "Table": { "CapacityUnits": units } })
-        }
-        _ => {}
-    }
-    out
-}
-
-/// Write capacity units for an item: one per started KB.
-pub(crate) fn write_units(item: Option<&Item>) -> f64 {
-    item.map_or(1, |i| item_size(i).div_ceil(1024).max(1)) as f64
-}
-
-/// Read capacity units for `bytes` read: one per started 4 KB, half when eventually consistent.
-pub(crate) fn read_units(bytes: usize, consistent: bool) -> f64 {
-    let units = bytes.div_ceil(4096).max(1) as f64;
-    if consistent { units } else { units / 2.0 }
 }
 
 fn attributes(out: &mut Value, item: Option<Item>) {
@@ -184,44 +107,48 @@ impl DynamoApi {
         let table = required_str(&req, "TableName")?.to_string();
         let item = required_item(&req, "Item")?;
         let returns = return_values(&req, &["NONE", "ALL_OLD"])?.to_string();
-        let mut ctx = context(&req)?;
+        let mut ctx = context(&req, &legacy::PUT_DELETE)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
         check_item(&item)?;
-        let old = self
+        let detail = capacity::requested(&req)?;
+        let (old, consumed) = self
             .store
-            .write(move |tx| -> DynamoResult<Option<Item>> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Consumed)> {
                 let def = catalog::table_tx(tx, &table)?;
                 let key = storage::key_item(&def.key(), &item)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
                 storage::write_item(tx, &def, &key, old.as_ref(), Some(&item))?;
-                Ok(old)
+                let mut consumed = Consumed::new(&def.name);
+                consumed.write(&def, old.as_ref(), Some(&item), 1.0);
+                Ok((old, consumed))
             })
             .await?;
-        let units = write_units(old.as_ref());
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        let units = units.max(write_units(required_item(&req, "Item").ok().as_ref()));
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, units))
+        capacity::attach(&mut out, detail, &consumed);
+        Ok(out)
     }
 
     pub(crate) async fn get_item(&self, req: Value) -> DynamoResult<Value> {
         let table = required_str(&req, "TableName")?;
         let key = required_item(&req, "Key")?;
-        let mut ctx = context(&req)?;
-        let projection = optional_str(&req, "ProjectionExpression")?
-            .map(|e| ctx.parse_projection(e))
-            .transpose()?;
+        let mut ctx = context(&req, &legacy::GET)?;
+        let projection = match optional_str(&req, "ProjectionExpression")? {
+            Some(e) => Some(ctx.parse_projection(e)?),
+            None => legacy::updates::attributes_to_get(&req)?,
+        };
         ctx.check_all_used()?;
         let read = self.store.read()?;
         let def = catalog::table(&read, table)?;
         validate_key_param(&def.key(), &key)?;
         let item = storage::read_item(&read, &storage::primary_key(&def, &key)?)?;
         let consistent = crate::params::optional_bool(&req, "ConsistentRead")?.unwrap_or(false);
-        let units = read_units(item.as_ref().map_or(0, item_size), consistent);
+        let mut consumed = Consumed::new(table);
+        consumed.read(None, capacity::read_units(item.as_ref().map_or(0, item_size), consistent));
         let mut out = json!({});
         if let Some(item) = item {
             let item = match &projection {
@@ -230,50 +157,54 @@ impl DynamoApi {
             };
             out["Item"] = item_to_json(&item);
         }
-        Ok(with_capacity(out, &req, table, units))
+        capacity::attach(&mut out, capacity::requested(&req)?, &consumed);
+        Ok(out)
     }
 
     pub(crate) async fn delete_item(&self, req: Value) -> DynamoResult<Value> {
         let table = required_str(&req, "TableName")?.to_string();
         let key = required_item(&req, "Key")?;
         let returns = return_values(&req, &["NONE", "ALL_OLD"])?.to_string();
-        let mut ctx = context(&req)?;
+        let mut ctx = context(&req, &legacy::PUT_DELETE)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        let old = self
+        let detail = capacity::requested(&req)?;
+        let (old, consumed) = self
             .store
-            .write(move |tx| -> DynamoResult<Option<Item>> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Consumed)> {
                 let def = catalog::table_tx(tx, &table)?;
                 validate_key_param(&def.key(), &key)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
                 storage::write_item(tx, &def, &key, old.as_ref(), None)?;
-                Ok(old)
+                let mut consumed = Consumed::new(&def.name);
+                consumed.write(&def, old.as_ref(), None, 1.0);
+                Ok((old, consumed))
             })
             .await?;
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+        capacity::attach(&mut out, detail, &consumed);
+        Ok(out)
     }
 
     pub(crate) async fn update_item(&self, req: Value) -> DynamoResult<Value> {
         let table = required_str(&req, "TableName")?.to_string();
         let key = required_item(&req, "Key")?;
         let returns = return_values(&req, &["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?.to_string();
-        if req.get("AttributeUpdates").is_some() {
-            return Err(DynamoError::validation(
-                "The legacy AttributeUpdates parameter is not supported; use UpdateExpression",
-            ));
-        }
-        let mut ctx = context(&req)?;
-        let update = optional_str(&req, "UpdateExpression")?.map(|e| ctx.parse_update(e)).transpose()?;
+        let mut ctx = context(&req, &legacy::UPDATE)?;
+        let update = match optional_str(&req, "UpdateExpression")? {
+            Some(e) => Some(ctx.parse_update(e)?),
+            None => legacy::updates::attribute_updates(&req)?,
+        };
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        let (old, new) = self
+        let detail = capacity::requested(&req)?;
+        let (old, new, consumed) = self
             .store
-            .write(move |tx| -> DynamoResult<(Option<Item>, Item)> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Item, Consumed)> {
                 let def = catalog::table_tx(tx, &table)?;
                 let shape = def.key();
                 validate_key_param(&shape, &key)?;
@@ -293,7 +224,9 @@ impl DynamoApi {
                 }
                 check_item(&new)?;
                 storage::write_item(tx, &def, &key, old.as_ref(), Some(&new))?;
-                Ok((old, new))
+                let mut consumed = Consumed::new(&def.name);
+                consumed.write(&def, old.as_ref(), Some(&new), 1.0);
+                Ok((old, new, consumed))
             })
             .await?;
         let mut out = json!({});
@@ -306,6 +239,7 @@ impl DynamoApi {
             "UPDATED_NEW" => attributes(&mut out, Some(subset(&new, &names))),
             _ => {}
         }
-        Ok(with_capacity(out, &req, required_str(&req, "TableName")?, 1.0))
+        capacity::attach(&mut out, detail, &consumed);
+        Ok(out)
     }
 }

@@ -10,11 +10,13 @@ use crate::api_error::{DynamoError, DynamoResult};
 use crate::catalog;
 use crate::expr::{Condition, ExpressionContext, KeyCondition, Projection};
 use crate::keys;
-use crate::ops::items::{context, with_capacity};
+use crate::legacy;
+use crate::ops::capacity::{self, Consumed};
+use crate::ops::items::context;
 use crate::params::{item, optional_bool, optional_str, optional_u64, required_str};
 use crate::storage::{decode_item, key_item, primary_key};
 use crate::table::{IndexDef, KeyShape, TableDef};
-use crate::value::Item;
+use crate::value::{Item, item_size};
 use crate::wire::item_to_json;
 
 /// Most bytes one page reads, as in DynamoDB.
@@ -24,6 +26,8 @@ const PAGE_BYTES: usize = 1024 * 1024;
 struct Source<'a> {
     def: &'a TableDef,
     index: Option<&'a IndexDef>,
+    /// Whether `index` is a global secondary index.
+    global: bool,
 }
 
 impl Source<'_> {
@@ -67,29 +71,27 @@ impl Source<'_> {
         Ok(k)
     }
 
+    /// The size a read of `item` through this source is charged for (its index projection's).
+    fn read_size(&self, item: &Item) -> usize {
+        match self.index {
+            Some(index) if index.projection.projection_type.as_deref() != Some("ALL") => {
+                item_size(&self.def.project_for_index(index, item.clone()))
+            }
+            _ => item_size(item),
+        }
+    }
+
     /// Applies an index's projection (KEYS_ONLY / INCLUDE) to an item.
     fn project_index(&self, item: Item) -> Item {
-        let Some(index) = self.index else { return item };
-        let keep_all = index.projection.projection_type.as_deref() == Some("ALL");
-        if keep_all {
-            return item;
+        match self.index {
+            Some(index) => self.def.project_for_index(index, item),
+            None => item,
         }
-        let table = self.def.key();
-        let idx = self.shape();
-        let extra = index.projection.non_key_attributes.clone().unwrap_or_default();
-        item.into_iter()
-            .filter(|(n, _)| {
-                *n == table.hash.0
-                    || table.range.as_ref().is_some_and(|r| r.0 == *n)
-                    || *n == idx.hash.0
-                    || idx.range.as_ref().is_some_and(|r| r.0 == *n)
-                    || extra.contains(n)
-            })
-            .collect()
     }
 }
 
 fn resolve<'a>(def: &'a TableDef, req: &Value) -> DynamoResult<Source<'a>> {
+    let mut is_global = false;
     let index = match optional_str(req, "IndexName")? {
         Some(name) => {
             let (index, global) = def
@@ -100,11 +102,16 @@ fn resolve<'a>(def: &'a TableDef, req: &Value) -> DynamoResult<Source<'a>> {
                     "Consistent reads are not supported on global secondary indexes",
                 ));
             }
+            is_global = global;
             Some(index)
         }
         None => None,
     };
-    Ok(Source { def, index })
+    Ok(Source {
+        def,
+        index,
+        global: is_global,
+    })
 }
 
 /// Options shared by Query and Scan.
@@ -116,11 +123,21 @@ struct Reading {
     start: Option<Item>,
 }
 
-fn reading(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Reading> {
-    let filter = optional_str(req, "FilterExpression")?.map(|e| ctx.parse_filter(e)).transpose()?;
-    let projection = optional_str(req, "ProjectionExpression")?
-        .map(|e| ctx.parse_projection(e))
-        .transpose()?;
+/// `legacy_filter` names the operation's legacy filter member (`QueryFilter`, `ScanFilter`).
+fn reading(req: &Value, ctx: &mut ExpressionContext, legacy_filter: &str) -> DynamoResult<Reading> {
+    let filter = match optional_str(req, "FilterExpression")? {
+        Some(e) => Some(ctx.parse_filter(e)?),
+        None => legacy::conditions::filter(req, legacy_filter)?,
+    };
+    let projection = match optional_str(req, "ProjectionExpression")? {
+        Some(e) => Some(ctx.parse_projection(e)?),
+        None => legacy::updates::attributes_to_get(req)?,
+    };
+    let projection_member = if req.get("AttributesToGet").is_some_and(|v| !v.is_null()) {
+        "AttributesToGet"
+    } else {
+        "ProjectionExpression"
+    };
     let select = optional_str(req, "Select")?.unwrap_or(if projection.is_some() {
         "SPECIFIC_ATTRIBUTES"
     } else {
@@ -134,13 +151,13 @@ fn reading(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Reading> {
             "1 validation error detected: Value '{select}' at 'select' failed to satisfy constraint"
         )));
     }
-    if select == "SPECIFIC_ATTRIBUTES" && projection.is_none() && req.get("AttributesToGet").is_none() {
+    if select == "SPECIFIC_ATTRIBUTES" && projection.is_none() {
         return Err(DynamoError::validation("SPECIFIC_ATTRIBUTES requires a ProjectionExpression"));
     }
     if select == "COUNT" && projection.is_some() {
-        return Err(DynamoError::validation(
-            "Cannot specify the ProjectionExpression when choosing to get only the Count",
-        ));
+        return Err(DynamoError::validation(format!(
+            "Cannot specify the {projection_member} when choosing to get only the Count"
+        )));
     }
     let limit = optional_u64(req, "Limit")?.map(|l| l as usize);
     if limit == Some(0) {
@@ -157,9 +174,18 @@ fn reading(req: &Value, ctx: &mut ExpressionContext) -> DynamoResult<Reading> {
     })
 }
 
+/// One page of a Query or Scan.
+struct Page {
+    /// Items that passed the filter.
+    items: Vec<Item>,
+    scanned: usize,
+    last: Option<Item>,
+    /// Total size of the items read (what capacity is charged for).
+    read_bytes: usize,
+}
+
 /// Reads entries of `prefix` in order, calling `keep` on each decoded item;
-/// stops at Limit or the page size. Returns items kept, scanned count and the
-/// last evaluated key.
+/// stops at Limit or the page size.
 fn read_page(
     api: &DynamoApi,
     source: &Source<'_>,
@@ -167,10 +193,11 @@ fn read_page(
     forward: bool,
     opts: &Reading,
     mut keep: impl FnMut(&Item) -> bool,
-) -> DynamoResult<(Vec<Item>, usize, Option<Item>)> {
+) -> DynamoResult<Page> {
     let read = api.store.read()?;
     let start = opts.start.as_ref().map(|s| starting_key(source, s)).transpose()?;
     let (mut items, mut scanned, mut bytes, mut last, mut failure) = (Vec::new(), 0usize, 0usize, None, None);
+    let mut read_bytes = 0usize;
     read.item_visit(source.space(), prefix, start.as_deref(), !forward, |k, v| {
         if forward && start.as_deref() == Some(k) {
             return true;
@@ -187,6 +214,7 @@ fn read_page(
         }
         scanned += 1;
         bytes += v.len();
+        read_bytes += source.read_size(&item);
         let matched = opts.filter.as_ref().is_none_or(|f| f.evaluate(Some(&item)));
         let stop = opts.limit.is_some_and(|l| scanned >= l) || bytes >= PAGE_BYTES;
         if stop {
@@ -201,7 +229,12 @@ fn read_page(
         return Err(e);
     }
     let last = last.map(|i| source.last_key(&i)).transpose()?;
-    Ok((items, scanned, last))
+    Ok(Page {
+        items,
+        scanned,
+        last,
+        read_bytes,
+    })
 }
 
 /// The stored key an ExclusiveStartKey names, checked against the schema.
@@ -219,21 +252,28 @@ fn starting_key(source: &Source<'_>, start: &Item) -> DynamoResult<Vec<u8>> {
         .map_err(|e| DynamoError::validation(format!("The provided starting key is invalid: {}", e.message)))
 }
 
-/// Query filters may not name the key attributes of what is queried.
-fn check_filter_keys(filter: Option<&Condition>, shape: &KeyShape) -> DynamoResult<()> {
+/// Query filters may not name the key attributes of what is queried
+/// (`member` is how DynamoDB names the filter in the message).
+fn check_filter_keys(filter: Option<&Condition>, shape: &KeyShape, member: &str) -> DynamoResult<()> {
     let Some(filter) = filter else { return Ok(()) };
     for path in filter.paths() {
         let name = path.attribute_name();
         if name == shape.hash.0 || shape.range.as_ref().is_some_and(|r| r.0 == name) {
             return Err(DynamoError::validation(format!(
-                "Filter Expression can only contain non-primary key attributes: Primary key attribute: {name}"
+                "{member} can only contain non-primary key attributes: Primary key attribute: {name}"
             )));
         }
     }
     Ok(())
 }
 
-fn respond(source: &Source<'_>, opts: &Reading, items: Vec<Item>, scanned: usize, last: Option<Item>, req: &Value) -> Value {
+fn respond(source: &Source<'_>, opts: &Reading, page: Page, req: &Value) -> DynamoResult<Value> {
+    let Page {
+        items,
+        scanned,
+        last,
+        read_bytes,
+    } = page;
     let count = items.len();
     let mut out = json!({ "Count": count, "ScannedCount": scanned });
     if !opts.count_only {
@@ -251,7 +291,11 @@ fn respond(source: &Source<'_>, opts: &Reading, items: Vec<Item>, scanned: usize
     if let Some(k) = last {
         out["LastEvaluatedKey"] = item_to_json(&k);
     }
-    with_capacity(out, req, &source.def.name, (scanned.max(1) as f64) * 0.5)
+    let mut consumed = Consumed::new(&source.def.name);
+    let units = capacity::read_units(read_bytes, optional_bool(req, "ConsistentRead")?.unwrap_or(false));
+    consumed.read(source.index.map(|i| (i.index_name.as_str(), source.global)), units);
+    capacity::attach(&mut out, capacity::requested(req)?, &consumed);
+    Ok(out)
 }
 
 impl DynamoApi {
@@ -260,14 +304,22 @@ impl DynamoApi {
         let def = catalog::table(&self.store.read()?, table)?;
         let source = resolve(&def, &req)?;
         let shape = source.shape();
-        let mut ctx = context(&req)?;
-        let expr = optional_str(&req, "KeyConditionExpression")?.ok_or_else(|| {
-            DynamoError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
-        })?;
-        let key: KeyCondition = ctx.parse_key_condition(expr, &shape.hash.0, shape.range.as_ref().map(|r| r.0.as_str()))?;
-        let opts = reading(&req, &mut ctx)?;
+        let mut ctx = context(&req, &legacy::QUERY)?;
+        let range_key = shape.range.as_ref().map(|r| r.0.as_str());
+        let key: KeyCondition = match optional_str(&req, "KeyConditionExpression")? {
+            Some(expr) => ctx.parse_key_condition(expr, &shape.hash.0, range_key)?,
+            None => legacy::conditions::key_conditions(&req, &shape.hash.0, range_key)?.ok_or_else(|| {
+                DynamoError::validation("Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.")
+            })?,
+        };
+        let opts = reading(&req, &mut ctx, "QueryFilter")?;
         ctx.check_all_used()?;
-        check_filter_keys(opts.filter.as_ref(), &shape)?;
+        let filter_member = if req.get("QueryFilter").is_some_and(|v| !v.is_null()) {
+            "QueryFilter"
+        } else {
+            "Filter Expression"
+        };
+        check_filter_keys(opts.filter.as_ref(), &shape, filter_member)?;
         let range_type = shape.range.as_ref().map(|r| r.1.as_str()).unwrap_or_default();
         let range_types_ok = key
             .range
@@ -281,19 +333,19 @@ impl DynamoApi {
         let forward = optional_bool(&req, "ScanIndexForward")?.unwrap_or(true);
         let prefix = keys::partition_prefix(&source.prefix(), &key.hash_value)?;
         let range = key.range.clone();
-        let (items, scanned, last) = read_page(self, &source, &prefix, forward, &opts, |item| match &range {
+        let page = read_page(self, &source, &prefix, forward, &opts, |item| match &range {
             Some(r) => item.get(&r.key).is_some_and(|v| r.condition.matches(v)),
             None => true,
         })?;
-        Ok(respond(&source, &opts, items, scanned, last, &req))
+        respond(&source, &opts, page, &req)
     }
 
     pub(crate) async fn scan(&self, req: Value) -> DynamoResult<Value> {
         let table = required_str(&req, "TableName")?;
         let def = catalog::table(&self.store.read()?, table)?;
         let source = resolve(&def, &req)?;
-        let mut ctx = context(&req)?;
-        let opts = reading(&req, &mut ctx)?;
+        let mut ctx = context(&req, &legacy::SCAN)?;
+        let opts = reading(&req, &mut ctx, "ScanFilter")?;
         ctx.check_all_used()?;
         let segment = optional_u64(&req, "Segment")?;
         let total = optional_u64(&req, "TotalSegments")?;
@@ -307,11 +359,11 @@ impl DynamoApi {
             }
         };
         let shape = source.shape();
-        let (items, scanned, last) = read_page(self, &source, &source.prefix(), true, &opts, |item| match segments {
+        let page = read_page(self, &source, &source.prefix(), true, &opts, |item| match segments {
             Some((s, t)) => item.get(&shape.hash.0).is_some_and(|h| segment_of(h, t) == s),
             None => true,
         })?;
-        Ok(respond(&source, &opts, items, scanned, last, &req))
+        respond(&source, &opts, page, &req)
     }
 }
 

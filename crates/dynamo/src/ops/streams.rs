@@ -1,7 +1,9 @@
 //! DynamoDB Streams, read from the node's change log: ListStreams,
-//! DescribeStream, GetShardIterator, GetRecords. Each table stream has one
-//! shard; sequence numbers are change-log sequence numbers, so records come in
-//! commit order and a shard iterator is just a position in the log.
+//! DescribeStream (shards paged with `Limit` and `ExclusiveStartShardId`),
+//! GetShardIterator, GetRecords. Sequence numbers are change-log sequence
+//! numbers, so records come in commit order; shards are ranges of the log
+//! (`shards.rs`) and a shard iterator is a position in one, valid 15 minutes.
+//! Writes that changed nothing produce no record.
 
 use serde_json::{Value, json};
 use tandem_store::Change;
@@ -9,6 +11,7 @@ use tandem_store::Change;
 use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
+use crate::ops::shards::{Shard, Shards};
 use crate::params::{optional_str, optional_u64, required_str};
 use crate::table::TableDef;
 
@@ -16,14 +19,8 @@ use crate::table::TableDef;
 const MAX_RECORDS: usize = 1000;
 /// Most change-log entries one GetRecords looks at (other tables' changes included).
 const SCAN_WINDOW: usize = 10_000;
-
-fn shard_id(def: &TableDef) -> String {
-    format!(
-        "shardId-{:020}-{}",
-        def.created_ms,
-        def.stream_label.clone().unwrap_or_default().replace([':', '.', '-'], "")
-    )
-}
+/// Most shards one DescribeStream returns.
+const MAX_SHARDS: usize = 100;
 
 fn sequence(seq: u64) -> String {
     format!("{seq:021}")
@@ -34,33 +31,132 @@ fn parse_sequence(s: &str) -> DynamoResult<u64> {
         .map_err(|_| DynamoError::validation(format!("Invalid SequenceNumber: {s}")))
 }
 
-/// The sequence numbers a stream's shard covers (closed once disabled).
-fn shard_range(def: &TableDef) -> Value {
-    let mut range = json!({ "StartingSequenceNumber": sequence(def.stream_start_seq + 1) });
-    if let Some(end) = def.stream_end_seq {
-        range["EndingSequenceNumber"] = json!(sequence(end));
+/// How long a shard iterator stays valid, as in DynamoDB.
+const ITERATOR_LIFETIME_MS: u64 = 15 * 60 * 1000;
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Where a shard iterator points: a stream, one of its shards, the log
+/// position to read after, and when it was issued.
+#[derive(Debug, PartialEq, Eq)]
+struct Position {
+    arn: String,
+    shard_first: u64,
+    after: u64,
+    issued_ms: u64,
+}
+
+impl Position {
+    /// An opaque iterator.
+    fn encode(&self) -> String {
+        let raw = format!("{}|{}|{}|{}", self.issued_ms, self.shard_first, self.after, self.arn);
+        base64_simd::URL_SAFE_NO_PAD.encode_to_string(raw.as_bytes())
     }
-    range
+
+    /// Reads an iterator back, refusing one older than its lifetime at `now`.
+    fn decode(it: &str, now: u64) -> DynamoResult<Position> {
+        let position = Self::parse(it)?;
+        if now.saturating_sub(position.issued_ms) > ITERATOR_LIFETIME_MS {
+            return Err(DynamoError::new(
+                ErrorKind::ExpiredIterator,
+                format!(
+                    "Iterator expired. The iterator was created at time {} ms while right now it's {now} ms. The iterator is valid for 15 minutes.",
+                    position.issued_ms
+                ),
+            ));
+        }
+        Ok(position)
+    }
+
+    /// Reads an iterator back, whatever its age.
+    fn parse(it: &str) -> DynamoResult<Position> {
+        let invalid = || DynamoError::validation("Invalid ShardIterator");
+        let raw = base64_simd::URL_SAFE_NO_PAD
+            .decode_to_vec(it)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(invalid)?;
+        let mut parts = raw.splitn(4, '|');
+        let mut number = || parts.next().and_then(|p| p.parse::<u64>().ok()).ok_or_else(invalid);
+        let (issued_ms, shard_first, after) = (number()?, number()?, number()?);
+        let arn = parts.next().ok_or_else(invalid)?.to_string();
+        Ok(Position {
+            arn,
+            shard_first,
+            after,
+            issued_ms,
+        })
+    }
 }
 
-/// An opaque iterator: the stream ARN and the log position to read after.
-fn encode_iterator(arn: &str, after: u64) -> String {
-    base64_simd::URL_SAFE_NO_PAD.encode_to_string(format!("{after}|{arn}").as_bytes())
-}
-
+/// The stream ARN and log position of an iterator (authorization names the stream by it).
 pub(crate) fn decode_iterator(it: &str) -> DynamoResult<(String, u64)> {
-    let raw = base64_simd::URL_SAFE_NO_PAD
-        .decode_to_vec(it)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok());
-    let (after, arn) = raw
-        .as_deref()
-        .and_then(|r| r.split_once('|'))
-        .ok_or_else(|| DynamoError::validation("Invalid ShardIterator"))?;
-    Ok((
-        arn.to_string(),
-        after.parse().map_err(|_| DynamoError::validation("Invalid ShardIterator"))?,
-    ))
+    Position::parse(it).map(|p| (p.arn, p.after))
+}
+
+/// `Limit` between 1 and `max` (DynamoDB's constraint message otherwise), `max` when absent.
+fn limit(req: &Value, max: usize) -> DynamoResult<usize> {
+    match optional_u64(req, "Limit")? {
+        None => Ok(max),
+        Some(0) => Err(DynamoError::validation(
+            "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        )),
+        Some(l) if l > max as u64 => Err(DynamoError::validation(format!(
+            "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value less than or equal to {max}"
+        ))),
+        Some(l) => Ok(l as usize),
+    }
+}
+
+fn shard_json(shards: &Shards, shard: &Shard) -> Value {
+    let mut range = json!({ "StartingSequenceNumber": sequence(shard.first) });
+    if let Some(last) = shard.last {
+        range["EndingSequenceNumber"] = json!(sequence(last));
+    }
+    let mut out = json!({ "ShardId": shards.id(shard), "SequenceNumberRange": range });
+    if shard.index > 0 {
+        out["ParentShardId"] = json!(shards.id(&shards.shard(shard.index - 1)));
+    }
+    out
+}
+
+fn no_shard() -> DynamoError {
+    DynamoError::not_found("Requested resource not found: Shard does not exist".to_string())
+}
+
+/// Where an iterator of `kind` starts in `shard` (the position to read after).
+fn starting_point(shards: &Shards, shard: &Shard, kind: &str, seq: Option<u64>, last_seq: u64) -> DynamoResult<u64> {
+    let within = |n: u64| -> DynamoResult<u64> {
+        if n < shards.shard(0).first {
+            return Err(DynamoError::new(
+                ErrorKind::TrimmedDataAccess,
+                format!("The requested sequence number {n} is beyond the trim horizon of the stream"),
+            ));
+        }
+        if n < shard.first || shard.last.is_some_and(|last| n > last) {
+            return Err(DynamoError::validation(format!(
+                "Invalid SequenceNumber {n}: it does not belong to shard {}",
+                shards.id(shard)
+            )));
+        }
+        Ok(n)
+    };
+    match (kind, seq) {
+        ("TRIM_HORIZON", _) => Ok(shard.first - 1),
+        ("LATEST", _) => Ok(shard.last.unwrap_or(last_seq.max(shard.first - 1))),
+        ("AT_SEQUENCE_NUMBER", Some(n)) => Ok(within(n)? - 1),
+        ("AFTER_SEQUENCE_NUMBER", Some(n)) => within(n),
+        ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER", None) => {
+            Err(DynamoError::validation("SequenceNumber is required for this ShardIteratorType"))
+        }
+        (t, _) => Err(DynamoError::validation(format!(
+            "1 validation error detected: Value '{t}' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, LATEST, AT_SEQUENCE_NUMBER, TRIM_HORIZON]"
+        ))),
+    }
 }
 
 impl DynamoApi {
@@ -103,7 +199,11 @@ impl DynamoApi {
     pub(crate) async fn describe_stream(&self, req: Value) -> DynamoResult<Value> {
         let arn = required_str(&req, "StreamArn")?;
         let def = self.stream_table(arn)?;
-        Ok(json!({ "StreamDescription": {
+        let limit = limit(&req, MAX_SHARDS)?;
+        let shards = Shards::of(&def, self.store.last_seq());
+        let first = optional_str(&req, "ExclusiveStartShardId")?.map_or(0, |id| shards.first_after(id));
+        let page: Vec<Shard> = (first..=shards.newest()).take(limit).map(|k| shards.shard(k)).collect();
+        let mut description = json!({
             "StreamArn": arn,
             "StreamLabel": def.stream_label,
             "StreamStatus": if def.stream_enabled() { "ENABLED" } else { "DISABLED" },
@@ -111,51 +211,66 @@ impl DynamoApi {
             "TableName": def.name,
             "KeySchema": def.key_schema,
             "CreationRequestDateTime": def.created_ms as f64 / 1000.0,
-            "Shards": [{ "ShardId": shard_id(&def), "SequenceNumberRange": shard_range(&def) }],
-        }}))
+            "Shards": page.iter().map(|s| shard_json(&shards, s)).collect::<Vec<_>>(),
+        });
+        if let Some(last) = page.last().filter(|s| s.index < shards.newest()) {
+            description["LastEvaluatedShardId"] = json!(shards.id(last));
+        }
+        Ok(json!({ "StreamDescription": description }))
     }
 
     pub(crate) async fn get_shard_iterator(&self, req: Value) -> DynamoResult<Value> {
         let arn = required_str(&req, "StreamArn")?;
         let def = self.stream_table(arn)?;
-        if required_str(&req, "ShardId")? != shard_id(&def) {
-            return Err(DynamoError::not_found(
-                "Requested resource not found: Shard does not exist".to_string(),
-            ));
-        }
+        let last_seq = self.store.last_seq();
+        let shards = Shards::of(&def, last_seq);
+        let shard = shards.find(required_str(&req, "ShardId")?).ok_or_else(no_shard)?;
         let seq = optional_str(&req, "SequenceNumber")?.map(parse_sequence).transpose()?;
-        let after = match (required_str(&req, "ShardIteratorType")?, seq) {
-            ("TRIM_HORIZON", _) => def.stream_start_seq,
-            ("LATEST", _) => self.store.last_seq(),
-            ("AT_SEQUENCE_NUMBER", Some(n)) => n.saturating_sub(1).max(def.stream_start_seq),
-            ("AFTER_SEQUENCE_NUMBER", Some(n)) => n.max(def.stream_start_seq),
-            (t, None) if t.ends_with("SEQUENCE_NUMBER") => {
-                return Err(DynamoError::validation("SequenceNumber is required for this ShardIteratorType"));
-            }
-            (t, _) => return Err(DynamoError::validation(format!("Invalid ShardIteratorType: {t}"))),
+        let kind = required_str(&req, "ShardIteratorType")?;
+        let after = starting_point(&shards, &shard, kind, seq, last_seq)?;
+        let position = Position {
+            arn: arn.to_string(),
+            shard_first: shard.first,
+            after,
+            issued_ms: now_ms(),
         };
-        Ok(json!({ "ShardIterator": encode_iterator(arn, after) }))
+        Ok(json!({ "ShardIterator": position.encode() }))
     }
 
     pub(crate) async fn get_records(&self, req: Value) -> DynamoResult<Value> {
-        let (arn, after) = decode_iterator(required_str(&req, "ShardIterator")?)?;
+        let Position {
+            arn, shard_first, after, ..
+        } = Position::decode(required_str(&req, "ShardIterator")?, now_ms())?;
         let def = self.stream_table(&arn).map_err(|_| {
             DynamoError::new(
                 ErrorKind::ExpiredIterator,
                 "The shard iterator refers to a stream that no longer exists",
             )
         })?;
-        let limit = optional_u64(&req, "Limit")?.map_or(MAX_RECORDS, |l| (l as usize).clamp(1, MAX_RECORDS));
+        let limit = limit(&req, MAX_RECORDS)?;
+        let shards = Shards::of(&def, self.store.last_seq());
+        let shard = shards.starting_at(shard_first).ok_or_else(|| {
+            DynamoError::new(
+                ErrorKind::ExpiredIterator,
+                "The shard iterator refers to a shard that no longer exists",
+            )
+        })?;
         let view = def
             .stream
             .as_ref()
             .and_then(|s| s.stream_view_type.clone())
             .unwrap_or_else(|| "KEYS_ONLY".into());
         let entries = self.store.changes_after(after, SCAN_WINDOW)?;
+        let window_full = entries.len() >= SCAN_WINDOW;
         let mut records = Vec::new();
-        let mut position = after;
+        let (mut position, mut limited, mut passed_end) = (after, false, false);
         for entry in entries {
-            if records.len() >= limit || def.stream_end_seq.is_some_and(|end| entry.seq >= end) {
+            if entry.seq > shard.end {
+                passed_end = true;
+                break;
+            }
+            if records.len() >= limit {
+                limited = true;
                 break;
             }
             position = entry.seq;
@@ -169,7 +284,8 @@ impl DynamoApi {
             else {
                 continue;
             };
-            if table != def.name {
+            // A write that changed nothing (same old and new image) has no stream record.
+            if table != def.name || old == new {
                 continue;
             }
             let event = match (&old, &new) {
@@ -207,6 +323,38 @@ impl DynamoApi {
             }
             records.push(record);
         }
-        Ok(json!({ "Records": records, "NextShardIterator": encode_iterator(&arn, position) }))
+        let mut out = json!({ "Records": records });
+        // A closed shard read to its end has no next iterator: consumers move on to its child.
+        let exhausted = shard.last.is_some() && !limited && (passed_end || !window_full);
+        if !exhausted {
+            let next = Position {
+                arn,
+                shard_first,
+                after: position,
+                issued_ms: now_ms(),
+            };
+            out["NextShardIterator"] = json!(next.encode());
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iterators_round_trip_and_expire_after_fifteen_minutes() {
+        let p = Position {
+            arn: "arn:aws:dynamodb:r:0:table/t/stream/x|y".into(),
+            shard_first: 7,
+            after: 42,
+            issued_ms: 1_000,
+        };
+        let it = p.encode();
+        assert_eq!(Position::decode(&it, 1_000 + ITERATOR_LIFETIME_MS).unwrap(), p);
+        let e = Position::decode(&it, 1_001 + ITERATOR_LIFETIME_MS).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::ExpiredIterator);
+        assert!(Position::decode("not an iterator", 0).is_err());
     }
 }

@@ -107,6 +107,9 @@ impl DynamoApi {
             created_ms,
             region: self.region.clone(),
         };
+        crate::tags::check_tags(&def.tags)?;
+        crate::tags::check_count(def.tags.len())?;
+        check_key_names(&def)?;
         if let Some(unknown) = def.replicas.iter().find(|r| !self.regions.contains(r)) {
             return Err(DynamoError::validation(format!(
                 "One or more parameter values were invalid: {unknown} is not a region of this deployment (regions: {})",
@@ -244,6 +247,7 @@ impl DynamoApi {
                     }
                 }
                 apply_gsi_updates(&mut def, &gsi_updates)?;
+                check_key_names(&def)?;
                 apply_replica_updates(&mut def, &replicas, &regions)?;
                 def.include_own_region();
                 def.validate()?;
@@ -264,6 +268,7 @@ impl DynamoApi {
         let arn = required_str(&req, "ResourceArn")?;
         let name = table_of_arn(arn)?;
         let tags: Vec<Tag> = if untag { vec![] } else { typed(&req, "Tags")?.unwrap_or_default() };
+        crate::tags::check_tags(&tags)?;
         let remove: Vec<String> = if untag {
             typed(&req, "TagKeys")?.unwrap_or_default()
         } else {
@@ -275,6 +280,7 @@ impl DynamoApi {
                 def.tags
                     .retain(|t| !remove.contains(&t.key) && !tags.iter().any(|n| n.key == t.key));
                 def.tags.extend(tags);
+                crate::tags::check_count(def.tags.len())?;
                 catalog::save(tx, &def)
             })
             .await?;
@@ -326,6 +332,36 @@ fn table_of_arn(arn: &str) -> DynamoResult<String> {
         .ok_or_else(|| DynamoError::validation(format!("Invalid TableArn: {arn}")))
 }
 
+/// Longest key attribute name, of a table or an index (bytes).
+const MAX_KEY_NAME_BYTES: usize = 255;
+
+/// Key attribute names (table and indexes) are at most 255 bytes.
+fn check_key_names(def: &TableDef) -> DynamoResult<()> {
+    let schemas = std::iter::once(("keySchema".to_string(), &def.key_schema))
+        .chain(
+            def.global_indexes
+                .iter()
+                .enumerate()
+                .map(|(j, i)| (format!("globalSecondaryIndexes.{}.member.keySchema", j + 1), &i.key_schema)),
+        )
+        .chain(
+            def.local_indexes
+                .iter()
+                .enumerate()
+                .map(|(j, i)| (format!("localSecondaryIndexes.{}.member.keySchema", j + 1), &i.key_schema)),
+        );
+    for (at, schema) in schemas {
+        if let Some((k, element)) = schema.iter().enumerate().find(|(_, e)| e.attribute_name.len() > MAX_KEY_NAME_BYTES) {
+            return Err(DynamoError::validation(format!(
+                "1 validation error detected: Value '{}' at '{at}.{}.member.attributeName' failed to satisfy constraint: Member must have length less than or equal to {MAX_KEY_NAME_BYTES}",
+                element.attribute_name,
+                k + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn apply_gsi_updates(def: &mut TableDef, updates: &[Value]) -> DynamoResult<()> {
     for u in updates {
         if let Some(create) = u.get("Create") {
@@ -338,6 +374,13 @@ fn apply_gsi_updates(def: &mut TableDef, updates: &[Value]) -> DynamoResult<()> 
                 )));
             }
             def.global_indexes.push(index);
+        } else if let Some(update) = u.get("Update") {
+            let name = update.get("IndexName").and_then(Value::as_str).unwrap_or_default();
+            if !def.global_indexes.iter().any(|i| i.index_name == name) {
+                return Err(DynamoError::not_found(format!(
+                    "Requested resource not found: Index: {name} not found"
+                )));
+            }
         } else if let Some(delete) = u.get("Delete") {
             let name = delete.get("IndexName").and_then(Value::as_str).unwrap_or_default();
             let before = def.global_indexes.len();

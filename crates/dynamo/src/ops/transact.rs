@@ -8,13 +8,16 @@ use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
 use crate::expr::{Condition, UpdateExpression};
+use crate::ops::capacity::{self, PerTable};
 use crate::ops::items::{check_item, context};
 use crate::params::{optional_str, required_item, required_str};
 use crate::storage::{self, validate_key_param};
-use crate::value::Item;
+use crate::value::{Item, item_size};
 use crate::wire::item_to_json;
 
 const MAX_TRANSACT_ITEMS: usize = 100;
+/// Transactional reads and writes cost twice the units of plain ones.
+const TRANSACTION_FACTOR: f64 = 2.0;
 /// How long a ClientRequestToken makes a repeated TransactWriteItems a no-op.
 const TOKEN_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
 
@@ -69,7 +72,7 @@ fn parse_step(entry: &Value) -> DynamoResult<Step> {
         .iter()
         .find_map(|k| entry.get(*k).map(|b| (*k, b)))
         .ok_or_else(|| DynamoError::validation("TransactItems can only contain one of Check, Put, Update or Delete"))?;
-    let mut ctx = context(body)?;
+    let mut ctx = context(body, &crate::legacy::TRANSACT)?;
     let condition = optional_str(body, "ConditionExpression")?
         .map(|e| ctx.parse_condition(e))
         .transpose()?;
@@ -194,8 +197,10 @@ impl DynamoApi {
         {
             return Ok(json!({}));
         }
-        self.store
-            .write(move |tx| -> DynamoResult<()> {
+        let detail = capacity::requested(&req)?;
+        let consumed = self
+            .store
+            .write(move |tx| -> DynamoResult<PerTable> {
                 let mut planned = Vec::with_capacity(steps.len());
                 for step in &steps {
                     let def = catalog::table_tx(tx, &step.table)?;
@@ -224,11 +229,16 @@ impl DynamoApi {
                     return Err(cancelled(outcomes.into_iter().map(Result::err).collect()));
                 }
                 let mut writes = Vec::new();
+                let mut consumed = PerTable::default();
                 for ((step, (def, key, _, old)), new) in steps.iter().zip(&planned).zip(outcomes) {
                     if matches!(step.action, Action::Check) {
+                        let units = TRANSACTION_FACTOR * capacity::read_units(old.as_ref().map_or(0, item_size), true);
+                        consumed.table(&def.name).read(None, units);
                         continue;
                     }
-                    writes.push((def, key, old, new.unwrap_or(None)));
+                    let new = new.unwrap_or(None);
+                    consumed.table(&def.name).write(def, old.as_ref(), new.as_ref(), TRANSACTION_FACTOR);
+                    writes.push((def, key, old, new));
                 }
                 for (def, _, _, new) in &writes {
                     tx.check_write(tandem_store::Resource::Table(&def.name))?;
@@ -239,19 +249,25 @@ impl DynamoApi {
                 for (def, key, old, new) in writes {
                     storage::write_item(tx, def, key, old.as_ref(), new.as_ref())?;
                 }
-                Ok(())
+                Ok(consumed)
             })
             .await?;
         if let Some(t) = token {
             self.tokens.remember(&t, fingerprint);
         }
-        Ok(json!({}))
+        let mut out = json!({});
+        if let Some(detail) = detail {
+            out["ConsumedCapacity"] = consumed.to_json(detail);
+        }
+        Ok(out)
     }
 
     pub(crate) async fn transact_get_items(&self, req: Value) -> DynamoResult<Value> {
         let entries = transact_items(&req)?;
+        let detail = capacity::requested(&req)?;
         let read = self.store.read()?;
         let mut responses = Vec::with_capacity(entries.len());
+        let mut consumed = PerTable::default();
         let mut seen: Vec<Vec<u8>> = Vec::new();
         for entry in entries {
             let get = entry
@@ -260,7 +276,7 @@ impl DynamoApi {
             let def = catalog::table(&read, required_str(get, "TableName")?)?;
             let key = required_item(get, "Key")?;
             validate_key_param(&def.key(), &key)?;
-            let mut ctx = context(get)?;
+            let mut ctx = context(get, &crate::legacy::TRANSACT)?;
             let projection = optional_str(get, "ProjectionExpression")?
                 .map(|e| ctx.parse_projection(e))
                 .transpose()?;
@@ -272,12 +288,18 @@ impl DynamoApi {
                 ));
             }
             let item = storage::read_item(&read, &encoded)?;
+            let units = TRANSACTION_FACTOR * capacity::read_units(item.as_ref().map_or(0, item_size), true);
+            consumed.table(&def.name).read(None, units);
             seen.push(encoded);
             responses.push(match item {
                 Some(i) => json!({ "Item": item_to_json(&projection.as_ref().map_or(i.clone(), |p| p.apply(&i))) }),
                 None => json!({}),
             });
         }
-        Ok(json!({ "Responses": responses }))
+        let mut out = json!({ "Responses": responses });
+        if let Some(detail) = detail {
+            out["ConsumedCapacity"] = consumed.to_json(detail);
+        }
+        Ok(out)
     }
 }

@@ -475,6 +475,55 @@ def test_unplanned_failover_with_the_primary_killed(fresh_regions):
     print(f"\nunplanned failover: restarted us-east learned the failover state {learned:.2f} s after start")
 
 
+RPO_LINE = re.compile(r"(\S+) had (?:at least )?(\d+) changes? \(([\d.]+) MiB, ([\d.]+) s\) that (\S+) has not received")
+
+
+def test_unplanned_failover_prints_the_acknowledged_writes_the_secondary_has_not_received(fresh_regions):
+    """The link into ap-tokyo is delayed 4 s by the fault proxy. One object goes first, so
+    its batch is on the wire when 19 more are written: those wait for the next batch. Once
+    a heartbeat taken after the last write has reached ap-tokyo, the link is cut (what is
+    in flight never arrives) and us-east is killed. The unplanned failover's figure, the
+    metric and `tandem status` must all count exactly the acknowledged objects that are
+    missing in ap-tokyo, with their bytes."""
+    pair = deployed(fresh_regions, proxies=True)
+    us_s3, size = pair.s3(US), 10_000
+    pair.proxy(TOKYO).delay(4000)
+    keys = ["rpo-0"]
+    us_s3.put_object(Bucket=BUCKET[US], Key=keys[0], Body=b"a" * size)
+    time.sleep(0.5)  # the first batch is under way; the rest waits for its answer
+    for i in range(1, 20):
+        keys.append(f"rpo-{i}")
+        us_s3.put_object(Bucket=BUCKET[US], Key=keys[-1], Body=b"b" * size)
+    last_seq = pair.replication_status(US)["last_seq"]
+
+    def heard_everything():
+        b = pair.replication_status(TOKYO)["behind"].get(US)
+        return b if b and b["origin_last_seq"] >= last_seq else None
+
+    before = pair.wait_until(heard_everything, timeout=20, what="a heartbeat taken after the last write")
+    pair.proxy(TOKYO).partition()
+    pair.kill(US)
+    out = pair.tandem("failover", APP, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    m = RPO_LINE.search(out.stdout)
+    assert m, out.stdout
+    present = {o["Key"] for o in pair.s3(TOKYO).list_objects_v2(Bucket=BUCKET[TOKYO]).get("Contents", [])}
+    missing = [k for k in keys if k not in present]
+    print(f"\nRPO exposure: {m.group(0)}; {len(missing)} acknowledged objects missing in {TOKYO} (seen {before})")
+    assert missing, f"setup: every write reached {TOKYO} before the cut ({before})"
+    assert (m.group(1), m.group(5)) == (US, TOKYO), m.group(0)
+    assert int(m.group(2)) == len(missing), (m.group(0), missing)
+    assert abs(float(m.group(3)) - len(missing) * size / 2**20) < 0.01, m.group(0)
+    assert 0 < float(m.group(4)) < 30, m.group(0)
+    assert pair.metric(TOKYO, "tandem_replication_behind_changes", origin=US) == len(missing)
+    assert pair.metric(TOKYO, "tandem_replication_behind_bytes", origin=US) == len(missing) * size
+    st = pair.tandem("status")
+    assert st.returncode != 0, st.stdout
+    behind_table = st.stdout.split("BEHIND", 1)[-1]
+    row = re.search(rf"^{TOKYO}\s+{US}\s+(\d+)\s", behind_table, re.M)
+    assert row and int(row.group(1)) == len(missing), st.stdout
+
+
 # --------------------------------------------------------------------------- automatic failover
 
 

@@ -44,6 +44,7 @@ tandem_iam::operations! {
         ReadInventory => op("tandem:ReadInventory", false, Access::Authorized),
         Resync => op("tandem:Resync", true, Access::Authorized),
         ReplicationApply => op("tandem:ReplicationApply", true, Access::Replication),
+        ReplicationHeartbeat => op("tandem:ReplicationHeartbeat", true, Access::Replication),
     }
 }
 
@@ -66,6 +67,7 @@ impl ControlOp {
             (Method::GET, "/_tandem/replication/inventory") => ControlOp::ReadInventory,
             (Method::POST, "/_tandem/replication/resync") => ControlOp::Resync,
             (Method::POST, tandem_replication::shipper::APPLY_PATH) => ControlOp::ReplicationApply,
+            (Method::POST, tandem_replication::heartbeat::HEARTBEAT_PATH) => ControlOp::ReplicationHeartbeat,
             _ => ControlOp::Unknown,
         }
     }

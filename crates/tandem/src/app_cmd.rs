@@ -255,14 +255,25 @@ pub async fn failover(config: &Config, id: &str, planned: bool, stay_fenced: boo
         return Ok(());
     }
     let seen = client.call(primary, Method::GET, "/_tandem/replication").await;
+    let exposure = client.call(secondary, Method::GET, "/_tandem/replication").await;
     let view = put_state(&client, secondary, id, "failover", "unplanned failover").await?;
     print_view(&view);
-    report_unshipped(&client, primary, secondary, seen).await;
+    report_unshipped(primary, secondary, seen, exposure);
     Ok(())
 }
 
-/// After an unplanned failover: what the primary may hold that the secondary lacks.
-async fn report_unshipped(client: &ControlClient, primary: &RegionConfig, secondary: &RegionConfig, seen: Result<Value, CallError>) {
+/// After an unplanned failover: what the primary had that the secondary has
+/// not received, as the secondary knows it from the primary's heartbeats,
+/// and, when the primary still answers, its own count of what waits.
+fn report_unshipped(primary: &RegionConfig, secondary: &RegionConfig, seen: Result<Value, CallError>, exposure: Result<Value, CallError>) {
+    match exposure.as_ref().map(|s| s["behind"].get(&primary.name)) {
+        Ok(Some(e)) => println!("{}", crate::exposure::line(&primary.name, &secondary.name, e)),
+        Ok(None) => println!(
+            "{} has had no heartbeat from {}: what it may be missing is not known",
+            secondary.name, primary.name
+        ),
+        Err(e) => println!("{}'s exposure to {} could not be read ({e})", secondary.name, primary.name),
+    }
     match seen {
         Ok(status) => {
             let peer = status["peers"]
@@ -274,22 +285,10 @@ async fn report_unshipped(client: &ControlClient, primary: &RegionConfig, second
                 primary.name, secondary.name
             );
         }
-        Err(e) => {
-            let last = client
-                .call(secondary, Method::GET, "/_tandem/replication")
-                .await
-                .ok()
-                .and_then(|s| s["applied_from"][&primary.name]["last_apply_ms"].as_u64());
-            let ago = last.map(|ms| format!("{:.1} s ago", tandem_store::now_ms().saturating_sub(ms) as f64 / 1000.0));
-            println!("{} is unreachable ({e}).", primary.name);
-            println!(
-                "possibly not replicated: what {} accepted after its last batch applied in {} ({}); it ships when {} returns",
-                primary.name,
-                secondary.name,
-                ago.unwrap_or_else(|| "never".into()),
-                primary.name
-            );
-        }
+        Err(e) => println!(
+            "{} is unreachable ({e}); what it accepted ships to {} when it returns",
+            primary.name, secondary.name
+        ),
     }
 }
 

@@ -5,6 +5,7 @@ mod app_cmd;
 mod config;
 mod control_client;
 mod dev;
+mod exposure;
 mod replication_cmd;
 mod status_cmd;
 

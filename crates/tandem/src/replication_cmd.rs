@@ -169,6 +169,7 @@ pub async fn backlog(config: &Config) -> Result<(), String> {
         "{:<12} {:<12} {:>10} {:>12} {:>9} {:<12} RESOURCES",
         "REGION", "PEER", "CHANGES", "BYTES", "LAG(s)", "STATE"
     );
+    let mut statuses = Vec::new();
     for region in &config.regions {
         let status = match client.call(region, Method::GET, "/_tandem/replication").await {
             Ok(s) => s,
@@ -177,6 +178,7 @@ pub async fn backlog(config: &Config) -> Result<(), String> {
                 continue;
             }
         };
+        statuses.push((region.name.clone(), status.clone()));
         for peer in status.get("peers").and_then(Value::as_array).into_iter().flatten() {
             let b = &peer["backlog"];
             let resources: Vec<String> = b["by_resource"]
@@ -205,6 +207,7 @@ pub async fn backlog(config: &Config) -> Result<(), String> {
             print_rejected(&peer["shipper"]);
         }
     }
+    crate::exposure::print_table(&statuses);
     Ok(())
 }
 

@@ -33,6 +33,7 @@ photos-us-east / photos-ap-tokyo, global table comments), made by
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 import requests
 from botocore.exceptions import ClientError
 
-from e2e_helpers import refusal_status_ok, s3_error, write_refused
+from e2e_helpers import KEYS, refusal_status_ok, s3_error, write_refused
 
 US, TOKYO = "us-east", "ap-tokyo"
 APP = "photos"
@@ -522,6 +523,52 @@ def test_unplanned_failover_prints_the_acknowledged_writes_the_secondary_has_not
     behind_table = st.stdout.split("BEHIND", 1)[-1]
     row = re.search(rf"^{TOKYO}\s+{US}\s+(\d+)\s", behind_table, re.M)
     assert row and int(row.group(1)) == len(missing), st.stdout
+
+
+def test_state_history_keeps_who_where_and_why_and_counters_survive_a_restart(fresh_regions):
+    """A fence through the API (admin key) and an unplanned failover through the CLI are
+    both in `tandem state history`, each once, with the principal, its access key id, the
+    client address, from -> to, the reason, where it was made and that both regions applied
+    it. A write refused in the old primary is counted per app, region and reason. The
+    state-change counters read the same after both regions restart."""
+    pair = deployed(fresh_regions)
+    r = pair.put_app_state(US, APP, "fenced", reason="maintenance window")
+    assert r.status_code == 200, r.text
+    pair.wait_app_state(APP, "fenced")
+    out = pair.tandem("failover", APP)
+    assert out.returncode == 0, out.stdout + out.stderr
+    pair.wait_app_state(APP, "failover")
+    with write_refused("NotWriteRegion", TOKYO):
+        pair.s3(US).put_object(Bucket=BUCKET[US], Key="refused", Body=b"x")
+    refused = dict(app=APP, region=US, reason="NotWriteRegion")
+    assert pair.metric(US, "tandem_app_refused_writes_total", **refused) == 1
+
+    out = pair.tandem("state", "history", APP, "--output", "json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    history = json.loads(out.stdout)["history"]
+    steps = [(h["from"], h["to"], h["made_in"], sorted(h["applied_in"])) for h in history]
+    assert steps == [("active", "fenced", US, sorted(pair.names)), ("fenced", "failover", TOKYO, sorted(pair.names))], history
+    fence, failover = history
+    admin = KEYS["admin"]
+    assert (fence["by"], fence["access_key_id"], fence["reason"]) == (admin.principal, admin.access_key_id, "maintenance window")
+    assert fence["remote_addr"].startswith("127.0.0.1:"), fence
+    assert (failover["by"], failover["reason"]) == (admin.principal, "unplanned failover"), failover
+    assert fence["version"] < failover["version"]
+    text = pair.tandem("state", "history", APP)
+    assert text.returncode == 0 and "active -> fenced" in text.stdout and "maintenance window" in text.stdout, text.stdout
+
+    def counters():
+        return {
+            (r, st): pair.metric(r, "tandem_app_state_changes_total", app=APP, state=st)
+            for r in pair.names
+            for st in ("fenced", "failover")
+        }
+
+    before = counters()
+    assert set(before.values()) == {1.0}, before
+    pair.restart()
+    pair.wait_until(lambda: all(pair.alive(n) for n in pair.names), what="both regions back")
+    assert counters() == before
 
 
 # --------------------------------------------------------------------------- automatic failover

@@ -6,6 +6,8 @@ mod config;
 mod control_client;
 mod dev;
 mod exposure;
+mod history_cmd;
+mod output;
 mod replication_cmd;
 mod status_cmd;
 
@@ -126,6 +128,17 @@ enum StateCommand {
         config: ConfigArg,
         app: String,
     },
+    /// Every state change of the app: who, from where, when, from which state to which, why, where applied.
+    History {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        /// The latest N changes.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        limit: u64,
+        #[arg(long, value_enum, default_value_t)]
+        output: output::Output,
+    },
     /// Set the state (replicates to every region).
     Set {
         #[command(flatten)]
@@ -240,6 +253,15 @@ fn main() -> ExitCode {
             Command::State {
                 command: StateCommand::Get { config, app },
             } => app_cmd::state_get(&config.load()?, &app).await,
+            Command::State {
+                command:
+                    StateCommand::History {
+                        config,
+                        app,
+                        limit,
+                        output,
+                    },
+            } => history_cmd::history(&config.load()?, &app, limit as usize, output).await,
             Command::State {
                 command:
                     StateCommand::Set {

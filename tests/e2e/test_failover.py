@@ -371,6 +371,19 @@ def test_planned_failover_to_a_stopped_secondary_is_refused_before_fencing(fresh
     pair.s3(US).put_object(Bucket=BUCKET[US], Key="still-writable", Body=b"x")
 
 
+def test_state_set_to_a_stopped_write_region_is_refused_unless_forced(fresh_regions):
+    pair = deployed(fresh_regions)
+    pair.stop(TOKYO)
+    out = pair.tandem("state", "set", APP, "failover")
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert f"{TOKYO}, which would take {APP}'s writes, is not reachable" in out.stderr, out.stderr
+    assert f"`tandem state set {APP} failover --force`" in out.stderr and "nothing was changed" in out.stderr, out.stderr
+    assert pair.app_state(US, APP)["State"] == "active"
+    forced = pair.tandem("state", "set", APP, "failover", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert pair.app_state(US, APP)["State"] == "failover"
+
+
 def test_repeated_failover_and_failback_change_nothing(fresh_regions):
     pair = deployed(fresh_regions)
     out = pair.tandem("failback", APP)

@@ -62,17 +62,103 @@ pub async fn state_get(config: &Config, id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `tandem state set APP STATE`: made in the first region that answers.
-pub async fn state_set(config: &Config, id: &str, state: &str, reason: &str) -> Result<(), String> {
+/// Longest time `tandem state set APP fenced --for SECS` may leave an app
+/// with no write region.
+pub const MAX_FENCED_SECS: u64 = 300;
+
+/// How `tandem state set` may leave an app without a write region.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetSafety {
+    /// Do it anyway, with no bound.
+    pub force: bool,
+    /// Fence for at most this long, then put the previous state back.
+    pub fenced_for: Option<Duration>,
+}
+
+/// Why `state` would leave the app with no region taking its writes, if it
+/// would; `None` when its write region is up.
+async fn leaves_no_write_region(client: &ControlClient, config: &Config, spec: &AppSpec, state: &str) -> Result<Option<String>, String> {
+    let write_region = match state {
+        "active" => &spec.primary,
+        "failover" => &spec.secondary,
+        _ => return Ok(Some(format!("{state} leaves {} with no write region", spec.id))),
+    };
+    let region = region(config, write_region)?;
+    Ok(match client.health(region).await {
+        Ok(h) if h["status"] == "ok" => None,
+        Ok(h) => Some(format!(
+            "{write_region}, which would take {}'s writes, is not healthy ({h})",
+            spec.id
+        )),
+        Err(e) => Some(format!(
+            "{write_region}, which would take {}'s writes, is not reachable ({e})",
+            spec.id
+        )),
+    })
+}
+
+/// `tandem state set APP STATE [--force | --for SECS]`: made in the first
+/// region that answers. A state that leaves the app with no working write
+/// region (fenced, or a write region that is down) is refused unless
+/// `--force`; a fence may instead be bounded with `--for`, after which the
+/// previous state is put back.
+pub async fn state_set(config: &Config, id: &str, state: &str, reason: &str, safety: SetSafety) -> Result<(), String> {
     let spec = app(config, id)?;
     let client = ControlClient::new(config)?;
+    let bounded = safety.fenced_for.filter(|_| state == "fenced");
+    if safety.fenced_for.is_some() && bounded.is_none() {
+        return Err(format!("--for bounds a fence only; run `tandem state set {id} {state}` without it"));
+    }
+    if !safety.force
+        && bounded.is_none()
+        && let Some(why) = leaves_no_write_region(&client, config, spec, state).await?
+    {
+        let fix = match state {
+            "fenced" => format!(
+                "run `tandem state set {id} fenced --for 60` to fence it for at most 60 s (at most {MAX_FENCED_SECS}; the state before comes back after), \
+                 `tandem failover {id} --planned` to move its writes without losing any, or `tandem state set {id} fenced --force` to fence it until you set it back"
+            ),
+            _ => format!("start it first, or run `tandem state set {id} {state} --force` to set it anyway"),
+        };
+        return Err(format!("{why}; nothing was changed.\n{fix}"));
+    }
+    let previous = current_view(&client, id, [region(config, &spec.primary)?, region(config, &spec.secondary)?])
+        .await
+        .and_then(|v| v["State"].as_str().map(str::to_string));
+    let (made_in, view) = set_in_first_answering(&client, config, spec, id, state, reason).await?;
+    print_view(&view);
+    let (Some(bound), Some(previous)) = (bounded, previous) else {
+        return Ok(());
+    };
+    if previous == "fenced" {
+        return Ok(());
+    }
+    println!("{id} is fenced for at most {bound:?}; then it is {previous} again (Ctrl-C ends the fence now)");
+    tokio::select! {
+        _ = tokio::time::sleep(bound) => {}
+        _ = crate::dev::wait_for_signal() => {}
+    }
+    let restored = put_state(&client, made_in, id, &previous, &format!("end of a {bound:?} fence: {reason}"))
+        .await
+        .map_err(|e| format!("putting {previous} back failed ({e}); {id} is still fenced: run `tandem state set {id} {previous}`"))?;
+    print_view(&restored);
+    Ok(())
+}
+
+/// Sets the state through the app's primary, else its secondary.
+async fn set_in_first_answering<'c>(
+    client: &ControlClient,
+    config: &'c Config,
+    spec: &AppSpec,
+    id: &str,
+    state: &str,
+    reason: &str,
+) -> Result<(&'c RegionConfig, Value), String> {
     let mut last = String::new();
     for name in [&spec.primary, &spec.secondary] {
-        match put_state(&client, region(config, name)?, id, state, reason).await {
-            Ok(view) => {
-                print_view(&view);
-                return Ok(());
-            }
+        let r = region(config, name)?;
+        match put_state(client, r, id, state, reason).await {
+            Ok(view) => return Ok((r, view)),
             Err(e) => last = e,
         }
     }

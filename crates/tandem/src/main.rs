@@ -148,6 +148,12 @@ enum StateCommand {
         state: String,
         #[arg(long, default_value = "set by tandem state set")]
         reason: String,
+        /// Set it even if it leaves the app with no working write region (fenced, or its write region down), with no bound.
+        #[arg(long)]
+        force: bool,
+        /// Fence for at most SECS seconds (1 to 300), then put the previous state back.
+        #[arg(long = "for", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=app_cmd::MAX_FENCED_SECS), conflicts_with = "force")]
+        fenced_for: Option<u64>,
     },
 }
 
@@ -269,9 +275,17 @@ fn main() -> ExitCode {
                         app,
                         state,
                         reason,
+                        force,
+                        fenced_for,
                     },
             } => match tandem_control::AppState::parse(&state) {
-                Some(s) => app_cmd::state_set(&config.load()?, &app, s.as_str(), &reason).await,
+                Some(s) => {
+                    let safety = app_cmd::SetSafety {
+                        force,
+                        fenced_for: fenced_for.map(std::time::Duration::from_secs),
+                    };
+                    app_cmd::state_set(&config.load()?, &app, s.as_str(), &reason, safety).await
+                }
                 None => Err(format!("unknown state {state:?}: use active, fenced or failover")),
             },
             Command::Failover {

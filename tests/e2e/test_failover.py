@@ -384,6 +384,34 @@ def test_state_set_to_a_stopped_write_region_is_refused_unless_forced(fresh_regi
     assert pair.app_state(US, APP)["State"] == "failover"
 
 
+def test_ready_endpoint_turns_unhealthy_when_a_peer_link_fails(fresh_regions):
+    """/health/ready reports the store, each peer link and each app's state and write
+    region, 200 while all is well. With the link into ap-tokyo cut and nothing to ship,
+    us-east's heartbeats stop getting through: its ready check answers 503 naming the
+    link, while /health (the cheap ping) stays 200; healed, it is 200 again."""
+    pair = deployed(fresh_regions, proxies=True)
+
+    def ready(region):
+        r = requests.get(f"{pair.endpoint(region)}/health/ready", timeout=10)
+        return r.status_code, r.json()
+
+    for region in pair.names:
+        code, body = pair.wait_until(lambda region=region: (c := ready(region))[0] == 200 and c, what=f"{region} ready")
+        assert body["status"] == "ready" and body["store"]["status"] == "ok", body
+        assert [p["peer"] for p in body["peers"]] == [pair.other(region)], body
+        (app,) = body["apps"]
+        assert (app["app"], app["state"], app["write_region"], app["writes_here"]) == (APP, "active", US, region == US), app
+    with pair.partitioned(TOKYO):
+        t0 = time.monotonic()
+        code, body = pair.wait_until(lambda: (c := ready(US))[0] == 503 and c, timeout=15, what="us-east unready")
+        print(f"\nready turned 503 {time.monotonic() - t0:.1f} s after the cut")
+        assert body["status"] == "unready", body
+        assert any(f"replication to {TOKYO} is failing" in p for p in body["problems"]), body
+        assert body["peers"][0]["failing"] is True, body
+        assert requests.get(f"{pair.endpoint(US)}/health", timeout=5).status_code == 200
+    pair.wait_until(lambda: ready(US)[0] == 200, timeout=15, what="us-east ready again")
+
+
 def test_repeated_failover_and_failback_change_nothing(fresh_regions):
     pair = deployed(fresh_regions)
     out = pair.tandem("failback", APP)

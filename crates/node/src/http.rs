@@ -59,6 +59,11 @@ impl Node {
             let (status, body) = crate::health::check(&self.inner.region, &self.inner.store);
             return text(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "application/json", body);
         }
+        if req.method() == Method::GET && path == "/health/ready" {
+            let inner = &self.inner;
+            let (status, body) = crate::health::ready(&inner.region, &inner.store, &inner.replication, &inner.control);
+            return text(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "application/json", body);
+        }
         if req.method() == Method::GET && path == "/metrics" {
             return text(
                 StatusCode::OK,

@@ -4,7 +4,8 @@
 //! (`GET /_tandem/replication`), inventories for diffs
 //! (`GET /_tandem/replication/inventory?bucket=B|table=T&after=`) and resync
 //! pages (`POST /_tandem/replication/resync?bucket=B|table=T&after=`), and
-//! the audit trail of an app's states (`GET /_tandem/apps/{id}/history?limit=N`).
+//! the audit trail of an app's states (`GET /_tandem/apps/{id}/history?limit=N`),
+//! and the regions with their client URLs (`GET /_tandem/regions`).
 
 use hyper::http::Extensions;
 use hyper::{HeaderMap, Method, StatusCode, Uri};
@@ -34,6 +35,8 @@ pub struct ControlRoute {
     pub store: Store,
     pub replication: tandem_replication::Replication,
     pub apps: tandem_control::AppControl,
+    /// Client URL of every region.
+    pub region_urls: std::collections::BTreeMap<String, String>,
 }
 
 fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
@@ -151,6 +154,17 @@ impl S3Route for ControlRoute {
                 Ok(json(
                     StatusCode::OK,
                     serde_json::json!({ "region": self.store.region(), "app": app, "history": records }),
+                ))
+            }
+            (Method::GET, "/_tandem/regions") => {
+                let regions: Vec<serde_json::Value> = self
+                    .region_urls
+                    .iter()
+                    .map(|(name, url)| serde_json::json!({ "name": name, "url": url }))
+                    .collect();
+                Ok(json(
+                    StatusCode::OK,
+                    serde_json::json!({ "region": self.store.region(), "regions": regions }),
                 ))
             }
             (Method::GET, "/_tandem/replication") => {

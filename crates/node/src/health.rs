@@ -27,7 +27,12 @@ pub fn check(region: &str, store: &Store) -> (u16, String) {
 }
 
 /// Status code and JSON body of the readiness check.
-pub fn ready(region: &str, store: &Store, replication: &tandem_replication::Replication, control: &tandem_control::AppControl) -> (u16, String) {
+pub fn ready(
+    region: &str,
+    store: &Store,
+    replication: &tandem_replication::Replication,
+    control: &tandem_control::AppControl,
+) -> (u16, String) {
     let mut problems = Vec::new();
     let store_status = match store.check_health() {
         Ok(()) => json!({ "status": "ok" }),

@@ -50,9 +50,18 @@ fn print_view(view: &Value) {
 }
 
 /// `tandem state get APP`: the state as every region sees it.
-pub async fn state_get(config: &Config, id: &str) -> Result<(), String> {
+pub async fn state_get(config: &Config, id: &str, output: crate::output::Output) -> Result<(), String> {
     app(config, id)?;
     let client = ControlClient::new(config)?;
+    if output.json() {
+        let mut views = serde_json::Map::new();
+        for r in &config.regions {
+            let view = client.call(r, Method::GET, &state_path(id)).await;
+            views.insert(r.name.clone(), view.unwrap_or_else(|e| json!({ "error": e.to_string() })));
+        }
+        crate::output::print_json(&json!({ "app": id, "regions": views }));
+        return Ok(());
+    }
     for r in &config.regions {
         match client.call(r, Method::GET, &state_path(id)).await {
             Ok(view) => print_view(&view),
@@ -420,7 +429,7 @@ pub async fn failback(config: &Config, id: &str, stay_fenced: bool, timeout: Dur
 /// creating, so a changed spec (say, `auto_failover`) takes effect. An app
 /// the regions enforce but the file no longer names is refused unless
 /// `--forget` names it: dropping it from the file must not silently unfence it.
-pub async fn apply(config: &Config, dry_run: bool, forget: &[String]) -> Result<(), String> {
+pub async fn apply(config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
     if config.apps.is_empty() && forget.is_empty() && dry_run {
         println!("no [[apps]] in the config: nothing to apply");
         return Ok(());
@@ -451,7 +460,7 @@ pub async fn apply(config: &Config, dry_run: bool, forget: &[String]) -> Result<
         println!("nothing to change: every region matches the config (app specs pushed)");
         return Ok(());
     }
-    println!("plan:");
+    println!("{label}:");
     print_steps(&plan.iter().map(|r| (r.region.clone(), r.steps.clone())).collect::<Vec<_>>());
     if dry_run {
         return Ok(());

@@ -8,6 +8,7 @@ use crate::config::{Config, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY};
 
 pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     let config = Config::dev(data_root, port);
+    let written = crate::dev_config::write(&config, data_root)?;
     let mut running = Vec::new();
     for region in &config.regions {
         let node = config.node(region);
@@ -17,14 +18,22 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
                 for (_, r) in running {
                     r.shutdown().await;
                 }
-                return Err(format!("{e} (is another tandem dev running? try --port)"));
+                return Err(format!(
+                    "{e} (is another tandem dev running? stop it, or pass --port and --data-dir)"
+                ));
             }
         }
     }
-    if let Err(e) = crate::app_cmd::apply(&config, false, &[]).await {
+    println!("tandem dev: setting up the demo app `photos` ({} describes it):", written.display());
+    if let Err(e) = crate::app_cmd::apply(&config, false, &[], "demo setup plan").await {
         eprintln!("tandem dev: the demo app could not be set up: {e}");
     }
     println!("tandem dev: {} regions running (data in {})", running.len(), data_root.display());
+    let flag = match written == Path::new(crate::deployment::DEFAULT_CONFIG) {
+        true => String::new(),
+        false => format!(" --config {}", written.display()),
+    };
+    println!("the operator commands read {}: try `tandem status{flag}`", written.display());
     for (region, (url, _)) in config.regions.iter().zip(&running) {
         println!("  {:<10} {url}", region.name);
     }

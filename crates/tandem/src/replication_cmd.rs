@@ -163,6 +163,24 @@ async fn wait_for_drain(client: &ControlClient, regions: &[&RegionConfig]) -> Re
 }
 
 /// `tandem replication backlog`: per region, per peer, what waits and why.
+/// `tandem replication backlog [--output json]`.
+pub async fn backlog_as(config: &Config, output: crate::output::Output) -> Result<(), String> {
+    if !output.json() {
+        return backlog(config).await;
+    }
+    let client = ControlClient::new(config)?;
+    let mut regions = serde_json::Map::new();
+    for region in &config.regions {
+        let status = client.call(region, Method::GET, "/_tandem/replication").await;
+        regions.insert(
+            region.name.clone(),
+            status.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+        );
+    }
+    crate::output::print_json(&serde_json::json!({ "regions": regions }));
+    Ok(())
+}
+
 pub async fn backlog(config: &Config) -> Result<(), String> {
     let client = ControlClient::new(config)?;
     println!(

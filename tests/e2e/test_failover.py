@@ -409,7 +409,16 @@ def test_ready_endpoint_turns_unhealthy_when_a_peer_link_fails(fresh_regions):
         assert any(f"replication to {TOKYO} is failing" in p for p in body["problems"]), body
         assert body["peers"][0]["failing"] is True, body
         assert requests.get(f"{pair.endpoint(US)}/health", timeout=5).status_code == 200
+        pair.s3(US).put_object(Bucket=BUCKET[US], Key="while-cut", Body=b"x")
+        pair.wait_until(lambda: pair.metric(US, "tandem_replication_backlog_changes", peer=TOKYO) == 1,
+                        what="the waiting change in the backlog series")
     pair.wait_until(lambda: ready(US)[0] == 200, timeout=15, what="us-east ready again")
+    # Drained backlogs are exported as 0, not dropped.
+    pair.wait_in_sync()
+    series = pair.metrics(US)
+    backlog = {m: [v for (name, ls), v in series.items() if name == m and ("peer", TOKYO) in ls]
+               for m in ("tandem_replication_peer_backlog_changes", "tandem_replication_backlog_changes")}
+    assert all(v == [0] for v in backlog.values()), backlog
 
 
 def test_repeated_failover_and_failback_change_nothing(fresh_regions):

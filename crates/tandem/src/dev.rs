@@ -8,7 +8,6 @@ use crate::config::{Config, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY};
 
 pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     let config = Config::dev(data_root, port);
-    let written = crate::dev_config::write(&config, data_root)?;
     let mut running = Vec::new();
     for region in &config.regions {
         let node = config.node(region);
@@ -24,6 +23,16 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
             }
         }
     }
+    // Written once both regions run, so a start that fails leaves the file alone.
+    let written = match crate::dev_config::write(&config, data_root) {
+        Ok(path) => path,
+        Err(e) => {
+            for (_, r) in running {
+                r.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
     println!("tandem dev: setting up the demo app `photos` ({} describes it):", written.display());
     if let Err(e) = crate::app_cmd::apply(&config, false, &[], "demo setup plan").await {
         eprintln!("tandem dev: the demo app could not be set up: {e}");

@@ -40,16 +40,10 @@ from botocore.exceptions import ClientError
 
 from dynamo_helpers import make_table
 from e2e_helpers import Key, refusal_status_ok, s3_error, unique_bucket, write_refused
-from regions import RegionPair, wait_until
+from regions import PHOTOS_BUCKET, PHOTOS_TABLE, RegionPair, photos_app, wait_until
 
 US, TOKYO = "us-east", "ap-tokyo"
-PHOTOS = {
-    "id": "photos",
-    "primary": US,
-    "secondary": TOKYO,
-    "buckets": [{"primary": "photos-us-east", "secondary": "photos-ap-tokyo"}],
-    "tables": [{"name": "comments", "hash_key": "photo_id:S", "range_key": "comment_id:S"}],
-}
+PHOTOS = photos_app()
 SCRATCH = {
     "id": "scratch",
     "primary": US,
@@ -57,9 +51,9 @@ SCRATCH = {
     "buckets": [{"primary": "scratch-us-east", "secondary": "scratch-ap-tokyo"}],
     "tables": [{"name": "scratch_notes", "hash_key": "id:S"}],
 }
-BUCKET = {US: "photos-us-east", TOKYO: "photos-ap-tokyo"}
+BUCKET = PHOTOS_BUCKET
 SCRATCH_BUCKET = {US: "scratch-us-east", TOKYO: "scratch-ap-tokyo"}
-TABLE = "comments"
+TABLE = PHOTOS_TABLE
 VIEW_KEYS = {
     "AppId",
     "State",

@@ -45,36 +45,19 @@ import requests
 from botocore.exceptions import ClientError
 
 from e2e_helpers import KEYS, refusal_status_ok, s3_error, write_refused
+from regions import PHOTOS_BUCKET, PHOTOS_TABLE, deploy_photos, photos_app
 
 US, TOKYO = "us-east", "ap-tokyo"
 APP = "photos"
-BUCKET = {US: "photos-us-east", TOKYO: "photos-ap-tokyo"}
-TABLE = "comments"
+BUCKET = PHOTOS_BUCKET
+TABLE = PHOTOS_TABLE
 RTO_LIMIT = 5.0
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def photos_app(**extra) -> dict:
-    return {
-        "id": APP,
-        "primary": US,
-        "secondary": TOKYO,
-        "buckets": [{"primary": BUCKET[US], "secondary": BUCKET[TOKYO]}],
-        "tables": [{"name": TABLE, "hash_key": "photo_id:S", "range_key": "comment_id:S"}],
-        **extra,
-    }
-
-
 def deployed(fresh_regions, proxies: bool = False, **app_extra):
-    """A started pair with the photos app applied in both regions."""
-    pair = fresh_regions(start=False, proxies=proxies)
-    pair.configure_apps([photos_app(**app_extra)])
-    pair.start()
-    run = pair.tandem("apply")
-    assert run.returncode == 0 and "applied." in run.stdout, run.stdout + run.stderr
-    pair.wait_until(lambda: TABLE in pair.ddb(TOKYO).list_tables()["TableNames"], what="the table in ap-tokyo")
-    pair.wait_in_sync()
-    return pair
+    """A started pair of this test's own with the photos app applied in both regions."""
+    return deploy_photos(fresh_regions(start=False, proxies=proxies), **app_extra)
 
 
 def S(v: str) -> dict:

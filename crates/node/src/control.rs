@@ -23,7 +23,7 @@ const MAX_CHANGES: usize = 1000;
 const MAX_HISTORY: usize = 1000;
 
 /// The app id of a `/_tandem/apps/{id}/history` path.
-fn history_path(path: &str) -> Option<&str> {
+pub(crate) fn history_path(path: &str) -> Option<&str> {
     path.strip_prefix("/_tandem/apps/")?
         .strip_suffix("/history")
         .filter(|id| !id.is_empty() && !id.contains('/'))

@@ -369,6 +369,38 @@ class RegionPair:
         return wait_until(seen, timeout, what=f"{app} {state} (version >= {min_version}) in {', '.join(names)}")
 
 
+# --------------------------------------------------------------------------- the photos app
+
+PHOTOS_BUCKET = {"us-east": "photos-us-east", "ap-tokyo": "photos-ap-tokyo"}
+PHOTOS_TABLE = "comments"
+
+
+def photos_app(**extra) -> dict:
+    """The photos app of test_apps.py and test_failover.py (as `tandem dev` defines it):
+    primary us-east, secondary ap-tokyo, one bucket pair and the global table comments;
+    `extra` adds keys (auto_failover, say)."""
+    return {
+        "id": "photos",
+        "primary": "us-east",
+        "secondary": "ap-tokyo",
+        "buckets": [{"primary": PHOTOS_BUCKET["us-east"], "secondary": PHOTOS_BUCKET["ap-tokyo"]}],
+        "tables": [{"name": PHOTOS_TABLE, "hash_key": "photo_id:S", "range_key": "comment_id:S"}],
+        **extra,
+    }
+
+
+def deploy_photos(pair: RegionPair, **app_extra) -> RegionPair:
+    """Starts `pair` with the photos app in tandem.toml, runs `tandem apply`, and waits
+    until the table exists in ap-tokyo and both regions are in sync."""
+    pair.configure_apps([photos_app(**app_extra)])
+    pair.start()
+    run = pair.tandem("apply")
+    assert run.returncode == 0 and "applied." in run.stdout, run.stdout + run.stderr
+    pair.wait_until(lambda: PHOTOS_TABLE in pair.ddb("ap-tokyo").list_tables()["TableNames"], what="the table in ap-tokyo")
+    pair.wait_in_sync()
+    return pair
+
+
 def rule(
     dest_bucket: str,
     *,
@@ -431,6 +463,10 @@ def replication_config(*rules: dict) -> dict:
 
 __all__ = [
     "KEYS",
+    "PHOTOS_BUCKET",
+    "PHOTOS_TABLE",
+    "deploy_photos",
+    "photos_app",
     "REGIONS",
     "REPL_KEY_ID",
     "REPL_SECRET",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 import time
 
 import pytest
@@ -39,16 +40,10 @@ from botocore.exceptions import ClientError
 
 from dynamo_helpers import make_table
 from e2e_helpers import Key, refusal_status_ok, s3_error, unique_bucket, write_refused
-from regions import RegionPair, wait_until
+from regions import PHOTOS_BUCKET, PHOTOS_TABLE, RegionPair, photos_app, wait_until
 
 US, TOKYO = "us-east", "ap-tokyo"
-PHOTOS = {
-    "id": "photos",
-    "primary": US,
-    "secondary": TOKYO,
-    "buckets": [{"primary": "photos-us-east", "secondary": "photos-ap-tokyo"}],
-    "tables": [{"name": "comments", "hash_key": "photo_id:S", "range_key": "comment_id:S"}],
-}
+PHOTOS = photos_app()
 SCRATCH = {
     "id": "scratch",
     "primary": US,
@@ -56,9 +51,9 @@ SCRATCH = {
     "buckets": [{"primary": "scratch-us-east", "secondary": "scratch-ap-tokyo"}],
     "tables": [{"name": "scratch_notes", "hash_key": "id:S"}],
 }
-BUCKET = {US: "photos-us-east", TOKYO: "photos-ap-tokyo"}
+BUCKET = PHOTOS_BUCKET
 SCRATCH_BUCKET = {US: "scratch-us-east", TOKYO: "scratch-ap-tokyo"}
-TABLE = "comments"
+TABLE = PHOTOS_TABLE
 VIEW_KEYS = {
     "AppId",
     "State",
@@ -739,10 +734,40 @@ def test_cli_refuses_unknown_states_apps_and_non_admin_keys(pair, photos):
     for args in (("state", "get", "nope"), ("state", "set", "nope", "fenced"), ("failover", "nope"), ("failback", "nope")):
         run = pair.tandem(*args)
         assert run.returncode != 0 and 'no app named "nope"' in run.stderr, (args, run.stdout, run.stderr)
-    bob = pair.tandem("state", "set", "photos", "fenced", principal="bob")
+    bob = pair.tandem("state", "set", "photos", "fenced", "--force", principal="bob")
     assert bob.returncode != 0 and "AccessDenied" in bob.stderr, bob.stdout + bob.stderr
     time.sleep(0.2)
     assert {r: pair.app_state(r, "photos") for r in pair.names} == before
+
+
+def test_state_set_fenced_is_refused_unless_bounded_or_forced(pair, photos):
+    """Fencing leaves the app with no write region: `state set fenced` alone is refused,
+    changes nothing and names the commands that would work; `--for 2` fences for at most
+    2 s and puts `active` back; `--force` fences with no bound."""
+    v0 = pair.app_state(US, "photos")["Version"]
+    out = pair.tandem("state", "set", "photos", "fenced")
+    assert out.returncode != 0 and "nothing was changed" in out.stderr, out.stdout + out.stderr
+    for command in ("tandem state set photos fenced --for 60", "tandem failover photos --planned",
+                    "tandem state set photos fenced --force"):
+        assert f"`{command}`" in out.stderr, out.stderr
+    assert pair.app_state(US, "photos")["Version"] == v0
+    assert pair.tandem("state", "set", "photos", "fenced", "--for", "301").returncode != 0
+
+    done = {}
+    t = threading.Thread(target=lambda: done.setdefault("out", pair.tandem("state", "set", "photos", "fenced", "--for", "2")))
+    t0 = time.monotonic()
+    t.start()
+    pair.wait_app_state("photos", "fenced", US, min_version=v0 + 1)
+    t.join(timeout=30)
+    took = time.monotonic() - t0
+    assert done["out"].returncode == 0, done["out"].stdout + done["out"].stderr
+    assert 2 <= took < 10, took
+    view = pair.wait_app_state("photos", "active", min_version=v0 + 2)[US]
+    assert "end of a 2s fence" in view["Reason"], view
+
+    forced = pair.tandem("state", "set", "photos", "fenced", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    pair.wait_app_state("photos", "fenced", min_version=v0 + 3)
 
 
 def test_state_changes_emit_metrics_and_state_updated_log_lines(pair, photos):

@@ -33,6 +33,7 @@ photos-us-east / photos-ap-tokyo, global table comments), made by
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -43,37 +44,20 @@ from dataclasses import dataclass, field
 import requests
 from botocore.exceptions import ClientError
 
-from e2e_helpers import refusal_status_ok, s3_error, write_refused
+from e2e_helpers import KEYS, refusal_status_ok, s3_error, write_refused
+from regions import PHOTOS_BUCKET, PHOTOS_TABLE, deploy_photos, photos_app
 
 US, TOKYO = "us-east", "ap-tokyo"
 APP = "photos"
-BUCKET = {US: "photos-us-east", TOKYO: "photos-ap-tokyo"}
-TABLE = "comments"
+BUCKET = PHOTOS_BUCKET
+TABLE = PHOTOS_TABLE
 RTO_LIMIT = 5.0
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def photos_app(**extra) -> dict:
-    return {
-        "id": APP,
-        "primary": US,
-        "secondary": TOKYO,
-        "buckets": [{"primary": BUCKET[US], "secondary": BUCKET[TOKYO]}],
-        "tables": [{"name": TABLE, "hash_key": "photo_id:S", "range_key": "comment_id:S"}],
-        **extra,
-    }
-
-
 def deployed(fresh_regions, proxies: bool = False, **app_extra):
-    """A started pair with the photos app applied in both regions."""
-    pair = fresh_regions(start=False, proxies=proxies)
-    pair.configure_apps([photos_app(**app_extra)])
-    pair.start()
-    run = pair.tandem("apply")
-    assert run.returncode == 0 and "applied." in run.stdout, run.stdout + run.stderr
-    pair.wait_until(lambda: TABLE in pair.ddb(TOKYO).list_tables()["TableNames"], what="the table in ap-tokyo")
-    pair.wait_in_sync()
-    return pair
+    """A started pair of this test's own with the photos app applied in both regions."""
+    return deploy_photos(fresh_regions(start=False, proxies=proxies), **app_extra)
 
 
 def S(v: str) -> dict:
@@ -370,6 +354,56 @@ def test_planned_failover_to_a_stopped_secondary_is_refused_before_fencing(fresh
     pair.s3(US).put_object(Bucket=BUCKET[US], Key="still-writable", Body=b"x")
 
 
+def test_state_set_to_a_stopped_write_region_is_refused_unless_forced(fresh_regions):
+    pair = deployed(fresh_regions)
+    pair.stop(TOKYO)
+    out = pair.tandem("state", "set", APP, "failover")
+    assert out.returncode != 0, out.stdout + out.stderr
+    assert f"{TOKYO}, which would take {APP}'s writes, is not reachable" in out.stderr, out.stderr
+    assert f"`tandem state set {APP} failover --force`" in out.stderr and "nothing was changed" in out.stderr, out.stderr
+    assert pair.app_state(US, APP)["State"] == "active"
+    forced = pair.tandem("state", "set", APP, "failover", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert pair.app_state(US, APP)["State"] == "failover"
+
+
+def test_ready_endpoint_turns_unhealthy_when_a_peer_link_fails(fresh_regions):
+    """/health/ready reports the store, each peer link and each app's state and write
+    region, 200 while all is well. With the link into ap-tokyo cut and nothing to ship,
+    us-east's heartbeats stop getting through: its ready check answers 503 naming the
+    link, while /health (the cheap ping) stays 200; healed, it is 200 again."""
+    pair = deployed(fresh_regions, proxies=True)
+
+    def ready(region):
+        r = requests.get(f"{pair.endpoint(region)}/health/ready", timeout=10)
+        return r.status_code, r.json()
+
+    for region in pair.names:
+        code, body = pair.wait_until(lambda region=region: (c := ready(region))[0] == 200 and c, what=f"{region} ready")
+        assert body["status"] == "ready" and body["store"]["status"] == "ok", body
+        assert [p["peer"] for p in body["peers"]] == [pair.other(region)], body
+        (app,) = body["apps"]
+        assert (app["app"], app["state"], app["write_region"], app["writes_here"]) == (APP, "active", US, region == US), app
+    with pair.partitioned(TOKYO):
+        t0 = time.monotonic()
+        code, body = pair.wait_until(lambda: (c := ready(US))[0] == 503 and c, timeout=15, what="us-east unready")
+        print(f"\nready turned 503 {time.monotonic() - t0:.1f} s after the cut")
+        assert body["status"] == "unready", body
+        assert any(f"replication to {TOKYO} is failing" in p for p in body["problems"]), body
+        assert body["peers"][0]["failing"] is True, body
+        assert requests.get(f"{pair.endpoint(US)}/health", timeout=5).status_code == 200
+        pair.s3(US).put_object(Bucket=BUCKET[US], Key="while-cut", Body=b"x")
+        pair.wait_until(lambda: pair.metric(US, "tandem_replication_backlog_changes", peer=TOKYO) == 1,
+                        what="the waiting change in the backlog series")
+    pair.wait_until(lambda: ready(US)[0] == 200, timeout=15, what="us-east ready again")
+    # Drained backlogs are exported as 0, not dropped.
+    pair.wait_in_sync()
+    series = pair.metrics(US)
+    backlog = {m: [v for (name, ls), v in series.items() if name == m and ("peer", TOKYO) in ls]
+               for m in ("tandem_replication_peer_backlog_changes", "tandem_replication_backlog_changes")}
+    assert all(v == [0] for v in backlog.values()), backlog
+
+
 def test_repeated_failover_and_failback_change_nothing(fresh_regions):
     pair = deployed(fresh_regions)
     out = pair.tandem("failback", APP)
@@ -473,6 +507,101 @@ def test_unplanned_failover_with_the_primary_killed(fresh_regions):
     assert got["v"] == S("tokyo")
     assert "after-restart" not in [o["Key"] for o in us_s3.list_objects_v2(Bucket=BUCKET[US]).get("Contents", [])]
     print(f"\nunplanned failover: restarted us-east learned the failover state {learned:.2f} s after start")
+
+
+RPO_LINE = re.compile(r"(\S+) had (?:at least )?(\d+) changes? \(([\d.]+) MiB, ([\d.]+) s\) that (\S+) has not received")
+
+
+def test_unplanned_failover_prints_the_acknowledged_writes_the_secondary_has_not_received(fresh_regions):
+    """The link into ap-tokyo is delayed 4 s by the fault proxy. One object goes first, so
+    its batch is on the wire when 19 more are written: those wait for the next batch. Once
+    a heartbeat taken after the last write has reached ap-tokyo, the link is cut (what is
+    in flight never arrives) and us-east is killed. The unplanned failover's figure, the
+    metric and `tandem status` must all count exactly the acknowledged objects that are
+    missing in ap-tokyo, with their bytes."""
+    pair = deployed(fresh_regions, proxies=True)
+    us_s3, size = pair.s3(US), 10_000
+    pair.proxy(TOKYO).delay(4000)
+    keys = ["rpo-0"]
+    us_s3.put_object(Bucket=BUCKET[US], Key=keys[0], Body=b"a" * size)
+    time.sleep(0.5)  # the first batch is under way; the rest waits for its answer
+    for i in range(1, 20):
+        keys.append(f"rpo-{i}")
+        us_s3.put_object(Bucket=BUCKET[US], Key=keys[-1], Body=b"b" * size)
+    last_seq = pair.replication_status(US)["last_seq"]
+
+    def heard_everything():
+        b = pair.replication_status(TOKYO)["behind"].get(US)
+        return b if b and b["origin_last_seq"] >= last_seq else None
+
+    before = pair.wait_until(heard_everything, timeout=20, what="a heartbeat taken after the last write")
+    pair.proxy(TOKYO).partition()
+    pair.kill(US)
+    out = pair.tandem("failover", APP, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    m = RPO_LINE.search(out.stdout)
+    assert m, out.stdout
+    present = {o["Key"] for o in pair.s3(TOKYO).list_objects_v2(Bucket=BUCKET[TOKYO]).get("Contents", [])}
+    missing = [k for k in keys if k not in present]
+    print(f"\nRPO exposure: {m.group(0)}; {len(missing)} acknowledged objects missing in {TOKYO} (seen {before})")
+    assert missing, f"setup: every write reached {TOKYO} before the cut ({before})"
+    assert (m.group(1), m.group(5)) == (US, TOKYO), m.group(0)
+    assert int(m.group(2)) == len(missing), (m.group(0), missing)
+    assert abs(float(m.group(3)) - len(missing) * size / 2**20) < 0.01, m.group(0)
+    assert 0 < float(m.group(4)) < 30, m.group(0)
+    assert pair.metric(TOKYO, "tandem_replication_behind_changes", origin=US) == len(missing)
+    assert pair.metric(TOKYO, "tandem_replication_behind_bytes", origin=US) == len(missing) * size
+    st = pair.tandem("status")
+    assert st.returncode != 0, st.stdout
+    behind_table = st.stdout.split("BEHIND", 1)[-1]
+    row = re.search(rf"^{TOKYO}\s+{US}\s+(\d+)\s", behind_table, re.M)
+    assert row and int(row.group(1)) == len(missing), st.stdout
+
+
+def test_state_history_keeps_who_where_and_why_and_counters_survive_a_restart(fresh_regions):
+    """A fence through the API (admin key) and an unplanned failover through the CLI are
+    both in `tandem state history`, each once, with the principal, its access key id, the
+    client address, from -> to, the reason, where it was made and that both regions applied
+    it. A write refused in the old primary is counted per app, region and reason. The
+    state-change counters read the same after both regions restart."""
+    pair = deployed(fresh_regions)
+    r = pair.put_app_state(US, APP, "fenced", reason="maintenance window")
+    assert r.status_code == 200, r.text
+    pair.wait_app_state(APP, "fenced")
+    out = pair.tandem("failover", APP)
+    assert out.returncode == 0, out.stdout + out.stderr
+    pair.wait_app_state(APP, "failover")
+    with write_refused("NotWriteRegion", TOKYO):
+        pair.s3(US).put_object(Bucket=BUCKET[US], Key="refused", Body=b"x")
+    refused = dict(app=APP, region=US, reason="NotWriteRegion")
+    assert pair.metric(US, "tandem_app_refused_writes_total", **refused) == 1
+
+    out = pair.tandem("state", "history", APP, "--output", "json")
+    assert out.returncode == 0, out.stdout + out.stderr
+    history = json.loads(out.stdout)["history"]
+    steps = [(h["from"], h["to"], h["made_in"], sorted(h["applied_in"])) for h in history]
+    assert steps == [("active", "fenced", US, sorted(pair.names)), ("fenced", "failover", TOKYO, sorted(pair.names))], history
+    fence, failover = history
+    admin = KEYS["admin"]
+    assert (fence["by"], fence["access_key_id"], fence["reason"]) == (admin.principal, admin.access_key_id, "maintenance window")
+    assert fence["remote_addr"].startswith("127.0.0.1:"), fence
+    assert (failover["by"], failover["reason"]) == (admin.principal, "unplanned failover"), failover
+    assert fence["version"] < failover["version"]
+    text = pair.tandem("state", "history", APP)
+    assert text.returncode == 0 and "active -> fenced" in text.stdout and "maintenance window" in text.stdout, text.stdout
+
+    def counters():
+        return {
+            (r, st): pair.metric(r, "tandem_app_state_changes_total", app=APP, state=st)
+            for r in pair.names
+            for st in ("fenced", "failover")
+        }
+
+    before = counters()
+    assert set(before.values()) == {1.0}, before
+    pair.restart()
+    pair.wait_until(lambda: all(pair.alive(n) for n in pair.names), what="both regions back")
+    assert counters() == before
 
 
 # --------------------------------------------------------------------------- automatic failover

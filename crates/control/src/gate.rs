@@ -12,6 +12,8 @@ pub struct AppGate {
     pub apps: std::sync::Arc<std::sync::RwLock<Vec<AppSpec>>>,
     /// Client URL of every region, to tell a refused client where to go.
     pub region_urls: std::collections::BTreeMap<String, String>,
+    /// Refused writes, by app, region and reason.
+    pub refused: prometheus_client::metrics::family::Family<crate::metrics::RefusedLabels, prometheus_client::metrics::counter::Counter>,
 }
 
 /// The app's state as this transaction sees it.
@@ -45,13 +47,22 @@ impl WriteGate for AppGate {
         });
         let Some(app) = owner else { return Ok(()) };
         let record = record_in(tx, &app.id)?;
+        let refuse = |code: &'static str, message: String| {
+            let labels = crate::metrics::RefusedLabels {
+                app: app.id.clone(),
+                region: self.region.clone(),
+                reason: code,
+            };
+            self.refused.get_or_create(&labels).inc();
+            Err(StoreError::WriteRefused { code, message })
+        };
         match app.write_region(record.state) {
             Some(region) if region == self.region => Ok(()),
             Some(region) => {
                 let url = self.region_urls.get(region).map_or_else(String::new, |u| format!(" at {u}"));
-                Err(StoreError::WriteRefused {
-                    code: "NotWriteRegion",
-                    message: format!(
+                refuse(
+                    "NotWriteRegion",
+                    format!(
                         "application {} takes writes in region {region} now (state {}, version {}); this is {}: write to {} in {region}{url}",
                         app.id,
                         record.state.as_str(),
@@ -59,15 +70,15 @@ impl WriteGate for AppGate {
                         self.region,
                         counterpart(app, resource, region),
                     ),
-                })
+                )
             }
-            None => Err(StoreError::WriteRefused {
-                code: "AppFenced",
-                message: format!(
+            None => refuse(
+                "AppFenced",
+                format!(
                     "application {} is fenced: no region takes writes (state version {}, {})",
                     app.id, record.version, record.reason
                 ),
-            }),
+            ),
         }
     }
 }

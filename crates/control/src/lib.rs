@@ -5,6 +5,7 @@
 //! opt in — changed by [`watch`] when the primary stops answering.
 
 pub mod app;
+pub mod audit;
 pub mod gate;
 pub mod metrics;
 pub mod state;
@@ -17,6 +18,7 @@ use tandem_store::replica::Applied;
 use tandem_store::{Store, StoreError, Tx};
 
 pub use app::{AppBucket, AppSpec, AppTable, AutoFailover};
+pub use audit::{Actor, AuditRecord};
 pub use state::{AppState, StateRecord};
 
 /// Why a state change was not made.
@@ -104,6 +106,25 @@ fn with_applied_specs(store: &Store, mut apps: Vec<AppSpec>) -> Vec<AppSpec> {
     apps
 }
 
+/// Brings the state-change counters up to the changes in the audit trail,
+/// so they count since the region was created, not since it started.
+fn count_past_changes(store: &Store, metrics: &metrics::AppMetrics) {
+    let past = match store.read().and_then(|r| r.all_app_audit()) {
+        Ok(raw) => audit::decode(raw),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the audit trail; state-change counters start at 0");
+            return;
+        }
+    };
+    for entry in past {
+        let labels = metrics::StateLabels {
+            app: entry.app,
+            state: entry.to.as_str(),
+        };
+        metrics.changes.get_or_create(&labels).inc();
+    }
+}
+
 impl AppControl {
     /// Installs the write gate for `apps` on the store. `region_urls` are
     /// the client URLs of the regions, named in refusals.
@@ -115,17 +136,20 @@ impl AppControl {
     pub fn new(store: Store, apps: Vec<AppSpec>, region_urls: std::collections::BTreeMap<String, String>) -> Self {
         let region = store.region().to_string();
         let apps = Arc::new(std::sync::RwLock::new(with_applied_specs(&store, apps)));
+        let metrics = metrics::AppMetrics::default();
         store.set_write_gate(Arc::new(gate::AppGate {
             region: region.clone(),
             apps: Arc::clone(&apps),
             region_urls,
+            refused: metrics.refused.clone(),
         }));
+        count_past_changes(&store, &metrics);
         Self {
             inner: Arc::new(Inner {
                 store,
                 region,
                 apps,
-                metrics: metrics::AppMetrics::default(),
+                metrics,
             }),
         }
     }
@@ -221,9 +245,9 @@ impl AppControl {
 
     /// Changes an app's state (a new version of its record), or confirms the
     /// state it already has.
-    pub async fn set(&self, id: &str, new: AppState, by: &str, reason: &str) -> Result<Changed, ControlError> {
+    pub async fn set(&self, id: &str, new: AppState, actor: &Actor, reason: &str) -> Result<Changed, ControlError> {
         self.app(id)?;
-        let (app, by, reason) = (id.to_string(), by.to_string(), reason.to_string());
+        let (app, actor, reason) = (id.to_string(), actor.clone(), reason.to_string());
         let changed = self
             .inner
             .store
@@ -236,13 +260,16 @@ impl AppControl {
                     state: new,
                     version: held.version + 1,
                     changed_ms: tandem_store::now_ms(),
-                    changed_by: by,
+                    changed_by: actor.principal,
                     reason,
                     region: tx.region().to_string(),
                     hlc: tx.now(),
+                    access_key_id: actor.access_key_id,
+                    remote_addr: actor.remote_addr,
                 };
                 let (origin, hlc) = (record.region.clone(), record.hlc);
                 let seq = tx.put_app_record(&app, serde_json::to_value(&record)?, &origin, hlc)?;
+                audit::record(tx, &app, seq, &held, &record)?;
                 Ok(Some(Changed { record, seq }))
             })
             .await?;
@@ -256,6 +283,12 @@ impl AppControl {
                 seq: self.inner.store.last_seq(),
             }),
         }
+    }
+
+    /// The last `limit` state changes this region applied for an app, oldest first.
+    pub fn history(&self, id: &str, limit: usize) -> Result<Vec<AuditRecord>, ControlError> {
+        self.app(id)?;
+        Ok(audit::decode(self.inner.store.read()?.app_audit(id, limit)?))
     }
 
     /// Emits `STATE_UPDATED` (log line and metrics) for a state now in force here.
@@ -355,7 +388,8 @@ pub fn apply_replicated(
     if !incoming.supersedes(&held) {
         return Ok((Applied::Stale, None));
     }
-    tx.put_app_record(app, raw.clone(), origin, hlc)?;
+    let seq = tx.put_app_record(app, raw.clone(), origin, hlc)?;
+    audit::record(tx, app, seq, &held, &incoming)?;
     Ok((Applied::Applied, Some(incoming)))
 }
 
@@ -405,14 +439,23 @@ mod tests {
         }
         let control = AppControl::new(store.clone(), vec![spec()], Default::default());
         assert!(delete(&store, "p-east").await.is_ok());
-        let fenced = control.set("photos", AppState::Fenced, "t", "test").await.unwrap();
+        let fenced = control
+            .set("photos", AppState::Fenced, &Actor::internal("t"), "test")
+            .await
+            .unwrap();
         assert_eq!(fenced.record.version, 1);
         assert_eq!(refused_with(delete(&store, "p-east").await), Some("AppFenced"));
-        control.set("photos", AppState::Failover, "t", "test").await.unwrap();
+        control
+            .set("photos", AppState::Failover, &Actor::internal("t"), "test")
+            .await
+            .unwrap();
         assert_eq!(refused_with(delete(&store, "p-east").await), Some("NotWriteRegion"));
         assert!(delete(&store, "other").await.is_ok());
         // Setting the state it already has changes nothing.
-        let again = control.set("photos", AppState::Failover, "t", "again").await.unwrap();
+        let again = control
+            .set("photos", AppState::Failover, &Actor::internal("t"), "again")
+            .await
+            .unwrap();
         assert_eq!(again.record.version, 2);
     }
 
@@ -421,7 +464,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "east").unwrap();
         let control = AppControl::new(store.clone(), vec![spec()], Default::default());
-        control.set("photos", AppState::Fenced, "t", "local").await.unwrap();
+        control
+            .set("photos", AppState::Fenced, &Actor::internal("t"), "local")
+            .await
+            .unwrap();
         let record = |version, state| {
             serde_json::to_value(StateRecord {
                 state,
@@ -431,6 +477,8 @@ mod tests {
                 reason: "remote".into(),
                 region: "west".into(),
                 hlc: 1,
+                access_key_id: String::new(),
+                remote_addr: String::new(),
             })
             .unwrap()
         };

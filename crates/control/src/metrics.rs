@@ -1,5 +1,7 @@
 //! `STATE_UPDATED` in Prometheus terms: a counter of state changes this region
-//! has seen per app and state, and a gauge that is 1 for each app's current state.
+//! has applied per app and state (rebuilt from the audit trail at startup, so
+//! it survives restarts), a gauge that is 1 for each app's current state, and
+//! a counter of client writes refused per app, region and reason.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -13,10 +15,20 @@ pub struct StateLabels {
     pub state: &'static str,
 }
 
+/// Labels of a refused write: the app (one of the configured ones), this
+/// region, and the refusal code (`NotWriteRegion` or `AppFenced`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusedLabels {
+    pub app: String,
+    pub region: String,
+    pub reason: &'static str,
+}
+
 #[derive(Default)]
 pub struct AppMetrics {
     pub changes: Family<StateLabels, Counter>,
     pub current: Family<StateLabels, Gauge>,
+    pub refused: Family<RefusedLabels, Counter>,
 }
 
 impl AppMetrics {
@@ -28,5 +40,10 @@ impl AppMetrics {
             self.changes.clone(),
         );
         r.register("state", "1 for each application's current state", self.current.clone());
+        r.register(
+            "refused_writes",
+            "Client writes refused because this region does not take the app's writes now, by app, region and reason",
+            self.refused.clone(),
+        );
     }
 }

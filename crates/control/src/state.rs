@@ -45,6 +45,12 @@ pub struct StateRecord {
     /// Region where the change was made, and its clock time.
     pub region: String,
     pub hlc: u64,
+    /// The access key that signed the change, and the client's address
+    /// (empty for changes the node made itself, or learned without them).
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub remote_addr: String,
 }
 
 impl StateRecord {
@@ -58,6 +64,8 @@ impl StateRecord {
             reason: "initial state".into(),
             region: String::new(),
             hlc: 0,
+            access_key_id: String::new(),
+            remote_addr: String::new(),
         }
     }
 

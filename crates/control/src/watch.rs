@@ -87,7 +87,10 @@ async fn fail_over(control: &AppControl, app: &AppSpec, failures: u32) {
         return;
     }
     let reason = format!("automatic failover: {} failed {failures} health checks", app.primary);
-    match control.set(&app.id, AppState::Failover, "auto-failover", &reason).await {
+    match control
+        .set(&app.id, AppState::Failover, &crate::Actor::internal("auto-failover"), &reason)
+        .await
+    {
         Ok(_) => tracing::warn!(app = %app.id, "secondary took over writes"),
         Err(e) => tracing::error!(app = %app.id, error = %e, "automatic failover failed"),
     }
@@ -118,5 +121,7 @@ pub async fn fetch_state(url: &str, app: &str, timeout: Duration) -> Option<crat
         reason: text("Reason"),
         region: text("ChangedIn"),
         hlc: view["Hlc"].as_u64()?,
+        access_key_id: String::new(),
+        remote_addr: String::new(),
     })
 }

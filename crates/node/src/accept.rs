@@ -11,6 +11,10 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+
+/// The client address of a request (in its extensions), for audit records.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub SocketAddr);
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -206,6 +210,7 @@ fn spawn_connection(
         async move {
             let mut req = req.map(|body| ProgressBody::new(body, progress));
             req.extensions_mut().insert(tandem_iam::SourceAddr(peer.ip()));
+            req.extensions_mut().insert(RemoteAddr(peer));
             let resp = node.serve(req).await;
             Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
         }

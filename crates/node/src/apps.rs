@@ -59,6 +59,25 @@ fn control_error(e: ControlError) -> Response<Body> {
     }
 }
 
+/// The access key id a request is signed with (header or presigned form);
+/// read for the audit record once `admin_request` has verified the signature.
+fn signing_key_id(headers: &hyper::HeaderMap, uri: &hyper::Uri) -> String {
+    let from_header = headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("Credential=").nth(1))
+        .map(str::to_string);
+    let from_query = || {
+        form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "X-Amz-Credential")
+            .map(|(_, v)| v.into_owned())
+    };
+    from_header
+        .or_else(from_query)
+        .and_then(|c| c.split('/').next().map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl Node {
     /// Serves `GET` and `PUT /_tandem/apps/{id}/state`.
     pub(crate) async fn app_state(&self, req: Request<ReqBody>, app: String) -> Response<Body> {
@@ -160,6 +179,12 @@ impl Node {
     }
 
     async fn set_app_state(&self, req: Request<ReqBody>, app: String) -> Response<Body> {
+        let remote_addr = req
+            .extensions()
+            .get::<crate::accept::RemoteAddr>()
+            .map(|a| a.0.to_string())
+            .unwrap_or_default();
+        let access_key_id = signing_key_id(req.headers(), req.uri());
         let (who, bytes) = match self.authorized_request(req, ControlOp::SetAppState, Some(&app)).await {
             Ok(x) => x,
             Err(resp) => return resp,
@@ -189,7 +214,12 @@ impl Node {
             .get("Reason")
             .and_then(Value::as_str)
             .unwrap_or("set through the control API");
-        match self.inner.control.set(&app, state, &who, reason).await {
+        let actor = tandem_control::Actor {
+            principal: who,
+            access_key_id,
+            remote_addr,
+        };
+        match self.inner.control.set(&app, state, &actor, reason).await {
             Ok(changed) => match self.inner.control.view(&app) {
                 Ok(mut view) => {
                     view["Seq"] = json!(changed.seq);

@@ -3,7 +3,9 @@
 //! log read-only (`GET /_tandem/changes?after=SEQ&limit=N`), replication status
 //! (`GET /_tandem/replication`), inventories for diffs
 //! (`GET /_tandem/replication/inventory?bucket=B|table=T&after=`) and resync
-//! pages (`POST /_tandem/replication/resync?bucket=B|table=T&after=`).
+//! pages (`POST /_tandem/replication/resync?bucket=B|table=T&after=`), and
+//! the audit trail of an app's states (`GET /_tandem/apps/{id}/history?limit=N`),
+//! and the regions with their client URLs (`GET /_tandem/regions`).
 
 use hyper::http::Extensions;
 use hyper::{HeaderMap, Method, StatusCode, Uri};
@@ -17,6 +19,15 @@ use crate::control_ops::ControlOp;
 pub const PREFIX: &str = "/_tandem/";
 /// Largest page of change-log entries.
 const MAX_CHANGES: usize = 1000;
+/// Most audit records one history request returns (the latest ones).
+const MAX_HISTORY: usize = 1000;
+
+/// The app id of a `/_tandem/apps/{id}/history` path.
+pub(crate) fn history_path(path: &str) -> Option<&str> {
+    path.strip_prefix("/_tandem/apps/")?
+        .strip_suffix("/history")
+        .filter(|id| !id.is_empty() && !id.contains('/'))
+}
 
 pub struct ControlRoute {
     pub region: String,
@@ -24,6 +35,8 @@ pub struct ControlRoute {
     pub store: Store,
     pub replication: tandem_replication::Replication,
     pub apps: tandem_control::AppControl,
+    /// Client URL of every region.
+    pub region_urls: std::collections::BTreeMap<String, String>,
 }
 
 fn query_u64(uri: &Uri, name: &str) -> S3Result<Option<u64>> {
@@ -130,6 +143,29 @@ impl S3Route for ControlRoute {
             (Method::GET, "/_tandem/apps") => {
                 let list = self.apps.list().map_err(|e| s3_error!(InternalError, "{e}"))?;
                 Ok(json(StatusCode::OK, list))
+            }
+            (Method::GET, path) if history_path(path).is_some() => {
+                let app = history_path(path).unwrap_or_default();
+                let limit = query_u64(&req.uri, "limit")?.map_or(MAX_HISTORY, |l| (l as usize).clamp(1, MAX_HISTORY));
+                let records = self.apps.history(app, limit).map_err(|e| match e {
+                    tandem_control::ControlError::UnknownApp(_) => s3s::S3Error::with_message(s3s::S3ErrorCode::NoSuchKey, e.to_string()),
+                    e => s3_error!(InternalError, "{e}"),
+                })?;
+                Ok(json(
+                    StatusCode::OK,
+                    serde_json::json!({ "region": self.store.region(), "app": app, "history": records }),
+                ))
+            }
+            (Method::GET, "/_tandem/regions") => {
+                let regions: Vec<serde_json::Value> = self
+                    .region_urls
+                    .iter()
+                    .map(|(name, url)| serde_json::json!({ "name": name, "url": url }))
+                    .collect();
+                Ok(json(
+                    StatusCode::OK,
+                    serde_json::json!({ "region": self.store.region(), "regions": regions }),
+                ))
             }
             (Method::GET, "/_tandem/replication") => {
                 let status = self.replication.status().map_err(replication_failure)?;

@@ -37,6 +37,8 @@ tandem_iam::operations! {
         GetAppState => op("tandem:GetAppState", false, Access::Public),
         SetAppState => op("tandem:SetAppState", true, Access::Authorized),
         ListApps => op("tandem:ListApps", false, Access::Authorized),
+        GetAppHistory => op("tandem:GetAppHistory", false, Access::Authorized),
+        ListRegions => op("tandem:ListRegions", false, Access::Authorized),
         Apply => op("tandem:Apply", true, Access::Authorized),
         Destroy => op("tandem:Destroy", true, Access::Authorized),
         ReadChanges => op("tandem:ReadChanges", false, Access::Authorized),
@@ -44,6 +46,7 @@ tandem_iam::operations! {
         ReadInventory => op("tandem:ReadInventory", false, Access::Authorized),
         Resync => op("tandem:Resync", true, Access::Authorized),
         ReplicationApply => op("tandem:ReplicationApply", true, Access::Replication),
+        ReplicationHeartbeat => op("tandem:ReplicationHeartbeat", true, Access::Replication),
     }
 }
 
@@ -59,6 +62,8 @@ impl ControlOp {
         }
         match (method.clone(), path) {
             (Method::GET, "/_tandem/apps") => ControlOp::ListApps,
+            (Method::GET, path) if crate::control::history_path(path).is_some() => ControlOp::GetAppHistory,
+            (Method::GET, "/_tandem/regions") => ControlOp::ListRegions,
             (Method::POST, crate::apps::APPLY_PATH) => ControlOp::Apply,
             (Method::POST, crate::apps::DESTROY_PATH) => ControlOp::Destroy,
             (Method::GET, "/_tandem/changes") => ControlOp::ReadChanges,
@@ -66,6 +71,7 @@ impl ControlOp {
             (Method::GET, "/_tandem/replication/inventory") => ControlOp::ReadInventory,
             (Method::POST, "/_tandem/replication/resync") => ControlOp::Resync,
             (Method::POST, tandem_replication::shipper::APPLY_PATH) => ControlOp::ReplicationApply,
+            (Method::POST, tandem_replication::heartbeat::HEARTBEAT_PATH) => ControlOp::ReplicationHeartbeat,
             _ => ControlOp::Unknown,
         }
     }

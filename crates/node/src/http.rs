@@ -59,6 +59,11 @@ impl Node {
             let (status, body) = crate::health::check(&self.inner.region, &self.inner.store);
             return text(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "application/json", body);
         }
+        if req.method() == Method::GET && path == "/health/ready" {
+            let inner = &self.inner;
+            let (status, body) = crate::health::ready(&inner.region, &inner.store, &inner.replication, &inner.control);
+            return text(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), "application/json", body);
+        }
         if req.method() == Method::GET && path == "/metrics" {
             return text(
                 StatusCode::OK,
@@ -70,12 +75,17 @@ impl Node {
         let control = ControlOp::of(req.method(), path);
         if matches!(
             control,
-            ControlOp::GetAppState | ControlOp::SetAppState | ControlOp::Apply | ControlOp::Destroy | ControlOp::ReplicationApply
+            ControlOp::GetAppState
+                | ControlOp::SetAppState
+                | ControlOp::Apply
+                | ControlOp::Destroy
+                | ControlOp::ReplicationApply
+                | ControlOp::ReplicationHeartbeat
         ) {
             let resp = match control {
                 ControlOp::Apply => self.apply(req).await,
                 ControlOp::Destroy => self.destroy(req).await,
-                ControlOp::ReplicationApply => self.replication_apply(req).await,
+                ControlOp::ReplicationApply | ControlOp::ReplicationHeartbeat => self.replication_request(req, control).await,
                 _ => {
                     let app = crate::apps::state_path(path).unwrap_or_default().to_string();
                     self.app_state(req, app).await
@@ -205,14 +215,15 @@ impl Node {
         )
     }
 
-    /// Applies a batch of changes from a peer region (replication credential only).
-    async fn replication_apply(&self, req: Request<ReqBody>) -> Response<Body> {
+    /// A batch of changes, or a heartbeat, from a peer region (replication
+    /// credential only).
+    async fn replication_request(&self, req: Request<ReqBody>, op: ControlOp) -> Response<Body> {
         let (parts, body) = req.into_parts();
-        let (status, answer) = self
-            .inner
-            .replication
-            .handle_apply(&parts.method, &parts.uri, &parts.headers, body)
-            .await;
+        let replication = &self.inner.replication;
+        let (status, answer) = match op {
+            ControlOp::ReplicationHeartbeat => replication.handle_heartbeat(&parts.method, &parts.uri, &parts.headers, body).await,
+            _ => replication.handle_apply(&parts.method, &parts.uri, &parts.headers, body).await,
+        };
         text(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "application/json",

@@ -54,6 +54,10 @@ pub struct NodeConfig {
     pub bucket_domains: Vec<String>,
     /// The other regions, which this node replicates to and accepts changes from.
     pub peers: Vec<tandem_replication::Peer>,
+    /// The client URL of every region (this one too), named in refusals and
+    /// served at `/_tandem/regions` so the CLI can find the deployment from
+    /// one endpoint; empty: the peers' URLs.
+    pub region_urls: std::collections::BTreeMap<String, String>,
     /// Credential of region-to-region requests (none: no replication).
     pub replication_key: Option<tandem_replication::ReplicationKey>,
     /// Applications whose writes this node gates by their state.
@@ -114,8 +118,11 @@ impl Node {
         }
         let api_store = store.clone();
 
-        let region_urls = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
-        let control = tandem_control::AppControl::new(store.clone(), config.apps.clone(), region_urls);
+        let region_urls = match config.region_urls.is_empty() {
+            true => config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect(),
+            false => config.region_urls.clone(),
+        };
+        let control = tandem_control::AppControl::new(store.clone(), config.apps.clone(), region_urls.clone());
         let replication = tandem_replication::Replication::new(
             store.clone(),
             config.peers.clone(),
@@ -133,6 +140,7 @@ impl Node {
             store: store.clone(),
             replication: replication.clone(),
             apps: control.clone(),
+            region_urls,
         });
         builder.set_validation(http::ControlAwareValidation);
         Ok(Self {

@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 
 fn config(dir: &std::path::Path) -> NodeConfig {
     NodeConfig {
+        region_urls: Default::default(),
         region: "us-east".into(),
         signing_region: "us-east-1".into(),
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),

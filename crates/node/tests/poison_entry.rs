@@ -49,6 +49,7 @@ fn free_addr() -> SocketAddr {
 
 fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std::path::Path) -> NodeConfig {
     NodeConfig {
+        region_urls: Default::default(),
         region: region.to_string(),
         signing_region: "us-east-1".into(),
         listen,

@@ -38,6 +38,9 @@ pub struct Summary {
     pub stale: u64,
     #[serde(default)]
     pub rejected: Vec<Rejected>,
+    /// The highest origin sequence number in the batch.
+    #[serde(default)]
+    pub through: u64,
 }
 
 /// Reads and applies one batch from `origin`; `lag` observes, for each
@@ -55,6 +58,7 @@ where
     B::Error: std::fmt::Display,
 {
     let received = receive(store, origin, body).await?;
+    let through = received.iter().map(|r| r.shipped.seq).max().unwrap_or(0);
     let (outcomes, rejected, states) = store
         .write(move |tx| -> Result<_, ReplicationError> {
             let mut accepted = Vec::with_capacity(received.len());
@@ -80,6 +84,7 @@ where
     let now = tandem_store::now_ms();
     let mut summary = Summary {
         rejected,
+        through,
         ..Default::default()
     };
     if let Some(control) = control {

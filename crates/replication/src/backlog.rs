@@ -37,6 +37,16 @@ pub struct Backlog {
 
 /// Scans the log after the peer's cursor.
 pub fn backlog(store: &Store, peer: &str) -> Result<Backlog, ReplicationError> {
+    scan(store, peer, 0).map(|(backlog, _)| backlog)
+}
+
+/// One waiting change as a heartbeat lists it: `[seq, body bytes, commit ms]`.
+pub type Waiting = [u64; 3];
+
+/// [`backlog`], also listing the first `detail` waiting changes one by one
+/// (oldest first) for the peer's heartbeat.
+pub fn scan(store: &Store, peer: &str, detail: usize) -> Result<(Backlog, Vec<Waiting>), ReplicationError> {
+    let mut listed = Vec::new();
     let read = store.read()?;
     let cursor = read.cursor(peer)?;
     let mut out = Backlog {
@@ -55,6 +65,9 @@ pub fn backlog(store: &Store, peer: &str) -> Result<Backlog, ReplicationError> {
                 Route::Skip | Route::Quarantine(_) => continue,
                 Route::Unroutable(_) => out.unroutable += 1,
                 Route::Ship(o) => {
+                    if listed.len() < detail {
+                        listed.push([entry.seq, o.shipped.body_len, tandem_store::hlc::hlc_millis(entry.hlc)]);
+                    }
                     out.changes += 1;
                     out.bytes += o.shipped.body_len;
                     let slot = out.by_resource.entry(o.shipped.op.resource()).or_default();
@@ -74,5 +87,5 @@ pub fn backlog(store: &Store, peer: &str) -> Result<Backlog, ReplicationError> {
         let committed = tandem_store::hlc::hlc_millis(hlc);
         out.oldest_age_seconds = tandem_store::now_ms().saturating_sub(committed) as f64 / 1000.0;
     }
-    Ok(out)
+    Ok((out, listed))
 }

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod backlog;
 pub mod error;
 pub mod frame;
+pub mod heartbeat;
 pub mod inventory;
 pub mod metrics;
 pub mod peer;
@@ -68,22 +69,68 @@ impl Replication {
         &self.inner.peers
     }
 
-    /// Starts one shipper per peer.
+    /// Starts one shipper and one heartbeat per peer.
     pub fn spawn_shippers(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(key) = &self.inner.key else { return vec![] };
         let client = PeerClient::new(self.inner.store.region(), key.clone());
+        let mut tasks = Vec::new();
+        for peer in &self.inner.peers {
+            let stats = Arc::clone(&self.inner.shippers[&peer.name]);
+            let shipper = shipper::Shipper {
+                peer: peer.clone(),
+                store: self.inner.store.clone(),
+                client: client.clone(),
+                stats: Arc::clone(&stats),
+            };
+            tasks.push(tokio::spawn(shipper.run()));
+            let beat = heartbeat::run(peer.clone(), self.inner.store.clone(), client.clone(), stats);
+            tasks.push(tokio::spawn(beat));
+        }
+        tasks
+    }
+
+    /// Authenticates a peer's heartbeat and keeps it. Returns the HTTP status
+    /// and a JSON answer.
+    pub async fn handle_heartbeat<B>(&self, method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap, body: B) -> (u16, Value)
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Unpin,
+        B::Error: std::fmt::Display,
+    {
+        let outcome = async {
+            let origin = self.authenticate(method, uri, headers)?;
+            let bytes = heartbeat::read_body(body).await?;
+            let beat: heartbeat::Heartbeat =
+                serde_json::from_slice(&bytes).map_err(|e| ReplicationError::Wire(format!("bad heartbeat: {e}")))?;
+            self.inner.applied.heard(&origin, beat);
+            Ok::<_, ReplicationError>(())
+        };
+        match outcome.await {
+            Ok(()) => (200, json!({})),
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat refused");
+                (e.status(), json!({ "error": e.to_string() }))
+            }
+        }
+    }
+
+    /// The peer region a replication request comes from (replication credential only).
+    fn authenticate(&self, method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> Result<String, ReplicationError> {
+        let key = self
+            .inner
+            .key
+            .as_ref()
+            .ok_or_else(|| ReplicationError::Unauthorized("this region has no replication credential configured".into()))?;
+        peer::authenticate(method, uri, headers, key, &self.inner.peers)
+    }
+
+    /// How far this region is behind each origin it has heard from.
+    pub fn exposure(&self) -> BTreeMap<String, stats::Exposure> {
+        let now = tandem_store::now_ms();
         self.inner
-            .peers
+            .applied
+            .snapshot()
             .iter()
-            .map(|peer| {
-                let shipper = shipper::Shipper {
-                    peer: peer.clone(),
-                    store: self.inner.store.clone(),
-                    client: client.clone(),
-                    stats: Arc::clone(&self.inner.shippers[&peer.name]),
-                };
-                tokio::spawn(shipper.run())
-            })
+            .filter_map(|(origin, state)| Some((origin.clone(), state.exposure(now)?)))
             .collect()
     }
 
@@ -95,12 +142,7 @@ impl Replication {
         B::Error: std::fmt::Display,
     {
         let outcome = async {
-            let key = self
-                .inner
-                .key
-                .as_ref()
-                .ok_or_else(|| ReplicationError::Unauthorized("this region has no replication credential configured".into()))?;
-            let origin = peer::authenticate(method, uri, headers, key, &self.inner.peers)?;
+            let origin = self.authenticate(method, uri, headers)?;
             let lag = self
                 .inner
                 .metrics
@@ -114,7 +156,7 @@ impl Replication {
                         self.inner.applied.clock_refused(&origin, ahead.lead_ms);
                     }
                 })?;
-            self.inner.applied.record(&origin, summary.applied, summary.stale);
+            self.inner.applied.record(&origin, summary.applied, summary.stale, summary.through);
             Ok::<_, ReplicationError>(summary)
         };
         match outcome.await {
@@ -132,10 +174,10 @@ impl Replication {
         for peer in &self.inner.peers {
             let state = self.inner.shippers[&peer.name].snapshot();
             let backlog = backlog::backlog(&self.inner.store, &peer.name)?;
-            let health = match (state.consecutive_failures, backlog.changes) {
-                (0, 0) => "in-sync",
-                (0, _) => "catching-up",
-                _ => "failing",
+            let health = match (state.failing(), backlog.changes) {
+                (false, 0) => "in-sync",
+                (false, _) => "catching-up",
+                (true, _) => "failing",
             };
             peers.push(json!({
                 "peer": peer.name,
@@ -150,6 +192,7 @@ impl Replication {
             "last_seq": self.inner.store.last_seq(),
             "peers": peers,
             "applied_from": self.inner.applied.snapshot(),
+            "behind": self.exposure(),
             "clock": self.inner.store.clock().status(),
         }))
     }
@@ -162,13 +205,13 @@ impl Replication {
     /// Refreshes backlog gauges and counters before a scrape.
     pub fn refresh_metrics(&self) {
         let m = &self.inner.metrics;
-        m.clear_backlog();
         for peer in &self.inner.peers {
             let backlog = backlog::backlog(&self.inner.store, &peer.name).ok();
             m.refresh_peer(&peer.name, backlog.as_ref(), &self.inner.shippers[&peer.name].snapshot());
         }
+        let now = tandem_store::now_ms();
         for (origin, state) in self.inner.applied.snapshot() {
-            m.refresh_origin(&origin, &state);
+            m.refresh_origin(&origin, &state, state.exposure(now).as_ref());
         }
         m.refresh_clock(&self.inner.store.clock().status());
     }

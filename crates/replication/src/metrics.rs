@@ -3,7 +3,9 @@
 //! last success; per origin the changes applied here and a histogram of
 //! origin-commit-to-apply latency, and batches the clock guard refused; for
 //! the node's hybrid logical clock how far it leads the wall clock and what
-//! the guard refused. Gauges are refreshed at scrape time.
+//! the guard refused; per origin how far behind it this region is (its RPO
+//! exposure, from the origin's heartbeats). Gauges are refreshed at scrape
+//! time; a backlog series, once exported, reads 0 when drained.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -11,17 +13,19 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use crate::backlog::Backlog;
-use crate::stats::{AppliedState, ShipperState, lag_histogram};
+use crate::stats::{AppliedState, Exposure, ShipperState, lag_histogram};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PeerLabels {
     pub peer: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct ResourceLabels {
     pub peer: String,
     pub resource: String,
@@ -37,6 +41,14 @@ type FloatGauge = Gauge<f64, AtomicU64>;
 pub struct ReplicationMetrics {
     backlog_changes: Family<ResourceLabels, Gauge>,
     backlog_bytes: Family<ResourceLabels, Gauge>,
+    /// Every (peer, resource) series ever exported: a drained one reads 0.
+    backlog_seen: Mutex<BTreeSet<ResourceLabels>>,
+    peer_backlog_changes: Family<PeerLabels, Gauge>,
+    peer_backlog_bytes: Family<PeerLabels, Gauge>,
+    behind_changes: Family<OriginLabels, Gauge>,
+    behind_bytes: Family<OriginLabels, Gauge>,
+    behind_seconds: Family<OriginLabels, FloatGauge>,
+    heartbeat_age: Family<OriginLabels, FloatGauge>,
     lag_seconds: Family<PeerLabels, FloatGauge>,
     shipped_changes: Family<PeerLabels, Counter>,
     shipped_bytes: Family<PeerLabels, Counter>,
@@ -59,6 +71,13 @@ impl Default for ReplicationMetrics {
         Self {
             backlog_changes: Family::default(),
             backlog_bytes: Family::default(),
+            backlog_seen: Mutex::default(),
+            peer_backlog_changes: Family::default(),
+            peer_backlog_bytes: Family::default(),
+            behind_changes: Family::default(),
+            behind_bytes: Family::default(),
+            behind_seconds: Family::default(),
+            heartbeat_age: Family::default(),
             lag_seconds: Family::default(),
             shipped_changes: Family::default(),
             shipped_bytes: Family::default(),
@@ -97,6 +116,32 @@ impl ReplicationMetrics {
             "backlog_bytes",
             "Object bytes waiting to ship, by peer and bucket/table",
             self.backlog_bytes.clone(),
+        );
+        r.register(
+            "peer_backlog_changes",
+            "Changes waiting to ship to the peer, all buckets and tables (0 when none)",
+            self.peer_backlog_changes.clone(),
+        );
+        r.register(
+            "peer_backlog_bytes",
+            "Object bytes waiting to ship to the peer (0 when none)",
+            self.peer_backlog_bytes.clone(),
+        );
+        r.register(
+            "behind_changes",
+            "Changes the origin had accepted, as of its last heartbeat, that this region has not received (RPO exposure)",
+            self.behind_changes.clone(),
+        );
+        r.register("behind_bytes", "Object bytes of those changes", self.behind_bytes.clone());
+        r.register(
+            "behind_seconds",
+            "From the commit of the oldest change not received to the origin's last heartbeat",
+            self.behind_seconds.clone(),
+        );
+        r.register(
+            "heartbeat_age_seconds",
+            "Time since the origin's last heartbeat arrived",
+            self.heartbeat_age.clone(),
         );
         r.register(
             "lag_seconds",
@@ -162,6 +207,11 @@ impl ReplicationMetrics {
     pub fn refresh_peer(&self, peer: &str, backlog: Option<&Backlog>, state: &ShipperState) {
         let labels = PeerLabels { peer: peer.to_string() };
         if let Some(b) = backlog {
+            let mut seen = self.backlog_seen.lock().unwrap_or_else(|e| e.into_inner());
+            for l in seen.iter().filter(|l| l.peer == peer) {
+                self.backlog_changes.get_or_create(l).set(0);
+                self.backlog_bytes.get_or_create(l).set(0);
+            }
             for (resource, pending) in &b.by_resource {
                 let l = ResourceLabels {
                     peer: peer.to_string(),
@@ -169,7 +219,10 @@ impl ReplicationMetrics {
                 };
                 self.backlog_changes.get_or_create(&l).set(pending.changes as i64);
                 self.backlog_bytes.get_or_create(&l).set(pending.bytes as i64);
+                seen.insert(l);
             }
+            self.peer_backlog_changes.get_or_create(&labels).set(b.changes as i64);
+            self.peer_backlog_bytes.get_or_create(&labels).set(b.bytes as i64);
             self.lag_seconds.get_or_create(&labels).set(b.oldest_age_seconds);
         }
         catch_up(&self.shipped_changes.get_or_create(&labels), state.shipped_changes);
@@ -182,16 +235,18 @@ impl ReplicationMetrics {
         }
     }
 
-    /// Forgets per-resource backlog gauges before a refresh (drained ones read 0 otherwise stale).
-    pub fn clear_backlog(&self) {
-        self.backlog_changes.clear();
-        self.backlog_bytes.clear();
-    }
-
-    pub fn refresh_origin(&self, origin: &str, state: &AppliedState) {
+    pub fn refresh_origin(&self, origin: &str, state: &AppliedState, exposure: Option<&Exposure>) {
         let labels = OriginLabels {
             origin: origin.to_string(),
         };
+        if let Some(e) = exposure {
+            self.behind_changes.get_or_create(&labels).set(e.changes as i64);
+            self.behind_bytes.get_or_create(&labels).set(e.bytes as i64);
+            self.behind_seconds.get_or_create(&labels).set(e.seconds);
+            self.heartbeat_age
+                .get_or_create(&labels)
+                .set(e.heartbeat_age_seconds.unwrap_or_default());
+        }
         catch_up(&self.applied.get_or_create(&labels), state.applied);
         catch_up(&self.clock_refused.get_or_create(&labels), state.clock_refused);
     }

@@ -18,6 +18,12 @@ pub(crate) const APPS: TableDefinition<&str, &[u8]> = TableDefinition::new("apps
 /// every region gets it from apply, so it is not in the change log.
 pub(crate) const APP_SPECS: TableDefinition<&str, &[u8]> = TableDefinition::new("app_specs");
 
+/// (application id, change-log sequence number) → one audit record of a
+/// state change this region applied (JSON owned by the control crate). Kept
+/// for good: state changes are few, and their history is what an operator
+/// reads after an incident.
+pub(crate) const APP_AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("app_audit");
+
 /// What a client write touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource<'a> {
@@ -51,6 +57,26 @@ impl ReadTx {
         Ok(ids)
     }
 
+    /// The last `limit` audit records of an app, oldest first.
+    pub fn app_audit(&self, app: &str, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let table = self.txn.open_table(APP_AUDIT)?;
+        let mut out = Vec::new();
+        for entry in table.range((app, 0)..=(app, u64::MAX))?.rev().take(limit) {
+            out.push(serde_json::from_slice(entry?.1.value())?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Every audit record of every app, in key order (for counters at startup).
+    pub fn all_app_audit(&self) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.txn.open_table(APP_AUDIT)?.iter()? {
+            out.push(serde_json::from_slice(entry?.1.value())?);
+        }
+        Ok(out)
+    }
+
     /// Every app spec `tandem apply` pushed to this region.
     pub fn app_specs(&self) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut specs = Vec::new();
@@ -78,6 +104,14 @@ impl Tx<'_> {
                 record,
             },
         )
+    }
+
+    /// Keeps the audit record of a state change applied here at `seq`.
+    pub fn put_app_audit(&mut self, app: &str, seq: u64, record: &serde_json::Value) -> Result<(), StoreError> {
+        self.txn
+            .open_table(APP_AUDIT)?
+            .insert((app, seq), serde_json::to_vec(record)?.as_slice())?;
+        Ok(())
     }
 
     /// Keeps the spec of an app pushed by `tandem apply`.

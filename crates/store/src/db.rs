@@ -116,7 +116,13 @@ impl Store {
     pub fn open_with(data_dir: &Path, region: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
         let db_path = data_dir.join("meta.redb");
-        let db = Database::create(&db_path)?;
+        let db = Database::create(&db_path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Db(format!(
+                "data directory {} is locked by another process (another tandem serve or tandem dev?): stop it or pass --data-dir",
+                data_dir.display()
+            )),
+            e => e.into(),
+        })?;
         let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
         let (last_seq, hlc_floor) = {
             let txn = db.begin_write()?;
@@ -136,6 +142,7 @@ impl Store {
                 txn.open_table(crate::items::TOMBSTONES)?;
                 txn.open_table(crate::control::APPS)?;
                 txn.open_table(crate::control::APP_SPECS)?;
+                txn.open_table(crate::control::APP_AUDIT)?;
 
                 let meta = txn.open_table(META)?;
                 let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);

@@ -50,9 +50,18 @@ fn print_view(view: &Value) {
 }
 
 /// `tandem state get APP`: the state as every region sees it.
-pub async fn state_get(config: &Config, id: &str) -> Result<(), String> {
+pub async fn state_get(config: &Config, id: &str, output: crate::output::Output) -> Result<(), String> {
     app(config, id)?;
     let client = ControlClient::new(config)?;
+    if output.json() {
+        let mut views = serde_json::Map::new();
+        for r in &config.regions {
+            let view = client.call(r, Method::GET, &state_path(id)).await;
+            views.insert(r.name.clone(), view.unwrap_or_else(|e| json!({ "error": e.to_string() })));
+        }
+        crate::output::print_json(&json!({ "app": id, "regions": views }));
+        return Ok(());
+    }
     for r in &config.regions {
         match client.call(r, Method::GET, &state_path(id)).await {
             Ok(view) => print_view(&view),
@@ -62,17 +71,103 @@ pub async fn state_get(config: &Config, id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `tandem state set APP STATE`: made in the first region that answers.
-pub async fn state_set(config: &Config, id: &str, state: &str, reason: &str) -> Result<(), String> {
+/// Longest time `tandem state set APP fenced --for SECS` may leave an app
+/// with no write region.
+pub const MAX_FENCED_SECS: u64 = 300;
+
+/// How `tandem state set` may leave an app without a write region.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SetSafety {
+    /// Do it anyway, with no bound.
+    pub force: bool,
+    /// Fence for at most this long, then put the previous state back.
+    pub fenced_for: Option<Duration>,
+}
+
+/// Why `state` would leave the app with no region taking its writes, if it
+/// would; `None` when its write region is up.
+async fn leaves_no_write_region(client: &ControlClient, config: &Config, spec: &AppSpec, state: &str) -> Result<Option<String>, String> {
+    let write_region = match state {
+        "active" => &spec.primary,
+        "failover" => &spec.secondary,
+        _ => return Ok(Some(format!("{state} leaves {} with no write region", spec.id))),
+    };
+    let region = region(config, write_region)?;
+    Ok(match client.health(region).await {
+        Ok(h) if h["status"] == "ok" => None,
+        Ok(h) => Some(format!(
+            "{write_region}, which would take {}'s writes, is not healthy ({h})",
+            spec.id
+        )),
+        Err(e) => Some(format!(
+            "{write_region}, which would take {}'s writes, is not reachable ({e})",
+            spec.id
+        )),
+    })
+}
+
+/// `tandem state set APP STATE [--force | --for SECS]`: made in the first
+/// region that answers. A state that leaves the app with no working write
+/// region (fenced, or a write region that is down) is refused unless
+/// `--force`; a fence may instead be bounded with `--for`, after which the
+/// previous state is put back.
+pub async fn state_set(config: &Config, id: &str, state: &str, reason: &str, safety: SetSafety) -> Result<(), String> {
     let spec = app(config, id)?;
     let client = ControlClient::new(config)?;
+    let bounded = safety.fenced_for.filter(|_| state == "fenced");
+    if safety.fenced_for.is_some() && bounded.is_none() {
+        return Err(format!("--for bounds a fence only; run `tandem state set {id} {state}` without it"));
+    }
+    if !safety.force
+        && bounded.is_none()
+        && let Some(why) = leaves_no_write_region(&client, config, spec, state).await?
+    {
+        let fix = match state {
+            "fenced" => format!(
+                "run `tandem state set {id} fenced --for 60` to fence it for at most 60 s (at most {MAX_FENCED_SECS}; the state before comes back after), \
+                 `tandem failover {id} --planned` to move its writes without losing any, or `tandem state set {id} fenced --force` to fence it until you set it back"
+            ),
+            _ => format!("start it first, or run `tandem state set {id} {state} --force` to set it anyway"),
+        };
+        return Err(format!("{why}; nothing was changed.\n{fix}"));
+    }
+    let previous = current_view(&client, id, [region(config, &spec.primary)?, region(config, &spec.secondary)?])
+        .await
+        .and_then(|v| v["State"].as_str().map(str::to_string));
+    let (made_in, view) = set_in_first_answering(&client, config, spec, id, state, reason).await?;
+    print_view(&view);
+    let (Some(bound), Some(previous)) = (bounded, previous) else {
+        return Ok(());
+    };
+    if previous == "fenced" {
+        return Ok(());
+    }
+    println!("{id} is fenced for at most {bound:?}; then it is {previous} again (Ctrl-C ends the fence now)");
+    tokio::select! {
+        _ = tokio::time::sleep(bound) => {}
+        _ = crate::dev::wait_for_signal() => {}
+    }
+    let restored = put_state(&client, made_in, id, &previous, &format!("end of a {bound:?} fence: {reason}"))
+        .await
+        .map_err(|e| format!("putting {previous} back failed ({e}); {id} is still fenced: run `tandem state set {id} {previous}`"))?;
+    print_view(&restored);
+    Ok(())
+}
+
+/// Sets the state through the app's primary, else its secondary.
+async fn set_in_first_answering<'c>(
+    client: &ControlClient,
+    config: &'c Config,
+    spec: &AppSpec,
+    id: &str,
+    state: &str,
+    reason: &str,
+) -> Result<(&'c RegionConfig, Value), String> {
     let mut last = String::new();
     for name in [&spec.primary, &spec.secondary] {
-        match put_state(&client, region(config, name)?, id, state, reason).await {
-            Ok(view) => {
-                print_view(&view);
-                return Ok(());
-            }
+        let r = region(config, name)?;
+        match put_state(client, r, id, state, reason).await {
+            Ok(view) => return Ok((r, view)),
             Err(e) => last = e,
         }
     }
@@ -255,14 +350,25 @@ pub async fn failover(config: &Config, id: &str, planned: bool, stay_fenced: boo
         return Ok(());
     }
     let seen = client.call(primary, Method::GET, "/_tandem/replication").await;
+    let exposure = client.call(secondary, Method::GET, "/_tandem/replication").await;
     let view = put_state(&client, secondary, id, "failover", "unplanned failover").await?;
     print_view(&view);
-    report_unshipped(&client, primary, secondary, seen).await;
+    report_unshipped(primary, secondary, seen, exposure);
     Ok(())
 }
 
-/// After an unplanned failover: what the primary may hold that the secondary lacks.
-async fn report_unshipped(client: &ControlClient, primary: &RegionConfig, secondary: &RegionConfig, seen: Result<Value, CallError>) {
+/// After an unplanned failover: what the primary had that the secondary has
+/// not received, as the secondary knows it from the primary's heartbeats,
+/// and, when the primary still answers, its own count of what waits.
+fn report_unshipped(primary: &RegionConfig, secondary: &RegionConfig, seen: Result<Value, CallError>, exposure: Result<Value, CallError>) {
+    match exposure.as_ref().map(|s| s["behind"].get(&primary.name)) {
+        Ok(Some(e)) => println!("{}", crate::exposure::line(&primary.name, &secondary.name, e)),
+        Ok(None) => println!(
+            "{} has had no heartbeat from {}: what it may be missing is not known",
+            secondary.name, primary.name
+        ),
+        Err(e) => println!("{}'s exposure to {} could not be read ({e})", secondary.name, primary.name),
+    }
     match seen {
         Ok(status) => {
             let peer = status["peers"]
@@ -274,22 +380,10 @@ async fn report_unshipped(client: &ControlClient, primary: &RegionConfig, second
                 primary.name, secondary.name
             );
         }
-        Err(e) => {
-            let last = client
-                .call(secondary, Method::GET, "/_tandem/replication")
-                .await
-                .ok()
-                .and_then(|s| s["applied_from"][&primary.name]["last_apply_ms"].as_u64());
-            let ago = last.map(|ms| format!("{:.1} s ago", tandem_store::now_ms().saturating_sub(ms) as f64 / 1000.0));
-            println!("{} is unreachable ({e}).", primary.name);
-            println!(
-                "possibly not replicated: what {} accepted after its last batch applied in {} ({}); it ships when {} returns",
-                primary.name,
-                secondary.name,
-                ago.unwrap_or_else(|| "never".into()),
-                primary.name
-            );
-        }
+        Err(e) => println!(
+            "{} is unreachable ({e}); what it accepted ships to {} when it returns",
+            primary.name, secondary.name
+        ),
     }
 }
 
@@ -335,7 +429,7 @@ pub async fn failback(config: &Config, id: &str, stay_fenced: bool, timeout: Dur
 /// creating, so a changed spec (say, `auto_failover`) takes effect. An app
 /// the regions enforce but the file no longer names is refused unless
 /// `--forget` names it: dropping it from the file must not silently unfence it.
-pub async fn apply(config: &Config, dry_run: bool, forget: &[String]) -> Result<(), String> {
+pub async fn apply(config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
     if config.apps.is_empty() && forget.is_empty() && dry_run {
         println!("no [[apps]] in the config: nothing to apply");
         return Ok(());
@@ -366,7 +460,7 @@ pub async fn apply(config: &Config, dry_run: bool, forget: &[String]) -> Result<
         println!("nothing to change: every region matches the config (app specs pushed)");
         return Ok(());
     }
-    println!("plan:");
+    println!("{label}:");
     print_steps(&plan.iter().map(|r| (r.region.clone(), r.steps.clone())).collect::<Vec<_>>());
     if dry_run {
         return Ok(());

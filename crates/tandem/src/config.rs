@@ -368,6 +368,35 @@ impl Config {
         }
     }
 
+    /// A deployment known from one of its regions (`--endpoint`): its regions
+    /// by name and client URL, its apps, and `file`'s keys when there is one.
+    pub fn remote(regions: Vec<(String, String)>, apps: Vec<AppSpec>, file: Option<&Config>) -> Self {
+        Config {
+            regions: regions
+                .into_iter()
+                .map(|(name, url)| RegionConfig {
+                    // The file's signing region for a region it also names.
+                    signing_region: file
+                        .and_then(|f| f.regions.iter().find(|r| r.name == name))
+                        .and_then(|r| r.signing_region.clone()),
+                    name,
+                    listen: SocketAddr::from(([0, 0, 0, 0], 0)),
+                    public_url: Some(url),
+                    replication_url: None,
+                    data_dir: PathBuf::new(),
+                })
+                .collect(),
+            access_keys: file.map(|f| f.access_keys.clone()).unwrap_or_default(),
+            bucket_domains: default_domains(),
+            replication: None,
+            apps,
+            server: ServerConfig::default(),
+            store: StoreConfig::default(),
+            sts: None,
+            roles: vec![],
+        }
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if self.regions.is_empty() {
             return Err(ConfigError::Invalid(
@@ -461,6 +490,7 @@ impl Config {
                     url: r.peer_url(),
                 })
                 .collect(),
+            region_urls: self.regions.iter().map(|r| (r.name.clone(), r.url())).collect(),
             apps: self.apps.clone(),
             store: tandem_store::StoreOptions {
                 min_free_bytes: self.store.min_free_bytes,

@@ -17,14 +17,32 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
                 for (_, r) in running {
                     r.shutdown().await;
                 }
-                return Err(format!("{e} (is another tandem dev running? try --port)"));
+                return Err(format!(
+                    "{e} (is another tandem dev running? stop it, or pass --port and --data-dir)"
+                ));
             }
         }
     }
-    if let Err(e) = crate::app_cmd::apply(&config, false, &[]).await {
+    // Written once both regions run, so a start that fails leaves the file alone.
+    let written = match crate::dev_config::write(&config, data_root) {
+        Ok(path) => path,
+        Err(e) => {
+            for (_, r) in running {
+                r.shutdown().await;
+            }
+            return Err(e);
+        }
+    };
+    println!("tandem dev: setting up the demo app `photos` ({} describes it):", written.display());
+    if let Err(e) = crate::app_cmd::apply(&config, false, &[], "demo setup plan").await {
         eprintln!("tandem dev: the demo app could not be set up: {e}");
     }
     println!("tandem dev: {} regions running (data in {})", running.len(), data_root.display());
+    let flag = match written == Path::new(crate::deployment::DEFAULT_CONFIG) {
+        true => String::new(),
+        false => format!(" --config {}", written.display()),
+    };
+    println!("the operator commands read {}: try `tandem status{flag}`", written.display());
     for (region, (url, _)) in config.regions.iter().zip(&running) {
         println!("  {:<10} {url}", region.name);
     }

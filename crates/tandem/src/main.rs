@@ -4,7 +4,12 @@
 mod app_cmd;
 mod config;
 mod control_client;
+mod deployment;
 mod dev;
+mod dev_config;
+mod exposure;
+mod history_cmd;
+mod output;
 mod replication_cmd;
 mod status_cmd;
 
@@ -15,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::deployment::ConfigArg;
 
 #[derive(Parser)]
 #[command(
@@ -49,14 +55,16 @@ enum Command {
         /// Where the regions keep their data.
         #[arg(long, default_value = ".tandem")]
         data_dir: PathBuf,
-        /// Port of the first region; the second uses the next one.
-        #[arg(long, default_value_t = 9000)]
+        /// Port of the first region (1 to 65534); the second uses the next one.
+        #[arg(long, default_value_t = 9000, value_parser = clap::value_parser!(u16).range(1..=65534))]
         port: u16,
     },
     /// Health of every region and replication lag and backlog per peer.
     Status {
         #[command(flatten)]
         target: ConfigArg,
+        #[arg(long, value_enum, default_value_t)]
+        output: output::Output,
     },
     /// Replication between regions: backlog, resync, diff.
     Replication {
@@ -124,6 +132,19 @@ enum StateCommand {
         #[command(flatten)]
         config: ConfigArg,
         app: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: output::Output,
+    },
+    /// Every state change of the app: who, from where, when, from which state to which, why, where applied.
+    History {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        /// The latest N changes.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        limit: u64,
+        #[arg(long, value_enum, default_value_t)]
+        output: output::Output,
     },
     /// Set the state (replicates to every region).
     Set {
@@ -134,27 +155,13 @@ enum StateCommand {
         state: String,
         #[arg(long, default_value = "set by tandem state set")]
         reason: String,
+        /// Set it even if it leaves the app with no working write region (fenced, or its write region down), with no bound.
+        #[arg(long)]
+        force: bool,
+        /// Fence for at most SECS seconds (1 to 300), then put the previous state back.
+        #[arg(long = "for", value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=app_cmd::MAX_FENCED_SECS), conflicts_with = "force")]
+        fenced_for: Option<u64>,
     },
-}
-
-/// Which deployment an operator command talks to.
-#[derive(clap::Args)]
-struct ConfigArg {
-    /// Path of tandem.toml; without it, ./tandem.toml, else the `tandem dev` layout.
-    #[arg(long, env = "TANDEM_CONFIG")]
-    config: Option<PathBuf>,
-}
-
-impl ConfigArg {
-    fn load(&self) -> Result<Config, String> {
-        match &self.config {
-            Some(path) => Config::load(path).map_err(|e| e.to_string()),
-            None if std::path::Path::new("tandem.toml").exists() => {
-                Config::load(std::path::Path::new("tandem.toml")).map_err(|e| e.to_string())
-            }
-            None => Ok(Config::dev(std::path::Path::new(".tandem"), 9000)),
-        }
-    }
 }
 
 /// A bucket or a table.
@@ -185,6 +192,8 @@ enum ReplicationCommand {
     Backlog {
         #[command(flatten)]
         config: ConfigArg,
+        #[arg(long, value_enum, default_value_t)]
+        output: output::Output,
     },
     /// Ship what existed before a rule or replica did, and wait until it is applied.
     Resync {
@@ -208,9 +217,12 @@ enum ReplicationCommand {
 fn init_logging() {
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    // Colours only on a terminal, and never with NO_COLOR set.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
 }
 
@@ -233,12 +245,21 @@ fn main() -> ExitCode {
                 data_dir,
             } => serve(config, region, listen, data_dir).await,
             Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
-            Command::Status { target } => status_cmd::status(&target.load()?).await,
+            Command::Status { target, output } => status_cmd::status(&target.load().await?, output).await,
             Command::Replication { command } => replication(command).await,
-            Command::Apply { config, dry_run, forget } => app_cmd::apply(&config.load()?, dry_run, &forget).await,
+            Command::Apply { config, dry_run, forget } => app_cmd::apply(&config.load().await?, dry_run, &forget, "plan").await,
             Command::State {
-                command: StateCommand::Get { config, app },
-            } => app_cmd::state_get(&config.load()?, &app).await,
+                command: StateCommand::Get { config, app, output },
+            } => app_cmd::state_get(&config.load().await?, &app, output).await,
+            Command::State {
+                command:
+                    StateCommand::History {
+                        config,
+                        app,
+                        limit,
+                        output,
+                    },
+            } => history_cmd::history(&config.load().await?, &app, limit as usize, output).await,
             Command::State {
                 command:
                     StateCommand::Set {
@@ -246,9 +267,17 @@ fn main() -> ExitCode {
                         app,
                         state,
                         reason,
+                        force,
+                        fenced_for,
                     },
             } => match tandem_control::AppState::parse(&state) {
-                Some(s) => app_cmd::state_set(&config.load()?, &app, s.as_str(), &reason).await,
+                Some(s) => {
+                    let safety = app_cmd::SetSafety {
+                        force,
+                        fenced_for: fenced_for.map(std::time::Duration::from_secs),
+                    };
+                    app_cmd::state_set(&config.load().await?, &app, s.as_str(), &reason, safety).await
+                }
                 None => Err(format!("unknown state {state:?}: use active, fenced or failover")),
             },
             Command::Failover {
@@ -257,14 +286,23 @@ fn main() -> ExitCode {
                 planned,
                 timeout,
                 stay_fenced,
-            } => app_cmd::failover(&config.load()?, &app, planned, stay_fenced, std::time::Duration::from_secs(timeout)).await,
-            Command::Destroy { config, app, delete_data } => app_cmd::destroy(&config.load()?, &app, delete_data).await,
+            } => {
+                app_cmd::failover(
+                    &config.load().await?,
+                    &app,
+                    planned,
+                    stay_fenced,
+                    std::time::Duration::from_secs(timeout),
+                )
+                .await
+            }
+            Command::Destroy { config, app, delete_data } => app_cmd::destroy(&config.load().await?, &app, delete_data).await,
             Command::Failback {
                 config,
                 app,
                 timeout,
                 stay_fenced,
-            } => app_cmd::failback(&config.load()?, &app, stay_fenced, std::time::Duration::from_secs(timeout)).await,
+            } => app_cmd::failback(&config.load().await?, &app, stay_fenced, std::time::Duration::from_secs(timeout)).await,
         }
     });
     match result {
@@ -278,9 +316,11 @@ fn main() -> ExitCode {
 
 async fn replication(command: ReplicationCommand) -> Result<(), String> {
     match command {
-        ReplicationCommand::Backlog { config } => replication_cmd::backlog(&config.load()?).await,
-        ReplicationCommand::Resync { config, target, no_wait } => replication_cmd::resync(&config.load()?, target.target(), !no_wait).await,
-        ReplicationCommand::Diff { config, target } => match replication_cmd::diff(&config.load()?, target.target()).await? {
+        ReplicationCommand::Backlog { config, output } => replication_cmd::backlog_as(&config.load().await?, output).await,
+        ReplicationCommand::Resync { config, target, no_wait } => {
+            replication_cmd::resync(&config.load().await?, target.target(), !no_wait).await
+        }
+        ReplicationCommand::Diff { config, target } => match replication_cmd::diff(&config.load().await?, target.target()).await? {
             true => Ok(()),
             false => Err("the regions differ".into()),
         },

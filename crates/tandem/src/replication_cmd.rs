@@ -163,12 +163,31 @@ async fn wait_for_drain(client: &ControlClient, regions: &[&RegionConfig]) -> Re
 }
 
 /// `tandem replication backlog`: per region, per peer, what waits and why.
+/// `tandem replication backlog [--output json]`.
+pub async fn backlog_as(config: &Config, output: crate::output::Output) -> Result<(), String> {
+    if !output.json() {
+        return backlog(config).await;
+    }
+    let client = ControlClient::new(config)?;
+    let mut regions = serde_json::Map::new();
+    for region in &config.regions {
+        let status = client.call(region, Method::GET, "/_tandem/replication").await;
+        regions.insert(
+            region.name.clone(),
+            status.unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+        );
+    }
+    crate::output::print_json(&serde_json::json!({ "regions": regions }));
+    Ok(())
+}
+
 pub async fn backlog(config: &Config) -> Result<(), String> {
     let client = ControlClient::new(config)?;
     println!(
         "{:<12} {:<12} {:>10} {:>12} {:>9} {:<12} RESOURCES",
         "REGION", "PEER", "CHANGES", "BYTES", "LAG(s)", "STATE"
     );
+    let mut statuses = Vec::new();
     for region in &config.regions {
         let status = match client.call(region, Method::GET, "/_tandem/replication").await {
             Ok(s) => s,
@@ -177,6 +196,7 @@ pub async fn backlog(config: &Config) -> Result<(), String> {
                 continue;
             }
         };
+        statuses.push((region.name.clone(), status.clone()));
         for peer in status.get("peers").and_then(Value::as_array).into_iter().flatten() {
             let b = &peer["backlog"];
             let resources: Vec<String> = b["by_resource"]
@@ -205,6 +225,7 @@ pub async fn backlog(config: &Config) -> Result<(), String> {
             print_rejected(&peer["shipper"]);
         }
     }
+    crate::exposure::print_table(&statuses);
     Ok(())
 }
 

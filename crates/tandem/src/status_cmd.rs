@@ -5,13 +5,19 @@
 
 use http::Method;
 
+use serde_json::{Value, json};
+
 use crate::config::Config;
 use crate::control_client::{CallError, ControlClient};
+use crate::output::{Output, print_json};
 
 /// Prints the status; fails (exit code 1) when a region is down, unhealthy,
 /// or refuses the credentials, so scripts and monitors can rely on it.
-pub async fn status(config: &Config) -> Result<(), String> {
+pub async fn status(config: &Config, output: Output) -> Result<(), String> {
     let client = ControlClient::new(config)?;
+    if output.json() {
+        return status_json(config, &client).await;
+    }
     println!(
         "{:<12} {:<28} {:<10} {:>10}  {:>9} {:>13}",
         "REGION", "URL", "HEALTH", "LAST SEQ", "HLC LEAD", "CLOCK REFUSED"
@@ -58,6 +64,53 @@ pub async fn status(config: &Config) -> Result<(), String> {
     crate::app_cmd::print_apps(config, &client).await;
     println!();
     crate::replication_cmd::backlog(config).await?;
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(problems.join("; ")),
+    }
+}
+
+/// The problem a region's answers show, if any.
+fn problem(region: &str, health: &Result<Value, CallError>, replication: &Result<Value, CallError>) -> Option<String> {
+    match (health, replication) {
+        (Err(e), _) => Some(format!("{region} is down: {e}")),
+        (Ok(h), _) if h["status"] != "ok" => Some(format!("{region} is {}", h["status"])),
+        (
+            _,
+            Err(CallError::Refused {
+                status: 401 | 403, code, ..
+            }),
+        ) => Some(format!(
+            "{region} refuses the credentials ({code}): check the access key in the config"
+        )),
+        _ => None,
+    }
+}
+
+/// `tandem status --output json`: every region's health, replication status
+/// (backlog, links, how far behind each origin) and app states, and the
+/// problems that make the command fail.
+async fn status_json(config: &Config, client: &ControlClient) -> Result<(), String> {
+    let (mut regions, mut problems) = (Vec::new(), Vec::new());
+    for region in &config.regions {
+        let health = client.health(region).await;
+        let replication = client.call(region, Method::GET, "/_tandem/replication").await;
+        problems.extend(problem(&region.name, &health, &replication));
+        let mut apps = serde_json::Map::new();
+        for spec in &config.apps {
+            let view = client.call(region, Method::GET, &format!("/_tandem/apps/{}/state", spec.id)).await;
+            apps.insert(spec.id.clone(), view.unwrap_or_else(|e| json!({ "error": e.to_string() })));
+        }
+        let answer = |r: Result<Value, CallError>| r.unwrap_or_else(|e| json!({ "error": e.to_string() }));
+        regions.push(json!({
+            "name": region.name,
+            "url": region.url(),
+            "health": answer(health),
+            "replication": answer(replication),
+            "apps": apps,
+        }));
+    }
+    print_json(&json!({ "ok": problems.is_empty(), "problems": problems, "regions": regions }));
     match problems.is_empty() {
         true => Ok(()),
         false => Err(problems.join("; ")),

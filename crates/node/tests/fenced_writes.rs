@@ -80,6 +80,16 @@ fn s3_call(op: S3Op, upload: &str) -> Option<Call> {
         S3Op::PutBucketAcl => with(call(M::PUT, format!("/{BUCKET}?acl"), ""), "x-amz-acl", "public-read"),
         S3Op::PutBucketReplication => call(M::PUT, format!("/{BUCKET}?replication"), replication.to_vec()),
         S3Op::DeleteBucketReplication => call(M::DELETE, format!("/{BUCKET}?replication"), ""),
+        S3Op::PutPublicAccessBlock => {
+            let pab = br#"<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>"#;
+            with(call(M::PUT, format!("/{BUCKET}?publicAccessBlock"), pab.to_vec()), "content-md5", md5_b64(pab))
+        }
+        S3Op::DeletePublicAccessBlock => call(M::DELETE, format!("/{BUCKET}?publicAccessBlock"), ""),
+        S3Op::PutBucketOwnershipControls => {
+            let oc = br#"<OwnershipControls><Rule><ObjectOwnership>BucketOwnerPreferred</ObjectOwnership></Rule></OwnershipControls>"#;
+            with(call(M::PUT, format!("/{BUCKET}?ownershipControls"), oc.to_vec()), "content-md5", md5_b64(oc))
+        }
+        S3Op::DeleteBucketOwnershipControls => call(M::DELETE, format!("/{BUCKET}?ownershipControls"), ""),
         S3Op::PutObjectAcl => with(call(M::PUT, format!("{obj}?acl"), ""), "x-amz-acl", "public-read"),
         S3Op::PutObjectTagging => call(M::PUT, format!("{obj}?tagging"), tagging.to_vec()),
         S3Op::DeleteObjectTagging => call(M::DELETE, format!("{obj}?tagging"), ""),
@@ -121,6 +131,13 @@ fn s3_call(op: S3Op, upload: &str) -> Option<Call> {
         | S3Op::GetObjectAcl
         | S3Op::GetObjectTagging
         | S3Op::ListParts
+        | S3Op::GetObjectAttributes
+        | S3Op::GetPublicAccessBlock
+        | S3Op::GetBucketPolicyStatus
+        | S3Op::GetBucketOwnershipControls
+        // A form upload is a PutObject in the store (gated there); this test
+        // sends header-signed requests, which a form cannot carry.
+        | S3Op::PostObject
         | S3Op::Unknown => return None,
     })
 }

@@ -393,10 +393,10 @@ def test_concurrent_overwrites_and_reads_never_see_torn_objects(node, bucket):
 
 
 def test_a_put_after_a_zero_byte_put_on_the_same_connection_is_answered(node, bucket):
-    """boto3 sends `Expect: 100-continue` with a zero-byte PutObject; the node answers at once
-    (no body, so no 100 Continue), and botocore would then misread the next answer on that
-    connection and hang until its read timeout. The node closes such connections after the
-    answer, so the next PUT gets a fresh one and its answer in time."""
+    """boto3 sends `Expect: 100-continue` with a zero-byte PutObject; hyper sends no 100
+    Continue for an empty body, and botocore would then misread the next answer on that
+    connection and hang until its read timeout. The node writes the 100 Continue itself
+    (as S3 does), so every PUT on the connection gets its answer in time."""
     s3 = node.client(read_timeout=5)
     for i, size in enumerate([0, 443, 0, 0, 70_000, 0, 10]):
         t = time.monotonic()

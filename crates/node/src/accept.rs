@@ -206,12 +206,15 @@ fn spawn_connection(
     let handler = node.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let request = activity.begin();
+        if crate::expect::owes_continue(&req) {
+            activity.owe_continue();
+        }
         let node = handler.clone();
         async move {
             let mut req = req.map(|body| ProgressBody::new(body, progress));
             req.extensions_mut().insert(tandem_iam::SourceAddr(peer.ip()));
             req.extensions_mut().insert(RemoteAddr(peer));
-            let resp = node.serve(req).await;
+            let resp = node.handle(req).await;
             Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
         }
     });

@@ -119,6 +119,7 @@ impl Node {
                         policy: None,
                         cors: None,
                         replication: None,
+                        access: Default::default(),
                         hlc: 0,
                     })
                     .await?;

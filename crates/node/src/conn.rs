@@ -22,7 +22,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -90,7 +90,13 @@ struct ActivityInner {
     /// deadline then): woken when the request ends, so the idle deadline
     /// starts even if hyper does not read again on its own.
     reader: AtomicWaker,
+    /// A `100 Continue` hyper will not send (see [`crate::expect`]) is owed
+    /// ahead of the next response bytes.
+    continue_owed: AtomicBool,
 }
+
+/// The interim answer owed to a bodyless `Expect: 100-continue` request.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 impl Activity {
     /// The activity of a connection accepted now.
@@ -101,7 +107,13 @@ impl Activity {
             started: AtomicU64::new(0),
             quiet_since: AtomicU64::new(0),
             reader: AtomicWaker::new(),
+            continue_owed: AtomicBool::new(false),
         }))
+    }
+
+    /// Makes the socket write `100 Continue` before the next response.
+    pub fn owe_continue(&self) {
+        self.0.continue_owed.store(true, Ordering::SeqCst);
     }
 
     fn epoch(&self) -> Instant {
@@ -153,6 +165,8 @@ pub struct GuardedIo<T> {
     read_timer: Pin<Box<Sleep>>,
     write_timer: Pin<Box<Sleep>>,
     write_stalled_since: Option<Instant>,
+    /// Bytes of an owed `100 Continue` already written (while one is being written).
+    continue_sent: Option<usize>,
 }
 
 impl<T> GuardedIo<T> {
@@ -167,6 +181,7 @@ impl<T> GuardedIo<T> {
             read_timer: Box::pin(tokio::time::sleep_until(now)),
             write_timer: Box::pin(tokio::time::sleep_until(now)),
             write_stalled_since: None,
+            continue_sent: None,
         }
     }
 
@@ -252,15 +267,44 @@ impl<T: AsyncWrite + Unpin> GuardedIo<T> {
     }
 }
 
+impl<T: AsyncWrite + Unpin> GuardedIo<T> {
+    /// Writes an owed `100 Continue` first; ready once none is (left) owed.
+    fn poll_continue(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.continue_sent.is_none() && self.activity.0.continue_owed.swap(false, Ordering::SeqCst) {
+            self.continue_sent = Some(0);
+        }
+        while let Some(sent) = self.continue_sent {
+            if sent == CONTINUE.len() {
+                self.continue_sent = None;
+                break;
+            }
+            let result = Pin::new(&mut self.io).poll_write(cx, &CONTINUE[sent..]);
+            match self.stalled(cx, result) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => self.continue_sent = Some(sent + n),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Err(e) = std::task::ready!(this.poll_continue(cx)) {
+            return Poll::Ready(Err(e));
+        }
         let result = Pin::new(&mut this.io).poll_write(cx, data);
         this.stalled(cx, result)
     }
 
     fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Err(e) = std::task::ready!(this.poll_continue(cx)) {
+            return Poll::Ready(Err(e));
+        }
         let result = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
         this.stalled(cx, result)
     }
@@ -412,5 +456,23 @@ mod tests {
         let e = io.write_all(&[0; 1024]).await.unwrap_err();
         assert_eq!(kind_of(&e), Some(Expired::Write));
         assert_eq!(start.elapsed(), Duration::from_secs(3));
+    }
+
+    #[tokio::test]
+    async fn an_owed_continue_is_written_once_ahead_of_the_response_even_through_a_small_pipe() {
+        let (mut client, server) = duplex(7);
+        let activity = Activity::new();
+        let _request = activity.begin();
+        activity.owe_continue();
+        let mut io = GuardedIo::new(server, activity, timeouts());
+        let writer = tokio::spawn(async move {
+            io.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+            io.write_all(b"next").await.unwrap();
+            io.flush().await.unwrap();
+        });
+        let mut got = vec![0u8; CONTINUE.len() + 19 + 4];
+        client.read_exact(&mut got).await.unwrap();
+        writer.await.unwrap();
+        assert_eq!(got, [CONTINUE, b"HTTP/1.1 200 OK\r\n\r\n".as_slice(), b"next"].concat());
     }
 }

@@ -1,18 +1,18 @@
-//! Closes the connection after answering a request that asked for `Expect:
-//! 100-continue` but has no body.
+//! `100 Continue` for a request that asks for it but has no body.
 //!
 //! hyper, as RFC 9110 allows, sends no `100 Continue` when the framing says
 //! there is no content, and answers with the final status at once. botocore
-//! (boto3, the aws CLI) then keeps the final status it read while waiting for
-//! `100 Continue` as the status of every later response on that connection:
-//! the next request that also expects `100 Continue` (any PutObject with a
-//! body) has its answer misparsed and hangs until the client's read timeout.
-//! Closing the connection after such an answer makes the client start the
-//! next request on a fresh connection; the cost is one reconnect after a
-//! zero-byte upload.
+//! (boto3, the aws CLI) sends `Expect: 100-continue` with zero-byte uploads
+//! too, and then keeps the final status it read while waiting for `100
+//! Continue` as the status of every later response on that connection: the
+//! next request that also expects `100 Continue` has its answer misparsed
+//! and hangs until the client's read timeout. S3 answers `100 Continue` to
+//! every request that asks, so the node does too: on HTTP/1.1 the connection
+//! is told to write the interim answer ahead of the final one
+//! ([`crate::conn::Activity::owe_continue`]), and the connection stays open.
+//! Requests with a body get theirs from hyper when the body is first read.
 
-use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::{Request, Response};
+use hyper::header::{self, HeaderMap};
 
 /// True for a request that expects `100 Continue` and has no content.
 pub fn bodyless_expect(headers: &HeaderMap) -> bool {
@@ -27,22 +27,15 @@ pub fn bodyless_expect(headers: &HeaderMap) -> bool {
     expects && empty
 }
 
-impl crate::Node {
-    /// Serves one request ([`crate::Node::handle`]), closing the connection
-    /// after the answer to a bodyless `Expect: 100-continue` request.
-    pub async fn serve(&self, req: Request<crate::ReqBody>) -> Response<s3s::Body> {
-        let close = bodyless_expect(req.headers());
-        let mut resp = self.handle(req).await;
-        if close {
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        resp
-    }
+/// Whether the connection must write `100 Continue` itself for this request.
+pub fn owes_continue<B>(req: &hyper::Request<B>) -> bool {
+    req.version() == hyper::Version::HTTP_11 && bodyless_expect(req.headers())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hyper::header::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         pairs
@@ -52,7 +45,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_bodyless_expect_request_closes() {
+    fn only_a_bodyless_expect_request_is_owed_a_continue() {
         assert!(bodyless_expect(&headers(&[("expect", "100-continue"), ("content-length", "0")])));
         assert!(bodyless_expect(&headers(&[("expect", "100-Continue")])));
         assert!(!bodyless_expect(&headers(&[("expect", "100-continue"), ("content-length", "443")])));

@@ -124,6 +124,15 @@ impl Node {
                 .observe("dynamodb", op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
             return resp;
         }
+        let ids = crate::request_id::RequestIds::new();
+        let mut resp = self.s3_request(req, start, control).await;
+        ids.stamp(&mut resp);
+        resp
+    }
+
+    /// Serves an S3 (or control API) request: CORS preflight, the pre-s3s
+    /// checks, s3s, then CORS response headers and metrics.
+    async fn s3_request(&self, req: Request<ReqBody>, start: Instant, control: ControlOp) -> Response<Body> {
         let bucket = self.bucket_of(&req);
 
         if req.method() == Method::OPTIONS {
@@ -142,6 +151,7 @@ impl Node {
             Ok(req) => req,
             Err(refusal) => return self.refused(api, &refusal, start),
         };
+        let form = req.extensions().get::<tandem_s3::post_form::PostForm>().cloned();
         let slot = OpSlot::default();
         req.extensions_mut().insert(slot.clone());
         let mut resp = match self.inner.s3.call(req).await {
@@ -157,6 +167,20 @@ impl Node {
             && let Some(fault) = faults.get()
         {
             return self.refused(api, &crate::documents::refusal(fault), start);
+        }
+        if let Some(form) = &form {
+            if resp.status() == StatusCode::BAD_REQUEST
+                && let Some(refusal) = resp.body().bytes().and_then(|b| tandem_s3::post_form::policy_refusal(&b))
+            {
+                return self.refused(api, &refusal, start);
+            }
+            let status = resp.status().as_u16();
+            if let Some(body) = form.finish_answer(status, resp.headers_mut()) {
+                resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+                resp.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+                *resp.body_mut() = Body::from(body);
+            }
         }
         // s3s 0.14 always answers HeadObject with 200; a ranged HEAD is 206 in S3.
         if method == "HEAD" && resp.status() == StatusCode::OK && resp.headers().contains_key(header::CONTENT_RANGE) {
@@ -195,13 +219,22 @@ impl Node {
         tandem_s3::xml_text::check_request(req.uri(), req.headers())?;
         let now = time::OffsetDateTime::now_utc();
         tandem_s3::auth_checks::check(req.method(), req.uri(), req.headers(), now, &self.inner.signing_region)?;
+        tandem_s3::presign_checks::check(req.uri())?;
         crate::read_headers::ignore_malformed(&mut req, &self.inner.principals);
-        Ok(match crate::documents::is_document(req.method(), req.uri()) {
-            true => req.map(|b| {
+        let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let vhost = self.inner.domains.bucket_of(host).is_some();
+        crate::sigv2_path::add_bucket_slash(&mut req, vhost);
+        let form = tandem_s3::post_form::PostForm::for_request(req.method(), req.headers());
+        if let Some(form) = &form {
+            req.extensions_mut().insert(form.clone());
+        }
+        Ok(match (crate::documents::is_document(req.method(), req.uri()), form) {
+            (true, _) => req.map(|b| {
                 let faults = b.faults();
                 Body::http_body(crate::documents::CheckedDocument::new(b, faults))
             }),
-            false => req.map(Body::http_body),
+            (false, Some(form)) => req.map(|b| Body::http_body(crate::post_body::ObservedForm::new(b, form))),
+            (false, None) => req.map(Body::http_body),
         })
     }
 

@@ -20,8 +20,11 @@ pub mod host;
 pub mod http;
 pub mod limits;
 pub mod metrics;
+mod post_body;
 pub mod progress;
 mod read_headers;
+mod request_id;
+mod sigv2_path;
 pub mod sts;
 mod xml_out;
 

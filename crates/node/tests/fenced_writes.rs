@@ -80,6 +80,36 @@ fn s3_call(op: S3Op, upload: &str) -> Option<Call> {
         S3Op::PutBucketAcl => with(call(M::PUT, format!("/{BUCKET}?acl"), ""), "x-amz-acl", "public-read"),
         S3Op::PutBucketReplication => call(M::PUT, format!("/{BUCKET}?replication"), replication.to_vec()),
         S3Op::DeleteBucketReplication => call(M::DELETE, format!("/{BUCKET}?replication"), ""),
+        S3Op::PutPublicAccessBlock => {
+            let pab = br#"<PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls></PublicAccessBlockConfiguration>"#;
+            with(
+                call(M::PUT, format!("/{BUCKET}?publicAccessBlock"), pab.to_vec()),
+                "content-md5",
+                md5_b64(pab),
+            )
+        }
+        S3Op::DeletePublicAccessBlock => call(M::DELETE, format!("/{BUCKET}?publicAccessBlock"), ""),
+        S3Op::PutBucketOwnershipControls => {
+            let oc = br#"<OwnershipControls><Rule><ObjectOwnership>BucketOwnerPreferred</ObjectOwnership></Rule></OwnershipControls>"#;
+            with(
+                call(M::PUT, format!("/{BUCKET}?ownershipControls"), oc.to_vec()),
+                "content-md5",
+                md5_b64(oc),
+            )
+        }
+        S3Op::DeleteBucketOwnershipControls => call(M::DELETE, format!("/{BUCKET}?ownershipControls"), ""),
+        // A browser form upload (unsigned: the form carries no signature) into
+        // a bucket whose ACL lets anyone write.
+        S3Op::PostObject => with(
+            call(
+                M::POST,
+                format!("/{SPARE}"),
+                "--B\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nposted\r\n\
+                 --B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f\"\r\n\r\ndata\r\n--B--\r\n",
+            ),
+            "content-type",
+            "multipart/form-data; boundary=B",
+        ),
         S3Op::PutObjectAcl => with(call(M::PUT, format!("{obj}?acl"), ""), "x-amz-acl", "public-read"),
         S3Op::PutObjectTagging => call(M::PUT, format!("{obj}?tagging"), tagging.to_vec()),
         S3Op::DeleteObjectTagging => call(M::DELETE, format!("{obj}?tagging"), ""),
@@ -121,6 +151,10 @@ fn s3_call(op: S3Op, upload: &str) -> Option<Call> {
         | S3Op::GetObjectAcl
         | S3Op::GetObjectTagging
         | S3Op::ListParts
+        | S3Op::GetObjectAttributes
+        | S3Op::GetPublicAccessBlock
+        | S3Op::GetBucketPolicyStatus
+        | S3Op::GetBucketOwnershipControls
         | S3Op::Unknown => return None,
     })
 }
@@ -279,6 +313,8 @@ async fn seed(addr: SocketAddr) -> String {
             "<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
         ),
         call(M::PUT, format!("/{BUCKET}/existing"), "old body"),
+        // Lets an (unsigned) form upload reach the write gate.
+        with(call(M::PUT, format!("/{SPARE}?acl"), ""), "x-amz-acl", "public-read-write"),
     ] {
         let (status, body) = send(addr, c, "s3").await;
         assert_eq!(status, 200, "seeding: {body}");

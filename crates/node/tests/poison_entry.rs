@@ -89,6 +89,7 @@ fn bucket(name: &str, region: &str) -> BucketRecord {
         policy: None,
         cors: None,
         replication: None,
+        access: Default::default(),
         hlc: 0,
     }
 }

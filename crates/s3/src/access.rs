@@ -131,6 +131,7 @@ pub fn authorize(
         (Some(doc), false) => policies.get(&bucket.name, doc).map_or(Verdict::Silent, |p| p.evaluate(&req)),
         _ => Verdict::Silent,
     };
+    let verdict = crate::public_access::restrict_public_policy(bucket, caller.is_some(), verdict);
     let object_owner = principal.is_some() && object.is_some_and(|o| Some(o.owner.as_str()) == principal);
     let api_rules = || owner || object_owner || acl_grants(ask.op, principal, bucket, object);
     verdict_to_result(tandem_iam::decide(caller, &req, verdict, api_rules), ask.op, &resource)
@@ -153,14 +154,17 @@ fn authorize_without_bucket(ask: &Ask, resource: &str) -> S3Result<()> {
 }
 
 fn acl_grants(op: S3Op, principal: Option<&str>, bucket: &BucketRecord, object: Option<&ObjectVersion>) -> bool {
-    let on_object = |permission| object.is_some_and(|o| grants_permit(&o.grants, principal, permission));
+    // Block Public Access and Object Ownership decide which grants count.
+    let object_grants = object.map(|o| crate::public_access::counted_grants(bucket, &o.grants));
+    let bucket_grants = crate::public_access::counted_grants(bucket, &bucket.grants);
+    let on_object = |permission| object_grants.as_deref().is_some_and(|g| grants_permit(g, principal, permission));
     match op.gate() {
         AclGate::AnySigned => principal.is_some(),
         AclGate::OwnerOnly => false,
-        AclGate::BucketRead => grants_permit(&bucket.grants, principal, acl::READ),
-        AclGate::BucketWrite => grants_permit(&bucket.grants, principal, acl::WRITE),
-        AclGate::BucketReadAcp => grants_permit(&bucket.grants, principal, acl::READ_ACP),
-        AclGate::BucketWriteAcp => grants_permit(&bucket.grants, principal, acl::WRITE_ACP),
+        AclGate::BucketRead => grants_permit(&bucket_grants, principal, acl::READ),
+        AclGate::BucketWrite => grants_permit(&bucket_grants, principal, acl::WRITE),
+        AclGate::BucketReadAcp => grants_permit(&bucket_grants, principal, acl::READ_ACP),
+        AclGate::BucketWriteAcp => grants_permit(&bucket_grants, principal, acl::WRITE_ACP),
         AclGate::ObjectRead => on_object(acl::READ),
         AclGate::ObjectReadAcp => on_object(acl::READ_ACP),
         AclGate::ObjectWriteAcp => on_object(acl::WRITE_ACP),
@@ -214,6 +218,10 @@ impl AccessControl {
 
 #[async_trait::async_trait]
 impl S3Access for AccessControl {
+    async fn post_object(&self, req: &mut s3s::S3Request<s3s::dto::PostObjectInput>) -> S3Result<()> {
+        crate::post_form::prepare(self, req)
+    }
+
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let op = S3Op::from_name(cx.s3_op().name());
         if let Some(slot) = cx.extensions_mut().get::<OpSlot>() {
@@ -245,9 +253,12 @@ impl S3Access for AccessControl {
             S3Path::Bucket { bucket } => (bucket.to_string(), None),
             S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
+        crate::public_access::check_expected_owner(&self.store, cx.headers(), &bucket)?;
         match op {
             // Each key is authorized as DeleteObject by the operation itself.
             S3Op::DeleteObjects => Ok(()),
+            // Authorized in `post_object` above, once the form's key is known.
+            S3Op::PostObject => Ok(()),
             _ if op.gate() == AclGate::AnySigned => authorize_without_bucket(&ask, &arn(&bucket, key.as_deref())),
             _ => self.authorize_at(&ask, &bucket, key.as_deref(), version_param(cx.uri().query()).as_deref()),
         }

@@ -48,13 +48,34 @@ pub fn from_grant_headers(headers: &[(&str, Option<&String>)]) -> S3Result<Vec<G
             let who = who.trim().trim_matches('"');
             let grantee = match kind.trim() {
                 "uri" => group(who)?,
-                "id" | "emailAddress" => Grantee::User(who.to_string()),
+                "id" => Grantee::User(who.to_string()),
+                "emailAddress" => return Err(unresolvable_email()),
                 other => return Err(s3_error!(InvalidArgument, "Unknown grantee type: {other}")),
             };
             out.push(grant(grantee, permission));
         }
     }
     Ok(out)
+}
+
+/// tandem knows no e-mail addresses, so a grant to one never resolves.
+fn unresolvable_email() -> s3s::S3Error {
+    s3_error!(
+        UnresolvableGrantByEmailAddress,
+        "The e-mail address you provided does not match any account on record."
+    )
+}
+
+/// Refuses a grant to a canonical user id no access key acts as, as S3 does.
+pub fn check_grantees(grants: &[Grant], known: impl Fn(&str) -> bool) -> S3Result<()> {
+    for g in grants {
+        if let Grantee::User(id) = &g.grantee
+            && !known(id)
+        {
+            return Err(s3_error!(InvalidArgument, "Invalid id"));
+        }
+    }
+    Ok(())
 }
 
 fn group(uri: &str) -> S3Result<Grantee> {
@@ -79,7 +100,8 @@ pub fn from_policy(policy: &dto::AccessControlPolicy) -> S3Result<Vec<Grant>> {
             .ok_or_else(|| s3_error!(MalformedACLError, "A grant is missing its Grantee"))?;
         let who = match (&grantee.uri, &grantee.id, &grantee.email_address) {
             (Some(uri), _, _) => group(uri)?,
-            (None, Some(id), _) | (None, None, Some(id)) => Grantee::User(id.clone()),
+            (None, Some(id), _) => Grantee::User(id.clone()),
+            (None, None, Some(_)) => return Err(unresolvable_email()),
             _ => return Err(s3_error!(MalformedACLError, "A grantee needs an ID or a URI")),
         };
         out.push(grant(who, permission.as_str()));

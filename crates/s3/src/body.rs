@@ -78,7 +78,9 @@ impl ChecksumClaim {
 macro_rules! with_checksums {
     ($ty:ident { $($field:ident: $value:expr),* $(,)? }, $sums:expr) => {{
         let sums: s3s::dto::Checksum = $sums;
-        $ty {
+        // Some outputs have no members beyond these (CopyPartResult).
+        #[allow(clippy::needless_update)]
+        let out = $ty {
             $($field: $value,)*
             checksum_crc32: sums.checksum_crc32,
             checksum_crc32c: sums.checksum_crc32c,
@@ -86,7 +88,8 @@ macro_rules! with_checksums {
             checksum_sha256: sums.checksum_sha256,
             checksum_crc64nvme: sums.checksum_crc64nvme,
             ..Default::default()
-        }
+        };
+        out
     }};
 }
 pub(crate) use with_checksums;

@@ -10,10 +10,15 @@ use crate::acl;
 use crate::bucket_config::grant_headers;
 use crate::convert::timestamp;
 use crate::error::{OrS3, s3_err};
+use crate::list::{decode_token, encode_token};
+
+/// Largest `max-buckets` S3 accepts.
+const MAX_BUCKETS_PAGE: i32 = 10_000;
 
 impl S3Api {
     pub(crate) async fn op_create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
         let owner = self.principal(&req)?;
+        let legacy_region = req.region.as_ref().is_none_or(|r| r.as_str() == "us-east-1");
         let input = req.input;
         let mut grants = match &input.acl {
             Some(canned) => acl::canned(canned.as_str(), &owner)?,
@@ -30,18 +35,31 @@ impl S3Api {
             policy: None,
             cors: None,
             replication: None,
+            access: Default::default(),
             hlc: 0,
         };
         match self.store.create_client_bucket(record).await {
             Ok(_) => Ok(S3Response::new(CreateBucketOutput {
                 location: Some(format!("/{}", input.bucket)),
             })),
+            // S3's legacy rule in us-east-1: re-creating a bucket you own
+            // there answers 200. Elsewhere (or a bucket of another region) it is 409.
+            Err(StoreError::BucketExists { owner: existing }) if existing == owner && legacy_region && self.local_bucket(&input.bucket) => {
+                Ok(S3Response::new(CreateBucketOutput {
+                    location: Some(format!("/{}", input.bucket)),
+                }))
+            }
             Err(StoreError::BucketExists { owner: existing }) if existing == owner => Err(s3_error!(
                 BucketAlreadyOwnedByYou,
                 "Your previous request to create the named bucket succeeded and you already own it."
             )),
             Err(e) => Err(s3_err(e)),
         }
+    }
+
+    /// Whether the bucket was created in this region (not a peer's name claim).
+    fn local_bucket(&self, name: &str) -> bool {
+        self.bucket(name).is_ok_and(|b| b.region == self.store.region())
     }
 
     pub(crate) async fn op_head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
@@ -59,26 +77,43 @@ impl S3Api {
 
     pub(crate) async fn op_list_buckets(&self, req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
         let principal = self.principal(&req)?;
-        let prefix = req.input.prefix.clone().unwrap_or_default();
-        let buckets = self
+        let i = req.input;
+        let max = match i.max_buckets {
+            None => usize::MAX,
+            Some(n) if (1..=MAX_BUCKETS_PAGE).contains(&n) => n as usize,
+            Some(_) => return Err(s3_error!(InvalidArgument, "MaxBuckets must be between 1 and 10000")),
+        };
+        let after = i.continuation_token.as_deref().map(decode_token).transpose()?.unwrap_or_default();
+        let prefix = i.prefix.clone().unwrap_or_default();
+        let mut rest = self
             .store
             .read()
             .or_s3()?
             .buckets()
             .or_s3()?
             .into_iter()
-            .filter(|b| b.owner == principal && b.name.starts_with(&prefix))
+            .filter(|b| b.owner == principal && b.name.starts_with(&prefix) && b.name > after)
+            .filter(|b| i.bucket_region.as_ref().is_none_or(|r| *r == b.region))
+            .peekable();
+        let page: Vec<Bucket> = rest
+            .by_ref()
+            .take(max)
             .map(|b| Bucket {
                 name: Some(b.name),
                 creation_date: Some(timestamp(b.created_ms)),
                 bucket_region: Some(b.region),
             })
             .collect();
+        let next = rest
+            .peek()
+            .is_some()
+            .then(|| page.last().and_then(|b| b.name.as_deref()).map(encode_token))
+            .flatten();
         Ok(S3Response::new(ListBucketsOutput {
-            buckets: Some(buckets),
+            buckets: Some(page),
             owner: Some(acl::owner_dto(&principal)),
-            prefix: req.input.prefix,
-            continuation_token: None,
+            prefix: i.prefix,
+            continuation_token: next,
         }))
     }
 

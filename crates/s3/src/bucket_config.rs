@@ -28,11 +28,9 @@ impl S3Api {
         }
         self.store
             .update_client_bucket(&req.input.bucket, move |b| {
-                // A bucket that never had versioning and is "suspended" stays unversioned.
-                b.versioning = match (b.versioning, target) {
-                    (Versioning::Unversioned, Versioning::Suspended) => Versioning::Unversioned,
-                    (_, t) => t,
-                };
+                // As S3: suspending a never-versioned bucket stores `Suspended`
+                // (its writes are null versions either way).
+                b.versioning = target;
                 Ok(())
             })
             .await
@@ -57,6 +55,7 @@ impl S3Api {
         let bucket = req.input.bucket;
         let doc = req.input.policy;
         crate::policy::parse(&doc, &bucket).map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::MalformedPolicy, why))?;
+        crate::public_access::check_new_policy(&self.bucket(&bucket)?, &doc)?;
         self.store
             .update_client_bucket(&bucket, move |b| {
                 b.policy = Some(doc);
@@ -96,7 +95,8 @@ impl S3Api {
             i.acl.as_ref().map(|a| a.as_str()),
             i.access_control_policy.as_ref(),
             &grant_headers!(i),
-            &record.owner,
+            &record,
+            &self.principals,
         )?;
         self.store
             .update_client_bucket(&record.name, move |b| {
@@ -135,12 +135,29 @@ pub(crate) fn new_grants(
     canned: Option<&str>,
     body: Option<&AccessControlPolicy>,
     headers: &[(&str, Option<&String>)],
+    bucket: &tandem_store::BucketRecord,
+    principals: &crate::Principals,
+) -> S3Result<Vec<tandem_store::Grant>> {
+    let grants = requested_grants(canned, body, headers, &bucket.owner)?;
+    acl::check_grantees(&grants, |id| id == bucket.owner || principals.knows(id))?;
+    crate::public_access::check_new_acl(bucket, canned, &grants)?;
+    Ok(grants)
+}
+
+fn requested_grants(
+    canned: Option<&str>,
+    body: Option<&AccessControlPolicy>,
+    headers: &[(&str, Option<&String>)],
     owner: &str,
 ) -> S3Result<Vec<tandem_store::Grant>> {
     let has_headers = headers.iter().any(|(_, v)| v.is_some());
     match (canned, body, has_headers) {
         (Some(c), None, false) => acl::canned(c, owner),
-        (None, Some(p), false) => acl::from_policy(p),
+        // The owner's own full control is implicit; an ACL listing only it is empty.
+        (None, Some(p), false) => Ok(acl::from_policy(p)?
+            .into_iter()
+            .filter(|g| !(g.grantee == tandem_store::Grantee::User(owner.to_string()) && g.permission == acl::FULL_CONTROL))
+            .collect()),
         (None, None, true) => acl::from_grant_headers(headers),
         (None, None, false) => Err(s3_error!(
             MissingSecurityHeader,

@@ -17,45 +17,59 @@ use crate::get::{ReadConditions, check_conditions};
 use crate::ops::S3Op;
 use crate::put::{Descriptive, descriptive_of, new_object_grants, template, write_precondition};
 
+/// The bucket, key and version id of a `x-amz-copy-source`.
+pub(crate) fn source_of(source: &CopySource) -> S3Result<(&str, &str, Option<&str>)> {
+    match source {
+        CopySource::Bucket { bucket, key, version_id } => Ok((bucket, key, version_id.as_deref())),
+        _ => Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported")),
+    }
+}
+
 impl S3Api {
-    pub(crate) async fn op_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
-        let owner = self.principal_or_anonymous(&req);
-        let ask = self.ask(&req)?.for_op(S3Op::GetObject);
-        let i = req.input;
-        validate_key(&i.key)?;
-        let CopySource::Bucket {
-            bucket: src_bucket,
-            key: src_key,
-            version_id: src_version,
-        } = &i.copy_source
-        else {
-            return Err(s3_error!(NotImplemented, "Only bucket/key copy sources are supported"));
-        };
-        let src = self.resolve(src_bucket, src_key, src_version.as_deref())?;
-        let src_record = self.bucket(src_bucket)?;
-        authorize(&ask, &self.access.policies, &src_record, Some(src_key), Some(&src))?;
-        check_conditions(
-            &ReadConditions {
-                if_match: i.copy_source_if_match,
-                if_none_match: i.copy_source_if_none_match,
-                if_modified_since: i.copy_source_if_modified_since,
-                if_unmodified_since: i.copy_source_if_unmodified_since,
-            },
-            &src,
-        )
-        .map_err(|e| {
+    /// The source version of a copy (CopyObject, UploadPartCopy), checked to
+    /// be readable by the requester (`ask`, as GetObject) and to meet the
+    /// `x-amz-copy-source-if-*` conditions (a 304 there is 412, as S3 answers).
+    pub(crate) fn copy_source(
+        &self,
+        ask: &crate::access::Ask,
+        (bucket, key, version): (&str, &str, Option<&str>),
+        conditions: ReadConditions,
+    ) -> S3Result<tandem_store::ObjectVersion> {
+        let src = self.resolve(bucket, key, version)?;
+        let record = self.bucket(bucket)?;
+        authorize(&ask.for_op(S3Op::GetObject), &self.access.policies, &record, Some(key), Some(&src))?;
+        check_conditions(&conditions, &src).map_err(|e| {
             if e.code() == &s3s::S3ErrorCode::NotModified {
                 s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")
             } else {
                 e
             }
         })?;
+        Ok(src)
+    }
+
+    pub(crate) async fn op_copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+        let owner = self.principal_or_anonymous(&req);
+        let ask = self.ask(&req)?;
+        let i = req.input;
+        validate_key(&i.key)?;
+        let (src_bucket, src_key, src_version) = source_of(&i.copy_source)?;
+        let src = self.copy_source(
+            &ask,
+            (src_bucket, src_key, src_version),
+            ReadConditions {
+                if_match: i.copy_source_if_match,
+                if_none_match: i.copy_source_if_none_match,
+                if_modified_since: i.copy_source_if_modified_since,
+                if_unmodified_since: i.copy_source_if_unmodified_since,
+            },
+        )?;
         let dest = self.bucket(&i.bucket)?;
         let replace = i
             .metadata_directive
             .as_ref()
             .is_some_and(|d| d.as_str() == MetadataDirective::REPLACE);
-        let same = src_bucket.as_ref() == i.bucket && src_key.as_ref() == i.key && src_version.is_none();
+        let same = src_bucket == i.bucket && src_key == i.key && src_version.is_none();
         if same && !replace {
             return Err(s3_error!(
                 InvalidRequest,
@@ -82,7 +96,8 @@ impl S3Api {
             Some(TaggingDirective::REPLACE) => parse_tagging_header(i.tagging.as_ref())?,
             _ => src.tags.clone(),
         };
-        let grants = new_object_grants!(i, &dest.owner)?;
+        let grants = new_object_grants!(i, &dest)?;
+        let owner = crate::public_access::new_object_owner(&dest, owner);
         let mut version = template(&owner, descriptive, tags, grants)?;
         version.etag = src.etag.clone();
         version.checksums = src.checksums.clone();

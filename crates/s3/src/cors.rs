@@ -123,12 +123,8 @@ pub fn preflight(store: &Store, bucket: &str, origin: &str, method: &str, reques
     match matching_rule(&rules, origin, method, request_headers) {
         Some(rule) => {
             let mut h = allow_headers(rule, origin);
-            h.push(("access-control-allow-methods", rule.allowed_methods.join(", ")));
             if !request_headers.is_empty() {
                 h.push(("access-control-allow-headers", request_headers.join(", ")));
-            }
-            if let Some(age) = rule.max_age_seconds {
-                h.push(("access-control-max-age", age.to_string()));
             }
             CorsAnswer::Allowed(h)
         }
@@ -148,18 +144,29 @@ pub fn response_headers(store: &Store, bucket: &str, origin: &str, method: &str)
         .unwrap_or_default()
 }
 
+/// The headers S3 sends for a matching rule, on preflights and actual
+/// responses alike: origin, methods, exposed headers, max age, and `Vary`.
 fn allow_headers(rule: &CorsRule, origin: &str) -> Vec<(&'static str, String)> {
     let any = rule.allowed_origins.iter().any(|o| o == "*");
-    let mut h = vec![(
-        "access-control-allow-origin",
-        if any { "*".to_string() } else { origin.to_string() },
-    )];
+    let mut h = vec![
+        (
+            "access-control-allow-origin",
+            if any { "*".to_string() } else { origin.to_string() },
+        ),
+        ("access-control-allow-methods", rule.allowed_methods.join(", ")),
+        (
+            "vary",
+            "Origin, Access-Control-Request-Headers, Access-Control-Request-Method".to_string(),
+        ),
+    ];
     if !any {
-        h.push(("vary", "Origin".to_string()));
         h.push(("access-control-allow-credentials", "true".to_string()));
     }
     if !rule.expose_headers.is_empty() {
         h.push(("access-control-expose-headers", rule.expose_headers.join(", ")));
+    }
+    if let Some(age) = rule.max_age_seconds {
+        h.push(("access-control-max-age", age.to_string()));
     }
     h
 }

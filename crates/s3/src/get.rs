@@ -63,7 +63,12 @@ macro_rules! describe {
             .expires
             .as_deref()
             .and_then(|s| Timestamp::parse(TimestampFormat::HttpDate, s).ok());
-        $out.metadata = (!v.metadata.is_empty()).then(|| v.metadata.clone().into_iter().collect());
+        $out.metadata = (!v.metadata.is_empty()).then(|| {
+            v.metadata
+                .iter()
+                .map(|(k, val)| (k.clone(), crate::metadata_text::encode(val)))
+                .collect()
+        });
         $out.version_id = (v.version_id != "null").then(|| v.version_id.clone());
         $out.accept_ranges = Some("bytes".to_string());
         $out.replication_status = v
@@ -112,11 +117,7 @@ pub fn check_conditions(c: &ReadConditions, v: &ObjectVersion) -> S3Result<()> {
     };
     let modified_secs = v.modified_ms / 1000;
     let failed = || s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold");
-    let not_modified = || {
-        let mut e = S3Error::new(S3ErrorCode::NotModified);
-        e.set_status_code(http::StatusCode::NOT_MODIFIED);
-        e
-    };
+    let not_modified = || not_modified(v);
     if let Some(c) = &c.if_match {
         if !matches(c) {
             return Err(failed());
@@ -136,6 +137,34 @@ pub fn check_conditions(c: &ReadConditions, v: &ObjectVersion) -> S3Result<()> {
         return Err(not_modified());
     }
     Ok(())
+}
+
+/// 304 Not Modified, with the `ETag` and `Last-Modified` S3 sends on it.
+fn not_modified(v: &ObjectVersion) -> S3Error {
+    let mut e = S3Error::new(S3ErrorCode::NotModified);
+    e.set_status_code(http::StatusCode::NOT_MODIFIED);
+    let mut h = http::HeaderMap::new();
+    if let Ok(tag) = http::HeaderValue::from_str(&format!("\"{}\"", v.etag)) {
+        h.insert(http::header::ETAG, tag);
+    }
+    let mut date = Vec::new();
+    if timestamp(v.modified_ms).format(TimestampFormat::HttpDate, &mut date).is_ok()
+        && let Ok(value) = http::HeaderValue::from_bytes(&date)
+    {
+        h.insert(http::header::LAST_MODIFIED, value);
+    }
+    e.set_headers(h);
+    e
+}
+
+/// 416 for a `partNumber` the object does not have.
+fn part_not_satisfiable() -> S3Error {
+    let mut e = S3Error::with_message(
+        S3ErrorCode::Custom("InvalidPartNumber".into()),
+        "The requested partnumber is not satisfiable",
+    );
+    e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+    e
 }
 
 /// The error for a read that lands on a delete marker.
@@ -221,7 +250,13 @@ impl S3Api {
         let mut out = HeadObjectOutput::default();
         describe!(out, plan);
         override_headers!(out, i);
-        Ok(answer(out, plan.range.is_some()))
+        let mut resp = answer(out, plan.range.is_some());
+        // S3 sends the tag count on HEAD too; s3s's HeadObjectOutput has no field for it.
+        if !plan.version.tags.is_empty() {
+            resp.headers
+                .insert("x-amz-tagging-count", http::HeaderValue::from(plan.version.tags.len()));
+        }
+        Ok(resp)
     }
 }
 
@@ -256,16 +291,12 @@ fn byte_range(v: &ObjectVersion, range: Option<&Range>, part_number: Option<i32>
             ));
         }
         if v.part_sizes.is_empty() {
-            return if n == 1 {
-                Ok(None)
-            } else {
-                Err(s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))
-            };
+            return if n == 1 { Ok(None) } else { Err(part_not_satisfiable()) };
         }
         let idx = usize::try_from(n - 1)
             .ok()
             .filter(|&i| i < v.part_sizes.len())
-            .ok_or_else(|| s3_error!(InvalidRange, "The requested partnumber is not satisfiable"))?;
+            .ok_or_else(part_not_satisfiable)?;
         let start: u64 = v.part_sizes[..idx].iter().sum();
         return Ok(Some(start..start + v.part_sizes[idx]));
     }

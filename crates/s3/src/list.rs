@@ -121,7 +121,7 @@ impl S3Api {
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(i.bucket),
             prefix: enc.opt(i.prefix),
-            delimiter: enc.opt(i.delimiter),
+            delimiter: enc.opt(i.delimiter.filter(|d| !d.is_empty())),
             max_keys: Some(limit as i32),
             key_count: Some(key_count),
             continuation_token: i.continuation_token,
@@ -152,8 +152,9 @@ impl S3Api {
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(i.bucket),
             prefix: enc.opt(i.prefix),
-            marker: enc.opt(i.marker),
-            delimiter: enc.opt(i.delimiter),
+            // S3 always returns Marker in a v1 listing, empty when none was given.
+            marker: Some(enc.apply(i.marker.unwrap_or_default())),
+            delimiter: enc.opt(i.delimiter.filter(|d| !d.is_empty())),
             max_keys: Some(limit as i32),
             is_truncated: Some(page.next_marker.is_some()),
             next_marker: enc.opt(next_marker),
@@ -234,7 +235,7 @@ impl S3Api {
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(i.bucket),
             prefix: enc.opt(i.prefix),
-            delimiter: enc.opt(i.delimiter),
+            delimiter: enc.opt(i.delimiter.filter(|d| !d.is_empty())),
             key_marker: enc.opt(i.key_marker),
             version_id_marker: i.version_id_marker,
             max_keys: Some(limit as i32),
@@ -295,13 +296,12 @@ fn url_encoded(encoding: Option<&EncodingType>) -> bool {
 }
 
 /// Encodes a key as S3 does for `encoding-type=url`: unreserved characters and
-/// `/` stay, a space becomes `+`, everything else is percent-encoded.
+/// `/` stay, everything else (a space too: `%20`, not `+`) is percent-encoded.
 fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
-            b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -322,11 +322,11 @@ impl KeyEncoding {
 }
 
 /// Continuation tokens are the marker, base64-encoded so clients treat them as opaque.
-fn encode_token(marker: &str) -> String {
+pub(crate) fn encode_token(marker: &str) -> String {
     base64_simd::URL_SAFE_NO_PAD.encode_to_string(marker.as_bytes())
 }
 
-fn decode_token(token: &str) -> S3Result<String> {
+pub(crate) fn decode_token(token: &str) -> S3Result<String> {
     base64_simd::URL_SAFE_NO_PAD
         .decode_to_vec(token)
         .ok()
@@ -347,7 +347,8 @@ mod tests {
 
     #[test]
     fn url_encoding_matches_s3() {
-        assert_eq!(url_encode("sp ace/plus+pct%.txt"), "sp+ace/plus%2Bpct%25.txt");
+        assert_eq!(url_encode("sp ace/plus+pct%.txt"), "sp%20ace/plus%2Bpct%25.txt");
+        assert_eq!(url_encode("ctl\u{1}\t"), "ctl%01%09");
         assert_eq!(url_encode("ünï"), "%C3%BCn%C3%AF");
     }
 

@@ -10,10 +10,22 @@ use crate::acl::owner_dto;
 use crate::body::{self, checksum_dto, multipart_etag, with_checksums};
 use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
 use crate::error::OrS3;
-use crate::put::{checksum_claim_of, descriptive_of, new_object_grants, template, write_precondition};
+use crate::put::{check_write_conditions, checksum_claim_of, descriptive_of, new_object_grants, template, write_precondition};
 
 /// Highest part number S3 accepts.
 const MAX_PART_NUMBER: i32 = 10_000;
+
+/// A part number S3 accepts (UploadPart, UploadPartCopy).
+pub(crate) fn check_part_number(n: i32) -> S3Result<()> {
+    if (1..=MAX_PART_NUMBER).contains(&n) {
+        Ok(())
+    } else {
+        Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ))
+    }
+}
 
 impl S3Api {
     pub(crate) async fn op_create_multipart_upload(
@@ -25,7 +37,8 @@ impl S3Api {
         validate_key(&i.key)?;
         let record = self.bucket(&i.bucket)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = new_object_grants!(i, &record.owner)?;
+        let grants = new_object_grants!(i, &record)?;
+        let owner = crate::public_access::new_object_owner(&record, owner);
         let descriptive = descriptive_of!(i);
         let upload_id = format!("{:032x}", rand::random::<u128>());
         let upload = UploadRecord {
@@ -50,31 +63,14 @@ impl S3Api {
     pub(crate) async fn op_upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
         let trailers = req.trailing_headers;
         let i = req.input;
-        if !(1..=MAX_PART_NUMBER).contains(&i.part_number) {
-            return Err(s3_error!(
-                InvalidArgument,
-                "Part number must be an integer between 1 and 10000, inclusive"
-            ));
-        }
+        check_part_number(i.part_number)?;
         let upload = self.upload(&i.bucket, &i.key, &i.upload_id)?;
         let mut claim = checksum_claim_of!(i)?;
         if let Some(alg) = &upload.checksum_algorithm {
             claim.requested.push(alg.clone());
         }
         let received = body::receive(&self.store, i.body, i.content_length, i.content_md5.as_deref(), claim, trailers).await?;
-        let part = PartRecord {
-            part_number: i.part_number as u32,
-            etag: received.md5_hex,
-            size: 0,
-            modified_ms: tandem_store::now_ms(),
-            segment: Segment {
-                id: 0,
-                len: 0,
-                inline: true,
-            },
-            checksums: received.checksums,
-        };
-        let part = self.store.put_part(&i.upload_id, part, received.staged).await.or_s3()?;
+        let part = self.store_part(&i.upload_id, i.part_number, received).await?;
         Ok(S3Response::new(with_checksums!(
             UploadPartOutput {
                 e_tag: Some(etag(&part.etag)),
@@ -88,7 +84,7 @@ impl S3Api {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let i = req.input;
-        self.upload(&i.bucket, &i.key, &i.upload_id)?;
+        check_write_conditions(i.if_none_match.as_ref())?;
         let listed = i.multipart_upload.and_then(|m| m.parts).unwrap_or_default();
         if listed.is_empty() {
             return Err(s3_error!(MalformedXML, "You must specify at least one part"));
@@ -100,6 +96,10 @@ impl S3Api {
                 _ => Err(s3_error!(InvalidPart, "Each part needs a PartNumber and an ETag")),
             })
             .collect::<S3Result<Vec<_>>>()?;
+        if let Err(e) = self.upload(&i.bucket, &i.key, &i.upload_id) {
+            return self.completed_again(&i.bucket, &i.key, &i.upload_id, &chosen).ok_or(e);
+        }
+        let retry_key = chosen.clone();
         let finalize: tandem_store::Finalize = Box::new(|upload: &UploadRecord, parts: &[PartRecord]| {
             let mut v = upload.template.clone();
             v.etag = multipart_etag(&parts.iter().map(|p| p.etag.clone()).collect::<Vec<_>>())
@@ -108,21 +108,39 @@ impl S3Api {
             v.checksums = composite_checksums(parts);
             Ok(v)
         });
-        let (bucket, key, written) = self
+        let completed = self
             .store
             .complete_upload(&i.upload_id, chosen, write_precondition(i.if_match, i.if_none_match), finalize)
-            .await
-            .or_s3()?;
-        Ok(S3Response::new(with_checksums!(
-            CompleteMultipartUploadOutput {
-                location: Some(format!("/{bucket}/{key}")),
-                bucket: Some(bucket),
-                key: Some(key),
-                e_tag: Some(etag(&written.etag)),
-                version_id: (written.version_id != "null").then(|| written.version_id.clone()),
-            },
-            checksum_dto(&written.checksums)
-        )))
+            .await;
+        match completed {
+            Ok((bucket, key, written)) => Ok(completion_answer(
+                bucket,
+                key,
+                &written.etag,
+                &written.version_id,
+                &written.checksums,
+            )),
+            // A concurrent retry of the same completion committed first.
+            Err(tandem_store::StoreError::NoSuchUpload) => self
+                .completed_again(&i.bucket, &i.key, &i.upload_id, &retry_key)
+                .ok_or_else(|| crate::error::s3_err(tandem_store::StoreError::NoSuchUpload)),
+            Err(e) => Err(crate::error::s3_err(e)),
+        }
+    }
+
+    /// The answer of an upload already completed with the same parts, as S3
+    /// gives to a retried CompleteMultipartUpload.
+    fn completed_again(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        chosen: &[(u32, String)],
+    ) -> Option<S3Response<CompleteMultipartUploadOutput>> {
+        let done = self.store.read().ok()?.completed_upload(upload_id).ok()??;
+        let listed = multipart_etag(&chosen.iter().map(|(_, e)| e.trim_matches('"').to_string()).collect::<Vec<_>>()).ok()?;
+        (done.bucket == bucket && done.key == key && done.etag == listed)
+            .then(|| completion_answer(done.bucket.clone(), done.key.clone(), &done.etag, &done.version_id, &done.checksums))
     }
 
     pub(crate) async fn op_abort_multipart_upload(
@@ -233,8 +251,25 @@ impl S3Api {
         }))
     }
 
+    /// Records a received body as part `number` of an upload (UploadPart, UploadPartCopy).
+    pub(crate) async fn store_part(&self, upload_id: &str, number: i32, received: body::Received) -> S3Result<PartRecord> {
+        let part = PartRecord {
+            part_number: number as u32,
+            etag: received.md5_hex,
+            size: 0,
+            modified_ms: tandem_store::now_ms(),
+            segment: Segment {
+                id: 0,
+                len: 0,
+                inline: true,
+            },
+            checksums: received.checksums,
+        };
+        self.store.put_part(upload_id, part, received.staged).await.or_s3()
+    }
+
     /// The upload, checked to belong to this bucket and key.
-    fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
+    pub(crate) fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> S3Result<UploadRecord> {
         self.bucket(bucket)?;
         let upload = self.store.read().or_s3()?.upload(upload_id).or_s3()?;
         if upload.bucket != bucket || upload.key != key {
@@ -242,6 +277,26 @@ impl S3Api {
         }
         Ok(upload)
     }
+}
+
+/// The answer of a completed upload.
+fn completion_answer(
+    bucket: String,
+    key: String,
+    object_etag: &str,
+    version_id: &str,
+    checksums: &std::collections::BTreeMap<String, String>,
+) -> S3Response<CompleteMultipartUploadOutput> {
+    S3Response::new(with_checksums!(
+        CompleteMultipartUploadOutput {
+            location: Some(format!("/{bucket}/{key}")),
+            bucket: Some(bucket),
+            key: Some(key),
+            e_tag: Some(etag(object_etag)),
+            version_id: (version_id != "null").then(|| version_id.to_string()),
+        },
+        checksum_dto(checksums)
+    ))
 }
 
 /// Composite checksums of a multipart object: for each algorithm every part

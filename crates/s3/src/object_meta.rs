@@ -67,7 +67,8 @@ impl S3Api {
             i.acl.as_ref().map(|a| a.as_str()),
             i.access_control_policy.as_ref(),
             &grant_headers!(i),
-            &record.owner,
+            &record,
+            &self.principals,
         )?;
         self.store
             .update_version(&i.bucket, &i.key, i.version_id, move |v| {

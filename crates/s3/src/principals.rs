@@ -166,6 +166,11 @@ impl Principals {
             })
     }
 
+    /// Whether some access key acts as this principal (a grantee S3 can resolve).
+    pub fn knows(&self, principal: &str) -> bool {
+        self.keys.values().any(|k| k.caller.principal == principal)
+    }
+
     /// The principal an access key id acts as.
     pub fn principal_of(&self, access_key_id: &str) -> Option<&str> {
         self.keys.get(access_key_id).map(|k| k.caller.principal.as_str())

@@ -14,9 +14,10 @@ use crate::convert::{etag, parse_tagging_header, validate_key};
 use crate::error::OrS3;
 
 /// The grants of a new object from any input with `acl` and `grant_*` members
-/// (PutObject, CopyObject, CreateMultipartUpload).
+/// (PutObject, CopyObject, CreateMultipartUpload), checked against the
+/// bucket's Block Public Access and Object Ownership settings.
 macro_rules! new_object_grants {
-    ($i:expr, $bucket_owner:expr) => {
+    ($i:expr, $bucket:expr) => {
         $crate::put::object_grants(
             $i.acl.as_ref(),
             &[
@@ -25,7 +26,7 @@ macro_rules! new_object_grants {
                 ($crate::acl::WRITE_ACP, $i.grant_write_acp.as_ref()),
                 ($crate::acl::FULL_CONTROL, $i.grant_full_control.as_ref()),
             ],
-            $bucket_owner,
+            $bucket,
         )
     };
 }
@@ -87,7 +88,7 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         .metadata
         .unwrap_or_default()
         .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .map(|(k, v)| (k.to_ascii_lowercase(), crate::metadata_text::decode(&v)))
         .collect();
     if metadata.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > 2048 {
         return Err(s3_error!(
@@ -101,7 +102,7 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         size: 0,
         etag: String::new(),
         content_type: Some(d.content_type.unwrap_or_else(|| "binary/octet-stream".to_string())),
-        content_encoding: d.content_encoding,
+        content_encoding: stored_encoding(d.content_encoding),
         content_disposition: d.content_disposition,
         content_language: d.content_language,
         cache_control: d.cache_control,
@@ -121,14 +122,42 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
     })
 }
 
+/// The `Content-Encoding` to store: `aws-chunked` describes the upload's
+/// framing, not the object, and S3 drops it (`gzip, aws-chunked` is `gzip`).
+fn stored_encoding(value: Option<String>) -> Option<String> {
+    let kept: Vec<&str> = value
+        .as_deref()?
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
 /// Grants of a new object from `x-amz-acl` and `x-amz-grant-*`.
-pub fn object_grants(canned: Option<&ObjectCannedACL>, headers: &[(&str, Option<&String>)], bucket_owner: &str) -> S3Result<Vec<Grant>> {
+pub fn object_grants(
+    canned: Option<&ObjectCannedACL>,
+    headers: &[(&str, Option<&String>)],
+    bucket: &tandem_store::BucketRecord,
+) -> S3Result<Vec<Grant>> {
     let mut grants = match canned {
-        Some(c) => acl::canned(c.as_str(), bucket_owner)?,
+        Some(c) => acl::canned(c.as_str(), &bucket.owner)?,
         None => vec![],
     };
     grants.extend(acl::from_grant_headers(headers)?);
+    crate::public_access::check_new_acl(bucket, canned.map(|c| c.as_str()), &grants)?;
     Ok(grants)
+}
+
+/// S3 takes only `*` in a write's If-None-Match; an ETag there is 501 NotImplemented.
+pub fn check_write_conditions(if_none_match: Option<&ETagCondition>) -> S3Result<()> {
+    match if_none_match {
+        Some(ETagCondition::ETag(_)) => Err(s3_error!(
+            NotImplemented,
+            "A header you provided implies functionality that is not implemented"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// If-Match / If-None-Match on a write, checked inside the commit.
@@ -147,10 +176,13 @@ pub fn write_precondition(if_match: Option<ETagCondition>, if_none_match: Option
             }
         }
         if let Some(cond) = &if_match {
-            let ok = match (cond, current) {
-                (ETagCondition::Any, Some(_)) => true,
-                (ETagCondition::ETag(e), Some(cur)) => e.value() == cur.etag,
-                (_, None) => false,
+            // S3: If-Match on a key with no current version (or a delete marker) is 404.
+            let Some(cur) = current else {
+                return Err(StoreError::NoSuchKey);
+            };
+            let ok = match cond {
+                ETagCondition::Any => true,
+                ETagCondition::ETag(e) => e.value() == cur.etag,
             };
             if !ok {
                 return Err(StoreError::PreconditionFailed(
@@ -165,13 +197,16 @@ pub fn write_precondition(if_match: Option<ETagCondition>, if_none_match: Option
 impl S3Api {
     pub(crate) async fn op_put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let owner = self.principal_or_anonymous(&req);
+        let form = req.extensions.get::<crate::post_form::PostForm>().cloned();
         let trailers = req.trailing_headers;
         let i = req.input;
         validate_key(&i.key)?;
+        check_write_conditions(i.if_none_match.as_ref())?;
         let record = self.bucket(&i.bucket)?;
         let claim = checksum_claim_of!(i)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = new_object_grants!(i, &record.owner)?;
+        let grants = new_object_grants!(i, &record)?;
+        let owner = crate::public_access::new_object_owner(&record, owner);
         let descriptive = descriptive_of!(i);
         let mut version = template(&owner, descriptive, tags, grants)?;
         let received = body::receive(&self.store, i.body, i.content_length, i.content_md5.as_deref(), claim, trailers).await?;
@@ -183,6 +218,9 @@ impl S3Api {
             .put_object(&i.bucket, &i.key, version, received.staged, precondition)
             .await
             .or_s3()?;
+        if let Some(form) = form {
+            form.stored(&i.bucket, &written.etag);
+        }
         Ok(S3Response::new(with_checksums!(
             PutObjectOutput {
                 e_tag: Some(etag(&written.etag)),

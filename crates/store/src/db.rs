@@ -133,6 +133,8 @@ impl Store {
                 }
                 txn.open_table(BUCKETS)?;
                 txn.open_table(UPLOADS)?;
+                txn.open_table(crate::completed::COMPLETED)?;
+                txn.open_table(crate::completed::COMPLETED_AT)?;
                 txn.open_table(INLINE)?;
                 txn.open_table(CHANGES)?;
                 txn.open_table(crate::items::CATALOG)?;
@@ -641,6 +643,7 @@ mod tests {
             policy: None,
             cors: None,
             replication: None,
+            access: Default::default(),
             hlc: 0,
         }
     }

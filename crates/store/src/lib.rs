@@ -11,6 +11,7 @@
 pub mod blobs;
 pub mod buckets;
 pub mod changelog;
+pub mod completed;
 pub mod control;
 pub mod db;
 pub mod error;
@@ -26,6 +27,7 @@ pub mod uploads;
 
 pub use blobs::{BodyWriter, StagedBody};
 pub use changelog::{Change, ChangeEntry};
+pub use completed::CompletedUpload;
 pub use control::{Resource, WriteGate};
 pub use db::{ReadTx, Store, StoreOptions, StoreStats, Tx};
 pub use error::StoreError;

@@ -57,8 +57,38 @@ pub struct BucketRecord {
     /// Replication configuration.
     #[serde(default)]
     pub replication: Option<ReplicationConfig>,
+    /// Public access block and object ownership settings.
+    #[serde(default, skip_serializing_if = "BucketAccess::is_unset")]
+    pub access: BucketAccess,
     /// Hybrid-logical-clock time of the last change to this record.
     pub hlc: u64,
+}
+
+/// A bucket's public access block and object ownership (S3's
+/// PutPublicAccessBlock and PutBucketOwnershipControls), replicated with the
+/// rest of the bucket record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct BucketAccess {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
+    /// `BucketOwnerEnforced`, `BucketOwnerPreferred` or `ObjectWriter`; none when never set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_ownership: Option<String>,
+}
+
+impl BucketAccess {
+    pub fn is_unset(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// The four switches of S3's `PublicAccessBlockConfiguration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
 }
 
 /// One CORS rule of a bucket.

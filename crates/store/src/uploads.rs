@@ -5,6 +5,7 @@
 use redb::{ReadableTable, Table};
 
 use crate::blobs::StagedBody;
+use crate::completed::CompletedUpload;
 use crate::db::{PARTS, ReadTx, Store, Tx, UPLOADS};
 use crate::error::StoreError;
 use crate::keys::{part_key, parts_prefix};
@@ -162,6 +163,15 @@ impl Store {
                 .collect();
             tx.release(&unused)?;
             let version = tx.commit_version(&record, &upload.key, version)?;
+            tx.remember_completion(&CompletedUpload {
+                upload_id: upload_id.clone(),
+                bucket: upload.bucket.clone(),
+                key: upload.key.clone(),
+                etag: version.etag.clone(),
+                version_id: version.version_id.clone(),
+                checksums: version.checksums.clone(),
+                completed_ms: crate::now_ms(),
+            })?;
             Ok((upload.bucket, upload.key, version))
         })
         .await

@@ -2,11 +2,10 @@
 upload) and s3cmd (mb, put, ls, get, sync, multipart, del) round-trip data through a
 node. Installed from Debian by scripts/s3_clients.sh; skipped where missing.
 
-s3cmd's default configuration signs with the region `US`. S3 answers that with 400
-`AuthorizationHeaderMalformed` naming the bucket's region, which s3cmd follows; that
-signing-region rule belongs to the authorization work (issue 20), so the s3cmd tests
-here set `bucket_location = us-east-1`, and the default-region case is a strict xfail
-that turns into a failure (remove the mark) once the rule lands."""
+s3cmd's default configuration signs with the region `US`. The node answers that
+with 400 `AuthorizationHeaderMalformed` naming its signing region, which s3cmd
+follows (`test_s3cmd_with_its_default_region_us`); the other s3cmd tests set
+`bucket_location = us-east-1`."""
 
 from __future__ import annotations
 
@@ -142,7 +141,6 @@ def test_s3cmd_round_trips_files(node, s3, local, tmp_path):
 
 
 @needs_s3cmd
-@pytest.mark.xfail(strict=True, reason="signing region US needs the AuthorizationHeaderMalformed redirect (issue 20)")
 def test_s3cmd_with_its_default_region_us(node, tmp_path):
     cfg = s3cmd_config(node, tmp_path / "s3cfg-default", None)
     bucket = unique_bucket("s3cmd-us")

@@ -118,6 +118,19 @@ def sts_client(node: Node, key: Key, token: str | None = None):
     )
 
 
+def session_s3(node: Node, creds: dict):
+    """A boto3 S3 client on temporary credentials (STS's `Credentials`)."""
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=node.endpoint,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=SIGNING_REGION,
+        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
+    )
+
+
 def session_env(node: Node, creds: dict) -> dict:
     env = dict(os.environ)
     env.update(
@@ -189,15 +202,7 @@ def test_caller_identity_of_a_session_is_the_assumed_role(nodes, session):
 def test_another_region_with_the_same_key_accepts_the_session(nodes, session):
     other = nodes["other"]
     other.client("admin").create_bucket(Bucket="media")
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=other.endpoint,
-        aws_access_key_id=session["AccessKeyId"],
-        aws_secret_access_key=session["SecretAccessKey"],
-        aws_session_token=session["SessionToken"],
-        region_name=SIGNING_REGION,
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    s3 = session_s3(other, session)
     s3.put_object(Bucket="media", Key="uploads/elsewhere", Body=b"x")
     with pytest.raises(ClientError) as e:
         s3.put_object(Bucket="media", Key="library/elsewhere", Body=b"x")
@@ -253,15 +258,7 @@ def test_an_expired_session_is_refused_on_every_api(nodes, session):
 def test_get_session_token_carries_the_parent_rights(nodes):
     home = nodes["home"]
     creds = sts_client(home, KEYS["admin"]).get_session_token(DurationSeconds=900)["Credentials"]
-    s3 = boto3.session.Session().client(
-        "s3",
-        endpoint_url=home.endpoint,
-        aws_access_key_id=creds["AccessKeyId"],
-        aws_secret_access_key=creds["SecretAccessKey"],
-        aws_session_token=creds["SessionToken"],
-        region_name=SIGNING_REGION,
-        config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    s3 = session_s3(home, creds)
     assert s3.get_object(Bucket="media", Key="library/a.jpg")["Body"].read() == b"old"
     with pytest.raises(ClientError) as e:
         sts_client(home, session_key(creds), creds["SessionToken"]).get_session_token()

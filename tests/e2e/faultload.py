@@ -359,9 +359,14 @@ def backlog_rows(text: str) -> dict[tuple[str, str], tuple[int, str]]:
     """(region, peer) -> (changes, state) from the table `tandem replication backlog` (and
     the second half of `tandem status`) prints."""
     rows = {}
+    in_backlog = False
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) >= 6 and parts[0] in (US, TOKYO) and parts[1] in (US, TOKYO):
+        if parts[:1] == ["REGION"]:
+            # Only the backlog table (its header has STATE), not the BEHIND table after it.
+            in_backlog = "STATE" in parts
+            continue
+        if in_backlog and len(parts) >= 6 and parts[0] in (US, TOKYO) and parts[1] in (US, TOKYO):
             rows[(parts[0], parts[1])] = (int(parts[2].rstrip("+")), parts[5])
     return rows
 

@@ -139,18 +139,26 @@ def test_a_grant_list_can_be_emptied_and_groups_have_type_and_uri_only(s3, bucke
     assert [(g["Grantee"].get("ID"), g["Permission"]) for g in grants] == [(acl["Owner"]["ID"], "FULL_CONTROL")]
 
 
-@pytest.mark.parametrize("region", ["eu-west-1"])
-def test_recreating_an_owned_bucket_outside_us_east_1_is_409(node, bucket, region):
+def test_recreating_an_owned_bucket_outside_us_east_1_is_409(fresh_node):
+    """A region that signs as eu-west-1 answers S3's 409 BucketAlreadyOwnedByYou
+    where us-east-1 answers 200 (test_buckets.py)."""
     import boto3
     from botocore.config import Config
 
-    from e2e_helpers import KEYS
+    from e2e_helpers import KEYS, write_config
 
+    n = fresh_node()
+    n.root.mkdir(parents=True, exist_ok=True)
+    region = {"name": n.region, "listen": f"127.0.0.1:{n.port}", "data_dir": str(n.data_dir), "signing_region": "eu-west-1"}
+    write_config(n.config_path, [region])
+    n.start()
     k = KEYS["admin"]
     c = boto3.session.Session().client(
-        "s3", endpoint_url=node.endpoint, region_name=region,
+        "s3", endpoint_url=n.endpoint, region_name="eu-west-1",
         aws_access_key_id=k.access_key_id, aws_secret_access_key=k.secret_access_key,
         config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}),
     )
+    config = {"LocationConstraint": "eu-west-1"}
+    c.create_bucket(Bucket="recreated-eu", CreateBucketConfiguration=config)
     with s3_error("BucketAlreadyOwnedByYou", 409):
-        c.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        c.create_bucket(Bucket="recreated-eu", CreateBucketConfiguration=config)

@@ -122,9 +122,8 @@ impl Node {
                 ),
             ));
         }
-        let token = tandem_s3::principals::session_token(&parts.uri, &parts.headers);
-        let caller = principals
-            .resolve(&signer.access_key, token.as_deref(), now.unix_timestamp())
+        let (caller, context) = principals
+            .caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now)
             .map_err(|e| {
                 let code = e.s3().code().as_str().to_string();
                 error(
@@ -133,8 +132,6 @@ impl Node {
                     format!("the credentials were refused: {}", e.reason()),
                 )
             })?;
-        let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
-        let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
         op.authorize(&caller, &op.resource(&self.inner.region, app), &context)
             .map_err(|why| error(StatusCode::FORBIDDEN, "AccessDenied", why))?;
         Ok((caller.principal.clone(), bytes))

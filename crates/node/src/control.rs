@@ -104,14 +104,11 @@ impl S3Route for ControlRoute {
             .as_ref()
             .map(|c| c.access_key.clone())
             .ok_or_else(|| s3_error!(AccessDenied, "the control API needs a signed request"))?;
-        let token = tandem_s3::principals::session_token(&req.uri, &req.headers);
-        let caller = self
+        let (caller, context) = self
             .principals
-            .resolve(&access_key, token.as_deref(), now.unix_timestamp())
+            .caller_context(&access_key, &req.uri, &req.headers, &req.extensions, now)
             .map_err(|e| e.s3())?;
         let op = ControlOp::of(&req.method, req.uri.path());
-        let source = req.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
-        let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
         op.authorize(&caller, &op.resource(&self.region, None), &context)
             .map_err(|why| s3s::S3Error::with_message(s3s::S3ErrorCode::AccessDenied, why))
     }

@@ -159,12 +159,9 @@ impl Node {
                 ));
             }
             let now = time::OffsetDateTime::now_utc();
-            let token = tandem_s3::principals::session_token(&parts.uri, &parts.headers);
-            let caller = principals
-                .resolve(&signer.access_key, token.as_deref(), now.unix_timestamp())
+            let (caller, context) = principals
+                .caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now)
                 .map_err(credential_error)?;
-            let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
-            let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
             let authority = Authority::Client {
                 caller: &caller,
                 context: &context,

@@ -97,9 +97,8 @@ impl Node {
                 return (xml(api::error(403, code, &e.to_string(), &request_id), &request_id), op.name());
             }
         };
-        let token = tandem_s3::principals::session_token(&parts.uri, &parts.headers);
-        let caller = match principals.resolve(&signer.access_key, token.as_deref(), now.unix_timestamp()) {
-            Ok(c) => c,
+        let (caller, context) = match principals.caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now) {
+            Ok(found) => found,
             Err(e) => {
                 let (status, code, message) = match e {
                     tandem_s3::principals::CredentialError::ExpiredToken => {
@@ -114,8 +113,6 @@ impl Node {
                 return (xml(api::error(status, code, message, &request_id), &request_id), op.name());
             }
         };
-        let source = parts.extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
-        let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
         let answer = api::handle(principals.sessions(), &params, &caller, &context, &request_id);
         (xml(answer, &request_id), op.name())
     }

@@ -32,21 +32,6 @@ impl OpSlot {
     }
 }
 
-/// Where the access check records why credentials were refused, for the
-/// node's failed-authentication counter (bounded labels).
-#[derive(Clone, Default)]
-pub struct AuthFailure(pub Arc<std::sync::Mutex<Option<&'static str>>>);
-
-impl AuthFailure {
-    pub fn set(&self, reason: &'static str) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
-    }
-
-    pub fn get(&self) -> Option<&'static str> {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
 /// The access checker plugged into s3s. Cheap to clone.
 #[derive(Clone)]
 pub struct AccessControl {
@@ -231,11 +216,11 @@ impl S3Access for AccessControl {
         let caller = match cx.credentials() {
             Some(c) => {
                 let token = crate::principals::session_token(cx.uri(), cx.headers());
-                let resolved = self.principals.resolve(&c.access_key, token.as_deref(), now.unix_timestamp());
-                if let (Err(e), Some(slot)) = (&resolved, cx.extensions_mut().get::<AuthFailure>()) {
-                    slot.set(e.reason());
-                }
-                Some(resolved.map_err(|e| e.s3())?)
+                Some(
+                    self.principals
+                        .resolve(&c.access_key, token.as_deref(), now.unix_timestamp())
+                        .map_err(|e| e.s3())?,
+                )
             }
             None => None,
         };

@@ -63,7 +63,7 @@ pub enum CredentialError {
 }
 
 impl CredentialError {
-    /// The label of the failed-authentication counter.
+    /// A short name of the failure, for messages.
     pub fn reason(self) -> &'static str {
         match self {
             CredentialError::UnknownKey => "unknown_key",
@@ -146,6 +146,24 @@ impl Principals {
         }
         let sessions = self.sessions.as_ref().filter(|_| access_key_id.starts_with(SESSION_KEY_PREFIX))?;
         Some(sessions.key().secret_of(access_key_id))
+    }
+
+    /// The caller of a signed request (its verified access key id, the
+    /// session token it carries) and the request's global condition keys:
+    /// what every API needs before it authorizes.
+    pub fn caller_context(
+        &self,
+        access_key_id: &str,
+        uri: &Uri,
+        headers: &HeaderMap,
+        extensions: &http::Extensions,
+        now: time::OffsetDateTime,
+    ) -> Result<(Arc<Caller>, tandem_iam::Context), CredentialError> {
+        let token = session_token(uri, headers);
+        let caller = self.resolve(access_key_id, token.as_deref(), now.unix_timestamp())?;
+        let source = extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
+        let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
+        Ok((caller, context))
     }
 
     /// The caller behind a request's verified access key id and its session

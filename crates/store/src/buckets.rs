@@ -13,7 +13,7 @@ use crate::replica::RegistryEntry;
 
 impl ReadTx {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
-        let table = self.txn.open_table(BUCKETS)?;
+        let table = self.table(BUCKETS)?;
         let value = table.get(name)?;
         value
             .map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from))
@@ -21,7 +21,7 @@ impl ReadTx {
     }
 
     pub fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
-        let table = self.txn.open_table(BUCKETS)?;
+        let table = self.table(BUCKETS)?;
         let mut out = Vec::with_capacity(table.len()? as usize);
         for item in table.iter()? {
             out.push(serde_json::from_slice(item?.1.value())?);
@@ -32,7 +32,7 @@ impl ReadTx {
 
 impl Tx<'_> {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
-        let table = self.txn.open_table(BUCKETS)?;
+        let table = self.table(BUCKETS)?;
         let value = table.get(name)?;
         value
             .map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from))
@@ -52,8 +52,7 @@ impl Tx<'_> {
     }
 
     pub(crate) fn put_bucket_record(&mut self, record: &BucketRecord) -> Result<(), StoreError> {
-        self.txn
-            .open_table(BUCKETS)?
+        self.writer(BUCKETS)?
             .insert(record.name.as_str(), serde_json::to_vec(record)?.as_slice())?;
         Ok(())
     }
@@ -144,7 +143,7 @@ impl Store {
             tx.writable_bucket(&name)?;
             let prefix = bucket_prefix(&name);
             {
-                let versions = tx.txn.open_table(VERSIONS)?;
+                let versions = tx.table(VERSIONS)?;
                 if let Some(first) = versions.range(prefix.as_slice()..)?.next()
                     && first?.0.value().starts_with(&prefix)
                 {
@@ -152,7 +151,7 @@ impl Store {
                 }
             }
             let uploads: Vec<UploadRecord> = {
-                let table = tx.txn.open_table(UPLOADS)?;
+                let table = tx.table(UPLOADS)?;
                 let mut found = Vec::new();
                 for item in table.iter()? {
                     let upload: UploadRecord = serde_json::from_slice(item?.1.value())?;
@@ -165,7 +164,7 @@ impl Store {
             for upload in uploads {
                 tx.remove_upload(&upload.upload_id)?;
             }
-            tx.txn.open_table(BUCKETS)?.remove(name.as_str())?;
+            tx.writer(BUCKETS)?.remove(name.as_str())?;
             if tx.registry(&name)?.is_some_and(|held| held.region == tx.region()) {
                 tx.remove_registry(&name)?;
             }

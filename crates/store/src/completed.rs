@@ -46,7 +46,7 @@ fn time_key(ms: u64, upload_id: &str) -> Vec<u8> {
 impl ReadTx {
     /// The answer of an upload completed within the last [`KEEP_MS`], if any.
     pub fn completed_upload(&self, upload_id: &str) -> Result<Option<CompletedUpload>, StoreError> {
-        let table = self.txn.open_table(COMPLETED)?;
+        let table = self.table(COMPLETED)?;
         let Some(raw) = table.get(upload_id)? else { return Ok(None) };
         let done: CompletedUpload = serde_json::from_slice(raw.value())?;
         Ok((crate::now_ms().saturating_sub(done.completed_ms) < KEEP_MS).then_some(done))
@@ -58,7 +58,7 @@ impl Tx<'_> {
     pub(crate) fn remember_completion(&mut self, done: &CompletedUpload) -> Result<(), StoreError> {
         let cutoff = done.completed_ms.saturating_sub(KEEP_MS);
         let expired: Vec<(Vec<u8>, String)> = {
-            let by_time = self.txn.open_table(COMPLETED_AT)?;
+            let by_time = self.table(COMPLETED_AT)?;
             let mut out = Vec::new();
             for item in by_time.iter()?.take(PRUNE_BATCH) {
                 let (k, _) = item?;
@@ -74,13 +74,13 @@ impl Tx<'_> {
             out
         };
         {
-            let mut by_time = self.txn.open_table(COMPLETED_AT)?;
+            let mut by_time = self.writer(COMPLETED_AT)?;
             for (k, _) in &expired {
                 by_time.remove(k.as_slice())?;
             }
             by_time.insert(time_key(done.completed_ms, &done.upload_id).as_slice(), [].as_slice())?;
         }
-        let mut table = self.txn.open_table(COMPLETED)?;
+        let mut table = self.writer(COMPLETED)?;
         for (_, id) in &expired {
             table.remove(id.as_str())?;
         }

@@ -45,13 +45,13 @@ fn record_in<T: ReadableTable<&'static str, &'static [u8]>>(table: &T, app: &str
 
 impl ReadTx {
     pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        record_in(&self.txn.open_table(APPS)?, app)
+        record_in(&self.table(APPS)?, app)
     }
 
     /// Ids of the apps this region holds a state record for.
     pub fn app_record_ids(&self) -> Result<Vec<String>, StoreError> {
         let mut ids = Vec::new();
-        for entry in self.txn.open_table(APPS)?.iter()? {
+        for entry in self.table(APPS)?.iter()? {
             ids.push(entry?.0.value().to_string());
         }
         Ok(ids)
@@ -59,7 +59,7 @@ impl ReadTx {
 
     /// The last `limit` audit records of an app, oldest first.
     pub fn app_audit(&self, app: &str, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
-        let table = self.txn.open_table(APP_AUDIT)?;
+        let table = self.table(APP_AUDIT)?;
         let mut out = Vec::new();
         for entry in table.range((app, 0)..=(app, u64::MAX))?.rev().take(limit) {
             out.push(serde_json::from_slice(entry?.1.value())?);
@@ -71,7 +71,7 @@ impl ReadTx {
     /// Every audit record of every app, in key order (for counters at startup).
     pub fn all_app_audit(&self) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut out = Vec::new();
-        for entry in self.txn.open_table(APP_AUDIT)?.iter()? {
+        for entry in self.table(APP_AUDIT)?.iter()? {
             out.push(serde_json::from_slice(entry?.1.value())?);
         }
         Ok(out)
@@ -80,7 +80,7 @@ impl ReadTx {
     /// Every app spec `tandem apply` pushed to this region.
     pub fn app_specs(&self) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut specs = Vec::new();
-        for entry in self.txn.open_table(APP_SPECS)?.iter()? {
+        for entry in self.table(APP_SPECS)?.iter()? {
             specs.push(serde_json::from_slice(entry?.1.value())?);
         }
         Ok(specs)
@@ -89,13 +89,13 @@ impl ReadTx {
 
 impl Tx<'_> {
     pub fn app_record(&self, app: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        record_in(&self.txn.open_table(APPS)?, app)
+        record_in(&self.table(APPS)?, app)
     }
 
     /// Stores an application's state record and logs it (origin and clock
     /// time as given: local, or those of the region that made the change).
     pub fn put_app_record(&mut self, app: &str, record: serde_json::Value, origin: &str, hlc: u64) -> Result<u64, StoreError> {
-        self.txn.open_table(APPS)?.insert(app, serde_json::to_vec(&record)?.as_slice())?;
+        self.writer(APPS)?.insert(app, serde_json::to_vec(&record)?.as_slice())?;
         self.append(
             origin,
             hlc,
@@ -108,21 +108,19 @@ impl Tx<'_> {
 
     /// Keeps the audit record of a state change applied here at `seq`.
     pub fn put_app_audit(&mut self, app: &str, seq: u64, record: &serde_json::Value) -> Result<(), StoreError> {
-        self.txn
-            .open_table(APP_AUDIT)?
-            .insert((app, seq), serde_json::to_vec(record)?.as_slice())?;
+        self.writer(APP_AUDIT)?.insert((app, seq), serde_json::to_vec(record)?.as_slice())?;
         Ok(())
     }
 
     /// Keeps the spec of an app pushed by `tandem apply`.
     pub fn put_app_spec(&mut self, app: &str, spec: &serde_json::Value) -> Result<(), StoreError> {
-        self.txn.open_table(APP_SPECS)?.insert(app, serde_json::to_vec(spec)?.as_slice())?;
+        self.writer(APP_SPECS)?.insert(app, serde_json::to_vec(spec)?.as_slice())?;
         Ok(())
     }
 
     /// Drops the spec of an app (`tandem apply --forget`, `tandem destroy`).
     pub fn delete_app_spec(&mut self, app: &str) -> Result<(), StoreError> {
-        self.txn.open_table(APP_SPECS)?.remove(app)?;
+        self.writer(APP_SPECS)?.remove(app)?;
         Ok(())
     }
 

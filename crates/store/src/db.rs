@@ -7,9 +7,10 @@
 //! writers therefore share fsyncs, and nothing is acknowledged before it is
 //! durable. Readers use redb's MVCC snapshots and never wait for the writer.
 //!
-//! Rule for mutation closures: check everything first, then write. A closure that
-//! returns an error must not have written anything, because its transaction is
-//! shared with other callers' mutations.
+//! Each closure is all or nothing although its transaction is shared: its
+//! writes go through the undo log of [`crate::undo`], and a closure that returns
+//! an error or panics is rolled back before the next one runs, so its
+//! neighbours in the batch still commit and nothing of it does.
 //!
 //! A full disk: each batch first checks the volume's free-space reserve
 //! ([`crate::space`]) and is refused as a whole below it. If a commit fails
@@ -35,6 +36,7 @@ use crate::changelog::{Change, ChangeEntry};
 use crate::error::StoreError;
 use crate::hlc::HybridClock;
 use crate::records::Segment;
+use crate::undo::{TableReader, TableWriter, UndoLog};
 
 pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 /// `bucket/key` → latest version (possibly a delete marker).
@@ -58,9 +60,15 @@ const META_OBJECT_BYTES: &str = "object_bytes";
 const MAX_BATCH: usize = 512;
 
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+/// A mutation that ran: who to tell once the batch is committed, and whether
+/// the closure succeeded (a failed one is rolled back).
+struct Ran {
+    done: Completion,
+    ok: bool,
+}
 /// A mutation waiting for the writer. Called with the error when no transaction
 /// could be opened; it then reports the failure itself.
-type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> Option<Completion> + Send>;
+type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> Option<Ran> + Send>;
 
 /// State shared by store handles and the writer thread.
 pub(crate) struct Shared {
@@ -207,13 +215,15 @@ impl Store {
                 }
             };
             let outcome = f(txn);
-            Some(Box::new(move |commit: Result<(), StoreError>| {
+            let ok = outcome.is_ok();
+            let done: Completion = Box::new(move |commit: Result<(), StoreError>| {
                 let _ = tx.send(match (commit, outcome) {
                     (_, Err(e)) => Err(e),
                     (Err(e), Ok(_)) => Err(E::from(e)),
                     (Ok(()), Ok(v)) => Ok(v),
                 });
-            }))
+            });
+            Some(Ran { done, ok })
         });
         self.jobs.send(job).map_err(|_| E::from(StoreError::ShuttingDown))?;
         rx.await
@@ -374,20 +384,82 @@ pub struct StoreStats {
 
 /// A read-only snapshot of the store.
 pub struct ReadTx {
-    pub(crate) txn: ReadTransaction,
+    txn: ReadTransaction,
 }
 
-/// A mutation's view of the shared write transaction.
+impl ReadTx {
+    /// Opens a table of the snapshot.
+    pub(crate) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<'_, K, V>,
+    ) -> Result<redb::ReadOnlyTable<K, V>, StoreError> {
+        Ok(self.txn.open_table(def)?)
+    }
+}
+
+/// A mutation's view of the shared write transaction. Tables are opened
+/// through [`Tx::table`] (reading) and [`Tx::writer`] (writing, with undo).
 pub struct Tx<'a> {
-    pub(crate) txn: &'a WriteTransaction,
+    txn: &'a WriteTransaction,
     pub(crate) shared: &'a Shared,
     next_seq: u64,
     sync_dirs: BTreeSet<PathBuf>,
     garbage: Vec<u128>,
     object_bytes_delta: i64,
+    /// Blob files made part of this transaction, in order (see [`Tx::adopt`]).
+    adopted: Vec<u128>,
+    /// The running closure's writes.
+    undo: UndoLog,
 }
 
-impl Tx<'_> {
+/// Where a closure started: what rolling it back returns the [`Tx`] to.
+struct Mark {
+    next_seq: u64,
+    garbage: usize,
+    adopted: usize,
+    object_bytes_delta: i64,
+}
+
+impl<'a> Tx<'a> {
+    /// Opens a table for reading; it sees this transaction's writes.
+    pub(crate) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        def: TableDefinition<'_, K, V>,
+    ) -> Result<TableReader<'a, K, V>, StoreError> {
+        Ok(TableReader(self.txn.open_table(def)?))
+    }
+
+    /// Opens a table for writing; every write is logged for undo.
+    pub(crate) fn writer<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        def: TableDefinition<'static, K, V>,
+    ) -> Result<TableWriter<'_, K, V>, StoreError> {
+        TableWriter::open(self.txn, def, &mut self.undo)
+    }
+
+    fn mark(&mut self) -> Mark {
+        self.undo.clear();
+        Mark {
+            next_seq: self.next_seq,
+            garbage: self.garbage.len(),
+            adopted: self.adopted.len(),
+            object_bytes_delta: self.object_bytes_delta,
+        }
+    }
+
+    /// Takes back everything the closure since `mark` did: its table writes,
+    /// its change-log sequence numbers and its byte accounting. Blob files it
+    /// adopted are freed after the commit like any other garbage.
+    fn roll_back(&mut self, mark: Mark) -> Result<(), StoreError> {
+        self.undo.roll_back(self.txn)?;
+        self.next_seq = mark.next_seq;
+        self.garbage.truncate(mark.garbage);
+        self.object_bytes_delta = mark.object_bytes_delta;
+        let adopted: Vec<u128> = self.adopted.drain(mark.adopted..).collect();
+        self.garbage.extend(adopted);
+        Ok(())
+    }
+
     pub fn region(&self) -> &str {
         &self.shared.region
     }
@@ -423,7 +495,7 @@ impl Tx<'_> {
             hlc,
             change,
         };
-        self.txn.open_table(CHANGES)?.insert(seq, serde_json::to_vec(&entry)?.as_slice())?;
+        self.writer(CHANGES)?.insert(seq, serde_json::to_vec(&entry)?.as_slice())?;
         self.next_seq += 1;
         Ok(seq)
     }
@@ -433,7 +505,7 @@ impl Tx<'_> {
     #[cfg(feature = "fault-injection")]
     pub fn append_raw(&mut self, raw: &[u8]) -> Result<u64, StoreError> {
         let seq = self.next_seq;
-        self.txn.open_table(CHANGES)?.insert(seq, raw)?;
+        self.writer(CHANGES)?.insert(seq, raw)?;
         self.next_seq += 1;
         Ok(seq)
     }
@@ -444,10 +516,11 @@ impl Tx<'_> {
         let segment = body.segment.clone();
         match body.inline.take() {
             Some(bytes) => {
-                self.txn.open_table(INLINE)?.insert(segment.id, bytes.as_ref())?;
+                self.writer(INLINE)?.insert(segment.id, bytes.as_ref())?;
             }
             None => {
                 self.sync_dirs.insert(self.shared.blobs.shard_dir(segment.id));
+                self.adopted.push(segment.id);
             }
         }
         body.defuse();
@@ -457,7 +530,7 @@ impl Tx<'_> {
 
     /// Frees body segments no longer referenced once this transaction commits.
     pub fn release(&mut self, segments: &[Segment]) -> Result<(), StoreError> {
-        let mut inline = self.txn.open_table(INLINE)?;
+        let mut inline = TableWriter::open(self.txn, INLINE, &mut self.undo)?;
         for seg in segments {
             if seg.inline {
                 inline.remove(seg.id)?;
@@ -539,14 +612,19 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         sync_dirs: BTreeSet::new(),
         garbage: Vec::new(),
         object_bytes_delta: 0,
+        adopted: Vec::new(),
+        undo: UndoLog::default(),
     };
     let mut completions = Vec::with_capacity(jobs.len());
-    let mut panicked = false;
+    let mut abandoned: Option<StoreError> = None;
     for job in jobs {
-        match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&mut tx)))) {
-            Ok(Some(done)) => completions.push(done),
-            Ok(None) => {}
-            Err(_) => panicked = true,
+        if let Some(e) = &abandoned {
+            job(Err(e));
+            continue;
+        }
+        if let Err(e) = run_job(&mut tx, job, &mut completions) {
+            tracing::error!(error = %e, "cannot roll back a failed write; refusing its batch");
+            abandoned = Some(e);
         }
     }
     let last_seq = tx.next_seq - 1;
@@ -556,10 +634,12 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         object_bytes_delta,
         ..
     } = tx;
-    let result = if panicked {
-        Err(StoreError::Db("a mutation panicked; the batch was rolled back".into()))
-    } else {
-        finish_commit(shared, txn, &sync_dirs, last_seq, object_bytes_delta)
+    let result = match abandoned {
+        Some(e) => {
+            drop(txn); // aborted; holding it would block the writer's next transaction
+            Err(e)
+        }
+        None => finish_commit(shared, txn, &sync_dirs, last_seq, object_bytes_delta),
     };
     match &result {
         Ok(()) => {
@@ -567,7 +647,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed");
-            if !panicked && shared.poisoned() {
+            if shared.poisoned() {
                 shared.needs_reopen.store(true, Ordering::Release);
                 if let Err(e) = shared.reopen() {
                     tracing::error!(error = %e, "cannot reopen the database yet; retrying with the next write");
@@ -579,6 +659,27 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         done(clone_result(&result));
     }
     if result.is_ok() { garbage } else { Vec::new() }
+}
+
+/// Runs one closure of a batch and rolls it back when it fails or panics (a
+/// panicking closure's caller is told through its dropped answer channel).
+/// An error means the rollback itself failed: the batch must not commit.
+fn run_job(tx: &mut Tx<'_>, job: Job, completions: &mut Vec<Completion>) -> Result<(), StoreError> {
+    let mark = tx.mark();
+    match std::panic::catch_unwind(AssertUnwindSafe(|| job(Ok(&mut *tx)))) {
+        Ok(Some(Ran { done, ok })) => {
+            completions.push(done);
+            if !ok {
+                tx.roll_back(mark)?;
+            }
+        }
+        Ok(None) => {}
+        Err(_) => {
+            tracing::error!("a write closure panicked; its writes were rolled back");
+            tx.roll_back(mark)?;
+        }
+    }
+    Ok(())
 }
 
 /// Opens the batch's transaction: reopens a database an I/O failure left
@@ -630,6 +731,7 @@ fn copy_error(e: &StoreError) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::items::Space;
     use crate::records::BucketRecord;
 
     fn bucket(name: &str) -> BucketRecord {
@@ -772,6 +874,171 @@ mod tests {
         store.create_bucket(bucket("c")).await.unwrap();
         assert_eq!(store.last_seq(), 2);
         assert_eq!(store.changes_after(0, 10).unwrap().len(), 2);
+    }
+
+    /// Holds the writer thread for a while, so that the writes submitted
+    /// meanwhile queue up and run as one batch after it.
+    fn hold_the_writer(store: &Store) -> tokio::task::JoinHandle<()> {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(|_tx| -> Result<(), StoreError> {
+                    std::thread::sleep(Duration::from_millis(300));
+                    Ok(())
+                })
+                .await
+                .unwrap()
+        })
+    }
+
+    /// A test write answering (changes pending before it, its change's sequence number).
+    type TestClosure = Box<dyn FnOnce(&mut Tx<'_>) -> Result<(u64, u64), StoreError> + Send>;
+
+    /// How many changes earlier closures of the running batch appended.
+    fn pending_in_batch(tx: &Tx<'_>) -> u64 {
+        tx.next_seq() - 1 - *tx.shared.last_seq.borrow()
+    }
+
+    fn append_marker(tx: &mut Tx<'_>, name: &str) -> Result<u64, StoreError> {
+        let hlc = tx.now();
+        tx.append("r", hlc, Change::BucketDeleted { name: name.into() })
+    }
+
+    /// A closure that writes (overwrites, deletes, inserts, appends to the log)
+    /// and then fails or panics leaves nothing of itself; the closures before
+    /// and after it in the same batch commit.
+    async fn a_closure_that_writes_then_fails_commits_nothing(panics: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        store
+            .write(|tx| -> Result<(), StoreError> {
+                tx.item_put(Space::Items, b"overwritten", b"old")?;
+                tx.item_put(Space::Items, b"deleted", b"kept")?;
+                tx.catalog_put("table", b"v1")
+            })
+            .await
+            .unwrap();
+        let before_seq = store.last_seq();
+        let holder = hold_the_writer(&store);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let spawn = |f: TestClosure| {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(f).await })
+        };
+        let first = spawn(Box::new(|tx| {
+            tx.item_put(Space::Items, b"first", b"1")?;
+            Ok((pending_in_batch(tx), append_marker(tx, "first")?))
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let failing_saw = Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX));
+        let saw = failing_saw.clone();
+        let failing = spawn(Box::new(move |tx| {
+            saw.store(pending_in_batch(tx), Ordering::SeqCst);
+            tx.item_put(Space::Items, b"overwritten", b"new")?;
+            tx.item_put(Space::Items, b"overwritten", b"newer")?;
+            tx.item_delete(Space::Items, b"deleted")?;
+            tx.item_put(Space::Items, b"inserted", b"x")?;
+            tx.catalog_delete("table")?;
+            append_marker(tx, "failing-1")?;
+            append_marker(tx, "failing-2")?;
+            if panics {
+                panic!("a bug in a write closure");
+            }
+            Err(StoreError::NoSuchBucket)
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let last = spawn(Box::new(|tx| {
+            tx.item_put(Space::Items, b"last", b"3")?;
+            Ok((pending_in_batch(tx), append_marker(tx, "last")?))
+        }));
+        holder.await.unwrap();
+        let mut results = Vec::new();
+        for job in [first, failing, last] {
+            results.push(job.await.unwrap());
+        }
+        assert_eq!(
+            failing_saw.load(Ordering::SeqCst),
+            1,
+            "the failing closure ran in the first one's batch"
+        );
+        let (first_pending, first_seq) = results[0].as_ref().map(|r| *r).unwrap();
+        assert_eq!(first_pending, 0);
+        assert_eq!(first_seq, before_seq + 1);
+        assert!(results[1].is_err(), "the failing closure's caller is told");
+        // The last closure saw the first one's change pending, not the failed
+        // one's, and took the sequence number the failed one gave back.
+        assert_eq!(results[2].as_ref().map(|r| *r).unwrap(), (1, before_seq + 2));
+        assert_eq!(store.last_seq(), before_seq + 2);
+
+        let read = store.read().unwrap();
+        assert_eq!(read.item_get(Space::Items, b"overwritten").unwrap().as_deref(), Some(&b"old"[..]));
+        assert_eq!(read.item_get(Space::Items, b"deleted").unwrap().as_deref(), Some(&b"kept"[..]));
+        assert_eq!(read.item_get(Space::Items, b"inserted").unwrap(), None);
+        assert_eq!(read.catalog_get("table").unwrap().as_deref(), Some(&b"v1"[..]));
+        assert_eq!(read.item_get(Space::Items, b"first").unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(read.item_get(Space::Items, b"last").unwrap().as_deref(), Some(&b"3"[..]));
+        let log: Vec<String> = store
+            .changes_after(before_seq, 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| match e.change {
+                Change::BucketDeleted { name } => name,
+                other => panic!("unexpected change {other:?}"),
+            })
+            .collect();
+        assert_eq!(log, ["first", "last"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_closure_that_writes_then_returns_an_error_commits_nothing_and_its_neighbours_commit() {
+        a_closure_that_writes_then_fails_commits_nothing(false).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_closure_that_writes_then_panics_commits_nothing_and_its_neighbours_commit() {
+        a_closure_that_writes_then_fails_commits_nothing(true).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_failed_closure_too_big_to_undo_fails_its_whole_batch_and_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        let big = vec![7u8; 64 << 10];
+        let keys: Vec<Vec<u8>> = (0..32u8).map(|i| vec![b'k', i]).collect();
+        let (k, b) = (keys.clone(), big.clone());
+        store
+            .write(move |tx| -> Result<(), StoreError> { k.iter().try_for_each(|key| tx.item_put(Space::Items, key, &b)) })
+            .await
+            .unwrap();
+        let before_seq = store.last_seq();
+        let holder = hold_the_writer(&store);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let neighbour = {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(|tx| append_marker(tx, "neighbour")).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let huge = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| -> Result<(), StoreError> {
+                        // Replaces 2 MiB, more than the undo log holds in tests.
+                        keys.iter().try_for_each(|key| tx.item_delete(Space::Items, key))?;
+                        Err(StoreError::NoSuchBucket)
+                    })
+                    .await
+            })
+        };
+        holder.await.unwrap();
+        assert!(neighbour.await.unwrap().is_err(), "the batch was refused as a whole");
+        assert!(huge.await.unwrap().is_err());
+        assert_eq!(store.last_seq(), before_seq);
+        let read = store.read().unwrap();
+        assert_eq!(read.item_get(Space::Items, &[b'k', 31]).unwrap(), Some(big));
+        drop(read);
+        // The store takes writes again afterwards.
+        store.write(|tx| append_marker(tx, "after")).await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@
 //! reads consistent and the writes part of the shared, durable transaction.
 //! A third space keeps deletion tombstones of replicated tables.
 
-use redb::{ReadableTable, Table, TableDefinition};
+use redb::{ReadableTable, TableDefinition};
 
 use crate::db::{ReadTx, Tx};
 use crate::error::StoreError;
@@ -82,12 +82,12 @@ where
 
 impl ReadTx {
     pub fn catalog_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(CATALOG)?;
+        let t = self.table(CATALOG)?;
         Ok(t.get(name)?.map(|v| v.value().to_vec()))
     }
 
     pub fn catalog_list(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
-        let t = self.txn.open_table(CATALOG)?;
+        let t = self.table(CATALOG)?;
         let mut out = Vec::new();
         for item in t.iter()? {
             let (k, v) = item?;
@@ -97,7 +97,7 @@ impl ReadTx {
     }
 
     pub fn item_get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(space.def())?;
+        let t = self.table(space.def())?;
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
 
@@ -106,44 +106,44 @@ impl ReadTx {
     where
         F: FnMut(&[u8], &[u8]) -> bool,
     {
-        visit(&self.txn.open_table(space.def())?, prefix, start, reverse, f)
+        visit(&self.table(space.def())?, prefix, start, reverse, f)
     }
 }
 
 impl Tx<'_> {
     pub fn catalog_get(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(CATALOG)?;
+        let t = self.table(CATALOG)?;
         Ok(t.get(name)?.map(|v| v.value().to_vec()))
     }
 
     pub fn catalog_put(&mut self, name: &str, value: &[u8]) -> Result<(), StoreError> {
-        self.txn.open_table(CATALOG)?.insert(name, value)?;
+        self.writer(CATALOG)?.insert(name, value)?;
         Ok(())
     }
 
     pub fn catalog_delete(&mut self, name: &str) -> Result<(), StoreError> {
-        self.txn.open_table(CATALOG)?.remove(name)?;
+        self.writer(CATALOG)?.remove(name)?;
         Ok(())
     }
 
     pub fn item_get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(space.def())?;
+        let t = self.table(space.def())?;
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
 
     pub fn item_put(&mut self, space: Space, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        self.txn.open_table(space.def())?.insert(key, value)?;
+        self.writer(space.def())?.insert(key, value)?;
         Ok(())
     }
 
     pub fn item_delete(&mut self, space: Space, key: &[u8]) -> Result<(), StoreError> {
-        self.txn.open_table(space.def())?.remove(key)?;
+        self.writer(space.def())?.remove(key)?;
         Ok(())
     }
 
     /// Removes every entry whose key starts with `prefix` (dropping a table or index).
     pub fn item_delete_prefix(&mut self, space: Space, prefix: &[u8]) -> Result<u64, StoreError> {
-        let mut table: Table<&[u8], &[u8]> = self.txn.open_table(space.def())?;
+        let mut table = self.writer(space.def())?;
         let mut keys = Vec::new();
         visit(&table, prefix, None, false, |k, _| {
             keys.push(k.to_vec());
@@ -160,6 +160,6 @@ impl Tx<'_> {
     where
         F: FnMut(&[u8], &[u8]) -> bool,
     {
-        visit(&self.txn.open_table(space.def())?, prefix, start, reverse, f)
+        visit(&self.table(space.def())?, prefix, start, reverse, f)
     }
 }

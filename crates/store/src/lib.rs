@@ -23,6 +23,7 @@ pub mod records;
 pub mod replica;
 pub mod rules;
 pub mod space;
+pub(crate) mod undo;
 pub mod uploads;
 
 pub use blobs::{BodyWriter, StagedBody};

@@ -4,7 +4,7 @@
 //! replaced, which bodies are freed, and which change-log entry is appended.
 
 use bytes::Bytes;
-use redb::{ReadableTable, Table};
+use redb::ReadableTable;
 use std::path::PathBuf;
 
 use crate::blobs::StagedBody;
@@ -79,12 +79,12 @@ impl ReadTx {
         }
         match version_id {
             None => {
-                let table = self.txn.open_table(CURRENT)?;
+                let table = self.table(CURRENT)?;
                 let raw = table.get(object_key(bucket, key).as_slice())?.ok_or(StoreError::NoSuchKey)?;
                 decode(raw.value())
             }
             Some(id) => {
-                let table = self.txn.open_table(VERSIONS)?;
+                let table = self.table(VERSIONS)?;
                 find_version(&table, bucket, key, id)?
                     .map(|(_, v)| v)
                     .ok_or(StoreError::NoSuchVersion)
@@ -95,7 +95,7 @@ impl ReadTx {
     /// Where each segment's bytes are, read from this same snapshot.
     pub fn segment_source(&self, segment: &Segment, store: &Store) -> Result<SegmentSource, StoreError> {
         if segment.inline {
-            let table = self.txn.open_table(INLINE)?;
+            let table = self.table(INLINE)?;
             let raw = table
                 .get(segment.id)?
                 .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:x} missing", segment.id)))?;
@@ -111,7 +111,7 @@ impl ReadTx {
     where
         F: FnMut(&str, ObjectVersion) -> Visit,
     {
-        let table = self.txn.open_table(CURRENT)?;
+        let table = self.table(CURRENT)?;
         scan(&table, bucket, prefix, start, split_object_key, &mut visit)
     }
 
@@ -120,7 +120,7 @@ impl ReadTx {
     where
         F: FnMut(&str, ObjectVersion) -> Visit,
     {
-        let table = self.txn.open_table(VERSIONS)?;
+        let table = self.table(VERSIONS)?;
         scan(&table, bucket, prefix, start, split_version_key, &mut visit)
     }
 }
@@ -159,12 +159,10 @@ where
     Ok(())
 }
 
-type BytesTable<'t> = Table<'t, &'static [u8], &'static [u8]>;
-
 impl Tx<'_> {
     /// The current version of a key, if any (possibly a delete marker).
     pub fn current(&self, bucket: &str, key: &str) -> Result<Option<ObjectVersion>, StoreError> {
-        let table = self.txn.open_table(CURRENT)?;
+        let table = self.table(CURRENT)?;
         let raw = table.get(object_key(bucket, key).as_slice())?;
         raw.map(|r| decode(r.value())).transpose()
     }
@@ -204,7 +202,7 @@ impl Tx<'_> {
     /// points `current` at the newest version of the key.
     pub(crate) fn install_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
         let replaced = {
-            let mut versions: BytesTable = self.txn.open_table(VERSIONS)?;
+            let mut versions = self.writer(VERSIONS)?;
             let existing = find_version(&versions, bucket, key, &version.version_id)?;
             if let Some((raw_key, _)) = &existing {
                 versions.remove(raw_key.as_slice())?;
@@ -224,7 +222,7 @@ impl Tx<'_> {
     /// Replaces a version record in place (same id, same clock time) and
     /// refreshes the current pointer.
     pub(crate) fn rewrite_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
-        self.txn.open_table(VERSIONS)?.insert(
+        self.writer(VERSIONS)?.insert(
             version_key(bucket, key, version.hlc, &version.version_id).as_slice(),
             serde_json::to_vec(version)?.as_slice(),
         )?;
@@ -234,7 +232,7 @@ impl Tx<'_> {
     /// Points `current` at the newest remaining version of the key, or removes it.
     pub(crate) fn refresh_current(&mut self, bucket: &str, key: &str) -> Result<(), StoreError> {
         let newest = {
-            let versions: BytesTable = self.txn.open_table(VERSIONS)?;
+            let versions = self.table(VERSIONS)?;
             let prefix = versions_prefix(bucket, key);
             let mut range = versions.range(prefix.as_slice()..)?;
             match range.next() {
@@ -245,7 +243,7 @@ impl Tx<'_> {
                 None => None,
             }
         };
-        let mut current: BytesTable = self.txn.open_table(CURRENT)?;
+        let mut current = self.writer(CURRENT)?;
         let ck = object_key(bucket, key);
         match newest {
             Some(raw) => current.insert(ck.as_slice(), raw.as_slice())?,
@@ -257,7 +255,7 @@ impl Tx<'_> {
     /// Removes one version for good and logs it.
     fn remove_version(&mut self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
         let removed = {
-            let mut versions: BytesTable = self.txn.open_table(VERSIONS)?;
+            let mut versions = self.writer(VERSIONS)?;
             match find_version(&versions, bucket, key, version_id)? {
                 Some((raw_key, v)) => {
                     versions.remove(raw_key.as_slice())?;
@@ -358,7 +356,7 @@ impl Store {
                     .filter(|v| !v.delete_marker)
                     .ok_or(StoreError::NoSuchKey)?,
                 Some(id) => {
-                    let versions: BytesTable = tx.txn.open_table(VERSIONS)?;
+                    let versions = tx.table(VERSIONS)?;
                     find_version(&versions, &bucket, &key, id)?
                         .map(|(_, v)| v)
                         .ok_or(StoreError::NoSuchVersion)?

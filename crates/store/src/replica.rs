@@ -72,28 +72,28 @@ fn cursor_key(peer: &str) -> String {
 impl ReadTx {
     /// Which region holds a bucket name, as far as this region knows.
     pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-        registry_in(&self.txn.open_table(REGISTRY)?, name)
+        registry_in(&self.table(REGISTRY)?, name)
     }
 
     /// The last change-log sequence number a peer has durably applied.
     pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
-        let table = self.txn.open_table(META)?;
+        let table = self.table(META)?;
         Ok(table.get(cursor_key(peer).as_str())?.map(|v| v.value()).unwrap_or(0))
     }
 }
 
 impl Tx<'_> {
     pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-        registry_in(&self.txn.open_table(REGISTRY)?, name)
+        registry_in(&self.table(REGISTRY)?, name)
     }
 
     pub(crate) fn put_registry(&mut self, name: &str, entry: &RegistryEntry) -> Result<(), StoreError> {
-        self.txn.open_table(REGISTRY)?.insert(name, serde_json::to_vec(entry)?.as_slice())?;
+        self.writer(REGISTRY)?.insert(name, serde_json::to_vec(entry)?.as_slice())?;
         Ok(())
     }
 
     pub(crate) fn remove_registry(&mut self, name: &str) -> Result<(), StoreError> {
-        self.txn.open_table(REGISTRY)?.remove(name)?;
+        self.writer(REGISTRY)?.remove(name)?;
         Ok(())
     }
 
@@ -122,7 +122,7 @@ impl Tx<'_> {
 
     /// Moves a peer's cursor forward (never back).
     pub fn advance_cursor(&mut self, peer: &str, seq: u64) -> Result<(), StoreError> {
-        let mut table = self.txn.open_table(META)?;
+        let mut table = self.writer(META)?;
         let key = cursor_key(peer);
         let current = table.get(key.as_str())?.map(|v| v.value()).unwrap_or(0);
         if seq > current {
@@ -145,7 +145,7 @@ impl Tx<'_> {
     ) -> Result<Applied, StoreError> {
         self.require_bucket(bucket)?;
         self.observe_clock(version.hlc);
-        if let Some((_, held)) = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, &version.version_id)?
+        if let Some((_, held)) = find_version(&self.table(VERSIONS)?, bucket, key, &version.version_id)?
             && (held.hlc, &held.origin) >= (version.hlc, &version.origin)
         {
             return Ok(Applied::Stale);
@@ -182,7 +182,7 @@ impl Tx<'_> {
     ) -> Result<Applied, StoreError> {
         self.require_bucket(bucket)?;
         self.observe_clock(hlc);
-        let Some((_, mut held)) = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, &edited.version_id)? else {
+        let Some((_, mut held)) = find_version(&self.table(VERSIONS)?, bucket, key, &edited.version_id)? else {
             return Ok(Applied::Stale);
         };
         let stamp_of = |v: &ObjectVersion, hlc: u64, origin: &str| {
@@ -220,7 +220,7 @@ impl Tx<'_> {
         version_id: &str,
         status: ReplicationStatus,
     ) -> Result<(), StoreError> {
-        let found = find_version(&self.txn.open_table(VERSIONS)?, bucket, key, version_id)?;
+        let found = find_version(&self.table(VERSIONS)?, bucket, key, version_id)?;
         let Some((_, mut version)) = found else { return Ok(()) };
         if version.replication_status.is_none() || version.replication_status == Some(status) {
             return Ok(());
@@ -233,7 +233,7 @@ impl Tx<'_> {
 impl ReadTx {
     /// One version by id, with its status (used to ship the freshest record).
     pub fn version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
-        let table = self.txn.open_table(VERSIONS)?;
+        let table = self.table(VERSIONS)?;
         Ok(find_version(&table, bucket, key, version_id)?.map(|(_, v)| v))
     }
 }
@@ -251,7 +251,7 @@ impl Store {
             let Some(config) = record.replication.clone() else {
                 return Ok(ResyncPage::default());
             };
-            let (versions, next) = versions_page(&tx.txn.open_table(VERSIONS)?, &bucket, after.as_deref(), limit)?;
+            let (versions, next) = versions_page(&tx.table(VERSIONS)?, &bucket, after.as_deref(), limit)?;
             let mut page = ResyncPage {
                 scanned: versions.len() as u64,
                 next,
@@ -317,7 +317,7 @@ impl ReadTx {
         if self.bucket(bucket)?.is_none() {
             return Err(StoreError::NoSuchBucket);
         }
-        versions_page(&self.txn.open_table(VERSIONS)?, bucket, after, limit)
+        versions_page(&self.table(VERSIONS)?, bucket, after, limit)
     }
 }
 

@@ -2,7 +2,7 @@
 //! turns the chosen parts into the segments of one new object version, in one
 //! commit, and frees the parts that were not used.
 
-use redb::{ReadableTable, Table};
+use redb::ReadableTable;
 
 use crate::blobs::StagedBody;
 use crate::completed::CompletedUpload;
@@ -33,14 +33,14 @@ fn read_parts<T: ReadableTable<&'static [u8], &'static [u8]>>(table: &T, upload_
 
 impl ReadTx {
     pub fn upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
-        let table = self.txn.open_table(UPLOADS)?;
+        let table = self.table(UPLOADS)?;
         let raw = table.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
         Ok(serde_json::from_slice(raw.value())?)
     }
 
     /// Uploads in progress in a bucket, ordered by key then initiation time.
     pub fn uploads(&self, bucket: &str) -> Result<Vec<UploadRecord>, StoreError> {
-        let table = self.txn.open_table(UPLOADS)?;
+        let table = self.table(UPLOADS)?;
         let mut out: Vec<UploadRecord> = Vec::new();
         for item in table.iter()? {
             let upload: UploadRecord = serde_json::from_slice(item?.1.value())?;
@@ -55,13 +55,13 @@ impl ReadTx {
     }
 
     pub fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
-        read_parts(&self.txn.open_table(PARTS)?, upload_id)
+        read_parts(&self.table(PARTS)?, upload_id)
     }
 }
 
 impl Tx<'_> {
     fn require_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
-        let table = self.txn.open_table(UPLOADS)?;
+        let table = self.table(UPLOADS)?;
         let raw = table.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
         Ok(serde_json::from_slice(raw.value())?)
     }
@@ -69,14 +69,14 @@ impl Tx<'_> {
     /// Removes an upload and frees its parts' bodies.
     pub(crate) fn remove_upload(&mut self, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
         let parts = {
-            let mut table: Table<&[u8], &[u8]> = self.txn.open_table(PARTS)?;
+            let mut table = self.writer(PARTS)?;
             let parts = read_parts(&table, upload_id)?;
             for part in &parts {
                 table.remove(part_key(upload_id, part.part_number).as_slice())?;
             }
             parts
         };
-        self.txn.open_table(UPLOADS)?.remove(upload_id)?;
+        self.writer(UPLOADS)?.remove(upload_id)?;
         Ok(parts)
     }
 }
@@ -85,8 +85,7 @@ impl Store {
     pub async fn create_upload(&self, upload: UploadRecord) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.writable_bucket(&upload.bucket)?;
-            tx.txn
-                .open_table(UPLOADS)?
+            tx.writer(UPLOADS)?
                 .insert(upload.upload_id.as_str(), serde_json::to_vec(&upload)?.as_slice())?;
             Ok(())
         })
@@ -101,15 +100,13 @@ impl Store {
             tx.writable_bucket(&upload.bucket)?;
             let pk = part_key(&upload_id, part.part_number);
             let old: Option<PartRecord> = {
-                let table = tx.txn.open_table(PARTS)?;
+                let table = tx.table(PARTS)?;
                 let raw = table.get(pk.as_slice())?;
                 raw.map(|r| serde_json::from_slice(r.value())).transpose()?
             };
             part.segment = tx.adopt(&mut body)?;
             part.size = part.segment.len;
-            tx.txn
-                .open_table(PARTS)?
-                .insert(pk.as_slice(), serde_json::to_vec(&part)?.as_slice())?;
+            tx.writer(PARTS)?.insert(pk.as_slice(), serde_json::to_vec(&part)?.as_slice())?;
             if let Some(old) = old {
                 tx.release(&[old.segment])?;
             }
@@ -145,7 +142,7 @@ impl Store {
         self.write(move |tx| {
             let upload = tx.require_upload(&upload_id)?;
             let record = tx.writable_bucket(&upload.bucket)?;
-            let stored = read_parts(&tx.txn.open_table(PARTS)?, &upload_id)?;
+            let stored = read_parts(&tx.table(PARTS)?, &upload_id)?;
             let parts = select_parts(&stored, &chosen)?;
             let current = tx.current(&upload.bucket, &upload.key)?;
             precondition(current.as_ref().filter(|v| !v.delete_marker))?;

@@ -352,12 +352,15 @@ def write_config(
     keys=KEYS.values(),
     admins: tuple[str, ...] = ("admin",),
     policies: dict[str, str] | None = None,
+    replication: bool | None = None,
 ) -> None:
     """Writes tandem.toml: `admins` are the principals whose keys get `admin =
-    true`; `policies` maps a principal to the identity policy (JSON) of its key."""
+    true`; `policies` maps a principal to the identity policy (JSON) of its key;
+    the replication credential is written for more than one region, or when
+    `replication` says so."""
     policies = policies or {}
     lines = []
-    if len(regions) > 1:
+    if replication if replication is not None else len(regions) > 1:
         lines += [
             "[replication]",
             f'access_key_id = "{REPLICATION_KEY[0]}"',

@@ -281,7 +281,7 @@ def test_version_id_key(node, bucket, bob):
     admin.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     v1 = admin.put_object(Bucket=bucket, Key="v", Body=b"1")["VersionId"]
     v2 = admin.put_object(Bucket=bucket, Key="v", Body=b"2")["VersionId"]
-    set_policy(node, bucket, statement("Allow", "s3:GetObject", f"arn:aws:s3:::{bucket}/*", {"StringEquals": {"s3:VersionId": v1}}))
+    set_policy(node, bucket, statement("Allow", "s3:GetObjectVersion", f"arn:aws:s3:::{bucket}/*", {"StringEquals": {"s3:VersionId": v1}}))
     assert attempt(lambda: bob.get_object(Bucket=bucket, Key="v", VersionId=v1)) == "ok"
     assert attempt(lambda: bob.get_object(Bucket=bucket, Key="v", VersionId=v2)) == "AccessDenied"
 
@@ -342,3 +342,30 @@ def test_the_owner_can_always_remove_a_deny_all_policy(node, bucket):
     assert attempt(lambda: admin.get_bucket_policy(Bucket=bucket)) == "ok"
     assert attempt(lambda: admin.delete_bucket_policy(Bucket=bucket)) == "ok"
     assert attempt(lambda: admin.get_object(Bucket=bucket, Key="pub/a")) == "ok"
+
+
+# ------------------------------------------------- versioned object actions
+
+
+def test_naming_a_version_asks_for_the_version_actions(node, bucket, bob):
+    """GET/DELETE with ?versionId= are s3:GetObjectVersion / s3:DeleteObjectVersion,
+    as IAM has them: an Allow of s3:GetObject and s3:DeleteObject alone does not
+    reach old versions, and DeleteObjects asks the same per key."""
+    admin = node.client("admin")
+    admin.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = admin.put_object(Bucket=bucket, Key="pub/v", Body=b"one")["VersionId"]
+    admin.put_object(Bucket=bucket, Key="pub/v", Body=b"two")
+    objects = f"arn:aws:s3:::{bucket}/pub/*"
+    set_policy(node, bucket, statement("Allow", ["s3:GetObject", "s3:DeleteObject"], objects))
+    assert bob.get_object(Bucket=bucket, Key="pub/v")["Body"].read() == b"two"
+    assert attempt(lambda: bob.get_object(Bucket=bucket, Key="pub/v", VersionId=first)) == "AccessDenied"
+    assert attempt(lambda: bob.delete_object(Bucket=bucket, Key="pub/v", VersionId=first)) == "AccessDenied"
+    batch = bob.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": "pub/v", "VersionId": first}]})
+    assert [e["Code"] for e in batch.get("Errors", [])] == ["AccessDenied"], batch
+    assert admin.get_object(Bucket=bucket, Key="pub/v", VersionId=first)["Body"].read() == b"one"
+
+    set_policy(node, bucket, statement("Allow", ["s3:GetObjectVersion", "s3:DeleteObjectVersion"], objects))
+    assert bob.get_object(Bucket=bucket, Key="pub/v", VersionId=first)["Body"].read() == b"one"
+    assert attempt(lambda: bob.get_object(Bucket=bucket, Key="pub/v")) == "AccessDenied"
+    bob.delete_object(Bucket=bucket, Key="pub/v", VersionId=first)
+    assert attempt(lambda: admin.head_object(Bucket=bucket, Key="pub/v", VersionId=first)) in ("404", "NoSuchVersion")

@@ -18,6 +18,7 @@ import datetime as dt
 import glob
 import json
 import os
+import re
 import subprocess
 
 import boto3
@@ -55,6 +56,7 @@ def sts_config(node: Node, key: str = SIGNING_KEY) -> None:
     write_config(
         node.config_path,
         [{"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir)}],
+        replication=True,
     )
     with open(node.config_path, "a") as f:
         f.write(f'\n[sts]\nsigning_key = "{key}"\n')
@@ -313,3 +315,98 @@ def test_failed_authentications_are_counted_by_reason(nodes, session):
     reasons = {line.split('reason="')[1].split('"')[0] for line in text.splitlines() if line.startswith("tandem_auth_failures_total{")}
     assert {"invalid_token", "access_denied"} <= reasons, reasons
     assert session["SessionToken"] not in home.log_path.read_text(errors="replace")
+
+
+# ------------------------------------------------ temporary credentials × every API
+
+# Each API asked once with a session: (method, path, body, service, X-Amz-Target).
+API_CALLS = {
+    "s3": ("GET", "/media/uploads/matrix.txt", b"", "s3", None),
+    "dynamodb": ("POST", "/", json.dumps({"TableName": "media-index", "Key": {"pk": {"S": "seed"}}}).encode(), "dynamodb", "DynamoDB_20120810.GetItem"),
+    "streams": ("POST", "/", b"{}", "dynamodb", "DynamoDBStreams_20120810.ListStreams"),
+    "sts": ("POST", "/", b"Action=GetCallerIdentity&Version=2011-06-15", "sts", None),
+    "control": ("GET", "/_tandem/changes", b"", "s3", None),
+    "replication": ("POST", "/_tandem/replication/apply", b"", "s3", None),
+}
+
+# What a valid session of the uploader role (SESSION_POLICY) gets from each API.
+VALID_SESSION = {
+    "s3": "200",
+    "dynamodb": "200",
+    "streams": "AccessDeniedException",  # ListStreams is in neither policy
+    "sts": "200",
+    "control": "AccessDenied",
+    # The replication endpoint takes the replication credential only: no
+    # session, however valid, is even looked at.
+    "replication": "403 replication request refused",
+}
+EXPIRED = {"s3": "ExpiredToken", "dynamodb": "ExpiredTokenException", "streams": "ExpiredTokenException",
+           "sts": "ExpiredToken", "control": "ExpiredToken", "replication": "403 replication request refused"}
+TAMPERED = {"s3": "InvalidToken", "dynamodb": "UnrecognizedClientException", "streams": "UnrecognizedClientException",
+            "sts": "InvalidClientTokenId", "control": "InvalidToken", "replication": "403 replication request refused"}
+
+
+def call_api(node: Node, api: str, creds: dict, token: str, now: dt.datetime | None = None) -> str:
+    """One signed request on session credentials: "200" or the error code answered."""
+    method, path, body, service, target = API_CALLS[api]
+    headers = {"Host": f"127.0.0.1:{node.port}", "x-amz-security-token": token}
+    if target:
+        headers.update({"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target})
+    if api == "sts":
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    signed = sigv4_sign(method, path, [], headers, sha256_hex(body), session_key(creds), now=now, service=service)
+    r = requests.request(method, node.endpoint + path, data=body, headers=signed.headers, timeout=30)
+    if r.status_code == 200:
+        return "200"
+    text = r.text
+    if text.lstrip().startswith("{"):
+        doc = json.loads(text)
+        if "error" in doc:  # the replication endpoint's own answer
+            return f"{r.status_code} {doc['error'].split(':')[0]}"
+        return doc.get("__type", "").rsplit("#", 1)[-1] or f"{r.status_code} {text[:100]}"
+    found = re.search(r"<Code>([^<]+)</Code>", text)
+    return found.group(1) if found else f"{r.status_code} {text[:100]}"
+
+
+@pytest.fixture(scope="module")
+def matrix_object(nodes):
+    # The future node's clock is 2 h ahead: a session expires there before
+    # anything is looked up, so it needs no bucket or table.
+    for name in ("home", "other"):
+        s3 = nodes[name].client("admin")
+        if name != "home":
+            try:
+                s3.create_bucket(Bucket="media")
+            except ClientError as e:
+                assert e.response["Error"]["Code"] == "BucketAlreadyOwnedByYou", e
+        s3.put_object(Bucket="media", Key="uploads/matrix.txt", Body=b"m")
+    for name in ("other",):
+        ddb = ddb_client(nodes[name])
+        try:
+            ddb.create_table(
+                TableName="media-index",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ResourceInUseException", e
+
+
+def tampered(token: str) -> str:
+    body, mac = token.split(".")
+    return body[:-2] + ("AA" if body[-2:] != "AA" else "BB") + "." + mac
+
+
+@pytest.mark.parametrize("api", list(API_CALLS))
+def test_every_api_answers_sessions_valid_expired_tampered_and_from_the_other_region(nodes, session, matrix_object, api):
+    token = session["SessionToken"]
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    got = {
+        "valid": call_api(nodes["home"], api, session, token),
+        "other region": call_api(nodes["other"], api, session, token),
+        "expired": call_api(nodes["future"], api, session, token, now=later),
+        "tampered": call_api(nodes["home"], api, session, tampered(token)),
+    }
+    want = {"valid": VALID_SESSION[api], "other region": VALID_SESSION[api], "expired": EXPIRED[api], "tampered": TAMPERED[api]}
+    assert got == want

@@ -48,13 +48,32 @@ pub struct AccessControl {
 pub struct Ask {
     pub caller: Option<Arc<Caller>>,
     pub op: S3Op,
+    /// Whether the request names a version (its IAM action then differs).
+    pub versioned: bool,
     pub context: Arc<Context>,
 }
 
 impl Ask {
     /// The same caller and request keys, for another operation.
     pub fn for_op(&self, op: S3Op) -> Ask {
-        Ask { op, ..self.clone() }
+        Ask {
+            op,
+            versioned: false,
+            ..self.clone()
+        }
+    }
+
+    /// The same question about the version named (or the current one).
+    pub fn at_version(self, version: Option<&str>) -> Ask {
+        Ask {
+            versioned: version.is_some(),
+            ..self
+        }
+    }
+
+    /// The IAM action asked for.
+    pub fn action(&self) -> &'static str {
+        self.op.action_at(self.versioned)
     }
 }
 
@@ -66,18 +85,18 @@ pub fn arn(bucket: &str, key: Option<&str>) -> String {
     }
 }
 
-/// The refusal of `op` on `resource`, saying which action was denied.
-fn denied(op: S3Op, resource: &str) -> s3s::S3Error {
+/// The refusal of `action` on `resource`, saying which action was denied.
+fn denied(action: &str, resource: &str) -> s3s::S3Error {
     s3s::S3Error::with_message(
         s3s::S3ErrorCode::AccessDenied,
-        format!("Access Denied: not authorized to perform {} on {resource}", op.action()),
+        format!("Access Denied: not authorized to perform {action} on {resource}"),
     )
 }
 
-fn verdict_to_result(decision: Decision, op: S3Op, resource: &str) -> S3Result<()> {
+fn verdict_to_result(decision: Decision, req: &Request<'_>) -> S3Result<()> {
     match decision {
         Decision::Allow => Ok(()),
-        Decision::Deny { .. } => Err(denied(op, resource)),
+        Decision::Deny { .. } => Err(denied(req.action, req.resource)),
     }
 }
 
@@ -104,7 +123,7 @@ pub fn authorize(
     };
     let caller = ask.caller.as_deref();
     let req = Request {
-        action: ask.op.action(),
+        action: ask.action(),
         resource: &resource,
         who: caller.map(Caller::who).unwrap_or_default(),
         context,
@@ -119,7 +138,7 @@ pub fn authorize(
     let verdict = crate::public_access::restrict_public_policy(bucket, caller.is_some(), verdict);
     let object_owner = principal.is_some() && object.is_some_and(|o| Some(o.owner.as_str()) == principal);
     let api_rules = || owner || object_owner || acl_grants(ask.op, principal, bucket, object);
-    verdict_to_result(tandem_iam::decide(caller, &req, verdict, api_rules), ask.op, &resource)
+    verdict_to_result(tandem_iam::decide(caller, &req, verdict, api_rules), &req)
 }
 
 /// Authorizes an operation that has no bucket to read a policy from: the
@@ -129,13 +148,13 @@ pub fn authorize(
 fn authorize_without_bucket(ask: &Ask, resource: &str) -> S3Result<()> {
     let caller = ask.caller.as_deref();
     let req = Request {
-        action: ask.op.action(),
+        action: ask.action(),
         resource,
         who: caller.map(Caller::who).unwrap_or_default(),
         context: &ask.context,
     };
     let signed = caller.is_some();
-    verdict_to_result(tandem_iam::decide(caller, &req, Verdict::Silent, || signed), ask.op, resource)
+    verdict_to_result(tandem_iam::decide(caller, &req, Verdict::Silent, || signed), &req)
 }
 
 fn acl_grants(op: S3Op, principal: Option<&str>, bucket: &BucketRecord, object: Option<&ObjectVersion>) -> bool {
@@ -227,9 +246,11 @@ impl S3Access for AccessControl {
         let source = cx.extensions_mut().get::<SourceAddr>().map(|s| s.0);
         let mut context = tandem_iam::keys::global_context(caller.as_deref(), source, false, now);
         conditions::add_request_keys(&mut context, cx.uri(), cx.headers());
+        let version = version_param(cx.uri().query());
         let ask = Ask {
             caller,
             op,
+            versioned: version.is_some(),
             context: Arc::new(context),
         };
         cx.extensions_mut().insert(ask.clone());
@@ -245,7 +266,7 @@ impl S3Access for AccessControl {
             // Authorized in `post_object` above, once the form's key is known.
             S3Op::PostObject => Ok(()),
             _ if op.gate() == AclGate::AnySigned => authorize_without_bucket(&ask, &arn(&bucket, key.as_deref())),
-            _ => self.authorize_at(&ask, &bucket, key.as_deref(), version_param(cx.uri().query()).as_deref()),
+            _ => self.authorize_at(&ask, &bucket, key.as_deref(), version.as_deref()),
         }
     }
 }

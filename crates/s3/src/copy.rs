@@ -37,7 +37,8 @@ impl S3Api {
     ) -> S3Result<tandem_store::ObjectVersion> {
         let src = self.resolve(bucket, key, version)?;
         let record = self.bucket(bucket)?;
-        authorize(&ask.for_op(S3Op::GetObject), &self.access.policies, &record, Some(key), Some(&src))?;
+        let ask = ask.for_op(S3Op::GetObject).at_version(version);
+        authorize(&ask, &self.access.policies, &record, Some(key), Some(&src))?;
         check_conditions(&conditions, &src).map_err(|e| {
             if e.code() == &s3s::S3ErrorCode::NotModified {
                 s3_error!(PreconditionFailed, "At least one of the pre-conditions you specified did not hold")

@@ -27,12 +27,30 @@ pub enum AclGate {
 #[derive(Debug, Clone, Copy)]
 pub struct OpInfo {
     pub action: &'static str,
+    /// The action when the request names a version (`?versionId=`), as IAM
+    /// distinguishes them (`s3:GetObjectVersion`, `s3:DeleteObjectVersion`, ...).
+    pub versioned_action: Option<&'static str>,
     pub gate: AclGate,
     pub writes: bool,
 }
 
 const fn op(action: &'static str, gate: AclGate, writes: bool) -> OpInfo {
-    OpInfo { action, gate, writes }
+    OpInfo {
+        action,
+        versioned_action: None,
+        gate,
+        writes,
+    }
+}
+
+/// An object operation whose action differs when it names a version.
+const fn vop(action: &'static str, versioned: &'static str, gate: AclGate, writes: bool) -> OpInfo {
+    OpInfo {
+        action,
+        versioned_action: Some(versioned),
+        gate,
+        writes,
+    }
 }
 
 use AclGate::*;
@@ -70,14 +88,14 @@ tandem_iam::operations! {
         PutBucketOwnershipControls => op("s3:PutBucketOwnershipControls", OwnerOnly, true),
         DeleteBucketOwnershipControls => op("s3:PutBucketOwnershipControls", OwnerOnly, true),
         GetBucketOwnershipControls => op("s3:GetBucketOwnershipControls", OwnerOnly, false),
-        GetObject => op("s3:GetObject", ObjectRead, false),
-        HeadObject => op("s3:GetObject", ObjectRead, false),
-        GetObjectAttributes => op("s3:GetObjectAttributes", ObjectRead, false),
-        GetObjectAcl => op("s3:GetObjectAcl", ObjectReadAcp, false),
-        PutObjectAcl => op("s3:PutObjectAcl", ObjectWriteAcp, true),
-        GetObjectTagging => op("s3:GetObjectTagging", ObjectRead, false),
-        PutObjectTagging => op("s3:PutObjectTagging", BucketWrite, true),
-        DeleteObjectTagging => op("s3:DeleteObjectTagging", BucketWrite, true),
+        GetObject => vop("s3:GetObject", "s3:GetObjectVersion", ObjectRead, false),
+        HeadObject => vop("s3:GetObject", "s3:GetObjectVersion", ObjectRead, false),
+        GetObjectAttributes => vop("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes", ObjectRead, false),
+        GetObjectAcl => vop("s3:GetObjectAcl", "s3:GetObjectVersionAcl", ObjectReadAcp, false),
+        PutObjectAcl => vop("s3:PutObjectAcl", "s3:PutObjectVersionAcl", ObjectWriteAcp, true),
+        GetObjectTagging => vop("s3:GetObjectTagging", "s3:GetObjectVersionTagging", ObjectRead, false),
+        PutObjectTagging => vop("s3:PutObjectTagging", "s3:PutObjectVersionTagging", BucketWrite, true),
+        DeleteObjectTagging => vop("s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging", BucketWrite, true),
         PutObject => op("s3:PutObject", BucketWrite, true),
         CopyObject => op("s3:PutObject", BucketWrite, true),
         CreateMultipartUpload => op("s3:PutObject", BucketWrite, true),
@@ -88,7 +106,7 @@ tandem_iam::operations! {
         PostObject => op("s3:PutObject", BucketWrite, true),
         AbortMultipartUpload => op("s3:AbortMultipartUpload", BucketWrite, true),
         ListParts => op("s3:ListMultipartUploadParts", BucketWrite, false),
-        DeleteObject => op("s3:DeleteObject", BucketWrite, true),
+        DeleteObject => vop("s3:DeleteObject", "s3:DeleteObjectVersion", BucketWrite, true),
         // Each key is authorized as DeleteObject (see `delete.rs`).
         DeleteObjects => op("s3:DeleteObject", BucketWrite, true),
     }
@@ -105,6 +123,14 @@ impl S3Op {
     /// The IAM action, as in policies.
     pub fn action(self) -> &'static str {
         self.row().action
+    }
+
+    /// The IAM action of a request that names a version or not.
+    pub fn action_at(self, versioned: bool) -> &'static str {
+        match (versioned, self.row().versioned_action) {
+            (true, Some(action)) => action,
+            _ => self.row().action,
+        }
     }
 
     /// Which ACL permission can grant it to a non-owner.

@@ -336,16 +336,16 @@ impl Config {
 
     /// The built-in two-region layout of `tandem dev`.
     pub fn dev(data_root: &Path, base_port: u16) -> Self {
-        let region = |name: &str, offset: u16| RegionConfig {
+        let region = |name: &str, offset: u16, signing_region: &str| RegionConfig {
             name: name.to_string(),
             listen: SocketAddr::from(([127, 0, 0, 1], base_port + offset)),
             public_url: None,
             replication_url: None,
             data_dir: data_root.join(name),
-            signing_region: None,
+            signing_region: Some(signing_region.to_string()),
         };
         Config {
-            regions: vec![region("us-east", 0), region("ap-tokyo", 1)],
+            regions: vec![region("us-east", 0, "us-east-1"), region("ap-tokyo", 1, "ap-northeast-1")],
             access_keys: vec![KeyConfig {
                 access_key_id: DEV_ACCESS_KEY_ID.into(),
                 secret_access_key: DEV_SECRET_ACCESS_KEY.into(),

@@ -43,15 +43,19 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
         false => format!(" --config {}", written.display()),
     };
     println!("the operator commands read {}: try `tandem status{flag}`", written.display());
+    println!("  {:<10} {:<24} signing region (AWS_DEFAULT_REGION)", "region", "endpoint");
     for (region, (url, _)) in config.regions.iter().zip(&running) {
-        println!("  {:<10} {url}", region.name);
+        println!("  {:<10} {url:<24} {}", region.name, region.signing_region());
     }
     println!();
     println!("export AWS_ACCESS_KEY_ID={DEV_ACCESS_KEY_ID}");
     println!("export AWS_SECRET_ACCESS_KEY={DEV_SECRET_ACCESS_KEY}");
-    println!("export AWS_DEFAULT_REGION=us-east-1");
-    if let Some((url, _)) = running.first() {
+    if let (Some(first), Some((url, _))) = (config.regions.first(), running.first()) {
+        println!("export AWS_DEFAULT_REGION={}", first.signing_region());
         println!("aws --endpoint-url {url} s3 mb s3://my-bucket");
+    }
+    if let (Some(second), Some((url, _))) = (config.regions.get(1), running.get(1)) {
+        println!("aws --endpoint-url {url} --region {} s3 ls", second.signing_region());
     }
     wait_for_signal().await;
     println!("tandem dev: stopping");

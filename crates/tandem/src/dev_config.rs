@@ -49,6 +49,7 @@ pub fn render(config: &Config) -> String {
             "name": r.name,
             "listen": r.listen.to_string(),
             "data_dir": r.data_dir.display().to_string(),
+            "signing_region": r.signing_region,
         });
         out.push_str(&section("regions", &region));
     }

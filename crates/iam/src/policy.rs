@@ -63,7 +63,32 @@ pub struct Rules<'a> {
 #[derive(Debug, Clone)]
 struct Match {
     patterns: Vec<String>,
+    /// Per pattern, what is known before any request: see [`Shape`].
+    shapes: Vec<Shape>,
     negated: bool,
+}
+
+/// What matching one pattern can skip: the literal bytes it starts with (up
+/// to its first wildcard or variable), which a value must start with too —
+/// most patterns of a policy are rejected by that one comparison — and
+/// whether it has policy variables at all.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    literal: usize,
+    variables: bool,
+}
+
+impl Match {
+    fn new(patterns: Vec<String>, negated: bool) -> Self {
+        let shapes = patterns
+            .iter()
+            .map(|p| Shape {
+                literal: p.find(['*', '?', '$']).unwrap_or(p.len()),
+                variables: pattern::has_variables(p),
+            })
+            .collect();
+        Match { patterns, shapes, negated }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -205,9 +230,14 @@ impl Statement {
 /// Whether `value` is matched by the list (or, negated, by none of it),
 /// with policy variables expanded from `variables` when given.
 fn matches_list(m: &Match, value: &str, variables: Option<&Context>) -> bool {
-    let hit = m.patterns.iter().any(|p| match (variables, pattern::has_variables(p)) {
-        (Some(cx), true) => pattern::substitute(p, cx).is_some_and(|p| wildcard(&p, value)),
-        _ => wildcard(p, value),
+    let hit = m.patterns.iter().zip(&m.shapes).any(|(p, shape)| {
+        if !value.as_bytes().starts_with(&p.as_bytes()[..shape.literal]) {
+            return false;
+        }
+        match (variables, shape.variables) {
+            (Some(cx), true) => pattern::substitute(p, cx).is_some_and(|p| wildcard(&p, value)),
+            _ => wildcard(p, value),
+        }
     });
     hit != m.negated
 }
@@ -293,14 +323,8 @@ fn parse_statement(s: &Value, rules: &Rules<'_>) -> Result<Statement, String> {
 
 fn either(s: &Value, field: &str, not_field: &str, parse: fn(&Value) -> Result<Vec<String>, String>) -> Result<Match, String> {
     match (s.get(field), s.get(not_field)) {
-        (Some(v), None) => Ok(Match {
-            patterns: parse(v)?,
-            negated: false,
-        }),
-        (None, Some(v)) => Ok(Match {
-            patterns: parse(v)?,
-            negated: true,
-        }),
+        (Some(v), None) => Ok(Match::new(parse(v)?, false)),
+        (None, Some(v)) => Ok(Match::new(parse(v)?, true)),
         _ => Err(format!("Each statement needs exactly one of {field} or {not_field}")),
     }
 }

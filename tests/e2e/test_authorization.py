@@ -277,6 +277,28 @@ def test_streams_are_resources_too(authz):
     assert code_of(lambda: alice.describe_stream(StreamArn=arn)) == "AccessDeniedException"
 
 
+@pytest.mark.parametrize(
+    "target,body",
+    [
+        ("DynamoDB_20120810.GetItem", {"TableName": ALICE_TABLE, "Key": {"pk": {"S": "seed"}}}),
+        ("DynamoDB_20120810.PutItem", {"TableName": ALICE_TABLE, "Item": {"pk": {"S": "by-anonymous"}}}),
+        ("DynamoDB_20120810.ListTables", {}),
+        ("DynamoDBStreams_20120810.ListStreams", {}),
+    ],
+)
+def test_dynamodb_and_streams_refuse_anonymous_requests_and_change_nothing(authz, target, body):
+    r = requests.post(
+        authz.endpoint + "/",
+        data=json.dumps(body),
+        headers={"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": target},
+        timeout=10,
+    )
+    assert r.status_code == 400, describe(r)
+    assert r.json()["__type"].endswith("#MissingAuthenticationTokenException"), r.text
+    stored = ddb_client(authz).get_item(TableName=ALICE_TABLE, Key={"pk": {"S": "by-anonymous"}})
+    assert "Item" not in stored
+
+
 # -------------------------------------------------------------- control
 
 

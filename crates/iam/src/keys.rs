@@ -28,9 +28,10 @@ pub fn is_global(key: &str) -> bool {
     GLOBAL.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
-/// The client address of a request, left in its extensions by the server.
+/// The client address of a request, left in its extensions by the server
+/// (`aws:SourceIp` is its address; audit records keep the port too).
 #[derive(Debug, Clone, Copy)]
-pub struct SourceAddr(pub IpAddr);
+pub struct SourceAddr(pub std::net::SocketAddr);
 
 /// A context holding the global keys of one request.
 pub fn global_context(caller: Option<&Caller>, source: Option<IpAddr>, secure: bool, now: OffsetDateTime) -> Context {

@@ -12,9 +12,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
-/// The client address of a request (in its extensions), for audit records.
-#[derive(Debug, Clone, Copy)]
-pub struct RemoteAddr(pub SocketAddr);
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -212,8 +209,7 @@ fn spawn_connection(
         let node = handler.clone();
         async move {
             let mut req = req.map(|body| ProgressBody::new(body, progress));
-            req.extensions_mut().insert(tandem_iam::SourceAddr(peer.ip()));
-            req.extensions_mut().insert(RemoteAddr(peer));
+            req.extensions_mut().insert(tandem_iam::SourceAddr(peer));
             let resp = node.handle(req).await;
             Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
         }

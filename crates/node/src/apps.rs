@@ -178,7 +178,7 @@ impl Node {
     async fn set_app_state(&self, req: Request<ReqBody>, app: String) -> Response<Body> {
         let remote_addr = req
             .extensions()
-            .get::<crate::accept::RemoteAddr>()
+            .get::<tandem_iam::SourceAddr>()
             .map(|a| a.0.to_string())
             .unwrap_or_default();
         let access_key_id = signing_key_id(req.headers(), req.uri());

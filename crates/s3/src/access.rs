@@ -243,7 +243,7 @@ impl S3Access for AccessControl {
             }
             None => None,
         };
-        let source = cx.extensions_mut().get::<SourceAddr>().map(|s| s.0);
+        let source = cx.extensions_mut().get::<SourceAddr>().map(|s| s.0.ip());
         let mut context = tandem_iam::keys::global_context(caller.as_deref(), source, false, now);
         conditions::add_request_keys(&mut context, cx.uri(), cx.headers());
         let version = version_param(cx.uri().query());

@@ -161,7 +161,7 @@ impl Principals {
     ) -> Result<(Arc<Caller>, tandem_iam::Context), CredentialError> {
         let token = session_token(uri, headers);
         let caller = self.resolve(access_key_id, token.as_deref(), now.unix_timestamp())?;
-        let source = extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0);
+        let source = extensions.get::<tandem_iam::SourceAddr>().map(|s| s.0.ip());
         let context = tandem_iam::keys::global_context(Some(&caller), source, false, now);
         Ok((caller, context))
     }

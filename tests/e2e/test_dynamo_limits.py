@@ -3,7 +3,8 @@ the first refused one (with DynamoDB's message), refusals changing nothing:
 300 operators in an expression, key value sizes (2048-byte partition key,
 1024-byte sort key, on tables and on index keys), 255-byte key attribute
 names, a GSI key of the wrong type on write, UpdateTable of an unknown GSI, and
-tag rules with the limit of 50 tags. (The 4 KB expression length, IN with 100
+tag rules with the limit of 50 tags, 255-byte placeholders and 2 MB of
+substitutions in all. (The 4 KB expression length, IN with 100
 operands and 32 levels of nesting are in test_hostile_dynamo.py; empty and
 duplicate sets in test_dynamo_errors.py.)"""
 
@@ -152,3 +153,30 @@ def test_tag_rules(ddb, table, tag, message):
         ddb.tag_resource(ResourceArn=arn, Tags=[tag])
     assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "k" * 128, "Value": "v" * 256}]
     ddb.untag_resource(ResourceArn=arn, TagKeys=["k" * 128])
+
+
+def test_placeholders_of_255_bytes_are_accepted_and_256_refused(ddb, table):
+    ddb.put_item(TableName=table, Item={"pk": S("ph"), "sk": S("1"), "a": S("x")})
+    key = {"pk": S("ph"), "sk": S("1")}
+    name, value = "#" + "n" * 254, ":" + "v" * 254
+    ddb.update_item(TableName=table, Key=key, UpdateExpression=f"SET {name} = {value}",
+                    ExpressionAttributeNames={name: "a"}, ExpressionAttributeValues={value: S("y")})
+    assert ddb.get_item(TableName=table, Key=key)["Item"]["a"] == S("y")
+    with ddb_error("ValidationException", message=r"ExpressionAttributeNames contains invalid key: the key is longer than 255 bytes"):
+        ddb.update_item(TableName=table, Key=key, UpdateExpression=f"SET {name}n = :v",
+                        ExpressionAttributeNames={name + "n": "a"}, ExpressionAttributeValues={":v": S("z")})
+    with ddb_error("ValidationException", message=r"ExpressionAttributeValues contains invalid key: the key is longer than 255 bytes"):
+        ddb.update_item(TableName=table, Key=key, UpdateExpression=f"SET a = {value}v",
+                        ExpressionAttributeValues={value + "v": S("z")})
+    assert ddb.get_item(TableName=table, Key=key)["Item"]["a"] == S("y")
+
+
+def test_substitutions_of_2_mb_in_all_are_accepted_and_more_refused(ddb, table):
+    def scan(values: int):
+        placeholders = {f":v{i}": S(str(i) * 400_000) for i in range(values)}
+        condition = " OR ".join(f"a = :v{i}" for i in range(values))
+        return ddb.scan(TableName=table, FilterExpression=condition, ExpressionAttributeValues=placeholders)
+
+    assert scan(5)["Count"] == 0  # 2,000,015 bytes
+    with ddb_error("ValidationException", message=r"exceeded the maximum allowed size; size: 2400018, limit: 2097152"):
+        scan(6)

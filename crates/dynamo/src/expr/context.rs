@@ -28,6 +28,12 @@ const VALUES: &str = "ExpressionAttributeValues";
 /// Longest expression DynamoDB accepts, in bytes ("Expression parameters":
 /// 4 KB). Checked before any parsing, so parse work is bounded by it.
 pub const MAX_EXPRESSION_BYTES: usize = 4 * 1024;
+/// Longest placeholder (`#name`, `:value`), in bytes.
+pub const MAX_PLACEHOLDER_BYTES: usize = 255;
+/// Most bytes of all substitutions of a request together: every
+/// ExpressionAttributeNames key and name, every ExpressionAttributeValues key
+/// and value ("Expression parameters": 2 MB).
+pub const MAX_SUBSTITUTION_BYTES: usize = 2 * 1024 * 1024;
 
 /// The placeholders of one request, shared by all its expressions.
 ///
@@ -50,6 +56,15 @@ impl ExpressionContext {
     pub fn new(names: Option<BTreeMap<String, String>>, values: Option<BTreeMap<String, AttributeValue>>) -> Result<Self, Error> {
         check_placeholder_keys(NAMES, '#', names.as_ref().map(|names| names.keys()))?;
         check_placeholder_keys(VALUES, ':', values.as_ref().map(|values| values.keys()))?;
+        let names_bytes = names.iter().flatten().map(|(k, v)| k.len() + v.len());
+        let values_bytes = values.iter().flatten().map(|(k, v)| k.len() + v.size_bytes());
+        let total: usize = names_bytes.chain(values_bytes).sum();
+        if total > MAX_SUBSTITUTION_BYTES {
+            return Err(Error::validation(format!(
+                "Expression attribute names and values together have exceeded the maximum allowed size; \
+                 size: {total}, limit: {MAX_SUBSTITUTION_BYTES}"
+            )));
+        }
         Ok(Self {
             names: names.unwrap_or_default(),
             values: values.unwrap_or_default(),
@@ -249,7 +264,11 @@ fn check_placeholder_keys<'k>(parameter: &str, sigil: char, keys: Option<impl Ex
         key.strip_prefix(sigil)
             .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_'))
     };
-    match keys.find(|key| !well_formed(key)) {
+    match keys.find(|key| !well_formed(key) || key.len() > MAX_PLACEHOLDER_BYTES) {
+        Some(key) if key.len() > MAX_PLACEHOLDER_BYTES => Err(Error::validation(format!(
+            "{parameter} contains invalid key: the key is longer than {MAX_PLACEHOLDER_BYTES} bytes; key: \"{}...\"",
+            key.chars().take(16).collect::<String>()
+        ))),
         Some(key) => Err(Error::validation(format!(
             "{parameter} contains invalid key: Syntax error; key: \"{key}\""
         ))),
@@ -307,6 +326,27 @@ mod tests {
             .unwrap_err()
             .message()
             .to_string()
+    }
+
+    #[test]
+    fn placeholders_of_255_bytes_are_accepted_and_256_refused() {
+        let name = |len: usize| format!("#{}", "n".repeat(len - 1));
+        assert!(ExpressionContext::from_json(Some(&json!({ name(255): "a" })), None).is_ok());
+        let err = context_error(Some(json!({ name(256): "a" })), None);
+        assert!(err.contains("longer than 255 bytes"), "{err}");
+        let err = context_error(Some(json!({ format!("#é{}", "n".repeat(300)): "a" })), None);
+        assert!(err.contains("longer than 255 bytes"), "{err}");
+    }
+
+    #[test]
+    fn substitutions_are_bounded_to_2_mb_in_all() {
+        let values = |n: usize, len: usize| {
+            let map: serde_json::Map<String, Value> = (0..n).map(|i| (format!(":v{i}"), json!({ "S": "x".repeat(len) }))).collect();
+            Value::Object(map)
+        };
+        assert!(ExpressionContext::from_json(None, Some(&values(4, 500_000))).is_ok());
+        let err = context_error(None, Some(values(5, 500_000)));
+        assert!(err.contains("exceeded the maximum allowed size"), "{err}");
     }
 
     #[test]

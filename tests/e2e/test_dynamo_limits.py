@@ -180,3 +180,33 @@ def test_substitutions_of_2_mb_in_all_are_accepted_and_more_refused(ddb, table):
     assert scan(5)["Count"] == 0  # 2,000,015 bytes
     with ddb_error("ValidationException", message=r"exceeded the maximum allowed size; size: 2400018, limit: 2097152"):
         scan(6)
+
+
+def test_indexes_project_at_most_100_non_key_attributes_in_all(ddb):
+    def spec(counts: list[int]) -> dict:
+        return dict(
+            TableName=unique_table("limits-proj"),
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "g", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": f"idx{n}",
+                    "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": [f"a{j}" for j in range(count)]},
+                }
+                for n, count in enumerate(counts)
+            ],
+        )
+
+    made = spec([60, 40])
+    ddb.create_table(**made)
+    assert ddb.describe_table(TableName=made["TableName"])["Table"]["TableName"] == made["TableName"]
+    too_many = spec([60, 41])
+    with ddb_error("ValidationException", message=r"Number of projected attributes in all indexes exceeds limit of 100, provided: 101"):
+        ddb.create_table(**too_many)
+    assert too_many["TableName"] not in ddb.list_tables()["TableNames"]
+    bad = spec([1])
+    bad["GlobalSecondaryIndexes"][0]["Projection"] = {"ProjectionType": "ALL", "NonKeyAttributes": ["a"]}
+    with ddb_error("ValidationException", message=r"ProjectionType is ALL, but NonKeyAttributes is specified"):
+        ddb.create_table(**bad)

@@ -143,6 +143,23 @@ fn key_shape(schema: &[KeySchemaElement], defs: &[AttributeDefinition], what: &s
 }
 
 /// DynamoDB's table and index naming rule.
+/// Most NonKeyAttributes all the indexes of a table project together (an
+/// attribute projected by two indexes counts twice).
+pub const MAX_PROJECTED_ATTRIBUTES: usize = 100;
+
+/// Checks one index's projection; returns how many non-key attributes it names.
+fn check_projection(projection: &Projection) -> DynamoResult<usize> {
+    let invalid = |m: &str| Err(DynamoError::validation(format!("One or more parameter values were invalid: {m}")));
+    let names = projection.non_key_attributes.as_deref();
+    match (projection.projection_type.as_deref(), names) {
+        (Some("INCLUDE"), Some(names)) if !names.is_empty() => Ok(names.len()),
+        (Some("INCLUDE"), _) => invalid("ProjectionType is INCLUDE, but NonKeyAttributes is not specified"),
+        (Some(kind @ ("ALL" | "KEYS_ONLY")), Some(_)) => invalid(&format!("ProjectionType is {kind}, but NonKeyAttributes is specified")),
+        (Some("ALL" | "KEYS_ONLY"), None) => Ok(0),
+        _ => invalid("Unknown ProjectionType"),
+    }
+}
+
 pub fn validate_name(name: &str, what: &str) -> DynamoResult<()> {
     let ok = (3..=255).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if ok {
@@ -207,6 +224,7 @@ impl TableDef {
         let mut used = vec![table_key.hash.0.clone()];
         used.extend(table_key.range.iter().map(|r| r.0.clone()));
         let mut index_names: Vec<&str> = Vec::new();
+        let mut projected = 0;
         for (index, global) in self
             .global_indexes
             .iter()
@@ -227,16 +245,14 @@ impl TableDef {
                     "One or more parameter values were invalid: Index KeySchema does not have a range key for index",
                 ));
             }
-            match index.projection.projection_type.as_deref() {
-                Some("ALL") | Some("KEYS_ONLY") | Some("INCLUDE") => {}
-                _ => {
-                    return Err(DynamoError::validation(
-                        "One or more parameter values were invalid: Unknown ProjectionType",
-                    ));
-                }
-            }
+            projected += check_projection(&index.projection)?;
             used.push(k.hash.0);
             used.extend(k.range.map(|r| r.0));
+        }
+        if projected > MAX_PROJECTED_ATTRIBUTES {
+            return Err(DynamoError::validation(format!(
+                "One or more parameter values were invalid: Number of projected attributes in all indexes exceeds limit of {MAX_PROJECTED_ATTRIBUTES}, provided: {projected}"
+            )));
         }
         used.sort();
         used.dedup();

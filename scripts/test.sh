@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 echo "==> installing test dependencies"
 python3 -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 source scripts/faketime.sh
+source scripts/dig.sh
 source scripts/s3_clients.sh
 
 echo "==> building (release)"

@@ -46,6 +46,8 @@ pub struct Config {
     /// Roles that trusted keys may assume through STS AssumeRole.
     #[serde(default)]
     pub roles: Vec<RoleConfig>,
+    /// The authoritative DNS server of `tandem dns`.
+    pub dns: Option<tandem_dns::DnsConfig>,
 }
 
 /// `[sts]`: the key that signs session tokens. Every region must have the
@@ -365,6 +367,7 @@ impl Config {
                 signing_key: DEV_STS_SIGNING_KEY.into(),
             }),
             roles: Vec::new(),
+            dns: None,
         }
     }
 
@@ -394,6 +397,7 @@ impl Config {
             store: StoreConfig::default(),
             sts: None,
             roles: vec![],
+            dns: file.and_then(|f| f.dns.clone()),
         }
     }
 

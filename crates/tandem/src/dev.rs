@@ -37,6 +37,7 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     if let Err(e) = crate::app_cmd::apply(&config, false, &[], "demo setup plan").await {
         eprintln!("tandem dev: the demo app could not be set up: {e}");
     }
+    let dns = crate::dns_cmd::start_dev(&config, port, &written).await;
     println!("tandem dev: {} regions running (data in {})", running.len(), data_root.display());
     let flag = match written == Path::new(crate::deployment::DEFAULT_CONFIG) {
         true => String::new(),
@@ -59,6 +60,9 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     }
     wait_for_signal().await;
     println!("tandem dev: stopping");
+    if let Some(dns) = dns {
+        dns.shutdown().await;
+    }
     for (_, r) in running {
         r.shutdown().await;
     }

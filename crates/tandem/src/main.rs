@@ -7,6 +7,7 @@ mod control_client;
 mod deployment;
 mod dev;
 mod dev_config;
+mod dns_cmd;
 mod exposure;
 mod history_cmd;
 mod output;
@@ -101,6 +102,12 @@ enum Command {
         /// If the wait cannot finish, leave the app fenced instead of restoring its state.
         #[arg(long)]
         stay_fenced: bool,
+    },
+    /// Serve the `[dns]` zones: authoritative DNS with health-checked failover records.
+    Dns {
+        /// Path of tandem.toml.
+        #[arg(long, default_value = "tandem.toml")]
+        config: PathBuf,
     },
     /// Delete an app's buckets (every version) and tables in every region.
     Destroy {
@@ -215,8 +222,8 @@ enum ReplicationCommand {
 }
 
 fn init_logging() {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TANDEM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off,hickory_server=warn"));
     // Colours only on a terminal, and never with NO_COLOR set.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt()
@@ -296,6 +303,7 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Command::Dns { config } => dns_cmd::run(&config).await,
             Command::Destroy { config, app, delete_data } => app_cmd::destroy(&config.load().await?, &app, delete_data).await,
             Command::Failback {
                 config,

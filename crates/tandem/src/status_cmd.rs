@@ -64,6 +64,9 @@ pub async fn status(config: &Config, output: Output) -> Result<(), String> {
     crate::app_cmd::print_apps(config, &client).await;
     println!();
     crate::replication_cmd::backlog(config).await?;
+    if let Some(view) = crate::dns_cmd::status(config).await {
+        problems.extend(crate::dns_cmd::print_status(&view));
+    }
     match problems.is_empty() {
         true => Ok(()),
         false => Err(problems.join("; ")),
@@ -110,7 +113,9 @@ async fn status_json(config: &Config, client: &ControlClient) -> Result<(), Stri
             "apps": apps,
         }));
     }
-    print_json(&json!({ "ok": problems.is_empty(), "problems": problems, "regions": regions }));
+    let dns = crate::dns_cmd::status(config).await;
+    problems.extend(dns.as_ref().and_then(|d| d["error"].as_str().map(String::from)));
+    print_json(&json!({ "ok": problems.is_empty(), "problems": problems, "regions": regions, "dns": dns }));
     match problems.is_empty() {
         true => Ok(()),
         false => Err(problems.join("; ")),

@@ -1,0 +1,64 @@
+//! A small HTTP/1.1 GET client for health checks and app-state reads: one
+//! deadline for the whole exchange and a cap on the body it reads.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+/// Largest body read from a region (health and state answers are tiny).
+const MAX_BODY: usize = 64 * 1024;
+
+/// A reply: status, body and how long the exchange took.
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone)]
+pub struct HttpGet {
+    client: Client<HttpConnector, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl HttpGet {
+    pub fn new(timeout: Duration) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(2)
+            .build(connector);
+        Self { client, timeout }
+    }
+
+    /// GETs `url`; any failure (refused, timeout, oversized body) is an error text.
+    pub async fn get(&self, url: &str) -> Result<Reply, String> {
+        let uri: http::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
+        let started = Instant::now();
+        let exchange = async {
+            let response = self.client.get(uri).await.map_err(|e| format!("request failed: {e}"))?;
+            let status = response.status().as_u16();
+            let body = Limited::new(response.into_body(), MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| format!("body unreadable: {e}"))?
+                .to_bytes();
+            Ok::<_, String>((status, body))
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok((status, body))) => Ok(Reply {
+                status,
+                body,
+                elapsed: started.elapsed(),
+            }),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(format!("no answer within {:?}", self.timeout)),
+        }
+    }
+}

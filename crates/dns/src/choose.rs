@@ -137,8 +137,10 @@ mod tests {
     #[test]
     fn latency_picks_the_fastest_healthy_region() {
         let rule = Rule::Latency(vec!["a".into(), "b".into()]);
-        let mut view = Fixed::default();
-        view.latency = HashMap::from([("a", 30), ("b", 5)]);
+        let mut view = Fixed {
+            latency: HashMap::from([("a", 30), ("b", 5)]),
+            ..Fixed::default()
+        };
         assert_eq!(regions(&rule, &view, |_| 0), ["b"]);
         view.down = vec!["b"];
         assert_eq!(regions(&rule, &view, |_| 0), ["a"]);

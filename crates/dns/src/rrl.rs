@@ -68,7 +68,7 @@ impl RateLimiter {
             return Verdict::Answer;
         }
         bucket.refused = bucket.refused.wrapping_add(1);
-        match self.slip > 0 && bucket.refused % self.slip == 0 {
+        match self.slip > 0 && bucket.refused.is_multiple_of(self.slip) {
             true => Verdict::Slip,
             false => Verdict::Drop,
         }

@@ -58,7 +58,7 @@ impl Zone {
                     .and_then(|n| n.append_domain(&origin))
                     .map_err(|e| e.to_string())?,
             ],
-            false => cfg.ns.iter().map(|n| name_in(n, &origin)).collect::<Result<_, _>>()?,
+            false => cfg.ns.iter().map(|n| target_name(n, &origin)).collect::<Result<_, _>>()?,
         };
         let soa = soa_record(cfg, &origin, &ns_names)?;
         let mut zone = Zone {

@@ -106,9 +106,9 @@ pub fn print_status(view: &Value) -> Option<String> {
         println!(
             "{:<12} {:<10} {:>11} {:>8}  {}",
             r["region"].as_str().unwrap_or("?"),
-            r["healthy"],
+            r["healthy"].to_string(),
             r["latency_ms"].as_f64().map(|l| format!("{l:.1}")).unwrap_or_default(),
-            r["failures"],
+            r["failures"].to_string(),
             r["last_error"].as_str().unwrap_or("")
         );
     }

@@ -17,6 +17,7 @@ ap-tokyo 192.0.2.2) so a test can see which region a name points at.
 * `app` (app record) follows `tandem failover photos --planned` within one
   check interval (+ slack for polling `dig`).
 * A source flooding UDP queries gets only its rate-limit budget answered.
+* A query that does not decode gets FORMERR; a response sent to it, nothing.
 * Random and mutated packets over UDP and TCP for a bounded time: the server
   stays up and answers correctly afterwards.
 * `/metrics` and `tandem status` show the health checks.
@@ -327,6 +328,20 @@ class contextlib_suppress:
 
     def __exit__(self, *exc):
         return exc[0] is not None and issubclass(exc[0], OSError)
+
+
+def test_undecodable_query_gets_formerr_and_a_response_gets_nothing(env):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(2)
+        s.sendto(query("www.e2e.test", 0x1234)[:16], ("127.0.0.1", env.port))  # question cut short
+        reply = s.recv(4096)
+        assert reply[:2] == b"\x12\x34" and reply[2] & 0x80 and reply[3] & 0x0F == 1, reply.hex()
+        response = bytearray(query("www.e2e.test", 0x4321))
+        response[2] |= 0x80  # QR: a response, not a query
+        s.sendto(bytes(response), ("127.0.0.1", env.port))
+        s.settimeout(0.5)
+        with pytest.raises(socket.timeout):
+            s.recv(4096)
 
 
 def test_random_and_mutated_packets_never_crash_the_server(env):

@@ -21,6 +21,7 @@ mod http_port;
 mod metrics;
 mod rrl;
 mod state;
+mod udp;
 mod zone;
 
 use std::net::{IpAddr, SocketAddr};
@@ -37,13 +38,18 @@ use crate::state::{Region, State};
 
 /// Responses queued per TCP connection.
 const TCP_RESPONSE_BUFFER: usize = 16;
+/// Tasks receiving on the UDP socket: half the cores (the other half is for
+/// the kernel's side of the traffic), at least one.
+fn udp_tasks() -> usize {
+    std::thread::available_parallelism().map(|n| n.get() / 2).unwrap_or(1).max(1)
+}
 
 /// A running server; [`RunningDns::shutdown`] stops it.
 pub struct RunningDns {
     /// UDP and TCP (same port).
     pub dns_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
-    server: Server<Handler>,
+    server: Server<handler::Shared>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -85,14 +91,17 @@ pub async fn start(config: &DnsConfig) -> Result<RunningDns, String> {
         }
         None => None,
     };
-    let handler = Handler {
+    let handler = Arc::new(Handler {
         zones,
         state,
         rrl: rrl::RateLimiter::new(&config.rate_limit),
         metrics,
-    };
-    let mut server = Server::new(handler);
-    server.register_socket(udp);
+    });
+    let udp = Arc::new(udp);
+    for _ in 0..udp_tasks() {
+        tasks.push(tokio::spawn(udp::serve(udp.clone(), handler.clone())));
+    }
+    let mut server = Server::new(handler::Shared(handler));
     server.register_listener(tcp, Duration::from_secs_f64(config.tcp_timeout_secs), TCP_RESPONSE_BUFFER);
     Ok(RunningDns {
         dns_addr,

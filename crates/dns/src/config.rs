@@ -256,3 +256,35 @@ impl RecordConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(records: &str) -> Result<DnsConfig, String> {
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\n[[regions]]\nname = \"a\"\nurl = \"http://127.0.0.1:1\"\n\
+             [[zones]]\nname = \"z.test\"\n{records}"
+        );
+        let cfg: DnsConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
+        cfg.validate().map(|()| cfg)
+    }
+
+    #[test]
+    fn a_record_needs_exactly_one_answer_kind_and_known_regions() {
+        assert!(config("[[zones.records]]\nname = \"x\"\nregion = \"a\"\n").is_ok());
+        let both = config("[[zones.records]]\nname = \"x\"\nregion = \"a\"\ntype = \"A\"\nvalues = [\"192.0.2.1\"]\n");
+        assert!(both.unwrap_err().contains("exactly one"));
+        let unknown = config("[[zones.records]]\nname = \"x\"\nfailover = { primary = \"a\", secondary = \"b\" }\n");
+        assert!(unknown.unwrap_err().contains("unknown region \"b\""));
+        let bad_app = config("[[zones.records]]\nname = \"x\"\napp = \"../x\"\n");
+        assert!(bad_app.unwrap_err().contains("app id"));
+    }
+
+    #[test]
+    fn health_settings_are_bounded() {
+        let text = "listen = \"127.0.0.1:0\"\n[health]\ninterval_secs = 0\n[[zones]]\nname = \"z.test\"\n";
+        let cfg: DnsConfig = toml::from_str(text).unwrap();
+        assert!(cfg.validate().unwrap_err().contains("interval_secs"));
+    }
+}

@@ -122,3 +122,28 @@ pub fn print_status(view: &Value) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dev_zone_parses_validates_and_points_at_both_dev_regions() {
+        let dev = Config::dev(Path::new("/tmp/unused"), 9000);
+        #[derive(serde::Deserialize)]
+        struct Section {
+            dns: DnsConfig,
+        }
+        let mut with_dns = dev.clone();
+        with_dns.dns = Some(toml::from_str::<Section>(&dev_toml(&dev, 9053, 9054)).unwrap().dns);
+        let dns = dns_config(&with_dns).unwrap();
+        dns.validate().unwrap();
+        let names: Vec<&str> = dns.regions.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["us-east", "ap-tokyo"]);
+        assert_eq!(
+            dns.regions[0].answer_addresses().unwrap(),
+            ["127.0.0.1".parse::<std::net::IpAddr>().unwrap()]
+        );
+        assert_eq!(dns.apps(), ["photos"]);
+    }
+}

@@ -25,8 +25,10 @@ ap-tokyo 192.0.2.2) so a test can see which region a name points at.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
+import shutil
 import socket
 import struct
 import subprocess
@@ -46,10 +48,6 @@ ADDR = {"us-east": "192.0.2.1", "ap-tokyo": "192.0.2.2"}
 BIG_TXT = 30  # TXT records of 100 bytes: about 3.3 KB, over any UDP payload offered
 RATE, BURST = 2000, 2000
 FUZZ_SECS = 15.0
-
-pytestmark = pytest.mark.skipif(subprocess.run(["sh", "-c", "command -v dig"], capture_output=True).returncode != 0,
-                                reason="dig is not installed (scripts/dig.sh installs it)")
-
 
 def dns_section(pair: RegionPair, port: int, http_port: int) -> str:
     regions = "".join(
@@ -112,7 +110,7 @@ class Dns:
 
     def dig(self, *args: str) -> str:
         run = subprocess.run(
-            ["dig", f"@127.0.0.1", "-p", str(self.port), "+time=1", "+tries=1", *args],
+            ["dig", "@127.0.0.1", "-p", str(self.port), "+time=1", "+tries=1", *args],
             capture_output=True,
             text=True,
             timeout=10,
@@ -139,6 +137,7 @@ class Dns:
 
 @pytest.fixture(scope="module")
 def env(tandem_bin, tmp_path_factory):
+    assert shutil.which("dig"), "dig is not installed: `source scripts/dig.sh` installs it (scripts/test.sh does)"
     pair = RegionPair(tandem_bin, tmp_path_factory.mktemp("dns"))
     port, http_port = free_port(), free_port()
     pair.extra_config = dns_section(pair, port, http_port)
@@ -313,21 +312,14 @@ def mutate(packet: bytes, rng: random.Random) -> bytes:
 
 
 def tcp_send(port: int, payloads: list[bytes], bogus_length: bool) -> None:
-    with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+    """One TCP connection carrying `payloads`, framed with their length or a random one."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as c:
         for p in payloads:
             length = random.randrange(65536) if bogus_length else len(p)
             c.sendall(struct.pack(">H", length) + p)
         c.settimeout(0.05)
-        with contextlib_suppress():
+        with contextlib.suppress(OSError):
             c.recv(65536)
-
-
-class contextlib_suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return exc[0] is not None and issubclass(exc[0], OSError)
 
 
 def test_undecodable_query_gets_formerr_and_a_response_gets_nothing(env):

@@ -18,6 +18,8 @@ ap-tokyo 192.0.2.2) so a test can see which region a name points at.
   check interval (+ slack for polling `dig`).
 * A source flooding UDP queries gets only its rate-limit budget answered.
 * A query that does not decode gets FORMERR; a response sent to it, nothing.
+* TCP: an idle connection is closed after tcp_timeout_secs; over 512 open
+  connections, a new one is closed unanswered.
 * Random and mutated packets over UDP and TCP for a bounded time: the server
   stays up and answers correctly afterwards.
 * `/metrics` and `tandem status` show the health checks.
@@ -290,6 +292,33 @@ def test_a_flooding_source_gets_only_its_rate_limit_budget(env):
     assert answered + truncated < sent, "some responses are withheld"
     after = env.metrics()[("tandem_dns_rate_limited_total", frozenset({"action": "dropped"}.items()))]
     assert after > before
+
+
+TCP_CAP = 512  # crates/dns/src/tcp.rs MAX_CONNECTIONS
+
+
+def test_tcp_connections_are_capped_and_idle_ones_closed(env):
+    idle = socket.create_connection(("127.0.0.1", env.port), timeout=5)
+    start = time.monotonic()
+    assert idle.recv(1) == b"", "the server closes an idle connection"
+    closed_after = time.monotonic() - start
+    assert 1.5 <= closed_after <= 4, closed_after  # tcp_timeout_secs = 2
+    held = [socket.create_connection(("127.0.0.1", env.port), timeout=5) for _ in range(TCP_CAP)]
+    try:
+        time.sleep(0.2)
+        extra = socket.create_connection(("127.0.0.1", env.port), timeout=2)
+        extra.sendall(struct.pack(">H", len(q := query("www.e2e.test", 7))) + q)
+        try:
+            got = extra.recv(4096)
+        except ConnectionResetError:  # closed with the query unread
+            got = b""
+        assert got == b"", "over the cap: closed without an answer"
+        extra.close()
+    finally:
+        for c in held:
+            c.close()
+    time.sleep(0.2)
+    assert len(section(env.dig("+tcp", "big.e2e.test", "TXT"), "ANSWER")) == BIG_TXT
 
 
 def mutate(packet: bytes, rng: random.Random) -> bytes:

@@ -145,13 +145,3 @@ fn info(metadata: Metadata) -> ResponseInfo {
         counts: HeaderCounts::default(),
     })
 }
-
-/// The handler shared between hickory's TCP listener and the UDP tasks.
-pub struct Shared(pub Arc<Handler>);
-
-#[async_trait::async_trait]
-impl RequestHandler for Shared {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, response: R) -> ResponseInfo {
-        self.0.handle_request::<R, T>(request, response).await
-    }
-}

@@ -9,7 +9,8 @@
 //! Files: `config` (the `[dns]` section), `zone` (records and lookup),
 //! `choose` (which regions a dynamic name answers with), `state` (health and
 //! app state as known now), `checks` (the loops that update it), `http_get`
-//! (their HTTP client), `handler` (the query path), `rrl` (response rate
+//! (their HTTP client), `handler` (the query path), `transport`, `udp` and `tcp` (the
+//! listeners), `rrl` (response rate
 //! limiting), `metrics` and `http_port` (`/metrics`, `/status`).
 
 mod checks;
@@ -21,6 +22,8 @@ mod http_port;
 mod metrics;
 mod rrl;
 mod state;
+mod tcp;
+mod transport;
 mod udp;
 mod zone;
 
@@ -28,7 +31,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_server::Server;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
@@ -36,8 +38,6 @@ pub use crate::config::{DnsConfig, DnsRegion};
 use crate::handler::Handler;
 use crate::state::{Region, State};
 
-/// Responses queued per TCP connection.
-const TCP_RESPONSE_BUFFER: usize = 16;
 /// Tasks receiving on the UDP socket: half the cores (the other half is for
 /// the kernel's side of the traffic), at least one.
 fn udp_tasks() -> usize {
@@ -49,7 +49,6 @@ pub struct RunningDns {
     /// UDP and TCP (same port).
     pub dns_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
-    server: Server<handler::Shared>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -101,23 +100,22 @@ pub async fn start(config: &DnsConfig) -> Result<RunningDns, String> {
     for _ in 0..udp_tasks() {
         tasks.push(tokio::spawn(udp::serve(udp.clone(), handler.clone())));
     }
-    let mut server = Server::new(handler::Shared(handler));
-    server.register_listener(tcp, Duration::from_secs_f64(config.tcp_timeout_secs), TCP_RESPONSE_BUFFER);
+    tasks.push(tokio::spawn(tcp::serve(
+        tcp,
+        handler.clone(),
+        Duration::from_secs_f64(config.tcp_timeout_secs),
+    )));
     Ok(RunningDns {
         dns_addr,
         http_addr,
-        server,
         tasks,
     })
 }
 
 impl RunningDns {
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(self) {
         for task in &self.tasks {
             task.abort();
-        }
-        if let Err(e) = self.server.shutdown_gracefully().await {
-            tracing::debug!(error = %e, "DNS listeners stopped with an error");
         }
     }
 }

@@ -1,23 +1,21 @@
 //! The UDP listener: each task receives a datagram, answers it and sends the
 //! reply itself, with no hand-off between tasks (hickory's own UDP loop
 //! spawns a task per datagram and sends through a channel, which halves the
-//! rate on two cores). Decoding, encoding and truncation to the payload size
-//! stay hickory's.
+//! rate on two cores). Decoding, encoding and truncation to the requestor's
+//! payload size stay hickory's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hickory_server::net::NetError;
-use hickory_server::net::runtime::TokioTime;
 use hickory_server::net::xfer::Protocol;
-use hickory_server::proto::op::{Header, MessageType, Metadata, ResponseCode};
 use hickory_server::proto::rr::Record;
-use hickory_server::proto::serialize::binary::{BinDecodable, BinDecoder, BinEncoder};
-use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
+use hickory_server::server::{ResponseHandler, ResponseInfo};
+use hickory_server::zone_handler::MessageResponse;
 use tokio::net::UdpSocket;
 
 use crate::handler::Handler;
+use crate::transport::{answer, encode};
 
 /// Largest datagram read; longer ones are cut and then fail to decode.
 const RECEIVE_BUFFER: usize = 4096;
@@ -39,38 +37,11 @@ pub async fn serve(socket: Arc<UdpSocket>, handler: Arc<Handler>) {
             socket: socket.clone(),
             dst: src,
         };
-        answer(&buf[..len], src, &handler, reply).await;
+        answer(&buf[..len], src, Protocol::Udp, &handler, reply).await;
     }
 }
 
-async fn answer(datagram: &[u8], src: SocketAddr, handler: &Handler, mut reply: Reply) {
-    match Request::from_bytes(datagram.to_vec(), src, Protocol::Udp) {
-        Ok(request) if request.metadata.message_type == MessageType::Query => {
-            handler.handle_request::<_, TokioTime>(&request, reply).await;
-        }
-        // A response sent to a server is never answered (no reflection loops).
-        Ok(_) => {}
-        Err(_) => {
-            // The header decodes but the rest does not: FORMERR; less than a header: nothing.
-            let Ok(header) = Header::read(&mut BinDecoder::new(datagram)) else {
-                return;
-            };
-            if header.metadata.message_type != MessageType::Query {
-                return;
-            }
-            handler.metrics.query(ResponseCode::FormErr, None);
-            let mut metadata = Metadata::response_from_request(&header.metadata);
-            metadata.response_code = ResponseCode::FormErr;
-            let Ok(queries) = Queries::read(&mut BinDecoder::new(&[]), 0) else {
-                return;
-            };
-            let message = MessageResponseBuilder::new(&queries, None).build_no_records(metadata);
-            let _ = reply.send_response(message).await;
-        }
-    }
-}
-
-/// Sends a response to the datagram's source, encoded within its payload size.
+/// Sends a response to the datagram's source, within its payload size.
 #[derive(Clone)]
 struct Reply {
     socket: Arc<UdpSocket>,
@@ -90,10 +61,8 @@ impl ResponseHandler for Reply {
             impl Iterator<Item = &'a Record> + Send + 'a,
         >,
     ) -> Result<ResponseInfo, NetError> {
-        let mut bytes = Vec::with_capacity(512);
-        let mut encoder = BinEncoder::new(&mut bytes);
-        encoder.set_max_size(response.edns().map(|e| e.max_payload()).unwrap_or(PLAIN_UDP));
-        let info = response.destructive_emit(&mut encoder)?;
+        let max = response.edns().map(|e| e.max_payload()).unwrap_or(PLAIN_UDP);
+        let (info, bytes) = encode(response, max)?;
         self.socket.send_to(&bytes, self.dst).await?;
         Ok(info)
     }

@@ -107,7 +107,8 @@ impl AppRoute {
             if !resp.status().is_success() {
                 return None;
             }
-            Limited::new(resp.into_body(), MAX_STATE_BODY).collect().await.ok().map(|b| b.to_bytes())
+            let collected = Limited::new(resp.into_body(), MAX_STATE_BODY).collect().await.map_err(|e| -> crate::body::BoxError { e });
+            collected.ok().map(|b| b.to_bytes())
         };
         let bytes = tokio::time::timeout(STATE_TIMEOUT, answer).await.ok()??;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;

@@ -32,6 +32,20 @@ where
     body.map_err(Into::into).boxed()
 }
 
+/// Reads a whole body of at most `limit` bytes.
+pub async fn read_at_most(mut body: EdgeBody, limit: usize) -> Result<Bytes, BoxError> {
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            if out.len() + data.len() > limit {
+                return Err(format!("the body is larger than {limit} bytes").into());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(out.freeze())
+}
+
 /// A streamed request body handed to one origin attempt. If that attempt
 /// ends without reading a byte (the connection failed before the request was
 /// sent), the body goes back to its [`Slot`] and the next origin gets it.
@@ -49,6 +63,11 @@ pub struct Slot(Arc<Mutex<Option<EdgeBody>>>);
 impl Slot {
     pub fn new(body: EdgeBody) -> Self {
         Self(Arc::new(Mutex::new(Some(body))))
+    }
+
+    /// Whether the body is still unread (an attempt may take it).
+    pub fn available(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).is_some()
     }
 
     /// The body for the next attempt, if it is still unread.

@@ -46,6 +46,9 @@ pub struct Config {
     /// Roles that trusted keys may assume through STS AssumeRole.
     #[serde(default)]
     pub roles: Vec<RoleConfig>,
+    /// The edge front door: its nodes, distributions and cache (`tandem edge`).
+    #[serde(default)]
+    pub edge: tandem_edge::EdgeSection,
 }
 
 /// `[sts]`: the key that signs session tokens. Every region must have the
@@ -365,6 +368,7 @@ impl Config {
                 signing_key: DEV_STS_SIGNING_KEY.into(),
             }),
             roles: Vec::new(),
+            edge: crate::dev_edge::section(data_root, base_port),
         }
     }
 
@@ -394,6 +398,7 @@ impl Config {
             store: StoreConfig::default(),
             sts: None,
             roles: vec![],
+            edge: tandem_edge::EdgeSection::default(),
         }
     }
 
@@ -444,6 +449,7 @@ impl Config {
             }
         }
         self.server.validate()?;
+        self.validate_edge()?;
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
                 return Err(ConfigError::Invalid(format!(
@@ -513,6 +519,18 @@ impl Config {
                 })
                 .collect(),
         }
+    }
+
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let regions: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
+        let apps: Vec<&str> = self.apps.iter().map(|a| a.id.as_str()).collect();
+        let keys: Vec<&str> = self.access_keys.iter().map(|k| k.access_key_id.as_str()).collect();
+        let known = tandem_edge::config::Known {
+            regions: &regions,
+            apps: &apps,
+            keys: &keys,
+        };
+        self.edge.validate(&known).map_err(ConfigError::Invalid)
     }
 
     fn validate_sts(&self) -> Result<(), ConfigError> {

@@ -10,6 +10,8 @@ echo "==> installing test dependencies"
 python3 -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
 source scripts/faketime.sh
 source scripts/s3_clients.sh
+# test_edge.py checks TLS + HTTP/2 with curl.
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
 echo "==> building (release)"
 cargo build --release --workspace --locked

@@ -68,7 +68,12 @@ mod tests {
     fn a_line_is_in_combined_log_format_and_quotes_are_neutralised() {
         let mut h = HeaderMap::new();
         h.insert("user-agent", "curl/8 \"evil\"".parse().unwrap());
-        h.insert("authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, Signature=abc".parse().unwrap());
+        h.insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/s3/aws4_request, Signature=abc"
+                .parse()
+                .unwrap(),
+        );
         let e = Entry {
             peer: "127.0.0.1:5000".parse().unwrap(),
             method: "GET",

@@ -62,7 +62,9 @@ pub async fn post(url: &str, path: &str, body: String, key: &EdgeKey, certs: &[P
         time::OffsetDateTime::now_utc(),
     );
     let exchange = async {
-        let tcp = TcpStream::connect((authority.host(), port)).await.map_err(|e| format!("cannot connect: {e}"))?;
+        let tcp = TcpStream::connect((authority.host(), port))
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
         let resp = match https {
             false => send(TokioIo::new(tcp), req).await?,
             true => {

@@ -107,17 +107,17 @@ impl AppRoute {
             if !resp.status().is_success() {
                 return None;
             }
-            let collected = Limited::new(resp.into_body(), MAX_STATE_BODY).collect().await.map_err(|e| -> crate::body::BoxError { e });
+            let collected = Limited::new(resp.into_body(), MAX_STATE_BODY)
+                .collect()
+                .await
+                .map_err(|e| -> crate::body::BoxError { e });
             collected.ok().map(|b| b.to_bytes())
         };
         let bytes = tokio::time::timeout(STATE_TIMEOUT, answer).await.ok()??;
         let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
         let version = v.get("Version")?.as_u64()?;
         let write = v.get("WriteRegion").and_then(|w| w.as_str());
-        let write_secondary = match write {
-            None => None,
-            Some(r) => Some(Some(r) == self.secondary.origin.region.as_deref()),
-        };
+        let write_secondary = write.map(|r| Some(r) == self.secondary.origin.region.as_deref());
         Some(Seen { version, write_secondary })
     }
 

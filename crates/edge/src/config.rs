@@ -245,7 +245,10 @@ impl EdgeSection {
         {
             return Err(format!("[edge] access_key_id {k:?} is not an [[access_keys]] entry"));
         }
-        for (name, v) in [("probe_interval_ms", self.probe_interval_ms), ("app_poll_interval_ms", self.app_poll_interval_ms)] {
+        for (name, v) in [
+            ("probe_interval_ms", self.probe_interval_ms),
+            ("app_poll_interval_ms", self.app_poll_interval_ms),
+        ] {
             if !(10..=MAX_INTERVAL_MS).contains(&v) {
                 return Err(format!("[edge] {name} must be between 10 and {MAX_INTERVAL_MS} (got {v})"));
             }
@@ -263,7 +266,8 @@ impl EdgeSection {
                 return Err(format!("distribution {:?} needs at least one behavior", d.name));
             }
             for b in &d.behaviors {
-                b.validate(known).map_err(|e| format!("distribution {:?}, behavior {:?}: {e}", d.name, b.path))?;
+                b.validate(known)
+                    .map_err(|e| format!("distribution {:?}, behavior {:?}: {e}", d.name, b.path))?;
             }
         }
         Ok(())

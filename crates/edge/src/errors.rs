@@ -6,7 +6,10 @@ use http::{HeaderValue, Response, StatusCode, header};
 use crate::body::{EdgeBody, full};
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// `<Error><Code>..</Code><Message>..</Message></Error>` with `status`.

@@ -132,7 +132,14 @@ fn origin_request(
     let origin_path: Uri = path_and_query.parse().map_err(|e| format!("origin path: {e}"))?;
     if sign::viewer_signed(&viewer.headers, &viewer.uri) {
         if path != viewer.uri.path()
-            && let Err(why) = sign::resign_as_viewer(&viewer.method, &viewer.uri, &origin_path, &mut headers, &origin_host, &shared.secrets)
+            && let Err(why) = sign::resign_as_viewer(
+                &viewer.method,
+                &viewer.uri,
+                &origin_path,
+                &mut headers,
+                &origin_host,
+                &shared.secrets,
+            )
         {
             tracing::debug!(reason = %why, "viewer signature passed on unchanged");
         }
@@ -176,7 +183,13 @@ async fn classify_error(resp: Response<hyper::body::Incoming>) -> Attempt {
 }
 
 /// The request of one attempt, if the body is still there.
-fn next_request(fw: &Forwarder, shared: &Shared, viewer: &http::request::Parts, target: &Target, body: &RequestBody) -> Option<Request<EdgeBody>> {
+fn next_request(
+    fw: &Forwarder,
+    shared: &Shared,
+    viewer: &http::request::Parts,
+    target: &Target,
+    body: &RequestBody,
+) -> Option<Request<EdgeBody>> {
     let b = body.attempt()?;
     origin_request(viewer, target, b, fw, shared)
         .map_err(|e| tracing::warn!(error = %e, "cannot build the origin request"))
@@ -267,7 +280,11 @@ pub async fn forward(
         let labels = OriginLabels {
             origin: target.origin.label.clone(),
         };
-        shared.metrics.origin_latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        shared
+            .metrics
+            .origin_latency
+            .get_or_create(&labels)
+            .observe(started.elapsed().as_secs_f64());
         match result {
             Ok(mut resp) => {
                 target.origin.health.recovered();
@@ -313,6 +330,8 @@ mod tests {
     fn refusals_are_recognised_in_both_protocols() {
         assert!(is_refusal(b"<Error><Code>NotWriteRegion</Code></Error>"));
         assert!(is_refusal(br#"{"__type":"tandem#AppFenced","message":"x"}"#));
-        assert!(!is_refusal(b"<Error><Code>AccessDenied</Code><Message>NotWriteRegion</Message></Error>"));
+        assert!(!is_refusal(
+            b"<Error><Code>AccessDenied</Code><Message>NotWriteRegion</Message></Error>"
+        ));
     }
 }

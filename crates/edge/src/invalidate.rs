@@ -57,15 +57,31 @@ pub async fn handle(
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = crate::body::read_at_most(body, MAX_BODY).await else {
-        return refuse(StatusCode::BAD_REQUEST, "InvalidRequest", format!("the body must be at most {MAX_BODY} bytes"));
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            format!("the body must be at most {MAX_BODY} bytes"),
+        );
     };
     let now = time::OffsetDateTime::now_utc();
-    if let Err(e) = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| admin_secrets.get(k).cloned()) {
-        return refuse(StatusCode::FORBIDDEN, "AccessDenied", format!("an admin-signed request is required: {e}"));
+    if let Err(e) = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| {
+        admin_secrets.get(k).cloned()
+    }) {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!("an admin-signed request is required: {e}"),
+        );
     }
     let inv: Invalidation = match serde_json::from_slice(&bytes) {
         Ok(i) => i,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, "InvalidRequest", format!("expected {{\"Paths\": [...]}}: {e}")),
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                format!("expected {{\"Paths\": [...]}}: {e}"),
+            );
+        }
     };
     if let Err(e) = check(&inv) {
         return refuse(StatusCode::BAD_REQUEST, "InvalidRequest", e);
@@ -87,7 +103,17 @@ mod tests {
         let uri: http::Uri = PATH.parse().unwrap();
         let mut h = http::HeaderMap::new();
         h.insert("host", "edge:1".parse().unwrap());
-        tandem_sigv4::sign(&http::Method::POST, &uri, &mut h, body.as_bytes(), "ADMIN", secret, "us-east-1", "s3", time::OffsetDateTime::now_utc());
+        tandem_sigv4::sign(
+            &http::Method::POST,
+            &uri,
+            &mut h,
+            body.as_bytes(),
+            "ADMIN",
+            secret,
+            "us-east-1",
+            "s3",
+            time::OffsetDateTime::now_utc(),
+        );
         let mut req = Request::post(uri).body(full(body.to_string())).unwrap();
         *req.headers_mut() = h;
         req

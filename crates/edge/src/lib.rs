@@ -100,7 +100,11 @@ fn build(s: &EdgeSettings, metrics: Arc<Metrics>) -> Result<Built, String> {
     let mut apps: HashMap<String, Arc<AppRoute>> = HashMap::new();
     let edge_key = match &s.section.access_key_id {
         Some(id) => {
-            let k = s.keys.iter().find(|k| &k.access_key_id == id).ok_or_else(|| format!("no access key {id:?}"))?;
+            let k = s
+                .keys
+                .iter()
+                .find(|k| &k.access_key_id == id)
+                .ok_or_else(|| format!("no access key {id:?}"))?;
             Some(EdgeKey {
                 access_key_id: k.access_key_id.clone(),
                 secret_access_key: k.secret_access_key.clone(),
@@ -129,7 +133,11 @@ fn build(s: &EdgeSettings, metrics: Arc<Metrics>) -> Result<Built, String> {
     }
     let cache = cached::Cache::new(&s.section.cache)?;
     metrics.with_registry(|r| cache.register(r));
-    let secrets = s.keys.iter().map(|k| (k.access_key_id.clone(), k.secret_access_key.clone())).collect();
+    let secrets = s
+        .keys
+        .iter()
+        .map(|k| (k.access_key_id.clone(), k.secret_access_key.clone()))
+        .collect();
     let admin_secrets = s
         .keys
         .iter()

@@ -92,7 +92,11 @@ async fn connection(
     });
     let builder = tandem_node::connection_builder(limits);
     let result = match tls {
-        None => watcher.watch(builder.serve_connection(TokioIo::new(io), service).into_owned()).await,
+        None => {
+            watcher
+                .watch(builder.serve_connection(TokioIo::new(io), service).into_owned())
+                .await
+        }
         Some(acceptor) => {
             // The handshake reads under the head deadline of GuardedIo.
             let tls = match acceptor.accept(io).await {
@@ -102,7 +106,9 @@ async fn connection(
                     return;
                 }
             };
-            watcher.watch(builder.serve_connection(TokioIo::new(tls), service).into_owned()).await
+            watcher
+                .watch(builder.serve_connection(TokioIo::new(tls), service).into_owned())
+                .await
         }
     };
     if let Err(e) = result {

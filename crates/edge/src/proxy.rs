@@ -60,7 +60,11 @@ fn host_of<B>(req: &Request<B>) -> Option<String> {
 
 impl Proxy {
     fn distribution(&self, host: Option<&str>) -> Option<&DistributionState> {
-        let named = host.and_then(|h| self.distributions.iter().find(|d| d.hosts.iter().any(|n| n.eq_ignore_ascii_case(h))));
+        let named = host.and_then(|h| {
+            self.distributions
+                .iter()
+                .find(|d| d.hosts.iter().any(|n| n.eq_ignore_ascii_case(h)))
+        });
         named.or_else(|| self.distributions.iter().find(|d| d.hosts.is_empty()))
     }
 
@@ -74,8 +78,7 @@ impl Proxy {
     }
 
     async fn handle_inner(self: Arc<Self>, req: Request<EdgeBody>, peer: SocketAddr) -> Response<EdgeBody> {
-        let (method, target, version, headers) =
-            (req.method().clone(), req.uri().to_string(), req.version(), req.headers().clone());
+        let (method, target, version, headers) = (req.method().clone(), req.uri().to_string(), req.version(), req.headers().clone());
         let (resp, distribution, cache) = self.route(req).await;
         if let Some(d) = distribution {
             let labels = RequestLabels {
@@ -132,7 +135,11 @@ impl Proxy {
             parts.uri = uri;
         }
         let Some(b) = dist.behaviors.iter().find(|b| pattern::matches(&b.pattern, parts.uri.path())) else {
-            return (errors::xml(StatusCode::NOT_FOUND, "NoSuchKey", "no behavior matches this path"), name, "none");
+            return (
+                errors::xml(StatusCode::NOT_FOUND, "NoSuchKey", "no behavior matches this path"),
+                name,
+                "none",
+            );
         };
         if !b.methods.contains(&parts.method) {
             let resp = errors::xml(StatusCode::FORBIDDEN, "MethodNotAllowed", "this method is not allowed here");
@@ -152,7 +159,11 @@ impl Proxy {
                         Ok(r) => r,
                         Err(f) => f.response(),
                     },
-                    Err(e) => errors::xml(StatusCode::BAD_REQUEST, "IncompleteBody", &format!("the request body could not be read: {e}")),
+                    Err(e) => errors::xml(
+                        StatusCode::BAD_REQUEST,
+                        "IncompleteBody",
+                        &format!("the request body could not be read: {e}"),
+                    ),
                 };
                 (resp, name, "none")
             }
@@ -177,4 +188,3 @@ fn with_path(uri: &http::Uri, path: &str) -> Option<http::Uri> {
     parts.path_and_query = Some(pq.parse().ok()?);
     http::Uri::from_parts(parts).ok()
 }
-

@@ -78,7 +78,13 @@ mod tests {
     #[test]
     fn idempotent_methods_retry_on_every_failure_while_the_body_is_there() {
         for m in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
-            for f in [Failure::Connect, Failure::TimedOut, Failure::Broken, Failure::Status(500), Failure::Refused] {
+            for f in [
+                Failure::Connect,
+                Failure::TimedOut,
+                Failure::Broken,
+                Failure::Status(500),
+                Failure::Refused,
+            ] {
                 assert!(may_retry(&m, f, true), "{m} {f:?}");
                 assert!(!may_retry(&m, f, false), "{m} {f:?}: the body is gone");
             }

@@ -28,7 +28,9 @@ pub struct EdgeKey {
 
 impl std::fmt::Debug for EdgeKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EdgeKey").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("EdgeKey")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -91,8 +93,7 @@ pub fn resign_as_viewer(
         return Err("session credentials cannot be re-signed".into());
     }
     let now = OffsetDateTime::now_utc();
-    let signer = tandem_sigv4::verify_declared(method, viewer_uri, headers, now, |k| secrets.get(k).cloned())
-        .map_err(|e| e.to_string())?;
+    let signer = tandem_sigv4::verify_declared(method, viewer_uri, headers, now, |k| secrets.get(k).cloned()).map_err(|e| e.to_string())?;
     let secret = secrets.get(&signer.access_key).ok_or("unknown key")?;
     let hash = headers
         .get("x-amz-content-sha256")

@@ -21,9 +21,11 @@ struct BySni {
 
 impl ResolvesServerCert for BySni {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let named = hello
-            .server_name()
-            .and_then(|sni| self.certs.iter().find(|(hosts, _)| hosts.iter().any(|h| h.eq_ignore_ascii_case(sni))));
+        let named = hello.server_name().and_then(|sni| {
+            self.certs
+                .iter()
+                .find(|(hosts, _)| hosts.iter().any(|h| h.eq_ignore_ascii_case(sni)))
+        });
         named.or_else(|| self.certs.first()).map(|(_, c)| c.clone())
     }
 }

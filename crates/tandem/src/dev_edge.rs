@@ -30,7 +30,9 @@ pub fn section(data_root: &Path, base_port: u16) -> EdgeSection {
             default_root_object: None,
             behaviors: vec![Behavior {
                 path: "*".into(),
-                methods: ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"].map(String::from).to_vec(),
+                methods: ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+                    .map(String::from)
+                    .to_vec(),
                 sign: true,
                 cache: None,
                 origin: OriginSpec::App {
@@ -56,7 +58,11 @@ pub fn render(edge: &EdgeSection) -> String {
     }
     out.push_str("\n[edge]\n");
     for n in &edge.nodes {
-        out.push_str(&format!("\n[[edge.nodes]]\nname = {}\nlisten = {}\n", quoted(&n.name), quoted(&n.listen.to_string())));
+        out.push_str(&format!(
+            "\n[[edge.nodes]]\nname = {}\nlisten = {}\n",
+            quoted(&n.name),
+            quoted(&n.listen.to_string())
+        ));
     }
     for d in &edge.distributions {
         out.push_str(&format!("\n[[edge.distributions]]\nname = {}\n", quoted(&d.name)));

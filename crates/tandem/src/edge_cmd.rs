@@ -114,7 +114,12 @@ async fn invalidate(path: &Path, host: Option<String>, paths: Vec<String>) -> Re
         return Err("the config lists no [[edge.nodes]]".into());
     }
     let key = admin_key(&config)?;
-    let certs: Vec<PathBuf> = config.edge.distributions.iter().filter_map(|d| d.tls.as_ref().map(|t| t.cert.clone())).collect();
+    let certs: Vec<PathBuf> = config
+        .edge
+        .distributions
+        .iter()
+        .filter_map(|d| d.tls.as_ref().map(|t| t.cert.clone()))
+        .collect();
     let body = serde_json::json!({ "Paths": paths, "Host": host }).to_string();
     let sends = config.edge.nodes.iter().map(|n| {
         let url = config.edge.url(n);
@@ -129,7 +134,10 @@ async fn invalidate(path: &Path, host: Option<String>, paths: Vec<String>) -> Re
     for (name, url, answer, took) in futures::future::join_all(sends).await {
         match answer {
             Ok((200, text)) => {
-                let removed = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["Removed"].as_u64()).unwrap_or(0);
+                let removed = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|v| v["Removed"].as_u64())
+                    .unwrap_or(0);
                 println!("{name:<12} {url:<28} ok      removed {removed} in {} ms", took.as_millis());
             }
             Ok((status, text)) => {
@@ -144,6 +152,9 @@ async fn invalidate(path: &Path, host: Option<String>, paths: Vec<String>) -> Re
     }
     match failed {
         0 => Ok(()),
-        n => Err(format!("{n} of {} edge nodes did not take the invalidation", config.edge.nodes.len())),
+        n => Err(format!(
+            "{n} of {} edge nodes did not take the invalidation",
+            config.edge.nodes.len()
+        )),
     }
 }

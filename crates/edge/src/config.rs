@@ -68,7 +68,8 @@ pub struct TlsFiles {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Behavior {
-    /// Path pattern; `*` matches any run of characters. Default `*`.
+    /// Path pattern as CloudFront's: `*` matches any run of characters, `?`
+    /// exactly one (tandem-iam's wildcard). Default `*`.
     #[serde(default = "default_pattern")]
     pub path: String,
     /// Methods viewers may use; others get 403. Default GET, HEAD.

@@ -19,7 +19,6 @@ pub mod invalidate;
 pub mod listener;
 pub mod metrics;
 pub mod origin;
-pub mod pattern;
 pub mod probe;
 pub mod proxy;
 pub mod retry;

@@ -18,7 +18,7 @@ use crate::config::CacheSettings;
 use crate::fetch::{Fetch, FetchFuture};
 use crate::forward::{self, Forwarder, RequestBody, Shared};
 use crate::metrics::{Metrics, RequestLabels, status_class};
-use crate::{access_log, errors, invalidate, pattern};
+use crate::{access_log, errors, invalidate};
 
 pub struct BehaviorState {
     pub pattern: String,
@@ -134,7 +134,7 @@ impl Proxy {
         {
             parts.uri = uri;
         }
-        let Some(b) = dist.behaviors.iter().find(|b| pattern::matches(&b.pattern, parts.uri.path())) else {
+        let Some(b) = dist.behaviors.iter().find(|b| tandem_iam::pattern::wildcard(&b.pattern, parts.uri.path())) else {
             return (
                 errors::xml(StatusCode::NOT_FOUND, "NoSuchKey", "no behavior matches this path"),
                 name,

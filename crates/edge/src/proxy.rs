@@ -134,7 +134,11 @@ impl Proxy {
         {
             parts.uri = uri;
         }
-        let Some(b) = dist.behaviors.iter().find(|b| tandem_iam::pattern::wildcard(&b.pattern, parts.uri.path())) else {
+        let Some(b) = dist
+            .behaviors
+            .iter()
+            .find(|b| tandem_iam::pattern::wildcard(&b.pattern, parts.uri.path()))
+        else {
             return (
                 errors::xml(StatusCode::NOT_FOUND, "NoSuchKey", "no behavior matches this path"),
                 name,

@@ -14,6 +14,8 @@ use http::{HeaderMap, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
 use http_body_util::{BodyExt, Limited};
 
+use tandem_node::progress::ProgressBody;
+
 use crate::body::{BoxError, EdgeBody, Slot, boxed, full};
 use crate::fetch::FetchFailure;
 use crate::metrics::{FailoverLabels, Metrics, OriginErrorLabels, OriginLabels};
@@ -168,7 +170,7 @@ fn is_refusal(body: &[u8]) -> bool {
 type Attempt = Result<Response<EdgeBody>, (Failure, Option<Response<EdgeBody>>)>;
 
 /// Reads a small 400/409 answer to tell a refusal from other errors.
-async fn classify_error(resp: Response<hyper::body::Incoming>) -> Attempt {
+async fn classify_error(resp: Response<ProgressBody<hyper::body::Incoming>>) -> Attempt {
     let (parts, body) = resp.into_parts();
     let collected = Limited::new(body, MAX_REFUSAL_BODY as usize).collect().await;
     let Ok(bytes) = collected.map(|b| b.to_bytes()).map_err(|e| -> BoxError { e }) else {
@@ -212,6 +214,9 @@ async fn attempt(fw: &Forwarder, shared: &Shared, viewer: &http::request::Parts,
             Ok(Err(_)) => return Err((Failure::Broken, None)),
             Ok(Ok(resp)) => resp,
         };
+        // An origin that stops sending mid-body fails the response after the
+        // response timeout of silence (time the viewer spends not reading does not count).
+        let resp = resp.map(|b| ProgressBody::new(b, fw.response_timeout));
         let status = resp.status().as_u16();
         let small = resp.body().size_hint().exact().is_some_and(|n| n <= MAX_REFUSAL_BODY);
         if fw.failover_status.contains(&status) {

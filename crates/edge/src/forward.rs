@@ -109,7 +109,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 fn origin_request(
     viewer: &http::request::Parts,
     target: &Target,
-    body: EdgeBody,
+    (body, buffered): (EdgeBody, Option<&Bytes>),
     fw: &Forwarder,
     shared: &Shared,
 ) -> Result<Request<EdgeBody>, String> {
@@ -133,16 +133,15 @@ fn origin_request(
     }
     let origin_path: Uri = path_and_query.parse().map_err(|e| format!("origin path: {e}"))?;
     if sign::viewer_signed(&viewer.headers, &viewer.uri) {
-        if path != viewer.uri.path()
-            && let Err(why) = sign::resign_as_viewer(
-                &viewer.method,
-                &viewer.uri,
-                &origin_path,
-                &mut headers,
-                &origin_host,
-                &shared.secrets,
-            )
-        {
+        let region = target.origin.signing_region.as_str();
+        let moved = path != viewer.uri.path() || sign::scope_region(&viewer.headers).is_some_and(|r| r != region);
+        let to = sign::Resign {
+            origin_uri: &origin_path,
+            origin_host: &origin_host,
+            region,
+            body: buffered.map(|b| &b[..]),
+        };
+        if moved && let Err(why) = sign::resign_as_viewer(&viewer.method, &viewer.uri, &mut headers, &to, &shared.secrets) {
             tracing::debug!(reason = %why, "viewer signature passed on unchanged");
         }
     } else {
@@ -192,8 +191,11 @@ fn next_request(
     target: &Target,
     body: &RequestBody,
 ) -> Option<Request<EdgeBody>> {
-    let b = body.attempt()?;
-    origin_request(viewer, target, b, fw, shared)
+    let buffered = match body {
+        RequestBody::Buffered(b) => Some(b),
+        RequestBody::Streamed(_) => None,
+    };
+    origin_request(viewer, target, (body.attempt()?, buffered), fw, shared)
         .map_err(|e| tracing::warn!(error = %e, "cannot build the origin request"))
         .ok()
 }

@@ -8,10 +8,12 @@
 //!   offer.
 //! - A request the viewer signed goes through unchanged ("no override").
 //!   When the path must change (an app bucket named differently in the
-//!   region it goes to), the viewer's header signature is verified against
-//!   the deployment's keys with the payload hash it declares, then signed
-//!   again with the same key, region and service; the region checks the body
-//!   against that hash as usual. A request that cannot be verified (unknown
+//!   region it goes to) or the region it goes to signs for another AWS
+//!   region than the viewer's scope, the viewer's header signature is
+//!   verified against the deployment's keys with the payload hash it
+//!   declares (or its in-memory body, for DynamoDB), then signed again with
+//!   the same key and service for the origin's signing region; the region
+//!   checks the body against that hash as usual. A request that cannot be verified (unknown
 //!   key, session token, presigned URL) goes unchanged.
 
 use std::collections::HashMap;
@@ -78,37 +80,60 @@ pub fn sign_as_edge(method: &Method, uri: &Uri, headers: &mut HeaderMap, key: &E
     );
 }
 
+/// Where a re-signed request goes: its path, host and the signing region of
+/// the origin, and the body when it is in memory (DynamoDB sends no
+/// `x-amz-content-sha256`, so its body is the payload hash).
+pub struct Resign<'a> {
+    pub origin_uri: &'a Uri,
+    pub origin_host: &'a HeaderValue,
+    pub region: &'a str,
+    pub body: Option<&'a [u8]>,
+}
+
+/// The region of a header signature's credential scope.
+pub fn scope_region(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    auth.split("Credential=").nth(1)?.split(['/', ',']).nth(2)
+}
+
 /// Verifies the viewer's signature for `viewer_uri` and signs the request
-/// again for `origin_uri` with the same key. `headers` must hold the `host`
-/// the viewer signed; it is replaced by `origin_host`.
+/// again for the origin with the same key and service. `headers` must hold
+/// the `host` the viewer signed; it is replaced by the origin's.
 pub fn resign_as_viewer(
     method: &Method,
     viewer_uri: &Uri,
-    origin_uri: &Uri,
     headers: &mut HeaderMap,
-    origin_host: &HeaderValue,
+    to: &Resign<'_>,
     secrets: &HashMap<String, String>,
 ) -> Result<(), String> {
     if headers.contains_key("x-amz-security-token") {
         return Err("session credentials cannot be re-signed".into());
     }
     let now = OffsetDateTime::now_utc();
-    let signer = tandem_sigv4::verify_declared(method, viewer_uri, headers, now, |k| secrets.get(k).cloned()).map_err(|e| e.to_string())?;
-    let secret = secrets.get(&signer.access_key).ok_or("unknown key")?;
-    let hash = headers
+    let secret_of = |k: &str| secrets.get(k).cloned();
+    let declared = headers
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .ok_or("no declared payload hash")?;
-    headers.insert(http::header::HOST, origin_host.clone());
+        .map(str::to_string);
+    let (signer, hash) = match (declared, to.body) {
+        (Some(hash), _) => (tandem_sigv4::verify_declared(method, viewer_uri, headers, now, secret_of), hash),
+        (None, Some(body)) => (
+            tandem_sigv4::verify(method, viewer_uri, headers, body, now, secret_of),
+            tandem_sigv4::payload_hash(body),
+        ),
+        (None, None) => return Err("no declared payload hash and the body is streamed".into()),
+    };
+    let signer = signer.map_err(|e| e.to_string())?;
+    let secret = secrets.get(&signer.access_key).ok_or("unknown key")?;
+    headers.insert(http::header::HOST, to.origin_host.clone());
     tandem_sigv4::sign_with_hash(
         method,
-        origin_uri,
+        to.origin_uri,
         headers,
         &hash,
         &signer.access_key,
         secret,
-        &signer.region,
+        to.region,
         &signer.service,
         now,
     );
@@ -134,13 +159,46 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         tandem_sigv4::sign_with_hash(&m, &viewer, &mut h, &hash, "AKID", "secret-key", "us-east-1", "s3", now);
         let host = HeaderValue::from_static("127.0.0.1:9001");
+        let to = Resign {
+            origin_uri: &origin,
+            origin_host: &host,
+            region: "ap-northeast-1",
+            body: None,
+        };
         let mut forged = h.clone();
-        resign_as_viewer(&m, &viewer, &origin, &mut h, &host, &secrets()).unwrap();
+        assert_eq!(scope_region(&h), Some("us-east-1"));
+        resign_as_viewer(&m, &viewer, &mut h, &to, &secrets()).unwrap();
         let s = tandem_sigv4::verify(&m, &origin, &h, b"x", now, |k| secrets().get(k).cloned()).unwrap();
-        assert_eq!(s.access_key, "AKID");
+        assert_eq!((s.access_key.as_str(), s.region.as_str()), ("AKID", "ap-northeast-1"));
         let auth = forged["authorization"].to_str().unwrap().replace("Signature=", "Signature=0");
         forged.insert("authorization", auth.parse().unwrap());
-        assert!(resign_as_viewer(&m, &viewer, &origin, &mut forged, &host, &secrets()).is_err());
+        assert!(resign_as_viewer(&m, &viewer, &mut forged, &to, &secrets()).is_err());
+    }
+
+    #[test]
+    fn a_dynamodb_request_is_signed_again_for_the_origins_region_and_a_changed_body_fails() {
+        let m = Method::POST;
+        let uri: Uri = "/".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert("host", "edge.test".parse().unwrap());
+        h.insert("x-amz-target", "DynamoDB_20120810.PutItem".parse().unwrap());
+        let now = OffsetDateTime::now_utc();
+        tandem_sigv4::sign(&m, &uri, &mut h, b"{}", "AKID", "secret-key", "us-east-1", "dynamodb", now);
+        let host = HeaderValue::from_static("127.0.0.1:9001");
+        let to = Resign {
+            origin_uri: &uri,
+            origin_host: &host,
+            region: "ap-northeast-1",
+            body: Some(b"{}"),
+        };
+        resign_as_viewer(&m, &uri, &mut h, &to, &secrets()).unwrap();
+        let s = tandem_sigv4::verify(&m, &uri, &h, b"{}", now, |k| secrets().get(k).cloned()).unwrap();
+        assert_eq!((s.region.as_str(), s.service.as_str()), ("ap-northeast-1", "dynamodb"));
+        let tampered = Resign {
+            body: Some(b"{\"x\":1}"),
+            ..to
+        };
+        assert!(resign_as_viewer(&m, &uri, &mut h, &tampered, &secrets()).is_err());
     }
 
     #[test]

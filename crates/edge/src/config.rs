@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 /// `[edge]`.
-#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeSection {
     /// The `[[access_keys]]` entry the edge signs origin requests with
@@ -29,6 +29,19 @@ pub struct EdgeSection {
     /// How often the state of each routed app is read, in milliseconds.
     #[serde(default = "default_app_poll_ms")]
     pub app_poll_interval_ms: u64,
+}
+
+impl Default for EdgeSection {
+    fn default() -> Self {
+        Self {
+            access_key_id: None,
+            nodes: Vec::new(),
+            distributions: Vec::new(),
+            cache: CacheSection::default(),
+            probe_interval_ms: default_probe_ms(),
+            app_poll_interval_ms: default_app_poll_ms(),
+        }
+    }
 }
 
 /// `[[edge.nodes]]`: one edge process.
@@ -430,6 +443,8 @@ origin = { kind = "group", primary = { region = "us-east", bucket = "site" }, se
             o => panic!("not a group: {o:?}"),
         }
         assert_eq!(e.node(None).unwrap().name, "e1");
+        assert_eq!(e.probe_interval_ms, EdgeSection::default().probe_interval_ms);
+        assert_eq!(EdgeSection::default().app_poll_interval_ms, 200, "no [edge]: the same defaults");
         assert_eq!(e.url(&e.nodes[0]), "http://127.0.0.1:8443");
     }
 

@@ -11,6 +11,8 @@ python3 -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirem
 source scripts/faketime.sh
 source scripts/dig.sh
 source scripts/s3_clients.sh
+# test_edge.py checks TLS + HTTP/2 with curl.
+command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
 echo "==> building (release)"
 cargo build --release --workspace --locked

@@ -98,7 +98,7 @@ impl AcceptFailures {
 }
 
 /// The hyper connection builder with every limit set explicitly.
-fn builder(limits: &ServerLimits) -> ConnBuilder<TokioExecutor> {
+pub fn builder(limits: &ServerLimits) -> ConnBuilder<TokioExecutor> {
     let mut builder = ConnBuilder::new(TokioExecutor::new());
     builder
         .http1()

@@ -28,6 +28,7 @@ mod sigv2_path;
 pub mod sts;
 mod xml_out;
 
+pub use accept::builder as connection_builder;
 pub use limits::ServerLimits;
 
 /// The body of a request as the node's handlers see it: hyper's, under the

@@ -216,6 +216,37 @@ pub fn verify(
     now: OffsetDateTime,
     secret_of: impl Fn(&str) -> Option<String>,
 ) -> Result<Signer, SigError> {
+    verify_with(method, uri, headers, Payload::Body(body), now, secret_of)
+}
+
+/// Verifies a header-signed S3 request against the payload hash it declares
+/// in `x-amz-content-sha256` (the body itself is streamed on, and its
+/// receiver checks it against that hash). A proxy that must change the path
+/// verifies this way, then signs again with [`sign_with_hash`].
+pub fn verify_declared(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    now: OffsetDateTime,
+    secret_of: impl Fn(&str) -> Option<String>,
+) -> Result<Signer, SigError> {
+    verify_with(method, uri, headers, Payload::Declared, now, secret_of)
+}
+
+/// What the payload line of the canonical request comes from.
+enum Payload<'a> {
+    Body(&'a [u8]),
+    Declared,
+}
+
+fn verify_with(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    payload: Payload<'_>,
+    now: OffsetDateTime,
+    secret_of: impl Fn(&str) -> Option<String>,
+) -> Result<Signer, SigError> {
     let value = headers.get(http::header::AUTHORIZATION).ok_or(SigError::Missing)?;
     let auth = parse_authorization(value.to_str().map_err(|_| SigError::Malformed("not ASCII"))?)?;
     if !auth.signed_headers.contains(&"host") {
@@ -238,9 +269,12 @@ pub fn verify(
         return Err(SigError::Skewed);
     }
     let secret = secret_of(auth.access_key).ok_or(SigError::UnknownKey)?;
-    let hash = match headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok()) {
-        Some("UNSIGNED-PAYLOAD") => "UNSIGNED-PAYLOAD".to_string(),
-        _ => payload_hash(body),
+    let declared = headers.get("x-amz-content-sha256").and_then(|v| v.to_str().ok());
+    let hash = match (declared, payload) {
+        (Some("UNSIGNED-PAYLOAD"), _) => "UNSIGNED-PAYLOAD".to_string(),
+        (_, Payload::Body(body)) => payload_hash(body),
+        (Some(d), Payload::Declared) => d.to_string(),
+        (None, Payload::Declared) => return Err(SigError::Malformed("missing x-amz-content-sha256")),
     };
     let canonical = canonical_request(method, uri, headers, &auth.signed_headers, &hash);
     let expected = signature(&secret, auth.date, auth.region, auth.service, amz_date, &canonical);
@@ -289,8 +323,10 @@ pub fn sign_unsigned_payload(
     sign_with_hash(method, uri, headers, "UNSIGNED-PAYLOAD", access_key, secret, region, service, now)
 }
 
+/// Signs a request in place with a given payload hash line (a real hash,
+/// `UNSIGNED-PAYLOAD`, or a streaming form the body then follows).
 #[allow(clippy::too_many_arguments)]
-fn sign_with_hash(
+pub fn sign_with_hash(
     method: &Method,
     uri: &Uri,
     headers: &mut HeaderMap,
@@ -434,6 +470,22 @@ mod tests {
                 "scope date {scope:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_request_verifies_against_its_declared_payload_hash_and_signs_again_after_a_path_change() {
+        let (m, _, mut h) = request();
+        let u: Uri = "/bucket-a/key".parse().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let hash = payload_hash(b"streamed body");
+        sign_with_hash(&m, &u, &mut h, &hash, "AKID", "secret-key", "us-east-1", "s3", now);
+        assert_eq!(verify_declared(&m, &u, &h, now, secrets).unwrap().service, "s3");
+        let moved: Uri = "/bucket-b/key".parse().unwrap();
+        assert_eq!(verify_declared(&m, &moved, &h, now, secrets), Err(SigError::Mismatch));
+        sign_with_hash(&m, &moved, &mut h, &hash, "AKID", "secret-key", "us-east-1", "s3", now);
+        assert!(verify(&m, &moved, &h, b"streamed body", now, secrets).is_ok());
+        h.remove("x-amz-content-sha256");
+        assert!(verify_declared(&m, &moved, &h, now, secrets).is_err());
     }
 
     #[test]

@@ -48,6 +48,9 @@ pub struct Config {
     pub roles: Vec<RoleConfig>,
     /// The authoritative DNS server of `tandem dns`.
     pub dns: Option<tandem_dns::DnsConfig>,
+    /// The edge front door: its nodes, distributions and cache (`tandem edge`).
+    #[serde(default)]
+    pub edge: tandem_edge::EdgeSection,
 }
 
 /// `[sts]`: the key that signs session tokens. Every region must have the
@@ -368,6 +371,7 @@ impl Config {
             }),
             roles: Vec::new(),
             dns: None,
+            edge: crate::dev_edge::section(data_root, base_port),
         }
     }
 
@@ -398,6 +402,7 @@ impl Config {
             sts: None,
             roles: vec![],
             dns: file.and_then(|f| f.dns.clone()),
+            edge: tandem_edge::EdgeSection::default(),
         }
     }
 
@@ -448,6 +453,7 @@ impl Config {
             }
         }
         self.server.validate()?;
+        self.validate_edge()?;
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
                 return Err(ConfigError::Invalid(format!(
@@ -517,6 +523,18 @@ impl Config {
                 })
                 .collect(),
         }
+    }
+
+    fn validate_edge(&self) -> Result<(), ConfigError> {
+        let regions: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
+        let apps: Vec<&str> = self.apps.iter().map(|a| a.id.as_str()).collect();
+        let keys: Vec<&str> = self.access_keys.iter().map(|k| k.access_key_id.as_str()).collect();
+        let known = tandem_edge::config::Known {
+            regions: &regions,
+            apps: &apps,
+            keys: &keys,
+        };
+        self.edge.validate(&known).map_err(ConfigError::Invalid)
     }
 
     fn validate_sts(&self) -> Result<(), ConfigError> {

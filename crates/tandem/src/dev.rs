@@ -38,6 +38,7 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
         eprintln!("tandem dev: the demo app could not be set up: {e}");
     }
     let dns = crate::dns_cmd::start_dev(&config, port, &written).await;
+    let edge = start_edge(&config, data_root).await;
     println!("tandem dev: {} regions running (data in {})", running.len(), data_root.display());
     let flag = match written == Path::new(crate::deployment::DEFAULT_CONFIG) {
         true => String::new(),
@@ -47,6 +48,9 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     println!("  {:<10} {:<24} signing region (AWS_DEFAULT_REGION)", "region", "endpoint");
     for (region, (url, _)) in config.regions.iter().zip(&running) {
         println!("  {:<10} {url:<24} {}", region.name, region.signing_region());
+    }
+    if let Some(e) = &edge {
+        println!("  {:<10} {} (self-signed: curl -k, aws --no-verify-ssl)", "edge", e.url);
     }
     println!();
     println!("export AWS_ACCESS_KEY_ID={DEV_ACCESS_KEY_ID}");
@@ -63,10 +67,29 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     if let Some(dns) = dns {
         dns.shutdown().await;
     }
+    if let Some(e) = edge {
+        e.shutdown().await;
+    }
     for (_, r) in running {
         r.shutdown().await;
     }
     Ok(())
+}
+
+/// The dev edge, with a fresh self-signed certificate; `None` (and why, on
+/// stderr) when it cannot start: the regions still run.
+async fn start_edge(config: &Config, data_root: &Path) -> Option<tandem_edge::RunningEdge> {
+    let started = async {
+        tandem_edge::tls::self_signed(&crate::dev_edge::CERT_NAMES, &data_root.join("edge"))?;
+        tandem_edge::start(crate::edge_cmd::settings(config, None)?).await
+    };
+    match started.await {
+        Ok(e) => Some(e),
+        Err(e) => {
+            eprintln!("tandem dev: the edge could not start: {e}");
+            None
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

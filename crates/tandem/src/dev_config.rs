@@ -76,6 +76,7 @@ pub fn render(config: &Config) -> String {
     for app in &config.apps {
         out.push_str(&section("apps", &serde_json::to_value(app).unwrap_or_default()));
     }
+    out.push_str(&crate::dev_edge::render(&config.edge));
     out
 }
 
@@ -110,5 +111,7 @@ mod tests {
         assert_eq!(back.apps, dev.apps);
         let admins = |c: &Config| c.access_keys.iter().map(|k| (k.access_key_id.clone(), k.admin)).collect::<Vec<_>>();
         assert_eq!(admins(&back), admins(&dev));
+        assert_eq!(back.edge.nodes, dev.edge.nodes);
+        assert_eq!(back.edge.distributions, dev.edge.distributions);
     }
 }

@@ -8,6 +8,8 @@ mod deployment;
 mod dev;
 mod dev_config;
 mod dns_cmd;
+mod dev_edge;
+mod edge_cmd;
 mod exposure;
 mod history_cmd;
 mod output;
@@ -60,6 +62,8 @@ enum Command {
         #[arg(long, default_value_t = 9000, value_parser = clap::value_parser!(u16).range(1..=65534))]
         port: u16,
     },
+    /// Run an edge node (front door: TLS, origin failover, app routing, cache), or invalidate paths on every edge node.
+    Edge(edge_cmd::EdgeArgs),
     /// Health of every region and replication lag and backlog per peer.
     Status {
         #[command(flatten)]
@@ -252,6 +256,7 @@ fn main() -> ExitCode {
                 data_dir,
             } => serve(config, region, listen, data_dir).await,
             Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
+            Command::Edge(args) => edge_cmd::run(args).await,
             Command::Status { target, output } => status_cmd::status(&target.load().await?, output).await,
             Command::Replication { command } => replication(command).await,
             Command::Apply { config, dry_run, forget } => app_cmd::apply(&config.load().await?, dry_run, &forget, "plan").await,

@@ -69,24 +69,40 @@ struct Match {
 }
 
 /// What matching one pattern can skip: the literal bytes it starts with (up
-/// to its first wildcard or variable), which a value must start with too —
-/// most patterns of a policy are rejected by that one comparison — and
-/// whether it has policy variables at all.
+/// to its first wildcard or variable) and ends with (after its last one),
+/// which a value must start and end with too — most patterns of a policy are
+/// rejected by those two comparisons, before any wildcard matching — and
+/// whether it has policy variables at all (then only the start is literal).
 #[derive(Debug, Clone, Copy)]
 struct Shape {
     literal: usize,
+    /// Where the literal end starts (`len` when the pattern ends in a wildcard).
+    tail: usize,
     variables: bool,
+}
+
+impl Shape {
+    fn of(p: &str) -> Shape {
+        let variables = pattern::has_variables(p);
+        let literal = p.find(['*', '?', '$']).unwrap_or(p.len());
+        let tail = match variables {
+            true => p.len(),
+            false => p.rfind(['*', '?']).map_or(p.len(), |i| i + 1),
+        };
+        Shape { literal, tail, variables }
+    }
+
+    /// Whether `value` can match `p` at all, judged on the literal ends.
+    fn admits(&self, p: &str, value: &str) -> bool {
+        let (p, v) = (p.as_bytes(), value.as_bytes());
+        let (head, tail) = (&p[..self.literal], &p[self.tail.max(self.literal)..]);
+        v.len() >= head.len() + tail.len() && v.starts_with(head) && v.ends_with(tail)
+    }
 }
 
 impl Match {
     fn new(patterns: Vec<String>, negated: bool) -> Self {
-        let shapes = patterns
-            .iter()
-            .map(|p| Shape {
-                literal: p.find(['*', '?', '$']).unwrap_or(p.len()),
-                variables: pattern::has_variables(p),
-            })
-            .collect();
+        let shapes = patterns.iter().map(|p| Shape::of(p)).collect();
         Match { patterns, shapes, negated }
     }
 }
@@ -231,7 +247,7 @@ impl Statement {
 /// with policy variables expanded from `variables` when given.
 fn matches_list(m: &Match, value: &str, variables: Option<&Context>) -> bool {
     let hit = m.patterns.iter().zip(&m.shapes).any(|(p, shape)| {
-        if !value.as_bytes().starts_with(&p.as_bytes()[..shape.literal]) {
+        if !shape.admits(p, value) {
             return false;
         }
         match (variables, shape.variables) {
@@ -531,5 +547,48 @@ mod tests {
         )
         .unwrap();
         assert!(!scoped.allows_everyone());
+    }
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    /// The literal-ends shortcut never refuses what the wildcard matcher accepts.
+    #[test]
+    fn literal_ends_agree_with_the_wildcard_matcher() {
+        let patterns = [
+            "a*b",
+            "ab*ab",
+            "*",
+            "?",
+            "a?b",
+            "abc",
+            "*:table/x",
+            "arn:*:*:t?",
+            "x*",
+            "*y",
+            "a*b*c",
+        ];
+        let values = [
+            "",
+            "a",
+            "ab",
+            "abab",
+            "aab",
+            "axb",
+            "abc",
+            "ns:table/x",
+            "arn:1:2:t9",
+            "xy",
+            "abxbc",
+            "ac",
+        ];
+        for p in patterns {
+            let m = Match::new(vec![p.to_string()], false);
+            for v in values {
+                assert_eq!(matches_list(&m, v, None), wildcard(p, v), "pattern {p:?} value {v:?}");
+            }
+        }
     }
 }

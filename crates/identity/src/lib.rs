@@ -3,3 +3,5 @@
 //! identity pools (an ID token exchanged for temporary credentials scoped to
 //! an app). Users, verifiers and revocations live in the store and replicate
 //! through the change log like everything else.
+
+pub mod srp;

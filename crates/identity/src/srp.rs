@@ -95,8 +95,11 @@ pub enum SrpError {
 /// form, so that `hex(salt)` is what every client hashes) and `v = g^x mod N`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verifier {
+    /// 16 random bytes in padded form (a `00` first when the top bit is set,
+    /// leading zero bytes dropped).
     #[serde(with = "hex_bytes")]
     pub salt: Vec<u8>,
+    /// `g^x mod N` in padded form.
     #[serde(with = "hex_bytes")]
     pub verifier: Vec<u8>,
 }
@@ -122,8 +125,11 @@ impl Verifier {
 /// the `SECRET_BLOCK`; wiped on drop, never printed) and the challenge
 /// parameters `SRP_B` and `SALT`.
 pub struct ServerHalf {
+    /// `b`, 32 random bytes.
     pub secret_b: Zeroizing<Vec<u8>>,
+    /// The `SRP_B` challenge parameter.
     pub srp_b_hex: String,
+    /// The `SALT` challenge parameter.
     pub salt_hex: String,
 }
 
@@ -260,33 +266,35 @@ pub fn check_claim(claim: &Claim<'_>) -> Result<(), SrpError> {
 /// the zone `UTC`. The weekday must be a day name but is not checked against
 /// the date (the canonical spelling that is signed is).
 pub fn parse_timestamp(timestamp: &str) -> Result<OffsetDateTime, SrpError> {
-    let bad = SrpError::InvalidParameter(TIMESTAMP_FORMAT_MESSAGE);
+    read_timestamp(timestamp).ok_or(SrpError::InvalidParameter(TIMESTAMP_FORMAT_MESSAGE))
+}
+
+fn read_timestamp(timestamp: &str) -> Option<OffsetDateTime> {
     if timestamp.len() > MAX_TIMESTAMP {
-        return Err(bad);
+        return None;
     }
     let fields: Vec<&str> = timestamp.split(' ').collect();
     let [weekday, month, day, clock, zone, year] = fields[..] else {
-        return Err(bad);
+        return None;
     };
     if !WEEKDAYS.contains(&weekday) || zone != "UTC" {
-        return Err(bad);
+        return None;
     }
-    let month = MONTHS.iter().position(|m| *m == month).ok_or(bad.clone())?;
-    let month = Month::try_from(month as u8 + 1).map_err(|_| bad.clone())?;
+    let month_number = MONTHS.iter().position(|m| *m == month)? + 1;
+    let month = Month::try_from(u8::try_from(month_number).ok()?).ok()?;
+    let date = Date::from_calendar_date(decimal(year, 4)?, month, decimal(day, 2)?).ok()?;
     let clock: Vec<&str> = clock.split(':').collect();
     let [hour, minute, second] = clock[..] else {
-        return Err(bad);
+        return None;
     };
-    let number = |s: &str, max_digits: usize| -> Result<u16, SrpError> {
-        let digits = !s.is_empty() && s.len() <= max_digits && s.bytes().all(|c| c.is_ascii_digit());
-        if !digits {
-            return Err(bad.clone());
-        }
-        s.parse().map_err(|_| bad.clone())
-    };
-    let date = Date::from_calendar_date(i32::from(number(year, 4)?), month, number(day, 2)? as u8).map_err(|_| bad.clone())?;
-    let time = Time::from_hms(number(hour, 2)? as u8, number(minute, 2)? as u8, number(second, 2)? as u8).map_err(|_| bad.clone())?;
-    Ok(PrimitiveDateTime::new(date, time).assume_utc())
+    let time = Time::from_hms(decimal(hour, 2)?, decimal(minute, 2)?, decimal(second, 2)?).ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_utc())
+}
+
+/// A field of 1 to `max_digits` ASCII digits.
+fn decimal<T: std::str::FromStr>(field: &str, max_digits: usize) -> Option<T> {
+    let digits = (1..=max_digits).contains(&field.len()) && field.bytes().all(|c| c.is_ascii_digit());
+    if digits { field.parse().ok() } else { None }
 }
 
 /// The spelling clients sign: "Tue Dec 1 07:10:20 UTC 2026".
@@ -720,6 +728,15 @@ mod tests {
         assert_eq!(format_timestamp(at), "Wed Dec 2 09:05:07 UTC 2026");
         assert_eq!(format_timestamp(parse_timestamp(TIMESTAMP).unwrap()), TIMESTAMP);
         assert_eq!(at.unix_timestamp(), 1_796_202_307);
+        let lenient = parse_timestamp("Mon Feb 29 7:5:9 UTC 2028").unwrap();
+        assert_eq!(format_timestamp(lenient), "Tue Feb 29 07:05:09 UTC 2028");
+        for unreadable in [
+            "Sun Feb 29 07:05:09 UTC 2027",
+            "Tue Dec 1 24:00:00 UTC 2026",
+            "Tue Dec 1 07:10:200 UTC 2026",
+        ] {
+            assert!(parse_timestamp(unreadable).is_err(), "{unreadable}");
+        }
     }
 
     #[test]

@@ -33,9 +33,10 @@ def srp_server_binary() -> str:
     """The example binary: next to TANDEM_BIN when TANDEM_E2E_NO_BUILD=1, else built by cargo."""
     if os.environ.get("TANDEM_E2E_NO_BUILD") == "1" and os.environ.get("TANDEM_BIN"):
         return str(Path(os.environ["TANDEM_BIN"]).parent / "examples" / "srp_server")
+    # --workspace --examples: the features `cargo test --release --workspace` built it with, so
+    # after that step this build has nothing to do.
     p = subprocess.run(
-        ["cargo", "build", "--release", "--locked", "-p", "tandem-identity", "--example", "srp_server",
-         "--message-format=json"],
+        ["cargo", "build", "--release", "--locked", "--workspace", "--examples", "--message-format=json"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=1800,
     )
     if p.returncode != 0:

@@ -251,12 +251,18 @@ pub fn start(verifier: &Verifier, srp_a_hex: &str) -> Result<ServerHalf, SrpErro
 /// timestamp is in its canonical spelling (as Cognito: a zero-padded day or a
 /// wrong weekday parses but does not match).
 pub fn check_claim(claim: &Claim<'_>) -> Result<(), SrpError> {
-    let message_parts = bounded_message(claim)?;
+    check_bounds(claim)?;
+    let timestamp = format_timestamp(parse_timestamp(claim.timestamp)?);
     let signature = decode_signature(claim.signature_b64)?;
     let key = password_key(claim)?;
     let mut mac = HmacSha256::new_from_slice(key.as_slice()).expect("HMAC takes any key");
-    for part in message_parts {
-        mac.update(part.as_ref());
+    for part in [
+        claim.pool_name.as_bytes(),
+        claim.user_id.as_bytes(),
+        claim.secret_block,
+        timestamp.as_bytes(),
+    ] {
+        mac.update(part);
     }
     mac.verify_slice(&signature).map_err(|_| SrpError::NotAuthorized)
 }
@@ -311,8 +317,8 @@ pub fn format_timestamp(at: OffsetDateTime) -> String {
     )
 }
 
-/// The signed message's parts, each checked against its bound.
-fn bounded_message<'a>(claim: &Claim<'a>) -> Result<[Vec<u8>; 4], SrpError> {
+/// The signed message's names and secret block within their bounds.
+fn check_bounds(claim: &Claim<'_>) -> Result<(), SrpError> {
     if claim.pool_name.is_empty() || claim.pool_name.len() > MAX_POOL_NAME {
         return Err(SrpError::InvalidParameter("the user pool name is out of bounds"));
     }
@@ -322,13 +328,7 @@ fn bounded_message<'a>(claim: &Claim<'a>) -> Result<[Vec<u8>; 4], SrpError> {
     if claim.secret_block.len() > MAX_SECRET_BLOCK {
         return Err(SrpError::InvalidParameter("PASSWORD_CLAIM_SECRET_BLOCK is too long"));
     }
-    let timestamp = format_timestamp(parse_timestamp(claim.timestamp)?);
-    Ok([
-        claim.pool_name.as_bytes().to_vec(),
-        claim.user_id.as_bytes().to_vec(),
-        claim.secret_block.to_vec(),
-        timestamp.into_bytes(),
-    ])
+    Ok(())
 }
 
 /// `PASSWORD_CLAIM_SIGNATURE` as bytes; a wrong length is a wrong signature.
@@ -488,10 +488,9 @@ fn decode_hex_integer(hex: &str) -> Option<Vec<u8>> {
 /// case, no leading zeros.
 fn hex_of_integer(value: &BoxedUint) -> String {
     let hex = hex_lower(&value.to_be_bytes_trimmed_vartime());
-    match hex.strip_prefix('0') {
-        Some(rest) if !rest.is_empty() => rest.to_owned(),
-        _ if hex.is_empty() => "0".to_owned(),
-        _ => hex,
+    match hex.trim_start_matches('0') {
+        "" => "0".to_owned(),
+        digits => digits.to_owned(),
     }
 }
 

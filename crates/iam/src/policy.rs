@@ -147,7 +147,7 @@ impl Policy {
         let rules = Rules {
             resource_policy: false,
             max_bytes: MAX_IDENTITY_POLICY_BYTES,
-            action_prefixes: &["s3:", "dynamodb:", "tandem:", "sts:"],
+            action_prefixes: &["s3:", "dynamodb:", "tandem:", "sts:", "cognito-idp:", "cognito-identity:"],
             check_resource: &check_resource,
             known_key,
         };

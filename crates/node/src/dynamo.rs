@@ -50,7 +50,7 @@ pub fn preflight<B>(req: &Request<B>) -> Response<Body> {
     resp
 }
 
-fn allow_cors(h: &mut HeaderMap) {
+pub(crate) fn allow_cors(h: &mut HeaderMap) {
     h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
 }
@@ -99,11 +99,32 @@ fn credential_error(e: tandem_s3::principals::CredentialError) -> DynamoError {
     }
 }
 
+/// Why a verified signature is scoped wrongly for this API (`None`: it is right).
+pub(crate) fn scope_error(signer: &tandem_sigv4::Signer, service: &str, signing_region: &str) -> Option<String> {
+    if signer.region != signing_region {
+        return Some(format!(
+            "Credential should be scoped to a valid region, not '{}'. This region signs as '{signing_region}'.",
+            signer.region
+        ));
+    }
+    (signer.service != service).then(|| {
+        format!(
+            "Credential should be scoped to correct service: '{service}'. (it is scoped to '{}')",
+            signer.service
+        )
+    })
+}
+
 fn json_response(status: u16, body: String) -> Response<Body> {
+    json_answer(status, body, "application/x-amz-json-1.0")
+}
+
+/// A JSON API's answer, with its request id.
+pub(crate) fn json_answer(status: u16, body: String, content_type: &'static str) -> Response<Body> {
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-amz-json-1.0"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(id) = HeaderValue::from_str(&request_id()) {
         h.insert("x-amzn-requestid", id);
     }
@@ -140,24 +161,8 @@ impl Node {
                 |k| principals.secret_of(k),
             )
             .map_err(auth_error)?;
-            if signer.region != self.inner.signing_region {
-                return Err(DynamoError::new(
-                    ErrorKind::InvalidSignature,
-                    format!(
-                        "Credential should be scoped to a valid region, not '{}'. This region signs as '{}'.",
-                        signer.region, self.inner.signing_region
-                    ),
-                ));
-            }
-            if signer.service != "dynamodb" {
-                return Err(DynamoError::new(
-                    ErrorKind::InvalidSignature,
-                    format!(
-                        "Credential should be scoped to correct service: 'dynamodb'. (it is scoped to '{}')",
-                        signer.service
-                    ),
-                ));
-            }
+            scope_error(&signer, "dynamodb", &self.inner.signing_region)
+                .map_or(Ok(()), |m| Err(DynamoError::new(ErrorKind::InvalidSignature, m)))?;
             let now = time::OffsetDateTime::now_utc();
             let (caller, context) = principals
                 .caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now)

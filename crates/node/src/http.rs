@@ -108,6 +108,9 @@ impl Node {
             self.inner.metrics.observe("sts", op, resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
+        if let Some(resp) = self.identity_document(&req) {
+            return resp;
+        }
         if crate::dynamo::is_preflight(&req) {
             return crate::dynamo::preflight(&req);
         }
@@ -122,6 +125,13 @@ impl Node {
             self.inner
                 .metrics
                 .observe("dynamodb", op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
+            return resp;
+        }
+        if req.method() == Method::POST && crate::identity::is_user_pool_api(target.as_deref()) {
+            let (resp, op) = self.user_pool(req, target.as_deref().unwrap_or_default()).await;
+            self.inner
+                .metrics
+                .observe("cognito-idp", op, resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
         let ids = crate::request_id::RequestIds::new();

@@ -18,6 +18,7 @@ pub mod expect;
 pub mod health;
 pub mod host;
 pub mod http;
+pub mod identity;
 pub mod limits;
 pub mod metrics;
 mod post_body;
@@ -74,6 +75,16 @@ pub struct NodeConfig {
     pub sts_key: Option<tandem_sts::SessionKey>,
     /// Roles that trusted keys may assume.
     pub roles: Vec<tandem_sts::Role>,
+    /// User pools and identity pools (Cognito's APIs).
+    pub identity: tandem_identity::IdentityConfig,
+}
+
+/// The client URL of every region: as configured, else the peers' URLs.
+fn region_urls_of(config: &NodeConfig) -> std::collections::BTreeMap<String, String> {
+    match config.region_urls.is_empty() {
+        true => config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect(),
+        false => config.region_urls.clone(),
+    }
 }
 
 /// Shared state of a running node. Cheap to clone.
@@ -93,12 +104,15 @@ struct NodeInner {
     metrics: metrics::Metrics,
     replication: tandem_replication::Replication,
     control: tandem_control::AppControl,
+    identity: tandem_identity::Identity,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error("cannot open the store in {path}: {source}")]
     Store { path: PathBuf, source: tandem_store::StoreError },
+    #[error("identity: {0}")]
+    Identity(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -122,10 +136,7 @@ impl Node {
         }
         let api_store = store.clone();
 
-        let region_urls = match config.region_urls.is_empty() {
-            true => config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect(),
-            false => config.region_urls.clone(),
-        };
+        let region_urls = region_urls_of(config);
         let control = tandem_control::AppControl::new(store.clone(), config.apps.clone(), region_urls.clone());
         let replication = tandem_replication::Replication::new(
             store.clone(),
@@ -147,6 +158,7 @@ impl Node {
             region_urls,
         });
         builder.set_validation(http::ControlAwareValidation);
+        let identity = identity::open(config, store.clone(), &region_urls_of(config)).map_err(NodeError::Identity)?;
         Ok(Self {
             inner: Arc::new(NodeInner {
                 region: config.region.clone(),
@@ -164,6 +176,7 @@ impl Node {
                 metrics: metrics::Metrics::new(&config.region, &replication, &control),
                 replication,
                 control,
+                identity,
             }),
         })
     }

@@ -292,6 +292,7 @@ async fn start(dir: &std::path::Path) -> RunningNode {
         server: tandem_node::ServerLimits::default(),
         sts_key: None,
         roles: Vec::new(),
+        identity: Default::default(),
         region_urls: Default::default(),
     };
     tandem_node::start(&config).await.expect("the node starts")

@@ -75,6 +75,7 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
         server: tandem_node::ServerLimits::default(),
         sts_key: None,
         roles: Vec::new(),
+        identity: Default::default(),
     }
 }
 

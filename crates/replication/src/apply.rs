@@ -168,6 +168,7 @@ fn check(tx: &Tx<'_>, r: &Received) -> Result<(), ReplicationError> {
             serde_json::from_value::<tandem_control::StateRecord>(record.clone())
                 .map_err(|e| ReplicationError::Rejected(format!("bad application state record: {e}")))?;
         }
+        Op::Identity { key, record } => tandem_identity::replica::check(key, record).map_err(ReplicationError::Rejected)?,
         Op::BucketClaim { .. } | Op::BucketRelease { .. } | Op::ReplicaDropped { .. } => {}
     }
     Ok(())
@@ -185,6 +186,7 @@ fn apply(tx: &mut Tx<'_>, r: Received, states: &mut Vec<(String, tandem_control:
         Op::BucketRelease { name } => tx.apply_registry_release(&name, &origin)?,
         Op::Table { definition } => tandem_dynamo::replica::apply_table_definition(tx, &definition, &origin, hlc)?,
         Op::ReplicaDropped { table } => tandem_dynamo::replica::drop_replica(tx, &table, &origin, hlc)?,
+        Op::Identity { key, record } => tandem_identity::replica::apply(tx, &key, record, &origin, hlc)?,
         Op::AppState { app, record } => {
             let (applied, state) = tandem_control::apply_replicated(tx, &app, &record, &origin, hlc)?;
             if let Some(state) = state {

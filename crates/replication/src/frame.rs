@@ -57,6 +57,8 @@ pub enum Op {
     AppState { app: String, record: Value },
     /// The origin deleted its replica of a global table.
     ReplicaDropped { table: String },
+    /// An identity record (user, group membership, revocation; it goes to every region).
+    Identity { key: String, record: Value },
     /// A put (`new`) or delete of one item of a global table.
     Item {
         table: String,
@@ -74,6 +76,7 @@ impl Op {
             Op::Version { bucket, .. } | Op::VersionEdit { bucket, .. } => format!("bucket/{bucket}"),
             Op::BucketClaim { .. } | Op::BucketRelease { .. } => "registry".to_string(),
             Op::AppState { app, .. } => format!("app/{app}"),
+            Op::Identity { key, .. } => format!("identity/{}", key.split('/').next().unwrap_or_default()),
             Op::Table { definition } => format!("table/{}", definition.get("name").and_then(Value::as_str).unwrap_or_default()),
             Op::Item { table, .. } | Op::ReplicaDropped { table } => format!("table/{table}"),
         }

@@ -166,6 +166,10 @@ impl<'a> Router<'a> {
                 app: app.clone(),
                 record: record.clone(),
             },
+            Change::IdentityRecord { key, record } if local_origin => Op::Identity {
+                key: key.clone(),
+                record: record.clone(),
+            },
             Change::VersionPut { bucket, key, version } | Change::VersionResync { bucket, key, version } => {
                 return self.route_version(entry, bucket, key, version, false);
             }

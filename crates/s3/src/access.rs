@@ -206,8 +206,10 @@ impl AccessControl {
 
 impl AccessControl {
     /// Authorizes `ask` on a bucket, or on one of its objects (the version
-    /// named, else the current one), reading what the decision needs.
+    /// named, whose action is then the version action, else the current one),
+    /// reading what the decision needs.
     pub fn authorize_at(&self, ask: &Ask, bucket: &str, key: Option<&str>, version: Option<&str>) -> S3Result<()> {
+        let ask = &ask.clone().at_version(version);
         let read = self.store.read().or_s3()?;
         let Some(record) = read.bucket(bucket).or_s3()? else {
             return authorize_without_bucket(ask, &arn(bucket, key));
@@ -250,7 +252,7 @@ impl S3Access for AccessControl {
         let ask = Ask {
             caller,
             op,
-            versioned: version.is_some(),
+            versioned: false,
             context: Arc::new(context),
         };
         cx.extensions_mut().insert(ask.clone());

@@ -36,10 +36,9 @@ impl S3Api {
         let (mut deleted, mut errors) = (Vec::new(), Vec::new());
         for obj in i.delete.objects {
             // Each key is authorized on its own, as a DeleteObject would be.
-            let result = match validate_key(&obj.key).and_then(|()| {
-                let ask = ask.clone().at_version(obj.version_id.as_deref());
-                self.access.authorize_at(&ask, &i.bucket, Some(&obj.key), obj.version_id.as_deref())
-            }) {
+            let result = match validate_key(&obj.key)
+                .and_then(|()| self.access.authorize_at(&ask, &i.bucket, Some(&obj.key), obj.version_id.as_deref()))
+            {
                 Ok(()) => self
                     .store
                     .delete_object(&i.bucket, &obj.key, obj.version_id.clone(), &owner)

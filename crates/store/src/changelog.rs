@@ -49,6 +49,10 @@ pub enum Change {
     /// An application's state changed (active, fenced, failover); the record
     /// is JSON owned by the control plane.
     AppState { app: String, record: serde_json::Value },
+    /// An identity record (a user pool's user, group membership, revocation)
+    /// was written; the record is JSON owned by the identity crate, which
+    /// keeps its own clock time in it for last-writer-wins.
+    IdentityRecord { key: String, record: serde_json::Value },
     /// A global table's item that this region did not hold was deleted: the
     /// tombstone must reach the other replicas. Not a change of any item here:
     /// streams skip it.
@@ -81,7 +85,7 @@ pub enum Change {
 
 impl Change {
     /// What the change is about, as operators name it: `s3://bucket/key`,
-    /// `table/NAME`, `app/ID`, or the entry itself when it is unreadable.
+    /// `table/NAME`, `app/ID`, `identity/KEY`, or the entry itself when it is unreadable.
     pub fn resource(&self) -> String {
         match self {
             Change::BucketCreated { bucket } | Change::BucketUpdated { bucket } => format!("s3://{}", bucket.name),
@@ -95,6 +99,7 @@ impl Change {
                 format!("table/{table}")
             }
             Change::AppState { app, .. } => format!("app/{app}"),
+            Change::IdentityRecord { key, .. } => format!("identity/{key}"),
             Change::Unreadable { .. } => "change-log entry".to_string(),
         }
     }

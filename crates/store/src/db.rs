@@ -153,6 +153,7 @@ impl Store {
                 txn.open_table(crate::control::APPS)?;
                 txn.open_table(crate::control::APP_SPECS)?;
                 txn.open_table(crate::control::APP_AUDIT)?;
+                txn.open_table(crate::identity::IDENTITY)?;
 
                 let meta = txn.open_table(META)?;
                 let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);
@@ -406,7 +407,7 @@ pub struct Tx<'a> {
     sync_dirs: BTreeSet<PathBuf>,
     garbage: Vec<u128>,
     object_bytes_delta: i64,
-    /// Blob files made part of this transaction, in order (see [`Tx::adopt`]).
+    /// Blob files the running closure made part of this transaction (see [`Tx::adopt`]).
     adopted: Vec<u128>,
     /// The running closure's writes.
     undo: UndoLog,
@@ -416,7 +417,6 @@ pub struct Tx<'a> {
 struct Mark {
     next_seq: u64,
     garbage: usize,
-    adopted: usize,
     object_bytes_delta: i64,
 }
 
@@ -439,10 +439,10 @@ impl<'a> Tx<'a> {
 
     fn mark(&mut self) -> Mark {
         self.undo.clear();
+        self.adopted.clear();
         Mark {
             next_seq: self.next_seq,
             garbage: self.garbage.len(),
-            adopted: self.adopted.len(),
             object_bytes_delta: self.object_bytes_delta,
         }
     }
@@ -455,8 +455,7 @@ impl<'a> Tx<'a> {
         self.next_seq = mark.next_seq;
         self.garbage.truncate(mark.garbage);
         self.object_bytes_delta = mark.object_bytes_delta;
-        let adopted: Vec<u128> = self.adopted.drain(mark.adopted..).collect();
-        self.garbage.extend(adopted);
+        self.garbage.append(&mut self.adopted);
         Ok(())
     }
 

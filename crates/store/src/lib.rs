@@ -16,6 +16,7 @@ pub mod control;
 pub mod db;
 pub mod error;
 pub mod hlc;
+pub mod identity;
 pub mod items;
 pub mod keys;
 pub mod objects;

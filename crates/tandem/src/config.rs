@@ -51,6 +51,9 @@ pub struct Config {
     /// The edge front door: its nodes, distributions and cache (`tandem edge`).
     #[serde(default)]
     pub edge: tandem_edge::EdgeSection,
+    /// Cognito-compatible user pools and identity pools, and their token key.
+    #[serde(default)]
+    pub identity: tandem_identity::IdentityConfig,
 }
 
 /// `[sts]`: the key that signs session tokens. Every region must have the
@@ -372,6 +375,7 @@ impl Config {
             roles: Vec::new(),
             dns: None,
             edge: crate::dev_edge::section(data_root, base_port),
+            identity: tandem_identity::IdentityConfig::default(),
         }
     }
 
@@ -403,6 +407,7 @@ impl Config {
             roles: vec![],
             dns: file.and_then(|f| f.dns.clone()),
             edge: tandem_edge::EdgeSection::default(),
+            identity: file.map(|f| f.identity.clone()).unwrap_or_default(),
         }
     }
 
@@ -424,6 +429,8 @@ impl Config {
             }
         }
         self.validate_sts()?;
+        let roles: Vec<String> = self.roles.iter().map(|r| r.name.clone()).collect();
+        self.identity.validate(&roles).map_err(ConfigError::Invalid)?;
         if self.access_keys.is_empty() {
             return Err(ConfigError::Invalid(
                 "tandem.toml must define at least one [[access_keys]] entry; every request is authenticated".into(),
@@ -522,6 +529,7 @@ impl Config {
                     max_session_secs: r.max_session_secs,
                 })
                 .collect(),
+            identity: self.identity.clone(),
         }
     }
 

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::config::{Config, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY};
 
 pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
-    let config = Config::dev(data_root, port);
+    let mut config = Config::dev(data_root, port);
+    config.identity = crate::dev_identity::section(data_root)?;
     let mut running = Vec::new();
     for region in &config.regions {
         let node = config.node(region);

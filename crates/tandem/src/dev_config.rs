@@ -13,7 +13,7 @@ use crate::config::Config;
 pub const MARK: &str = "# Written by `tandem dev`: the regions it runs. Overwritten at each start; delete this line to keep edits.";
 
 /// A JSON value as an inline TOML value (`null` has none).
-fn inline(v: &Value) -> Option<String> {
+pub(crate) fn inline(v: &Value) -> Option<String> {
     Some(match v {
         Value::Null => return None,
         Value::String(s) => serde_json::to_string(s).ok()?,
@@ -31,7 +31,7 @@ fn inline(v: &Value) -> Option<String> {
 }
 
 /// One `[[section]]` holding the fields of `value` (an object).
-fn section(name: &str, value: &Value) -> String {
+pub(crate) fn section(name: &str, value: &Value) -> String {
     let mut out = format!("\n[[{name}]]\n");
     for (k, v) in value.as_object().into_iter().flatten() {
         if let Some(text) = inline(v) {
@@ -77,6 +77,7 @@ pub fn render(config: &Config) -> String {
         out.push_str(&section("apps", &serde_json::to_value(app).unwrap_or_default()));
     }
     out.push_str(&crate::dev_edge::render(&config.edge));
+    out.push_str(&crate::dev_identity::render(&config.identity));
     out
 }
 

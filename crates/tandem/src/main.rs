@@ -8,6 +8,7 @@ mod deployment;
 mod dev;
 mod dev_config;
 mod dev_edge;
+mod dev_identity;
 mod dns_cmd;
 mod edge_cmd;
 mod exposure;

@@ -1,0 +1,147 @@
+//! The Cognito APIs on the node's port: user pools
+//! (`X-Amz-Target: AWSCognitoIdentityProviderService.*`) and identity pools
+//! (`AWSCognitoIdentityService.*`), JSON 1.1 with errors in `__type` form,
+//! and each pool's public JWKS and OpenID configuration under
+//! `/{userPoolId}/.well-known/`. A request that carries a SigV4 signature is
+//! verified (service `cognito-idp`) and runs as its signer; the sign-in
+//! operations are public, as Cognito's are.
+
+use http_body_util::{BodyExt, Limited};
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response};
+use s3s::Body;
+use tandem_identity::{CognitoError, Identity, Urls, UserPoolOp};
+
+use crate::dynamo::{allow_cors, json_answer, scope_error};
+use crate::{Node, NodeConfig, ReqBody};
+
+/// Largest request body (the largest Cognito request, 50 attributes, fits).
+const MAX_BODY: usize = 64 * 1024;
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// Builds the node's identity service; tokens name this region's URL as issuer.
+pub(crate) fn open(
+    config: &NodeConfig,
+    store: tandem_store::Store,
+    region_urls: &std::collections::BTreeMap<String, String>,
+) -> Result<Identity, String> {
+    let own = region_urls
+        .get(&config.region)
+        .cloned()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
+    let urls = Urls {
+        own,
+        all: region_urls.values().cloned().collect(),
+    };
+    Identity::new(store, config.identity.clone(), &config.region, &config.signing_region, urls)
+}
+
+/// Whether a request is for the user pool API.
+pub fn is_user_pool_api(target: Option<&str>) -> bool {
+    target.is_some_and(|t| t.starts_with(tandem_identity::ops::USER_POOL_TARGET))
+}
+
+/// The pool and document of `GET /{pool}/.well-known/{jwks.json|openid-configuration}`.
+fn well_known(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix('/')?;
+    let (pool, doc) = rest.split_once("/.well-known/")?;
+    (!pool.contains('/') && (doc == "jwks.json" || doc == "openid-configuration")).then_some((pool, doc))
+}
+
+fn error_answer(e: &CognitoError) -> Response<Body> {
+    let mut resp = json_answer(e.status(), e.body(), CONTENT_TYPE);
+    if let Ok(v) = HeaderValue::from_str(e.code) {
+        resp.headers_mut().insert("x-amzn-errortype", v);
+    }
+    resp
+}
+
+impl Node {
+    /// Answers a pool's JWKS or OpenID configuration (`None`: not such a request).
+    pub(crate) fn identity_document<B>(&self, req: &Request<B>) -> Option<Response<Body>> {
+        if req.method() != Method::GET {
+            return None;
+        }
+        let (pool, doc) = well_known(req.uri().path())?;
+        let identity = &self.inner.identity;
+        let body = match doc {
+            "jwks.json" => identity.jwks(pool)?,
+            _ => identity.openid_configuration(pool)?,
+        };
+        let mut resp = json_answer(200, body.to_string(), "application/json");
+        allow_cors(resp.headers_mut());
+        Some(resp)
+    }
+
+    /// Serves one user pool request; returns the response and its metrics label.
+    pub(crate) async fn user_pool(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
+        let op = UserPoolOp::from_target(target);
+        let cors = req.headers().contains_key(header::ORIGIN);
+        let result = async {
+            let (parts, body) = req.into_parts();
+            let bytes = Limited::new(body, MAX_BODY)
+                .collect()
+                .await
+                .map_err(|e| {
+                    CognitoError::new(
+                        "SerializationException",
+                        format!("The request body could not be read (at most 64 KiB): {e}"),
+                    )
+                })?
+                .to_bytes();
+            if !parts.headers.contains_key(header::AUTHORIZATION) {
+                return self.inner.identity.user_pool(op, &bytes, None).await;
+            }
+            let principals = &self.inner.principals;
+            let now = time::OffsetDateTime::now_utc();
+            let signer = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k))
+                .map_err(|e| match e {
+                    tandem_sigv4::SigError::UnknownKey => CognitoError::new(
+                        "UnrecognizedClientException",
+                        "The security token included in the request is invalid.",
+                    ),
+                    e => CognitoError::new("InvalidSignatureException", e.to_string()),
+                })?;
+            if let Some(message) = scope_error(&signer, "cognito-idp", &self.inner.signing_region) {
+                return Err(CognitoError::new("InvalidSignatureException", message));
+            }
+            let (caller, context) = principals
+                .caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now)
+                .map_err(|e| match e {
+                    tandem_s3::principals::CredentialError::ExpiredToken => {
+                        CognitoError::new("ExpiredTokenException", "The security token included in the request is expired")
+                    }
+                    _ => CognitoError::new(
+                        "UnrecognizedClientException",
+                        "The security token included in the request is invalid.",
+                    ),
+                })?;
+            self.inner.identity.user_pool(op, &bytes, Some((&caller, &context))).await
+        }
+        .await;
+        let mut resp = match result {
+            Ok(v) => json_answer(200, v.to_string(), CONTENT_TYPE),
+            Err(e) => error_answer(&e),
+        };
+        if cors {
+            allow_cors(resp.headers_mut());
+        }
+        (resp, op.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_paths_name_one_pool_and_one_document() {
+        assert_eq!(well_known("/us-east-1_p/.well-known/jwks.json"), Some(("us-east-1_p", "jwks.json")));
+        assert_eq!(
+            well_known("/p/.well-known/openid-configuration"),
+            Some(("p", "openid-configuration"))
+        );
+        assert_eq!(well_known("/a/b/.well-known/jwks.json"), None);
+        assert_eq!(well_known("/p/.well-known/other"), None);
+    }
+}

@@ -1,0 +1,103 @@
+//! The identity part of `tandem dev`: a user pool for the demo app `photos`
+//! with one web app client, and the token-signing key, generated at the first
+//! start and kept in the data directory (owner-only) so tokens stay valid
+//! across restarts.
+
+use std::path::Path;
+
+use tandem_identity::config::{ClientConfig, IdentityConfig, PasswordPolicy, UserPoolConfig};
+
+/// The demo app's user pool and app client.
+pub const DEV_USER_POOL: &str = "us-east-1_photos";
+pub const DEV_CLIENT: &str = "photosweb";
+
+/// The key file under the dev data directory.
+const KEY_FILE: &str = "identity-signing-key";
+
+/// The `[identity]` of the dev layout, creating its key on first use.
+pub fn section(data_root: &Path) -> Result<IdentityConfig, String> {
+    Ok(IdentityConfig {
+        signing_key: signing_key(data_root)?,
+        user_pools: vec![UserPoolConfig {
+            id: DEV_USER_POOL.into(),
+            name: "photos".into(),
+            app: Some("photos".into()),
+            clients: vec![ClientConfig {
+                id: DEV_CLIENT.into(),
+                name: "web".into(),
+            }],
+            groups: vec!["admins".into()],
+            password_policy: PasswordPolicy::default(),
+            temporary_password_days: 7,
+            token_minutes: 60,
+            refresh_days: 30,
+        }],
+        identity_pools: Vec::new(),
+    })
+}
+
+fn signing_key(data_root: &Path) -> Result<String, String> {
+    let path = data_root.join(KEY_FILE);
+    if let Ok(key) = std::fs::read_to_string(&path) {
+        return Ok(key.trim().to_string());
+    }
+    let key = tandem_identity::keys::generate_base64()?;
+    std::fs::create_dir_all(data_root).map_err(|e| format!("cannot create {}: {e}", data_root.display()))?;
+    write_private(&path, &key).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(key)
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+/// The `[identity]` text of the dev tandem.toml.
+pub fn render(identity: &IdentityConfig) -> String {
+    use crate::dev_config::{inline, section};
+    use serde_json::json;
+    if identity.user_pools.is_empty() {
+        return String::new();
+    }
+    let key = inline(&json!(identity.signing_key)).unwrap_or_default();
+    let mut out = format!("\n[identity]\nsigning_key = {key}\n");
+    for pool in &identity.user_pools {
+        let fields = json!({ "id": pool.id, "name": pool.name, "app": pool.app, "groups": pool.groups });
+        out.push_str(&section("identity.user_pools", &fields));
+        for client in &pool.clients {
+            out.push_str(&section(
+                "identity.user_pools.clients",
+                &json!({ "id": client.id, "name": client.name }),
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_made_once_and_the_section_reads_back_as_toml() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = section(dir.path()).unwrap();
+        let again = section(dir.path()).unwrap();
+        assert_eq!(first.signing_key, again.signing_key, "the key is kept across starts");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only the owner may read the key");
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            identity: IdentityConfig,
+        }
+        let doc: Doc = toml::from_str(&render(&first)).unwrap();
+        assert_eq!(doc.identity.user_pools[0].id, DEV_USER_POOL);
+        assert_eq!(doc.identity.signing_key, first.signing_key);
+        doc.identity.validate(&[]).unwrap();
+    }
+}

@@ -320,7 +320,10 @@ mod tests {
         assert!(toml::from_str::<DnsConfig>(&no_host).unwrap().validate().is_err());
         let skip = text.replace("ca_file", "insecure_skip_verify = true\nca_file");
         let err = toml::from_str::<DnsConfig>(&skip).unwrap_err().to_string();
-        assert!(err.contains("unknown field `insecure_skip_verify`"), "no way to skip verification: {err}");
+        assert!(
+            err.contains("unknown field `insecure_skip_verify`"),
+            "no way to skip verification: {err}"
+        );
     }
 
     #[test]

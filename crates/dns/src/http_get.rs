@@ -45,7 +45,11 @@ impl HttpGet {
         let uri: http::Uri = url.parse().map_err(|e| format!("bad URL {url:?}: {e}"))?;
         let started = Instant::now();
         let exchange = async {
-            let response = self.client.get(uri).await.map_err(|e| format!("request failed: {}", tandem_https::reason(&e)))?;
+            let response = self
+                .client
+                .get(uri)
+                .await
+                .map_err(|e| format!("request failed: {}", tandem_https::reason(&e)))?;
             let status = response.status().as_u16();
             let body = Limited::new(response.into_body(), MAX_BODY)
                 .collect()
@@ -63,5 +67,19 @@ impl HttpGet {
             Ok(Err(e)) => Err(e),
             Err(_) => Err(format!("no answer within {:?}", self.timeout)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_ca_file_stops_the_server_before_any_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("regions-ca.pem");
+        let err = HttpGet::new(Duration::from_secs(1), &[missing]).err().unwrap();
+        assert!(err.starts_with("[dns] ca_file: CA file") && err.contains("regions-ca.pem"), "{err}");
+        assert!(HttpGet::new(Duration::from_secs(1), &[]).is_ok(), "no ca_file: the webpki roots");
     }
 }

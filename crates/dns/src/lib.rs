@@ -78,10 +78,7 @@ pub async fn start(config: &DnsConfig) -> Result<RunningDns, String> {
     let tcp = TcpListener::bind(dns_addr)
         .await
         .map_err(|e| format!("cannot bind DNS TCP {dns_addr}: {e}"))?;
-    let client = http_get::HttpGet::new(
-        Duration::from_secs_f64(config.health.timeout_secs),
-        config.ca_file.as_slice(),
-    )?;
+    let client = http_get::HttpGet::new(Duration::from_secs_f64(config.health.timeout_secs), config.ca_file.as_slice())?;
     let mut tasks = checks::spawn(&state, &config.health, &config.apps(), client);
     let http_addr = match config.http_listen {
         Some(addr) => {

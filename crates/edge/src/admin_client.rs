@@ -23,7 +23,9 @@ pub async fn post(url: &str, path: &str, body: String, key: &EdgeKey, certs: &[P
     let base: Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
     let authority = base.authority().ok_or_else(|| format!("{url} has no host"))?.clone();
     let scheme = base.scheme_str().unwrap_or("http");
-    let uri: Uri = format!("{scheme}://{authority}{path}").parse().map_err(|e| format!("{path}: {e}"))?;
+    let uri: Uri = format!("{scheme}://{authority}{path}")
+        .parse()
+        .map_err(|e| format!("{path}: {e}"))?;
     let mut req = Request::post(uri.clone()).body(full(body.clone())).map_err(|e| e.to_string())?;
     let headers = req.headers_mut();
     headers.insert(http::header::HOST, authority.as_str().parse().map_err(|e| format!("{e}"))?);

@@ -304,8 +304,10 @@ class RegionPair:
             text += "\n[[apps]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in app.items())
         self.config_path.write_text(text)
 
-    def tandem(self, *args: str, timeout: float = 120, principal: str = "admin") -> subprocess.CompletedProcess:
-        """`tandem <args> --config <tandem.toml>`, signed with `principal`'s key."""
+    def tandem(
+        self, *args: str, timeout: float = 120, principal: str = "admin", config: Path | None = None
+    ) -> subprocess.CompletedProcess:
+        """`tandem <args> --config <tandem.toml, or config>`, signed with `principal`'s key."""
         env = dict(os.environ)
         env.update(
             AWS_ACCESS_KEY_ID=KEYS[principal].access_key_id,
@@ -314,7 +316,7 @@ class RegionPair:
         )
         env.pop("TANDEM_CONFIG", None)
         return subprocess.run(
-            [str(self.binary), *args, "--config", str(self.config_path)],
+            [str(self.binary), *args, "--config", str(config or self.config_path)],
             check=False,
             capture_output=True,
             text=True,

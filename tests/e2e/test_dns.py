@@ -35,6 +35,7 @@ import socket
 import struct
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -102,13 +103,18 @@ values = ["203.0.113.5"]
 
 
 class Dns:
-    def __init__(self, pair: RegionPair, port: int, http_port: int):
+    """One `tandem dns` process: the pair's tandem.toml, or `config` (another file), logging to `log`."""
+
+    def __init__(
+        self, pair: RegionPair, port: int, http_port: int, config: Path | None = None, log: str = "dns.log", zone: str = "e2e.test"
+    ):
         self.pair, self.port, self.http_port = pair, port, http_port
-        self.log = open(pair.root / "dns.log", "w")
+        self.log_path = pair.root / log
+        self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [str(pair.binary), "dns", "--config", str(pair.config_path)], stdout=self.log, stderr=subprocess.STDOUT
+            [str(pair.binary), "dns", "--config", str(config or pair.config_path)], stdout=self.log, stderr=subprocess.STDOUT
         )
-        wait_until(lambda: "status: NOERROR" in self.dig("e2e.test", "SOA"), 15, what="tandem dns answering")
+        wait_until(lambda: "status: NOERROR" in self.dig(zone, "SOA"), 15, what="tandem dns answering")
 
     def dig(self, *args: str) -> str:
         run = subprocess.run(
@@ -125,8 +131,11 @@ class Dns:
     def metrics(self):
         return parse_metrics(requests.get(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5).text)
 
+    def status_json(self) -> dict:
+        return requests.get(f"http://127.0.0.1:{self.http_port}/status", timeout=5).json()
+
     def logs(self) -> str:
-        return (self.pair.root / "dns.log").read_text()[-3000:]
+        return self.log_path.read_text()[-3000:]
 
     def close(self):
         self.proc.terminate()

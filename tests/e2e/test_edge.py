@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import statistics
 import subprocess
 import threading
@@ -373,6 +374,9 @@ def test_tandem_dev_edge_speaks_tls_and_http2_and_follows_a_failover_across_sign
         env = dict(os.environ, **DEV_KEYS, NO_COLOR="1")
         fo = subprocess.run([str(tandem_bin), "failover", "photos", "--planned"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
         assert fo.returncode == 0, fo.stdout + fo.stderr
+        # The operator's client reaches the edge over HTTPS, trusting the dev certificate (tandem-https).
+        inv = subprocess.run([str(tandem_bin), "edge", "invalidate", "/photos-us-east/*"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert inv.returncode == 0 and re.search(r"https://127\.0\.0\.1:\d+\s+ok", inv.stdout), inv.stdout + inv.stderr
         cp = dev_aws(edge, "us-east-1", "s3", "cp", "cat.txt", "s3://photos-us-east/after.txt", cwd=tmp_path)
         assert cp.returncode == 0, cp.stdout + cp.stderr
         tokyo = f"http://127.0.0.1:{port + 1}"

@@ -3,6 +3,7 @@
 //! Parsed with serde and checked by [`DnsConfig::validate`] before anything starts.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -17,6 +18,10 @@ pub struct DnsConfig {
     /// Seconds a TCP connection may stay open without sending a query.
     #[serde(default = "default_tcp_timeout")]
     pub tcp_timeout_secs: f64,
+    /// PEM file of the CAs that `https://` region URLs must have certificates
+    /// from (health checks and app-state reads); default: the webpki (Mozilla)
+    /// roots. A certificate that does not verify fails the check.
+    pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub health: HealthSettings,
     #[serde(default)]
@@ -88,7 +93,8 @@ impl Default for RateLimitSettings {
 #[serde(deny_unknown_fields)]
 pub struct DnsRegion {
     pub name: String,
-    /// Base URL the health check and app-state reads go to (`http://host:port`).
+    /// Base URL the health check and app-state reads go to: `http://host:port`,
+    /// or `https://host:port` (the certificate verified, see `ca_file`).
     pub url: String,
     /// Addresses answered for the region; default: the URL's host, if it is an IP address.
     #[serde(default)]
@@ -200,12 +206,26 @@ impl DnsConfig {
         if self.zones.is_empty() {
             return Err("[dns] needs at least one zone".into());
         }
+        for region in &self.regions {
+            region.validate_url().map_err(|e| format!("[dns] region {}: {e}", region.name))?;
+        }
         for zone in &self.zones {
             for record in &zone.records {
                 record
                     .validate(|n| self.regions.iter().any(|r| r.name == n))
                     .map_err(|e| format!("[dns] zone {} record {}: {e}", zone.name, record.name))?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl DnsRegion {
+    /// An `http://` or `https://` URL with a host.
+    fn validate_url(&self) -> Result<(), String> {
+        let uri: http::Uri = self.url.parse().map_err(|e| format!("bad url {:?}: {e}", self.url))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(format!("url {:?} must be http://host[:port] or https://host[:port]", self.url));
         }
         Ok(())
     }
@@ -279,6 +299,31 @@ mod tests {
         assert!(unknown.unwrap_err().contains("unknown region \"b\""));
         let bad_app = config("[[zones.records]]\nname = \"x\"\napp = \"../x\"\n");
         assert!(bad_app.unwrap_err().contains("app id"));
+    }
+
+    #[test]
+    fn https_region_urls_and_a_ca_file_parse_and_other_schemes_are_refused() {
+        let text = "listen = \"127.0.0.1:0\"\nca_file = \"certs/regions-ca.pem\"\n\
+                    [[regions]]\nname = \"a\"\nurl = \"https://a.example.test:8443\"\naddresses = [\"192.0.2.1\"]\n\
+                    [[zones]]\nname = \"z.test\"\n";
+        let cfg: DnsConfig = toml::from_str(text).unwrap();
+        cfg.validate().unwrap();
+        assert_eq!(cfg.ca_file, Some(PathBuf::from("certs/regions-ca.pem")));
+        assert_eq!(cfg.regions[0].url, "https://a.example.test:8443");
+        let default: DnsConfig = toml::from_str("listen = \"127.0.0.1:0\"\n[[zones]]\nname = \"z.test\"\n").unwrap();
+        assert_eq!(default.ca_file, None, "no ca_file: the webpki roots");
+
+        let ftp = text.replace("https://a.example.test:8443", "ftp://a.example.test");
+        let err = toml::from_str::<DnsConfig>(&ftp).unwrap().validate().unwrap_err();
+        assert!(err.contains("region a") && err.contains("https://host"), "{err}");
+        let no_host = text.replace("https://a.example.test:8443", "/health");
+        assert!(toml::from_str::<DnsConfig>(&no_host).unwrap().validate().is_err());
+        let skip = text.replace("ca_file", "insecure_skip_verify = true\nca_file");
+        let err = toml::from_str::<DnsConfig>(&skip).unwrap_err().to_string();
+        assert!(
+            err.contains("unknown field `insecure_skip_verify`"),
+            "no way to skip verification: {err}"
+        );
     }
 
     #[test]

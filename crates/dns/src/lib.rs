@@ -9,8 +9,8 @@
 //! Files: `config` (the `[dns]` section), `zone` (records and lookup),
 //! `choose` (which regions a dynamic name answers with), `state` (health and
 //! app state as known now), `checks` (the loops that update it), `http_get`
-//! (their HTTP client), `handler` (the query path), `transport`, `udp` and `tcp` (the
-//! listeners), `rrl` (response rate
+//! (their HTTP/HTTPS client, TLS from tandem-https), `handler` (the query
+//! path), `transport`, `udp` and `tcp` (the listeners), `rrl` (response rate
 //! limiting), `metrics` and `http_port` (`/metrics`, `/status`).
 
 mod checks;
@@ -69,6 +69,8 @@ pub async fn start(config: &DnsConfig) -> Result<RunningDns, String> {
         .collect::<Result<Vec<_>, String>>()?;
     let names: Vec<String> = regions.iter().map(|r| r.name.clone()).collect();
     let zones = zone::Zones::build(&config.zones, &names).map_err(|e| format!("[dns] {e}"))?;
+    // Before binding anything: an unreadable ca_file stops the start.
+    let client = http_get::HttpGet::new(Duration::from_secs_f64(config.health.timeout_secs), config.ca_file.as_slice())?;
     let state = Arc::new(State::new(regions));
     let metrics = Arc::new(metrics::Metrics::default());
     let udp = UdpSocket::bind(config.listen)
@@ -78,7 +80,7 @@ pub async fn start(config: &DnsConfig) -> Result<RunningDns, String> {
     let tcp = TcpListener::bind(dns_addr)
         .await
         .map_err(|e| format!("cannot bind DNS TCP {dns_addr}: {e}"))?;
-    let mut tasks = checks::spawn(&state, &config.health, &config.apps());
+    let mut tasks = checks::spawn(&state, &config.health, &config.apps(), client);
     let http_addr = match config.http_listen {
         Some(addr) => {
             let listener = TcpListener::bind(addr)
@@ -156,7 +158,7 @@ impl DnsRegion {
 
 /// The `/status` of a running DNS server's HTTP port (for `tandem status`).
 pub async fn fetch_status(http_addr: SocketAddr) -> Result<serde_json::Value, String> {
-    let reply = http_get::HttpGet::new(Duration::from_secs(2))
+    let reply = http_get::HttpGet::new(Duration::from_secs(2), &[])?
         .get(&format!("http://{http_addr}/status"))
         .await?;
     serde_json::from_slice(&reply.body).map_err(|e| format!("bad /status answer: {e}"))

@@ -14,6 +14,12 @@ source scripts/s3_clients.sh
 # test_edge.py checks TLS + HTTP/2 with curl.
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 
+echo "==> checking that both lock files are current"
+# The fuzz workspace has its own Cargo.lock; a crate added to the main
+# workspace must be added there too (cd fuzz && cargo update --workspace).
+cargo metadata --locked --format-version 1 >/dev/null
+cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null
+
 echo "==> building (release)"
 cargo build --release --workspace --locked
 

@@ -10,7 +10,14 @@ overridden), on two regions that replicate to each other:
   refused; wrong passwords are refused and then throttled;
 - a token minted in one region is accepted in the other, and a user created
   in one region signs in at the other within a second (measured, printed);
-- the admin operations need a signature by a key allowed to administer users.
+- the admin operations need a signature by a key allowed to administer users;
+- pycognito's `USER_SRP_AUTH` (the SRP sign-in Amplify and pycognito use by
+  default) through the first sign-in's new password and on later sign-ins,
+  with the challenge answered in the other region; a wrong password, a
+  replayed answer, a tampered secret block, a stale timestamp and an unknown
+  user are refused;
+- the operator CLI `tandem user create | list | disable | enable |
+  reset-password | delete`.
 """
 
 from __future__ import annotations
@@ -19,46 +26,16 @@ import base64
 import json
 import time
 
-import boto3
 import jwt
 import pytest
 import requests
-from botocore import UNSIGNED
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from pycognito.aws_srp import AWSSRP
 
-from e2e_helpers import KEYS, SIGNING_REGION
+from identity_helpers import (
+    CLIENT, PASSWORD, POOL, code, confirmed_user, create, identity_toml, idp, password_sign_in,
+)
 from regions import RegionPair, wait_until
-
-POOL = "us-east-1_photos"
-CLIENT = "photosweb"
-PASSWORD = "N3w-Passw0rd!"
-
-
-def signing_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    return base64.b64encode(der).decode()
-
-
-def identity_toml() -> str:
-    return f"""
-[identity]
-signing_key = "{signing_key()}"
-
-[[identity.user_pools]]
-id = "{POOL}"
-name = "photos"
-app = "photos"
-groups = ["admins", "viewers"]
-token_minutes = 60
-
-[[identity.user_pools.clients]]
-id = "{CLIENT}"
-name = "web"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -67,49 +44,6 @@ def pair(tandem_bin, tmp_path_factory):
     p.start()
     yield p
     p.close()
-
-
-def idp(pair: RegionPair, region: str, principal: str | None = "admin"):
-    """A cognito-idp client of a region, signing as `principal` (None: unsigned)."""
-    cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-    if principal is None:
-        return boto3.session.Session().client(
-            "cognito-idp", endpoint_url=pair.endpoint(region), region_name=SIGNING_REGION,
-            config=cfg.merge(Config(signature_version=UNSIGNED)),
-        )
-    key = KEYS[principal]
-    return boto3.session.Session().client(
-        "cognito-idp", endpoint_url=pair.endpoint(region), region_name=SIGNING_REGION,
-        aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret_access_key, config=cfg,
-    )
-
-
-def code(e: ClientError) -> str:
-    return e.response["Error"]["Code"]
-
-
-def create(pair, region: str, username: str, temporary: str = "Temp-Passw0rd!") -> dict:
-    return idp(pair, region).admin_create_user(
-        UserPoolId=POOL, Username=username, TemporaryPassword=temporary, MessageAction="SUPPRESS",
-        UserAttributes=[{"Name": "email", "Value": f"{username}@example.test"}, {"Name": "email_verified", "Value": "true"}],
-    )["User"]
-
-
-def password_sign_in(pair, region: str, username: str, password: str) -> dict:
-    return idp(pair, region, None).initiate_auth(
-        ClientId=CLIENT, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": username, "PASSWORD": password}
-    )
-
-
-def confirmed_user(pair, region: str, username: str) -> dict:
-    """Creates a user, completes the first sign-in, and returns its tokens."""
-    create(pair, region, username)
-    challenge = password_sign_in(pair, region, username, "Temp-Passw0rd!")
-    answer = idp(pair, region, None).respond_to_auth_challenge(
-        ClientId=CLIENT, ChallengeName="NEW_PASSWORD_REQUIRED", Session=challenge["Session"],
-        ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": PASSWORD},
-    )
-    return answer["AuthenticationResult"]
 
 
 def test_first_sign_in_needs_a_new_password_then_gives_tokens_that_verify_with_the_jwks(pair):
@@ -311,3 +245,132 @@ def test_pools_and_clients_are_described(pair):
     with pytest.raises(ClientError) as e:
         admin.describe_user_pool(UserPoolId="us-east-1_nope")
     assert code(e.value) == "ResourceNotFoundException"
+
+
+def srp(pair, region: str, username: str, password: str) -> AWSSRP:
+    """pycognito's SRP client for a user, talking to one region."""
+    return AWSSRP(username=username, password=password, pool_id=POOL, client_id=CLIENT,
+                  client=idp(pair, region, None))
+
+
+def srp_challenge(pair, region: str, client: AWSSRP) -> tuple[dict, dict]:
+    """InitiateAuth with USER_SRP_AUTH: the PASSWORD_VERIFIER challenge and the answer pycognito computes."""
+    params = client.get_auth_params()
+    challenge = idp(pair, region, None).initiate_auth(ClientId=CLIENT, AuthFlow="USER_SRP_AUTH", AuthParameters=params)
+    assert challenge["ChallengeName"] == "PASSWORD_VERIFIER"
+    assert set(challenge["ChallengeParameters"]) == {"SALT", "SECRET_BLOCK", "SRP_B", "USERNAME", "USER_ID_FOR_SRP"}
+    return challenge, client.process_challenge(challenge["ChallengeParameters"], params)
+
+
+def answer_verifier(pair, region: str, responses: dict) -> dict:
+    return idp(pair, region, None).respond_to_auth_challenge(
+        ClientId=CLIENT, ChallengeName="PASSWORD_VERIFIER", ChallengeResponses=responses)
+
+
+def test_srp_sign_in_with_pycognito_from_the_first_new_password_on(pair):
+    create(pair, "us-east", "srp-ana")
+    first = srp(pair, "us-east", "srp-ana", "Temp-Passw0rd!").set_new_password_challenge(PASSWORD)
+    assert first["AuthenticationResult"]["TokenType"] == "Bearer"
+    assert idp(pair, "us-east").admin_get_user(UserPoolId=POOL, Username="srp-ana")["UserStatus"] == "CONFIRMED"
+    # Later sign-ins, many times over: the salts, a and b are random each time,
+    # so the rounds cover the padding cases of the hex integers.
+    for _ in range(12):
+        tokens = srp(pair, "us-east", "srp-ana", PASSWORD).authenticate_user()["AuthenticationResult"]
+        assert idp(pair, "us-east", None).get_user(AccessToken=tokens["AccessToken"])["Username"] == "srp-ana"
+    # The password set through SRP works with USER_PASSWORD_AUTH too, and the other way round.
+    assert "AuthenticationResult" in password_sign_in(pair, "us-east", "srp-ana", PASSWORD)
+    confirmed_user(pair, "us-east", "srp-ben")
+    assert srp(pair, "us-east", "srp-ben", PASSWORD).authenticate_user()["AuthenticationResult"]["IdToken"]
+
+
+def test_an_srp_challenge_from_one_region_is_answered_in_the_other(pair):
+    confirmed_user(pair, "us-east", "srp-cleo")
+    wait_until(lambda: idp(pair, "ap-tokyo").admin_get_user(UserPoolId=POOL, Username="srp-cleo")["UserStatus"] == "CONFIRMED",
+               timeout=10, what="srp-cleo's new password to reach ap-tokyo")
+    _, responses = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-cleo", PASSWORD))
+    tokens = answer_verifier(pair, "ap-tokyo", responses)["AuthenticationResult"]
+    assert idp(pair, "ap-tokyo", None).get_user(AccessToken=tokens["AccessToken"])["Username"] == "srp-cleo"
+
+
+def test_srp_refuses_a_wrong_password_a_replay_a_tampered_block_a_stale_clock_and_an_unknown_user(pair):
+    confirmed_user(pair, "us-east", "srp-dev")
+    def refused(responses: dict) -> tuple[str, str]:
+        with pytest.raises(ClientError) as e:
+            answer_verifier(pair, "us-east", responses)
+        return code(e.value), e.value.response["Error"]["Message"]
+
+    _, wrong = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-dev", "Wrong-Passw0rd!"))
+    assert refused(wrong) == ("NotAuthorizedException", "Incorrect username or password.")
+
+    _, right = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-dev", PASSWORD))
+    assert "AuthenticationResult" in answer_verifier(pair, "us-east", right)
+    assert refused(right)[0] == "NotAuthorizedException", "an answer is good for one sign-in"
+
+    _, tampered = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-dev", PASSWORD))
+    block = bytearray(base64.b64decode(tampered["PASSWORD_CLAIM_SECRET_BLOCK"]))
+    block[20] ^= 1
+    tampered["PASSWORD_CLAIM_SECRET_BLOCK"] = base64.b64encode(bytes(block)).decode()
+    assert refused(tampered)[0] == "NotAuthorizedException"
+
+    _, stale = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-dev", PASSWORD))
+    stale["TIMESTAMP"] = "Mon Jan 5 10:00:00 UTC 2015"
+    assert refused(stale)[0] == "NotAuthorizedException"
+    stale["TIMESTAMP"] = "yesterday"
+    assert refused(stale) == ("InvalidParameterException", "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
+
+    # An unknown user gets a challenge like anyone else's, and no password answers it.
+    challenge, unknown = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-nobody", PASSWORD))
+    assert len(challenge["ChallengeParameters"]["SRP_B"]) > 700
+    assert refused(unknown) == ("NotAuthorizedException", "Incorrect username or password.")
+
+    with pytest.raises(ClientError) as e:
+        idp(pair, "us-east", None).initiate_auth(ClientId=CLIENT, AuthFlow="USER_SRP_AUTH",
+                                                 AuthParameters={"USERNAME": "srp-dev", "SRP_A": "0"})
+    assert code(e.value) == "InvalidParameterException"
+
+
+def test_the_operator_cli_administers_users(pair):
+    def tandem(*args: str, principal: str = "admin"):
+        return pair.tandem("user", *args, principal=principal)
+
+    made = tandem("create", "--app", "photos", "--email", "zed@example.test", "--group", "admins")
+    assert made.returncode == 0, made.stderr
+    temporary = made.stdout.strip().splitlines()[-1]
+    assert "created zed@example.test in us-east-1_photos (FORCE_CHANGE_PASSWORD)" in made.stdout
+    assert password_sign_in(pair, "us-east", "zed@example.test", temporary)["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    groups = idp(pair, "us-east").admin_list_groups_for_user(UserPoolId=POOL, Username="zed@example.test")["Groups"]
+    assert [g["GroupName"] for g in groups] == ["admins"]
+
+    listed = tandem("list", "--output", "json")
+    assert listed.returncode == 0, listed.stderr
+    names = [u["Username"] for u in json.loads(listed.stdout)["users"]]
+    assert "zed@example.test" in names and len(names) == len(set(names))
+    text = tandem("list")
+    assert "zed@example.test" in text.stdout and "FORCE_CHANGE_PASSWORD" in text.stdout
+
+    assert tandem("disable", "zed@example.test").returncode == 0
+    with pytest.raises(ClientError) as e:
+        password_sign_in(pair, "us-east", "zed@example.test", temporary)
+    assert "disabled" in e.value.response["Error"]["Message"]
+    assert tandem("enable", "zed@example.test").returncode == 0
+
+    reset = tandem("reset-password", "zed@example.test")
+    assert reset.returncode == 0, reset.stderr
+    fresh = reset.stdout.strip().splitlines()[-1]
+    assert fresh != temporary
+    assert password_sign_in(pair, "us-east", "zed@example.test", fresh)["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    with pytest.raises(ClientError):
+        password_sign_in(pair, "us-east", "zed@example.test", temporary)
+
+    assert tandem("delete", "zed@example.test").returncode == 0
+    with pytest.raises(ClientError) as e:
+        idp(pair, "us-east").admin_get_user(UserPoolId=POOL, Username="zed@example.test")
+    assert code(e.value) == "UserNotFoundException"
+
+    # Mistakes get a message that says what to fix, and a failing exit status.
+    wrong_app = tandem("list", "--app", "notes")
+    assert wrong_app.returncode == 1 and "no user pool for app \"notes\"" in wrong_app.stderr
+    missing = tandem("disable", "nobody-here")
+    assert missing.returncode == 1 and "UserNotFoundException" in missing.stderr
+    denied = tandem("create", "--email", "eve@example.test", principal="bob")
+    assert denied.returncode == 1 and "AccessDeniedException" in denied.stderr

@@ -36,6 +36,18 @@ pub struct Caller {
     pub session_policy: Option<Arc<Policy>>,
     /// Whether these are temporary credentials.
     pub temporary: bool,
+    /// The Cognito identity behind credentials from an identity pool.
+    pub web_identity: Option<WebIdentity>,
+}
+
+/// A Cognito identity (GetCredentialsForIdentity): what the policy variables
+/// `${cognito-identity.amazonaws.com:sub}` and `:aud` stand for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    /// The identity id, `REGION:UUID`.
+    pub identity_id: String,
+    /// The identity pool id.
+    pub identity_pool: String,
 }
 
 /// What the caller's own policies say about a request.
@@ -84,6 +96,11 @@ impl Caller {
         cx.set("aws:PrincipalArn", self.arn.clone());
         cx.set("aws:PrincipalAccount", ACCOUNT);
         cx.set("aws:PrincipalType", if self.temporary { "AssumedRole" } else { "User" });
+        if let Some(web) = &self.web_identity {
+            cx.set(crate::keys::COGNITO_SUB, web.identity_id.clone());
+            cx.set(crate::keys::COGNITO_AUD, web.identity_pool.clone());
+            cx.set(crate::keys::COGNITO_AMR, "authenticated");
+        }
     }
 
     /// What the identity policy says (admin keys and unscoped keys aside).
@@ -158,6 +175,7 @@ mod tests {
             policy,
             session_policy: None,
             temporary: false,
+            web_identity: None,
         }
     }
 

@@ -23,9 +23,19 @@ pub const GLOBAL: &[&str] = &[
     "aws:PrincipalType",
 ];
 
-/// Whether `key` is one of [`GLOBAL`] (case-insensitive).
+/// The Cognito identity of identity-pool credentials (unset for any other caller).
+pub const COGNITO_SUB: &str = "cognito-identity.amazonaws.com:sub";
+/// The identity pool of identity-pool credentials.
+pub const COGNITO_AUD: &str = "cognito-identity.amazonaws.com:aud";
+/// `authenticated` for identity-pool credentials of a signed-in user.
+pub const COGNITO_AMR: &str = "cognito-identity.amazonaws.com:amr";
+
+/// Whether `key` is one of [`GLOBAL`] or the Cognito identity keys (case-insensitive).
 pub fn is_global(key: &str) -> bool {
-    GLOBAL.iter().any(|k| k.eq_ignore_ascii_case(key))
+    GLOBAL
+        .iter()
+        .chain([COGNITO_SUB, COGNITO_AUD, COGNITO_AMR].iter())
+        .any(|k| k.eq_ignore_ascii_case(key))
 }
 
 /// The client address of a request, left in its extensions by the server

@@ -13,6 +13,6 @@ pub mod pattern;
 pub mod policy;
 
 pub use context::Context;
-pub use decide::{Caller, Decision, Grant, decide};
+pub use decide::{Caller, Decision, Grant, WebIdentity, decide};
 pub use keys::SourceAddr;
 pub use policy::{Policy, Request, Rules, Verdict, Who};

@@ -7,6 +7,16 @@ use serde_json::{Value, json};
 use crate::error::{CognitoError, CognitoResult};
 use crate::record::UserRecord;
 
+/// A request body: a JSON object (the node bounds its size before).
+pub fn request(body: &[u8]) -> CognitoResult<Value> {
+    let req: Value = serde_json::from_slice(body)
+        .map_err(|e| CognitoError::new("SerializationException", format!("the request body is not JSON: {e}")))?;
+    if !req.is_object() {
+        return Err(CognitoError::new("SerializationException", "the request body must be a JSON object"));
+    }
+    Ok(req)
+}
+
 /// A required string field of at most `max` bytes.
 pub fn required<'a>(req: &'a Value, name: &str, max: usize) -> CognitoResult<&'a str> {
     optional(req, name, max)?.ok_or_else(|| CognitoError::invalid(format!("Missing required parameter {name}")))

@@ -24,6 +24,8 @@ pub struct SigningKey {
     /// The public key as a JWK.
     jwk: Value,
     seal: LessSafeKey,
+    /// HMAC key of the ids derived from the key (identity ids).
+    ids: ring::hmac::Key,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -68,6 +70,7 @@ impl SigningKey {
             kid,
             jwk,
             seal: seal_key(&der),
+            ids: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &derived(&der, b"ids")),
         })
     }
 
@@ -88,10 +91,34 @@ impl SigningKey {
         json!({ "keys": [self.jwk.clone()] })
     }
 
+    /// A stable id for `name` (16 bytes, UUID-shaped by the caller): the same
+    /// in every region, unguessable without the key.
+    pub fn derive_id(&self, purpose: &str, name: &str) -> [u8; 16] {
+        let tag = ring::hmac::sign(&self.ids, format!("{purpose}\n{name}").as_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&tag.as_ref()[..16]);
+        id
+    }
+
     /// Encrypts and authenticates `plain` for one purpose: base64url of
-    /// nonce ‖ ciphertext ‖ tag, with the purpose as associated data (a sealed
-    /// refresh token cannot be presented as a secret block).
+    /// [`seal_raw`](Self::seal_raw).
     pub fn seal(&self, purpose: &str, plain: &[u8]) -> String {
+        b64url(&self.seal_raw(purpose, plain))
+    }
+
+    /// Opens what [`seal`](Self::seal) made for `purpose`; `None` for anything
+    /// else (tampered, another purpose, another deployment's key, too long).
+    pub fn open(&self, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
+        if sealed.len() > MAX_SEALED_BYTES {
+            return None;
+        }
+        let raw = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(sealed.as_bytes()).ok()?;
+        self.open_raw(purpose, &raw)
+    }
+
+    /// nonce ‖ AES-GCM ciphertext ‖ tag, with the purpose as associated data
+    /// (a sealed refresh token cannot be presented as a secret block).
+    pub fn seal_raw(&self, purpose: &str, plain: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; 12];
         if SystemRandom::new().fill(&mut nonce).is_err() {
             // The OS random source failing is not recoverable.
@@ -107,17 +134,12 @@ impl SigningKey {
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
         out.extend_from_slice(tag.as_ref());
-        b64url(&out)
+        out
     }
 
-    /// Opens what [`seal`](Self::seal) made for `purpose`; `None` for anything
-    /// else (tampered, another purpose, another deployment's key, too long).
-    pub fn open(&self, purpose: &str, sealed: &str) -> Option<Vec<u8>> {
-        if sealed.len() > MAX_SEALED_BYTES {
-            return None;
-        }
-        let raw = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(sealed.as_bytes()).ok()?;
-        if raw.len() < 12 + aead::MAX_TAG_LEN {
+    /// Opens what [`seal_raw`](Self::seal_raw) made for `purpose`.
+    pub fn open_raw(&self, purpose: &str, raw: &[u8]) -> Option<Vec<u8>> {
+        if raw.len() < 12 + aead::MAX_TAG_LEN || raw.len() > MAX_SEALED_BYTES {
             return None;
         }
         let (nonce, rest) = raw.split_at(12);
@@ -128,8 +150,8 @@ impl SigningKey {
     }
 }
 
-/// The sealing key: HKDF-SHA256 of the private key's DER.
-fn seal_key(der: &[u8]) -> LessSafeKey {
+/// 32 bytes for one use (`info`) of the key: HKDF-SHA256 of the private key's DER.
+fn derived(der: &[u8], info: &[u8]) -> [u8; 32] {
     struct Len32;
     impl ring::hkdf::KeyType for Len32 {
         fn len(&self) -> usize {
@@ -138,11 +160,16 @@ fn seal_key(der: &[u8]) -> LessSafeKey {
     }
     let salt = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"tandem identity");
     let mut bytes = [0u8; 32];
-    let filled = salt.extract(der).expand(&[b"seal"], Len32).and_then(|okm| okm.fill(&mut bytes));
+    let filled = salt.extract(der).expand(&[info], Len32).and_then(|okm| okm.fill(&mut bytes));
     if filled.is_err() {
         unreachable!("HKDF-SHA256 expands to 32 bytes");
     }
-    let Ok(key) = UnboundKey::new(&AES_256_GCM, &bytes) else {
+    bytes
+}
+
+/// The sealing key (AES-256-GCM).
+fn seal_key(der: &[u8]) -> LessSafeKey {
+    let Ok(key) = UnboundKey::new(&AES_256_GCM, &derived(der, b"seal")) else {
         unreachable!("AES-256-GCM takes a 32-byte key")
     };
     LessSafeKey::new(key)

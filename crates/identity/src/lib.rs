@@ -9,6 +9,7 @@ pub mod config;
 mod dispatch;
 pub mod error;
 pub mod fields;
+pub mod identity_pool;
 pub mod filter;
 pub mod keys;
 pub mod lockout;
@@ -21,7 +22,6 @@ pub mod session;
 pub mod sign_in;
 pub mod srp;
 mod srp_flow;
-mod srp_store;
 pub mod tokens;
 
 pub use config::IdentityConfig;

@@ -102,7 +102,7 @@ pub async fn secret(srp_pool_name: &str, username: &str, password: &str, expires
     let (pool, user, password) = (srp_pool_name.to_string(), username.to_string(), password.to_string());
     let made = tokio::task::spawn_blocking(move || Secret {
         argon2: hash(&password),
-        srp: crate::srp_store::verifier(&pool, &user, &password),
+        srp: Some(crate::srp::make_verifier(&pool, &user, &password)),
         expires_ms,
     })
     .await;

@@ -60,9 +60,9 @@ impl UserStatus {
 pub struct Secret {
     /// PHC string of the argon2id hash.
     pub argon2: String,
-    /// SRP-6a salt and verifier (hex), as Cognito's SRP flow needs them.
+    /// SRP-6a salt and verifier, as Cognito's SRP flow needs them.
     #[serde(default)]
-    pub srp: Option<SrpVerifier>,
+    pub srp: Option<crate::srp::Verifier>,
     /// A temporary password stops working at this time (ms since the epoch).
     #[serde(default)]
     pub expires_ms: Option<u64>,
@@ -74,13 +74,6 @@ impl std::fmt::Debug for Secret {
             .field("expires_ms", &self.expires_ms)
             .finish_non_exhaustive()
     }
-}
-
-/// An SRP salt and verifier, hex-encoded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SrpVerifier {
-    pub salt: String,
-    pub verifier: String,
 }
 
 /// One user of a pool (`POOL/user/USERNAME`).

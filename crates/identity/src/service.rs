@@ -37,6 +37,8 @@ pub(crate) struct Inner {
     /// URLs of every region: tokens with any of them as issuer are accepted.
     pub region_urls: Vec<String>,
     pub lockout: Lockout,
+    /// SRP secret blocks already answered (each is good for one sign-in).
+    pub spent_blocks: crate::srp_flow::SpentBlocks,
 }
 
 impl std::fmt::Debug for Identity {
@@ -60,7 +62,15 @@ impl Identity {
             true => None,
             false => Some(SigningKey::from_base64(&config.signing_key)?),
         };
-        let pools = config.user_pools.iter().map(|p| (p.id.clone(), p.clone())).collect();
+        let pools: HashMap<String, UserPoolConfig> = config.user_pools.iter().map(|p| (p.id.clone(), p.clone())).collect();
+        if !pools.is_empty() {
+            use crate::password::{ARGON2_LANES, ARGON2_MEMORY_KIB, ARGON2_PASSES};
+            tracing::info!(
+                user_pools = pools.len(),
+                identity_pools = config.identity_pools.len(),
+                "identity: passwords hashed with argon2id m={ARGON2_MEMORY_KIB} KiB t={ARGON2_PASSES} p={ARGON2_LANES}"
+            );
+        }
         let trim = |u: &str| u.trim_end_matches('/').to_string();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -73,6 +83,7 @@ impl Identity {
                 own_url: trim(&urls.own),
                 region_urls: urls.all.iter().map(|u| trim(u)).collect(),
                 lockout: Lockout::default(),
+                spent_blocks: Default::default(),
             }),
         })
     }
@@ -103,14 +114,7 @@ impl Identity {
         let Some(info) = op.info() else {
             return Err(CognitoError::new("UnknownOperationException", "The operation is not supported."));
         };
-        let req: Value = serde_json::from_slice(body)
-            .map_err(|e| CognitoError::new("SerializationException", format!("the request body is not JSON: {e}")))?;
-        if !req.is_object() {
-            return Err(CognitoError::new(
-                "SerializationException",
-                "the request body must be a JSON object",
-            ));
-        }
+        let req = crate::fields::request(body)?;
         if info.access == Access::Signed {
             let Some((caller, context)) = signed else {
                 return Err(CognitoError::new(

@@ -23,18 +23,35 @@ impl Identity {
             JwtError::Expired => CognitoError::not_authorized("Access Token has expired"),
             JwtError::Invalid => invalid(),
         })?;
-        let user = self.user(&pool, &claims.username)?.ok_or_else(CognitoError::user_not_found)?;
-        if user.sub != claims.sub || user.generation != claims.generation {
-            return Err(CognitoError::not_authorized("Access Token has been revoked"));
+        let user = self.token_user(&pool, &claims.username, &claims.sub, claims.generation, &claims.origin_jti, "Access Token")?;
+        Ok((pool, user))
+    }
+
+    /// The user a verified token of `pool` names, if the token is still good:
+    /// the same user (not deleted and re-created), no sign-out since it was
+    /// issued, enabled, and its sign-in not revoked. `what` names the token
+    /// in the refusals.
+    pub(crate) fn token_user(
+        &self,
+        pool: &str,
+        username: &str,
+        sub: &str,
+        generation: u32,
+        origin_jti: &str,
+        what: &str,
+    ) -> CognitoResult<UserRecord> {
+        let user = self.user(pool, username)?.ok_or_else(CognitoError::user_not_found)?;
+        if user.sub != sub || user.generation != generation {
+            return Err(CognitoError::not_authorized(format!("{what} has been revoked")));
         }
         if !user.enabled {
             return Err(CognitoError::not_authorized("User is disabled."));
         }
-        let family = crate::record::revocation_key(&pool, &claims.origin_jti);
-        if !claims.origin_jti.is_empty() && self.inner.store.read()?.identity_record(&family)?.is_some() {
-            return Err(CognitoError::not_authorized("Access Token has been revoked"));
+        let family = crate::record::revocation_key(pool, origin_jti);
+        if !origin_jti.is_empty() && self.inner.store.read()?.identity_record(&family)?.is_some() {
+            return Err(CognitoError::not_authorized(format!("{what} has been revoked")));
         }
-        Ok((pool, user))
+        Ok(user)
     }
 
     pub(crate) async fn get_user(&self, req: &Value) -> CognitoResult<Value> {

@@ -95,7 +95,7 @@ impl Identity {
                 let token = fields::entry(&params, "REFRESH_TOKEN")?;
                 self.refresh(pool, client, token)
             }
-            ("USER_SRP_AUTH", false) => self.srp_start(pool, &params),
+            ("USER_SRP_AUTH", false) => self.srp_start(pool, client, &params).await,
             _ => Err(CognitoError::invalid(format!("Initiate Auth method not supported: {flow}"))),
         }
     }

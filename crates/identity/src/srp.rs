@@ -499,7 +499,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 }
 
 /// Serde for byte strings as lower-case hex.
-mod hex_bytes {
+pub(crate) mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
     pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {

@@ -54,6 +54,21 @@ pub struct AccessClaims {
     pub origin_jti: String,
 }
 
+/// The claims of an ID token that identity pools check.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdClaims {
+    pub sub: String,
+    pub iss: String,
+    pub aud: String,
+    #[serde(rename = "cognito:username")]
+    pub username: String,
+    pub exp: u64,
+    #[serde(rename = "tandem:gen", default)]
+    pub generation: u32,
+    #[serde(default)]
+    pub origin_jti: String,
+}
+
 /// One sign-in's inputs to token minting.
 pub struct Grant<'a> {
     pub key: &'a SigningKey,
@@ -71,7 +86,8 @@ pub struct Grant<'a> {
     pub origin_jti: &'a str,
 }
 
-fn jwt(key: &SigningKey, claims: &Value) -> String {
+/// An RS256 JWT of `claims` under the deployment's key.
+pub fn jwt(key: &SigningKey, claims: &Value) -> String {
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(key.kid().to_string());
     match jsonwebtoken::encode(&header, claims, key.encoding()) {
@@ -82,7 +98,11 @@ fn jwt(key: &SigningKey, claims: &Value) -> String {
 
 /// A fresh random id (UUID v4 form).
 pub fn new_id() -> String {
-    let b: [u8; 16] = rand::random();
+    uuid_of(rand::random())
+}
+
+/// 16 bytes in UUID v4 form.
+pub fn uuid_of(b: [u8; 16]) -> String {
     let h = hex_simd::encode_to_string(b, hex_simd::AsciiCase::Lower);
     format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
 }

@@ -134,6 +134,13 @@ impl Node {
                 .observe("cognito-idp", op, resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
+        if req.method() == Method::POST && crate::identity::is_identity_pool_api(target.as_deref()) {
+            let (resp, op) = self.identity_pool(req, target.as_deref().unwrap_or_default()).await;
+            self.inner
+                .metrics
+                .observe("cognito-identity", op, resp.status().as_u16(), start.elapsed(), 0, 0);
+            return resp;
+        }
         let ids = crate::request_id::RequestIds::new();
         let mut resp = self.s3_request(req, start, control).await;
         ids.stamp(&mut resp);

@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response};
 use s3s::Body;
-use tandem_identity::{CognitoError, Identity, Urls, UserPoolOp};
+use tandem_identity::{CognitoError, CognitoResult, Identity, IdentityPoolOp, Urls, UserPoolOp};
 
 use crate::dynamo::{allow_cors, json_answer, scope_error};
 use crate::{Node, NodeConfig, ReqBody};
@@ -39,6 +39,37 @@ pub(crate) fn open(
 /// Whether a request is for the user pool API.
 pub fn is_user_pool_api(target: Option<&str>) -> bool {
     target.is_some_and(|t| t.starts_with(tandem_identity::ops::USER_POOL_TARGET))
+}
+
+/// Whether a request is for the identity pool API.
+pub fn is_identity_pool_api(target: Option<&str>) -> bool {
+    target.is_some_and(|t| t.starts_with(tandem_identity::ops::IDENTITY_POOL_TARGET))
+}
+
+/// The request body, at most [`MAX_BODY`] bytes.
+async fn read_body(body: ReqBody) -> CognitoResult<bytes::Bytes> {
+    Ok(Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| {
+            CognitoError::new(
+                "SerializationException",
+                format!("The request body could not be read (at most 64 KiB): {e}"),
+            )
+        })?
+        .to_bytes())
+}
+
+/// The answer to a Cognito request, with CORS headers for a browser.
+fn answer(result: CognitoResult<serde_json::Value>, cors: bool) -> Response<Body> {
+    let mut resp = match result {
+        Ok(v) => json_answer(200, v.to_string(), CONTENT_TYPE),
+        Err(e) => error_answer(&e),
+    };
+    if cors {
+        allow_cors(resp.headers_mut());
+    }
+    resp
 }
 
 /// The pool and document of `GET /{pool}/.well-known/{jwks.json|openid-configuration}`.
@@ -79,16 +110,7 @@ impl Node {
         let cors = req.headers().contains_key(header::ORIGIN);
         let result = async {
             let (parts, body) = req.into_parts();
-            let bytes = Limited::new(body, MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| {
-                    CognitoError::new(
-                        "SerializationException",
-                        format!("The request body could not be read (at most 64 KiB): {e}"),
-                    )
-                })?
-                .to_bytes();
+            let bytes = read_body(body).await?;
             if !parts.headers.contains_key(header::AUTHORIZATION) {
                 return self.inner.identity.user_pool(op, &bytes, None).await;
             }
@@ -119,14 +141,21 @@ impl Node {
             self.inner.identity.user_pool(op, &bytes, Some((&caller, &context))).await
         }
         .await;
-        let mut resp = match result {
-            Ok(v) => json_answer(200, v.to_string(), CONTENT_TYPE),
-            Err(e) => error_answer(&e),
-        };
-        if cors {
-            allow_cors(resp.headers_mut());
+        (answer(result, cors), op.name())
+    }
+
+    /// Serves one identity pool request (unsigned: the logins in the body are
+    /// the credential); returns the response and its metrics label.
+    pub(crate) async fn identity_pool(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
+        let op = IdentityPoolOp::from_target(target);
+        let cors = req.headers().contains_key(header::ORIGIN);
+        let result = async {
+            let bytes = read_body(req.into_body()).await?;
+            let sessions = self.inner.principals.sessions();
+            self.inner.identity.identity_pool(op, &bytes, sessions).await
         }
-        (resp, op.name())
+        .await;
+        (answer(result, cors), op.name())
     }
 }
 

@@ -114,6 +114,7 @@ impl Principals {
                 policy: k.policy,
                 session_policy: None,
                 temporary: false,
+                web_identity: None,
             };
             (
                 k.access_key_id,

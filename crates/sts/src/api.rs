@@ -150,6 +150,7 @@ fn get_session_token(sessions: &Sessions, caller: &Caller, raw_duration: Option<
         name: caller.principal.clone(),
         exp: now_secs() + secs,
         policy: None,
+        web: None,
     });
     Ok(credentials_xml(&minted))
 }
@@ -209,6 +210,7 @@ fn assume_role<'a>(
         name: name.to_string(),
         exp: now_secs() + secs,
         policy,
+        web: None,
     });
     Ok(format!(
         "{}<AssumedRoleUser><AssumedRoleId>{}:{}</AssumedRoleId><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/{}/{}</Arn></AssumedRoleUser><PackedPolicySize>{packed}</PackedPolicySize>",

@@ -8,4 +8,4 @@ pub mod sessions;
 pub mod token;
 
 pub use sessions::{Role, Sessions};
-pub use token::{SessionKey, TokenError};
+pub use token::{Minted, SessionKey, TokenError, WebClaims};

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tandem_iam::decide::ACCOUNT;
-use tandem_iam::{Caller, Policy};
+use tandem_iam::{Caller, Policy, WebIdentity};
 
-use crate::token::{Claims, SessionKey, TokenError};
+use crate::token::{Claims, Minted, SessionKey, TokenError, WebClaims};
 
 /// A role of `tandem.toml` that trusted keys may assume.
 #[derive(Debug, Clone)]
@@ -94,8 +94,12 @@ impl Sessions {
         if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(token) {
             return Ok(hit.clone());
         }
-        let parent = parent(&claims.parent).ok_or(TokenError::Invalid)?;
-        let caller = Arc::new(self.session_caller(&claims, &parent)?);
+        // A web identity's session has no parent key: its rights are the role's.
+        let parent = match &claims.web {
+            Some(_) => None,
+            None => Some(parent(&claims.parent).ok_or(TokenError::Invalid)?),
+        };
+        let caller = Arc::new(self.session_caller(&claims, parent.as_deref())?);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED {
             cache.clear();
@@ -104,7 +108,23 @@ impl Sessions {
         Ok(caller)
     }
 
-    fn session_caller(&self, claims: &Claims, parent: &Caller) -> Result<Caller, TokenError> {
+    /// Mints the credentials of a Cognito identity: a session of `role`
+    /// (the identity pool's authenticated role) for `secs` seconds.
+    pub fn mint_web_identity(&self, role: &str, web: WebClaims, now: i64, secs: i64) -> Option<Minted> {
+        let role = self.roles.get(role)?;
+        Some(self.key.mint(Claims {
+            v: 1,
+            ak: String::new(),
+            parent: web.pool.clone(),
+            role: Some(role.name.clone()),
+            name: "CognitoIdentityCredentials".into(),
+            exp: now + secs,
+            policy: None,
+            web: Some(web),
+        }))
+    }
+
+    fn session_caller(&self, claims: &Claims, parent: Option<&Caller>) -> Result<Caller, TokenError> {
         let session_policy = match &claims.policy {
             Some(doc) => Some(Arc::new(self.parse_session_policy(doc).map_err(|_| TokenError::Invalid)?)),
             None => None,
@@ -121,13 +141,17 @@ impl Sessions {
                     policy: Some(role.policy.clone()),
                     session_policy,
                     temporary: true,
+                    web_identity: claims.web.as_ref().map(|w| WebIdentity {
+                        identity_id: w.id.clone(),
+                        identity_pool: w.pool.clone(),
+                    }),
                 }
             }
             None => Caller {
                 access_key_id: claims.ak.clone(),
                 session_policy,
                 temporary: true,
-                ..parent.clone()
+                ..parent.ok_or(TokenError::Invalid)?.clone()
             },
         };
         Ok(caller)

@@ -37,6 +37,19 @@ pub struct Claims {
     pub exp: i64,
     /// The inline session policy (JSON), which narrows the role's rights.
     pub policy: Option<String>,
+    /// The Cognito identity of a session from an identity pool (its
+    /// `parent` is then the identity pool, not an access key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebClaims>,
+}
+
+/// The Cognito identity a session was minted for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebClaims {
+    /// The identity id (`REGION:UUID`).
+    pub id: String,
+    /// The identity pool id.
+    pub pool: String,
 }
 
 /// Why a token was not accepted.
@@ -148,6 +161,7 @@ mod tests {
             name: "s1".into(),
             exp,
             policy: None,
+            web: None,
         }
     }
 

@@ -1,5 +1,6 @@
-//! The operator CLI's client for the control API of region nodes: SigV4-signed
-//! requests (with a user access key, like any S3 request) that return JSON.
+//! The operator CLI's client for the control API of region nodes, and for
+//! their Cognito user pool API: SigV4-signed requests (with a user access
+//! key, like any S3 request) that return JSON.
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
@@ -83,6 +84,33 @@ impl ControlClient {
         body: Option<&Value>,
     ) -> Result<Value, CallError> {
         let body = Bytes::from(body.map(Value::to_string).unwrap_or_default());
+        self.send(region, method, path_and_query, body, "s3", &[]).await
+    }
+
+    /// One operation of the Cognito user pool API (`X-Amz-Target`
+    /// `AWSCognitoIdentityProviderService.OP`), signed for `cognito-idp`.
+    pub async fn cognito(&self, region: &RegionConfig, op: &str, body: &Value) -> Result<Value, CallError> {
+        let target = format!("{}{op}", tandem_identity::ops::USER_POOL_TARGET);
+        let headers = [
+            ("x-amz-target", target.as_str()),
+            ("content-type", "application/x-amz-json-1.1"),
+        ];
+        let body = Bytes::from(body.to_string());
+        self.send(region, Method::POST, "/", body, "cognito-idp", &headers).await
+    }
+
+    /// Signs and sends a request, and parses its JSON answer or its error
+    /// (the control API's `{error, message}`, Cognito's `{__type, message}`
+    /// or S3's XML).
+    async fn send(
+        &self,
+        region: &RegionConfig,
+        method: Method,
+        path_and_query: &str,
+        body: Bytes,
+        service: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Value, CallError> {
         let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", region.name, region.url()));
         let uri: Uri = format!("{}{path_and_query}", region.url().trim_end_matches('/'))
             .parse()
@@ -90,6 +118,10 @@ impl ControlClient {
         let mut headers = HeaderMap::new();
         let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
         headers.insert(http::header::HOST, HeaderValue::from_str(&host).map_err(|e| unreachable(&e))?);
+        for (name, value) in extra {
+            let name = http::header::HeaderName::from_bytes(name.as_bytes()).map_err(|e| unreachable(&e))?;
+            headers.insert(name, HeaderValue::from_str(value).map_err(|e| unreachable(&e))?);
+        }
         tandem_sigv4::sign(
             &method,
             &uri,
@@ -98,7 +130,7 @@ impl ControlClient {
             &self.access_key_id,
             &self.secret,
             &region.signing_region(),
-            "s3",
+            service,
             time::OffsetDateTime::now_utc(),
         );
         let mut request = Request::builder()
@@ -120,7 +152,7 @@ impl ControlClient {
             let text = String::from_utf8_lossy(&body);
             let (code, message) = match serde_json::from_slice::<Value>(&body) {
                 Ok(v) => (
-                    v["error"].as_str().unwrap_or_default().to_string(),
+                    v["error"].as_str().or(v["__type"].as_str()).unwrap_or_default().to_string(),
                     v["message"].as_str().unwrap_or_default().to_string(),
                 ),
                 Err(_) => (xml_field(&text, "Code"), xml_field(&text, "Message")),

@@ -16,6 +16,7 @@ mod history_cmd;
 mod output;
 mod replication_cmd;
 mod status_cmd;
+mod user_cmd;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -122,6 +123,11 @@ enum Command {
         /// Required: confirms that the data is to be deleted.
         #[arg(long)]
         delete_data: bool,
+    },
+    /// The users of an app's user pool: create, list, disable, enable, delete, reset-password.
+    User {
+        #[command(subcommand)]
+        command: user_cmd::UserCommand,
     },
     /// Bring an app's writes back to its primary region after a failover.
     Failback {
@@ -317,6 +323,7 @@ fn main() -> ExitCode {
                 timeout,
                 stay_fenced,
             } => app_cmd::failback(&config.load().await?, &app, stay_fenced, std::time::Duration::from_secs(timeout)).await,
+            Command::User { command } => user_cmd::run(command).await,
         }
     });
     match result {

@@ -11,7 +11,6 @@ use s3s::Body;
 use tandem_dynamo::api_error::{DynamoError, ErrorKind};
 use tandem_dynamo::authorize::Authority;
 use tandem_dynamo::operation::DynamoOp;
-use tandem_sigv4::SigError;
 
 use crate::{Node, ReqBody};
 
@@ -77,42 +76,16 @@ pub fn health(region: &str) -> Response<Body> {
     resp
 }
 
-fn auth_error(e: SigError) -> DynamoError {
-    let kind = match e {
-        SigError::Missing => ErrorKind::MissingAuthenticationToken,
-        SigError::UnknownKey => ErrorKind::UnrecognizedClient,
-        SigError::Mismatch | SigError::Skewed | SigError::Malformed(_) | SigError::ScopeDate { .. } | SigError::HeadersNotSigned(_) => {
-            ErrorKind::InvalidSignature
-        }
+/// DynamoDB's error for a request that was not authenticated.
+fn refused(r: crate::json_auth::Refusal) -> DynamoError {
+    use crate::json_auth::Failure;
+    let kind = match r.failure {
+        Failure::Missing => ErrorKind::MissingAuthenticationToken,
+        Failure::UnknownKey => ErrorKind::UnrecognizedClient,
+        Failure::BadSignature => ErrorKind::InvalidSignature,
+        Failure::Expired => ErrorKind::ExpiredToken,
     };
-    DynamoError::new(kind, e.to_string())
-}
-
-fn credential_error(e: tandem_s3::principals::CredentialError) -> DynamoError {
-    use tandem_s3::principals::CredentialError;
-    match e {
-        CredentialError::ExpiredToken => DynamoError::new(ErrorKind::ExpiredToken, "The security token included in the request is expired"),
-        CredentialError::UnknownKey | CredentialError::InvalidToken => DynamoError::new(
-            ErrorKind::UnrecognizedClient,
-            "The security token included in the request is invalid.",
-        ),
-    }
-}
-
-/// Why a verified signature is scoped wrongly for this API (`None`: it is right).
-pub(crate) fn scope_error(signer: &tandem_sigv4::Signer, service: &str, signing_region: &str) -> Option<String> {
-    if signer.region != signing_region {
-        return Some(format!(
-            "Credential should be scoped to a valid region, not '{}'. This region signs as '{signing_region}'.",
-            signer.region
-        ));
-    }
-    (signer.service != service).then(|| {
-        format!(
-            "Credential should be scoped to correct service: '{service}'. (it is scoped to '{}')",
-            signer.service
-        )
-    })
+    DynamoError::new(kind, r.message)
 }
 
 fn json_response(status: u16, body: String) -> Response<Body> {
@@ -151,22 +124,9 @@ impl Node {
                 .await
                 .map_err(|e| DynamoError::new(ErrorKind::Serialization, format!("The request body could not be read: {e}")))?
                 .to_bytes();
-            let principals = &self.inner.principals;
-            let signer = tandem_sigv4::verify(
-                &parts.method,
-                &parts.uri,
-                &parts.headers,
-                &bytes,
-                time::OffsetDateTime::now_utc(),
-                |k| principals.secret_of(k),
-            )
-            .map_err(auth_error)?;
-            scope_error(&signer, "dynamodb", &self.inner.signing_region)
-                .map_or(Ok(()), |m| Err(DynamoError::new(ErrorKind::InvalidSignature, m)))?;
-            let now = time::OffsetDateTime::now_utc();
-            let (caller, context) = principals
-                .caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now)
-                .map_err(credential_error)?;
+            let (caller, context) =
+                crate::json_auth::authenticate(&self.inner.principals, &parts, &bytes, "dynamodb", &self.inner.signing_region)
+                    .map_err(refused)?;
             let authority = Authority::Client {
                 caller: &caller,
                 context: &context,

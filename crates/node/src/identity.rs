@@ -12,7 +12,8 @@ use hyper::{Method, Request, Response};
 use s3s::Body;
 use tandem_identity::{CognitoError, CognitoResult, Identity, IdentityPoolOp, Urls, UserPoolOp};
 
-use crate::dynamo::{allow_cors, json_answer, scope_error};
+use crate::dynamo::{allow_cors, json_answer};
+use crate::json_auth::{Failure, Refusal};
 use crate::{Node, NodeConfig, ReqBody};
 
 /// Largest request body (the largest Cognito request, 50 attributes, fits).
@@ -79,6 +80,17 @@ fn well_known(path: &str) -> Option<(&str, &str)> {
     (!pool.contains('/') && (doc == "jwks.json" || doc == "openid-configuration")).then_some((pool, doc))
 }
 
+/// Cognito's error for a signed request that was not authenticated.
+fn refused(r: Refusal) -> CognitoError {
+    let code = match r.failure {
+        Failure::Missing => "MissingAuthenticationTokenException",
+        Failure::UnknownKey => "UnrecognizedClientException",
+        Failure::BadSignature => "InvalidSignatureException",
+        Failure::Expired => "ExpiredTokenException",
+    };
+    CognitoError::new(code, r.message)
+}
+
 fn error_answer(e: &CognitoError) -> Response<Body> {
     let mut resp = json_answer(e.status(), e.body(), CONTENT_TYPE);
     if let Ok(v) = HeaderValue::from_str(e.code) {
@@ -114,30 +126,9 @@ impl Node {
             if !parts.headers.contains_key(header::AUTHORIZATION) {
                 return self.inner.identity.user_pool(op, &bytes, None).await;
             }
-            let principals = &self.inner.principals;
-            let now = time::OffsetDateTime::now_utc();
-            let signer = tandem_sigv4::verify(&parts.method, &parts.uri, &parts.headers, &bytes, now, |k| principals.secret_of(k))
-                .map_err(|e| match e {
-                    tandem_sigv4::SigError::UnknownKey => CognitoError::new(
-                        "UnrecognizedClientException",
-                        "The security token included in the request is invalid.",
-                    ),
-                    e => CognitoError::new("InvalidSignatureException", e.to_string()),
-                })?;
-            if let Some(message) = scope_error(&signer, "cognito-idp", &self.inner.signing_region) {
-                return Err(CognitoError::new("InvalidSignatureException", message));
-            }
-            let (caller, context) = principals
-                .caller_context(&signer.access_key, &parts.uri, &parts.headers, &parts.extensions, now)
-                .map_err(|e| match e {
-                    tandem_s3::principals::CredentialError::ExpiredToken => {
-                        CognitoError::new("ExpiredTokenException", "The security token included in the request is expired")
-                    }
-                    _ => CognitoError::new(
-                        "UnrecognizedClientException",
-                        "The security token included in the request is invalid.",
-                    ),
-                })?;
+            let (caller, context) =
+                crate::json_auth::authenticate(&self.inner.principals, &parts, &bytes, "cognito-idp", &self.inner.signing_region)
+                    .map_err(refused)?;
             self.inner.identity.user_pool(op, &bytes, Some((&caller, &context))).await
         }
         .await;

@@ -19,6 +19,7 @@ pub mod health;
 pub mod host;
 pub mod http;
 pub mod identity;
+mod json_auth;
 pub mod limits;
 pub mod metrics;
 mod post_body;

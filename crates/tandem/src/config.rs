@@ -249,13 +249,20 @@ pub struct KeyConfig {
     pub policy: Option<IdentityPolicy>,
 }
 
-/// An identity policy of `tandem.toml`, parsed and validated when the file is read.
+/// An identity policy of `tandem.toml`, parsed and validated when the file
+/// is read, with its text (what `tandem dev` writes back).
 #[derive(Clone)]
-pub struct IdentityPolicy(pub Arc<tandem_iam::Policy>);
+pub struct IdentityPolicy {
+    pub policy: Arc<tandem_iam::Policy>,
+    pub doc: String,
+}
 
 impl IdentityPolicy {
     pub fn parse(doc: &str) -> Result<Self, String> {
-        tandem_iam::Policy::parse_identity(doc, &tandem_s3::conditions::is_known).map(|p| Self(Arc::new(p)))
+        tandem_iam::Policy::parse_identity(doc, &tandem_s3::conditions::is_known).map(|p| Self {
+            policy: Arc::new(p),
+            doc: doc.to_string(),
+        })
     }
 }
 
@@ -372,7 +379,7 @@ impl Config {
             sts: Some(StsConfig {
                 signing_key: DEV_STS_SIGNING_KEY.into(),
             }),
-            roles: Vec::new(),
+            roles: vec![crate::dev_identity::role()],
             dns: None,
             edge: crate::dev_edge::section(data_root, base_port),
             identity: tandem_identity::IdentityConfig::default(),
@@ -494,7 +501,7 @@ impl Config {
                     secret_access_key: k.secret_access_key.clone(),
                     principal: k.principal.clone().unwrap_or_else(|| k.access_key_id.clone()),
                     admin: k.admin,
-                    policy: k.policy.as_ref().map(|p| p.0.clone()),
+                    policy: k.policy.as_ref().map(|p| p.policy.clone()),
                 })
                 .collect(),
             bucket_domains: self.bucket_domains.clone(),
@@ -524,7 +531,7 @@ impl Config {
                 .iter()
                 .map(|r| tandem_sts::Role {
                     name: r.name.clone(),
-                    policy: r.policy.0.clone(),
+                    policy: r.policy.policy.clone(),
                     trust: r.trust.clone(),
                     max_session_secs: r.max_session_secs,
                 })

@@ -73,6 +73,15 @@ pub fn render(config: &Config) -> String {
         let key = inline(&Value::from(sts.signing_key.clone())).unwrap_or_default();
         out.push_str(&format!("\n[sts]\nsigning_key = {key}\n"));
     }
+    for role in &config.roles {
+        let fields = serde_json::json!({
+            "name": role.name,
+            "trust": role.trust,
+            "policy": role.policy.doc,
+            "max_session_secs": role.max_session_secs,
+        });
+        out.push_str(&section("roles", &fields));
+    }
     for app in &config.apps {
         out.push_str(&section("apps", &serde_json::to_value(app).unwrap_or_default()));
     }

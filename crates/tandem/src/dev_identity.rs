@@ -1,15 +1,42 @@
 //! The identity part of `tandem dev`: a user pool for the demo app `photos`
-//! with one web app client, and the token-signing key, generated at the first
-//! start and kept in the data directory (owner-only) so tokens stay valid
-//! across restarts.
+//! with one web app client, an identity pool whose role gives each signed-in
+//! user a private prefix in the app's buckets and the app's table, and the
+//! token-signing key, generated at the first start and kept in the data
+//! directory (owner-only) so tokens stay valid across restarts.
 
 use std::path::Path;
 
-use tandem_identity::config::{ClientConfig, IdentityConfig, PasswordPolicy, UserPoolConfig};
+use tandem_identity::config::{ClientConfig, IdentityConfig, IdentityPoolConfig, PasswordPolicy, UserPoolConfig};
+
+use crate::config::{IdentityPolicy, RoleConfig};
 
 /// The demo app's user pool and app client.
 pub const DEV_USER_POOL: &str = "us-east-1_photos";
 pub const DEV_CLIENT: &str = "photosweb";
+/// The demo app's identity pool, and the role its users get.
+pub const DEV_IDENTITY_POOL: &str = "us-east-1:photos";
+pub const DEV_USER_ROLE: &str = "photos-user";
+
+/// What a signed-in user of the demo app may do: their own prefix
+/// (`private/IDENTITY/`) in the app's buckets, and the comments table.
+const USER_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
+{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],
+ "Resource":["arn:aws:s3:::photos-us-east/private/${cognito-identity.amazonaws.com:sub}/*",
+             "arn:aws:s3:::photos-ap-tokyo/private/${cognito-identity.amazonaws.com:sub}/*"]},
+{"Effect":"Allow","Action":"s3:ListBucket","Resource":["arn:aws:s3:::photos-us-east","arn:aws:s3:::photos-ap-tokyo"],
+ "Condition":{"StringLike":{"s3:prefix":"private/${cognito-identity.amazonaws.com:sub}/*"}}},
+{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:Query"],
+ "Resource":"arn:aws:dynamodb:*:*:table/comments"}]}"#;
+
+/// The role of the demo app's signed-in users (assumed only through the identity pool).
+pub fn role() -> RoleConfig {
+    RoleConfig {
+        name: DEV_USER_ROLE.into(),
+        policy: IdentityPolicy::parse(USER_POLICY).unwrap_or_else(|e| unreachable!("the built-in policy parses: {e}")),
+        trust: Vec::new(),
+        max_session_secs: 3600,
+    }
+}
 
 /// The key file under the dev data directory.
 const KEY_FILE: &str = "identity-signing-key";
@@ -32,7 +59,11 @@ pub fn section(data_root: &Path) -> Result<IdentityConfig, String> {
             token_minutes: 60,
             refresh_days: 30,
         }],
-        identity_pools: Vec::new(),
+        identity_pools: vec![IdentityPoolConfig {
+            id: DEV_IDENTITY_POOL.into(),
+            user_pool: DEV_USER_POOL.into(),
+            role: DEV_USER_ROLE.into(),
+        }],
     })
 }
 
@@ -75,6 +106,10 @@ pub fn render(identity: &IdentityConfig) -> String {
             ));
         }
     }
+    for pool in &identity.identity_pools {
+        let fields = json!({ "id": pool.id, "user_pool": pool.user_pool, "role": pool.role });
+        out.push_str(&section("identity.identity_pools", &fields));
+    }
     out
 }
 
@@ -98,6 +133,7 @@ mod tests {
         let doc: Doc = toml::from_str(&render(&first)).unwrap();
         assert_eq!(doc.identity.user_pools[0].id, DEV_USER_POOL);
         assert_eq!(doc.identity.signing_key, first.signing_key);
-        doc.identity.validate(&[]).unwrap();
+        assert_eq!(doc.identity.identity_pools[0].role, DEV_USER_ROLE);
+        doc.identity.validate(&[DEV_USER_ROLE.to_string()]).unwrap();
     }
 }

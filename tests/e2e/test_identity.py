@@ -176,7 +176,7 @@ def test_a_token_minted_in_one_region_is_accepted_in_the_other(pair):
     assert refreshed["AuthenticationResult"]["AccessToken"]
 
 
-def test_a_user_created_in_one_region_signs_in_at_the_other_within_a_second(pair):
+def test_a_user_created_or_disabled_in_one_region_counts_in_the_other_within_a_second(pair):
     create(pair, "us-east", "gina")
     started = time.monotonic()
     def signed_in():
@@ -187,6 +187,19 @@ def test_a_user_created_in_one_region_signs_in_at_the_other_within_a_second(pair
     wait_until(signed_in, timeout=10, interval=0.02, what="gina to sign in at ap-tokyo")
     took = time.monotonic() - started
     print(f"\nuser created in us-east signed in at ap-tokyo after {took * 1000:.0f} ms")
+    assert took < 1.0
+
+    idp(pair, "us-east").admin_disable_user(UserPoolId=POOL, Username="gina")
+    started = time.monotonic()
+    def refused():
+        try:
+            password_sign_in(pair, "ap-tokyo", "gina", "Temp-Passw0rd!")
+        except ClientError as e:
+            return "disabled" in e.response["Error"]["Message"]
+        return False
+    wait_until(refused, timeout=10, interval=0.02, what="gina to be refused at ap-tokyo")
+    took = time.monotonic() - started
+    print(f"user disabled in us-east refused at ap-tokyo after {took * 1000:.0f} ms")
     assert took < 1.0
 
 
@@ -374,3 +387,20 @@ def test_the_operator_cli_administers_users(pair):
     assert missing.returncode == 1 and "UserNotFoundException" in missing.stderr
     denied = tandem("create", "--email", "eve@example.test", principal="bob")
     assert denied.returncode == 1 and "AccessDeniedException" in denied.stderr
+
+
+def test_no_password_key_or_token_reaches_the_logs(pair):
+    """Runs last: everything above has signed in, failed, refreshed and reset."""
+    secrets = [PASSWORD, "Temp-Passw0rd!", "Wrong-Passw0rd!", pair_signing_key_head(pair)]
+    for name, node in pair.nodes.items():
+        log = node.log_path.read_text(errors="replace")
+        assert "identity: passwords hashed with argon2id" in log
+        for secret in secrets:
+            assert secret not in log, f"{name}'s log holds a secret"
+        assert "eyJ" not in log, f"{name}'s log holds a JWT"
+
+
+def pair_signing_key_head(pair) -> str:
+    text = pair.config_path.read_text()
+    key = text.split("[identity]", 1)[1].split('signing_key = "', 1)[1].split('"', 1)[0]
+    return key[40:80]

@@ -127,18 +127,11 @@ impl Node {
                 .observe("dynamodb", op, resp.status().as_u16(), start.elapsed(), bytes_in, bytes_out);
             return resp;
         }
-        if req.method() == Method::POST && crate::identity::is_user_pool_api(target.as_deref()) {
-            let (resp, op) = self.user_pool(req, target.as_deref().unwrap_or_default()).await;
+        if let Some(api) = crate::identity::CognitoApi::of(req.method(), target.as_deref()) {
+            let (resp, op) = self.cognito(req, api, target.as_deref().unwrap_or_default()).await;
             self.inner
                 .metrics
-                .observe("cognito-idp", op, resp.status().as_u16(), start.elapsed(), 0, 0);
-            return resp;
-        }
-        if req.method() == Method::POST && crate::identity::is_identity_pool_api(target.as_deref()) {
-            let (resp, op) = self.identity_pool(req, target.as_deref().unwrap_or_default()).await;
-            self.inner
-                .metrics
-                .observe("cognito-identity", op, resp.status().as_u16(), start.elapsed(), 0, 0);
+                .observe(api.label(), op, resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
         let ids = crate::request_id::RequestIds::new();

@@ -37,14 +37,35 @@ pub(crate) fn open(
     Identity::new(store, config.identity.clone(), &config.region, &config.signing_region, urls)
 }
 
-/// Whether a request is for the user pool API.
-pub fn is_user_pool_api(target: Option<&str>) -> bool {
-    target.is_some_and(|t| t.starts_with(tandem_identity::ops::USER_POOL_TARGET))
+/// Which of the two Cognito APIs a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CognitoApi {
+    /// `AWSCognitoIdentityProviderService.*`
+    UserPool,
+    /// `AWSCognitoIdentityService.*`
+    IdentityPool,
 }
 
-/// Whether a request is for the identity pool API.
-pub fn is_identity_pool_api(target: Option<&str>) -> bool {
-    target.is_some_and(|t| t.starts_with(tandem_identity::ops::IDENTITY_POOL_TARGET))
+impl CognitoApi {
+    /// The API a POST's `X-Amz-Target` names, if it is one of them.
+    pub fn of(method: &Method, target: Option<&str>) -> Option<Self> {
+        let target = target.filter(|_| method == Method::POST)?;
+        if target.starts_with(tandem_identity::ops::USER_POOL_TARGET) {
+            Some(Self::UserPool)
+        } else if target.starts_with(tandem_identity::ops::IDENTITY_POOL_TARGET) {
+            Some(Self::IdentityPool)
+        } else {
+            None
+        }
+    }
+
+    /// The `api` label of its metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::UserPool => "cognito-idp",
+            Self::IdentityPool => "cognito-identity",
+        }
+    }
 }
 
 /// The request body, at most [`MAX_BODY`] bytes.
@@ -116,8 +137,16 @@ impl Node {
         Some(resp)
     }
 
+    /// Serves one Cognito request; returns the response and its operation's metrics label.
+    pub(crate) async fn cognito(&self, req: Request<ReqBody>, api: CognitoApi, target: &str) -> (Response<Body>, &'static str) {
+        match api {
+            CognitoApi::UserPool => self.user_pool(req, target).await,
+            CognitoApi::IdentityPool => self.identity_pool(req, target).await,
+        }
+    }
+
     /// Serves one user pool request; returns the response and its metrics label.
-    pub(crate) async fn user_pool(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
+    async fn user_pool(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
         let op = UserPoolOp::from_target(target);
         let cors = req.headers().contains_key(header::ORIGIN);
         let result = async {
@@ -137,7 +166,7 @@ impl Node {
 
     /// Serves one identity pool request (unsigned: the logins in the body are
     /// the credential); returns the response and its metrics label.
-    pub(crate) async fn identity_pool(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
+    async fn identity_pool(&self, req: Request<ReqBody>, target: &str) -> (Response<Body>, &'static str) {
         let op = IdentityPoolOp::from_target(target);
         let cors = req.headers().contains_key(header::ORIGIN);
         let result = async {

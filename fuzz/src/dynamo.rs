@@ -67,6 +67,7 @@ fn scoped_caller() -> Caller {
         policy: Some(std::sync::Arc::new(policy)),
         session_policy: None,
         temporary: false,
+        web_identity: None,
     }
 }
 

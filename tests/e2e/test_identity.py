@@ -331,9 +331,13 @@ def test_srp_refuses_a_wrong_password_a_replay_a_tampered_block_a_stale_clock_an
     stale["TIMESTAMP"] = "yesterday"
     assert refused(stale) == ("InvalidParameterException", "TIMESTAMP format should be EEE MMM d HH:mm:ss z yyyy in english.")
 
-    # An unknown user gets a challenge like anyone else's, and no password answers it.
+    # An unknown user gets a challenge like anyone else's (the same salt each
+    # time, as a real user's), and no password answers it.
     challenge, unknown = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-nobody", PASSWORD))
     assert len(challenge["ChallengeParameters"]["SRP_B"]) > 700
+    again, _ = srp_challenge(pair, "us-east", srp(pair, "us-east", "srp-nobody", PASSWORD))
+    assert again["ChallengeParameters"]["SALT"] == challenge["ChallengeParameters"]["SALT"]
+    assert again["ChallengeParameters"]["SRP_B"] != challenge["ChallengeParameters"]["SRP_B"]
     assert refused(unknown) == ("NotAuthorizedException", "Incorrect username or password.")
 
     with pytest.raises(ClientError) as e:

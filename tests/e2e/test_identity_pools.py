@@ -7,7 +7,7 @@ client exactly as an app uses it (unsigned, only the endpoint overridden):
   in the role policy) and the app's table, and are denied another user's
   prefix, another app's bucket and another table;
 - the identity id is the same in both regions and credentials minted in one
-  work in the other;
+  work in the other; two identity pools of one user pool give distinct identities;
 - GetOpenIdToken's token verifies with PyJWT against the pool's JWKS;
 - no login, a login under the wrong provider key, a tampered or access token,
   someone else's identity id, an unknown pool and a signed-out user are refused.
@@ -29,6 +29,8 @@ from identity_helpers import CLIENT, POOL, code, confirmed_user, identity_toml, 
 from regions import RegionPair, wait_until
 
 IDENTITY_POOL = "us-east-1:photos-users"
+# A second identity pool on the same user pool: each gives its own identities.
+OTHER_IDENTITY_POOL = "us-east-1:photos-kiosk"
 BUCKET = "photos-media"
 OTHER_BUCKET = "notes-media"
 TABLE = "photos"
@@ -59,6 +61,11 @@ policy = '''{json.dumps(ROLE_POLICY)}'''
 
 [[identity.identity_pools]]
 id = "{IDENTITY_POOL}"
+user_pool = "{POOL}"
+role = "photos-user"
+
+[[identity.identity_pools]]
+id = "{OTHER_IDENTITY_POOL}"
 user_pool = "{POOL}"
 role = "photos-user"
 """
@@ -159,6 +166,16 @@ def test_the_identity_and_its_credentials_are_the_same_in_both_regions(pair):
     s3 = as_user(pair, "us-east", "s3", tokyo_creds)
     s3.put_object(Bucket=BUCKET, Key=f"private/{identity_id}/from-tokyo-creds.jpg", Body=b"x")
     assert denied(lambda: s3.put_object(Bucket=BUCKET, Key="private/someone-else/x", Body=b"x")) == "AccessDenied"
+
+
+def test_two_identity_pools_of_one_user_pool_give_each_its_own_identity(pair):
+    _, logins = signed_in(pair, "vera")
+    cognito = identity_client(pair, "us-east")
+    ids = [cognito.get_id(IdentityPoolId=p, Logins=logins)["IdentityId"] for p in (IDENTITY_POOL, OTHER_IDENTITY_POOL)]
+    assert ids[0] != ids[1]
+    for identity_id in ids:
+        got = cognito.get_credentials_for_identity(IdentityId=identity_id, Logins=logins)
+        assert got["IdentityId"] == identity_id and got["Credentials"]["AccessKeyId"].startswith("ASIA")
 
 
 def test_an_openid_token_names_the_identity_and_verifies_with_the_jwks(pair):

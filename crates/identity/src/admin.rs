@@ -58,7 +58,7 @@ impl Identity {
                 crate::password::check_policy(&pool.password_policy, p).map_err(|m| CognitoError::new("InvalidPasswordException", m))?;
                 p.to_string()
             }
-            None => crate::password::temporary(),
+            None => crate::password::temporary(pool.password_policy.min_length),
         };
         let attributes: BTreeMap<String, String> = fields::attributes(req, "UserAttributes")?.into_iter().collect();
         if self.user(&pool.id, &username)?.is_some() {

@@ -134,12 +134,17 @@ impl IdentityConfig {
                 return Err(format!("user pool {} is declared twice", pool.id));
             }
         }
-        for pool in &self.identity_pools {
-            let Some((_, uuid)) = pool.id.split_once(':') else {
-                return Err(format!("identity pool id {:?} must look like REGION:ID", pool.id));
+        for (i, pool) in self.identity_pools.iter().enumerate() {
+            let shape = format!("identity pool id {:?} must look like REGION:ID (at most 55 characters)", pool.id);
+            let Some((region, id)) = pool.id.split_once(':') else {
+                return Err(shape);
             };
-            if !plain_id(&pool.id) || uuid.is_empty() {
-                return Err(format!("identity pool id {:?} must look like REGION:ID", pool.id));
+            // An identity id is REGION:UUID and requests carry at most 55 characters.
+            if !plain_id(&pool.id) || id.is_empty() || pool.id.len() > 55 || region.len() > 55 - 37 {
+                return Err(shape);
+            }
+            if self.identity_pools[..i].iter().any(|p| p.id == pool.id) {
+                return Err(format!("identity pool {} is declared twice", pool.id));
             }
             if !self.user_pools.iter().any(|p| p.id == pool.user_pool) {
                 return Err(format!("identity pool {} names an unknown user pool {}", pool.id, pool.user_pool));

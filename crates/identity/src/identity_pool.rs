@@ -20,6 +20,7 @@ use crate::error::{CognitoError, CognitoResult};
 use crate::fields;
 use crate::ops::IdentityPoolOp;
 use crate::service::Identity;
+use crate::sign_in::now_secs;
 use crate::tokens::{self, IdClaims, JwtError};
 
 /// Seconds the credentials of GetCredentialsForIdentity last (as Cognito's: one hour).
@@ -43,7 +44,7 @@ impl Identity {
         match op {
             IdentityPoolOp::GetId => {
                 let pool = self.identity_pool_config(fields::required(&req, "IdentityPoolId", MAX_ID)?)?;
-                let login = self.login(&[pool], &req)?;
+                let login = self.pool_login(pool, &req)?;
                 Ok(json!({ "IdentityId": login.identity_id }))
             }
             IdentityPoolOp::GetCredentialsForIdentity => {
@@ -54,7 +55,7 @@ impl Identity {
                     pool: login.pool.id.clone(),
                 };
                 let minted = sessions
-                    .mint_web_identity(&login.pool.role, web, now_secs(), CREDENTIAL_SECS)
+                    .mint_web_identity(&login.pool.role, web, unix_now(), CREDENTIAL_SECS)
                     .ok_or_else(|| CognitoError::internal(format!("the role {} of the identity pool is gone", login.pool.role)))?;
                 Ok(json!({
                     "IdentityId": login.identity_id,
@@ -68,7 +69,7 @@ impl Identity {
             }
             IdentityPoolOp::GetOpenIdToken => {
                 let login = self.identity_login(&req)?;
-                let now = crate::sign_in::now_secs();
+                let now = now_secs();
                 let claims = json!({
                     "iss": format!("{}/cognito-identity", self.inner.own_url),
                     "sub": login.identity_id,
@@ -93,34 +94,48 @@ impl Identity {
     }
 
     /// The login of a request naming an `IdentityId`: it must be the
-    /// identity of the user the logins sign in as, in one of the pools.
+    /// identity, in one of the identity pools of its region that trust the
+    /// token's user pool, of the user the logins sign in as.
     fn identity_login(&self, req: &Value) -> CognitoResult<Login<'_>> {
         let identity_id = fields::required(req, "IdentityId", MAX_ID)?;
-        let region = identity_id.split_once(':').map(|(r, _)| r);
-        let pools: Vec<&IdentityPoolConfig> = self
-            .inner
-            .config
-            .identity_pools
-            .iter()
-            .filter(|p| p.id.split_once(':').map(|(r, _)| r) == region)
-            .collect();
-        if pools.is_empty() {
+        let region = region_of(identity_id);
+        let mut pools = self.inner.config.identity_pools.iter().filter(|p| region_of(&p.id) == region).peekable();
+        if pools.peek().is_none() {
             return Err(CognitoError::not_found(format!("Identity '{identity_id}' not found.")));
         }
-        let login = self.login(&pools, req)?;
-        if login.identity_id != identity_id {
-            return Err(CognitoError::not_authorized(
-                "Logins don't match. Please include at least one valid login for this identity or identity pool.",
-            ));
+        let token = self.verified_login(req)?;
+        for pool in pools.filter(|p| p.user_pool == token.user_pool) {
+            if self.identity_id(pool, &token.claims.sub)? == identity_id {
+                return Ok(Login {
+                    pool,
+                    identity_id: identity_id.to_string(),
+                    provider: token.provider,
+                });
+            }
         }
-        Ok(login)
+        Err(CognitoError::not_authorized(
+            "Logins don't match. Please include at least one valid login for this identity or identity pool.",
+        ))
     }
 
-    /// Who the `Logins` map signs in as, for the first of `pools` whose user
-    /// pool issued its ID token: the token must verify, be this pool's, name
-    /// its issuer (without the scheme) as its key, and belong to a user who
-    /// is enabled and has not signed out since.
-    fn login<'p>(&self, pools: &[&'p IdentityPoolConfig], req: &Value) -> CognitoResult<Login<'p>> {
+    /// The login of a request to `pool` (GetId).
+    fn pool_login<'p>(&self, pool: &'p IdentityPoolConfig, req: &Value) -> CognitoResult<Login<'p>> {
+        let token = self.verified_login(req)?;
+        if token.user_pool != pool.user_pool {
+            return Err(CognitoError::not_authorized("Invalid login token. Issuer doesn't match providerName"));
+        }
+        Ok(Login {
+            identity_id: self.identity_id(pool, &token.claims.sub)?,
+            pool,
+            provider: token.provider,
+        })
+    }
+
+    /// The ID token of the `Logins` map, verified: it must be an ID token of
+    /// one of this deployment's user pools and app clients, under its
+    /// issuer (without the scheme) as key, of a user who is enabled and has
+    /// not signed out since.
+    fn verified_login(&self, req: &Value) -> CognitoResult<VerifiedLogin> {
         let logins = fields::string_map(req, "Logins")?;
         let Some(&(provider, token)) = logins.first() else {
             return Err(CognitoError::not_authorized(
@@ -130,48 +145,57 @@ impl Identity {
         if logins.len() > 1 {
             return Err(CognitoError::invalid("Logins must name one provider (the user pool's issuer)."));
         }
+        let mismatch = || CognitoError::not_authorized("Invalid login token. Issuer doesn't match providerName");
         let user_pool = provider.rsplit('/').next().unwrap_or_default();
-        let pool = *pools
-            .iter()
-            .find(|p| p.user_pool == user_pool)
-            .ok_or_else(|| CognitoError::not_authorized("Invalid login token. Issuer doesn't match providerName"))?;
+        let pool = self.pool(user_pool).map_err(|_| mismatch())?;
         let issuers: Vec<String> = self
             .accepted_issuers(user_pool)
             .into_iter()
             .filter(|iss| without_scheme(iss) == provider)
             .collect();
         if issuers.is_empty() {
-            return Err(CognitoError::not_authorized("Invalid login token. Issuer doesn't match providerName"));
+            return Err(mismatch());
         }
         let claims: IdClaims = tokens::verify(self.key()?, token, &issuers, "id").map_err(|e| match e {
             JwtError::Expired => CognitoError::not_authorized("Invalid login token. Token expired."),
             JwtError::Invalid => CognitoError::not_authorized("Invalid login token. Not a valid OpenId Connect identity token."),
         })?;
-        let client_known = self.pool(user_pool)?.clients.iter().any(|c| c.id == claims.aud);
-        if !client_known {
+        if !pool.clients.iter().any(|c| c.id == claims.aud) {
             return Err(CognitoError::not_authorized("Invalid login token. Incorrect token audience."));
         }
         self.token_user(user_pool, &claims.username, &claims.sub, claims.generation, &claims.origin_jti, "Token")?;
-        Ok(Login {
-            identity_id: self.identity_id(pool, &claims.sub)?,
-            pool,
+        Ok(VerifiedLogin {
             provider: provider.to_string(),
+            user_pool: user_pool.to_string(),
+            claims,
         })
     }
 
     /// The identity id of a user in an identity pool: `REGION:UUID`, the
     /// same in every region.
     fn identity_id(&self, pool: &IdentityPoolConfig, sub: &str) -> CognitoResult<String> {
-        let region = pool.id.split_once(':').map_or("", |(r, _)| r);
         let bytes = self.key()?.derive_id("identity-id", &format!("{}\n{sub}", pool.id));
-        Ok(format!("{region}:{}", tokens::uuid_of(bytes)))
+        Ok(format!("{}:{}", region_of(&pool.id), tokens::uuid_of(bytes)))
     }
+}
+
+/// A `Logins` map's verified ID token.
+struct VerifiedLogin {
+    /// The `Logins` key.
+    provider: String,
+    user_pool: String,
+    claims: IdClaims,
+}
+
+/// The region part of an identity pool or identity id (`REGION:...`).
+fn region_of(id: &str) -> &str {
+    id.split_once(':').map_or("", |(region, _)| region)
 }
 
 fn without_scheme(url: &str) -> &str {
     url.split_once("://").map_or(url, |(_, rest)| rest)
 }
 
-fn now_secs() -> i64 {
-    i64::try_from(crate::sign_in::now_secs()).unwrap_or(i64::MAX)
+fn unix_now() -> i64 {
+    i64::try_from(now_secs()).unwrap_or(i64::MAX)
 }

@@ -77,8 +77,9 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| hasher().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// A temporary password that meets any policy: 16 characters with every class.
-pub fn temporary() -> String {
+/// A temporary password that meets any policy with at most `min_length`
+/// characters: every class, and 16 characters or `min_length` if more.
+pub fn temporary(min_length: usize) -> String {
     const CLASSES: [&str; 4] = ["ABCDEFGHJKLMNPQRSTUVWXYZ", "abcdefghijkmnpqrstuvwxyz", "23456789", "!#%+-=@^_"];
     let mut rng = rand::rng();
     let pick = |rng: &mut rand::rngs::ThreadRng, set: &str| {
@@ -87,7 +88,7 @@ pub fn temporary() -> String {
     };
     let mut chars: Vec<char> = CLASSES.iter().map(|set| pick(&mut rng, set)).collect();
     let all: String = CLASSES.concat();
-    while chars.len() < 16 {
+    while chars.len() < min_length.clamp(16, MAX_PASSWORD_BYTES) {
         chars.push(pick(&mut rng, &all));
     }
     for i in (1..chars.len()).rev() {
@@ -151,8 +152,13 @@ mod tests {
 
     #[test]
     fn temporary_passwords_meet_the_default_policy_and_differ() {
-        let (a, b) = (temporary(), temporary());
+        let (a, b) = (temporary(8), temporary(8));
         assert_ne!(a, b);
         check_policy(&PasswordPolicy::default(), &a).unwrap();
+        let long = PasswordPolicy {
+            min_length: 40,
+            ..PasswordPolicy::default()
+        };
+        check_policy(&long, &temporary(40)).unwrap();
     }
 }

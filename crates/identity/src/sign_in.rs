@@ -102,7 +102,7 @@ impl Identity {
 
     /// Checks a password and answers with tokens or the first sign-in's challenge.
     async fn password_sign_in(&self, pool: &UserPoolConfig, client: &str, username: &str, password: &str) -> CognitoResult<Value> {
-        let throttle_key = format!("{}/{username}", pool.id);
+        let throttle_key = crate::srp_flow::throttle_key(pool, username);
         let lockout = &self.inner.lockout;
         if !lockout.may_try(&throttle_key, Instant::now()) {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
@@ -117,6 +117,7 @@ impl Identity {
         let Some(user) = user else {
             return Err(CognitoError::bad_credentials());
         };
+        let user = self.backfill_verifier(pool, user, password).await?;
         self.after_password(pool, client, user)
     }
 

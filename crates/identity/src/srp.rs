@@ -224,6 +224,30 @@ pub fn make_verifier(pool_name: &str, user_id: &str, password: &str) -> Verifier
     Verifier { salt, verifier: pad(&v) }
 }
 
+/// A verifier for a user who has none (or does not exist), made from
+/// `seed` without any exponentiation, so it costs nothing that would tell
+/// it apart by timing. The same seed gives the same salt, so repeated
+/// challenges look like a real user's; no password matches it, as no one
+/// knows an `x` with `g^x` equal to it.
+pub fn decoy_verifier(seed: &[u8]) -> Verifier {
+    let block = |i: u8| Sha256::new().chain_update(seed).chain_update([i]).finalize();
+    let raw_salt = block(0);
+    let mut v = Vec::with_capacity(N_BYTES);
+    for i in 1..=u8::MAX {
+        if v.len() >= N_BYTES - 1 {
+            break;
+        }
+        v.extend_from_slice(&block(i));
+    }
+    // One byte short of N, and not zero: always in 1..N.
+    v.truncate(N_BYTES - 1);
+    v[0] = v[0].max(1);
+    Verifier {
+        salt: pad(&uint_from_be(&raw_salt[..SALT_BYTES]).expect("16 bytes fit")),
+        verifier: pad(&uint_from_be(&v).expect("383 bytes fit")),
+    }
+}
+
 /// The answer to `InitiateAuth`: refuses an `SRP_A` that is malformed or
 /// `0 mod N`, picks a random `b` and computes `SRP_B`.
 pub fn start(verifier: &Verifier, srp_a_hex: &str) -> Result<ServerHalf, SrpError> {
@@ -516,6 +540,27 @@ pub(crate) mod hex_bytes {
 mod tests {
     use super::*;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_decoy_verifier_is_stable_valid_and_matches_no_password() {
+        let decoy = decoy_verifier(b"pool/nobody");
+        assert_eq!(decoy, decoy_verifier(b"pool/nobody"), "the same user gets the same salt");
+        assert_ne!(decoy.salt, decoy_verifier(b"pool/other").salt);
+        let client = TestClient::new();
+        let half = start(&decoy, &client.srp_a_hex).unwrap();
+        let signature = client.signature(PASSWORD, &half.salt_hex, &half.srp_b_hex, TIMESTAMP);
+        let claim = Claim {
+            pool_name: POOL,
+            user_id: USER,
+            verifier: &decoy,
+            secret_b: &half.secret_b,
+            srp_a_hex: &client.srp_a_hex,
+            secret_block: SECRET_BLOCK,
+            timestamp: TIMESTAMP,
+            signature_b64: &signature,
+        };
+        assert_eq!(check_claim(&claim), Err(SrpError::NotAuthorized));
+    }
 
     const POOL: &str = "AbC123";
     const USER: &str = "alice";

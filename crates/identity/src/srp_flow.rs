@@ -5,9 +5,12 @@
 //! between the two calls: the secret ephemeral `b`, the client's `SRP_A`, the
 //! user, the client and an expiry are sealed into the secret block with the
 //! deployment's key, so the second call may reach any node of any region.
-//! A proof is accepted once (a replayed answer is refused), wrong proofs are
-//! throttled like wrong passwords, and an unknown user gets a challenge that
-//! no password answers, so the flow does not tell which usernames exist.
+//! A proof is accepted once by a node (a replayed answer is refused; another
+//! node would take a replay within the block's 3 minutes, which needs the
+//! TLS-protected answer captured first), wrong proofs are throttled like
+//! wrong passwords, and an unknown user (or one whose password predates SRP)
+//! gets a decoy challenge that no password answers, stable per name and as
+//! cheap as a real one, so the flow does not tell which usernames exist.
 //! The arithmetic is in [`crate::srp`].
 
 use std::collections::HashMap;
@@ -97,17 +100,45 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     }
 }
 
-/// The user's verifier, or one made from a random password for a user who
-/// does not exist or has none (so the challenge looks the same and no proof
-/// matches it).
-fn verifier_of(pool: &UserPoolConfig, username: &str, user: Option<&UserRecord>) -> Verifier {
-    match user.and_then(|u| u.secret.as_ref()).and_then(|s| s.srp.clone()) {
-        Some(verifier) => verifier,
-        None => srp::make_verifier(pool.srp_name(), username, &crate::tokens::new_id()),
-    }
+/// The user's verifier, if they exist and have one.
+fn verifier_of(user: Option<&UserRecord>) -> Option<Verifier> {
+    user.and_then(|u| u.secret.as_ref()).and_then(|s| s.srp.clone())
 }
 
 impl Identity {
+    /// The verifier to challenge with: the user's, or a decoy that is the
+    /// same at every call for this name, costs the same, and that no
+    /// password answers (an unknown user looks like any other).
+    fn challenge_verifier(&self, pool: &UserPoolConfig, username: &str, user: Option<&UserRecord>) -> CognitoResult<Verifier> {
+        match verifier_of(user) {
+            Some(verifier) => Ok(verifier),
+            None => Ok(srp::decoy_verifier(&self.key()?.derive_id("srp-decoy", &format!("{}/{username}", pool.id)))),
+        }
+    }
+
+    /// Keeps an SRP verifier for a user whose password predates SRP, made
+    /// from the password they just proved; the record is left alone if the
+    /// password changed meanwhile.
+    pub(crate) async fn backfill_verifier(&self, pool: &UserPoolConfig, user: UserRecord, password: &str) -> CognitoResult<UserRecord> {
+        let Some(argon2) = user.secret.as_ref().filter(|s| s.srp.is_none()).map(|s| s.argon2.clone()) else {
+            return Ok(user);
+        };
+        let (pool_name, name, password) = (pool.srp_name().to_string(), user.username.clone(), password.to_string());
+        let verifier = off_runtime(move || srp::make_verifier(&pool_name, &name, &password)).await;
+        self.edit_user(&pool.id, &user.username.clone(), move |held, now| {
+            let mut current = held.ok_or_else(CognitoError::bad_credentials)?;
+            match current.secret.as_mut() {
+                Some(secret) if secret.argon2 == argon2 && secret.srp.is_none() => {
+                    secret.srp = Some(verifier);
+                    current.modified_ms = now;
+                }
+                _ => {}
+            }
+            Ok(current)
+        })
+        .await
+    }
+
     /// InitiateAuth with `USER_SRP_AUTH`: the `PASSWORD_VERIFIER` challenge.
     pub(crate) async fn srp_start(&self, pool: &UserPoolConfig, client: &str, params: &[(&str, &str)]) -> CognitoResult<Value> {
         let username = fields::entry(params, "USERNAME")?;
@@ -115,18 +146,13 @@ impl Identity {
         if username.len() > srp::MAX_USER_ID || srp_a.len() > srp::MAX_SRP_A_HEX {
             return Err(CognitoError::invalid("USERNAME or SRP_A is too long"));
         }
-        if !self.inner.lockout.may_try(&format!("{}/{username}", pool.id), Instant::now()) {
+        if !self.inner.lockout.may_try(&throttle_key(pool, username), Instant::now()) {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
         }
         let user = self.user(&pool.id, username)?;
-        let verifier_pool = pool.clone();
-        let (name, a) = (username.to_string(), srp_a.to_string());
-        let half = off_runtime(move || {
-            let verifier = verifier_of(&verifier_pool, &name, user.as_ref());
-            srp::start(&verifier, &a)
-        })
-        .await
-        .map_err(cognito_error)?;
+        let verifier = self.challenge_verifier(pool, username, user.as_ref())?;
+        let a = srp_a.to_string();
+        let half = off_runtime(move || srp::start(&verifier, &a)).await.map_err(cognito_error)?;
         let content = BlockContent {
             id: crate::tokens::new_id(),
             pool: pool.id.clone(),
@@ -164,20 +190,18 @@ impl Identity {
             .filter(|b| b.len() <= srp::MAX_SECRET_BLOCK)
             .ok_or_else(|| CognitoError::invalid("PASSWORD_CLAIM_SECRET_BLOCK is not a secret block of this pool"))?;
         let content = self.open_block(&block, pool, client, username)?;
-        let throttle_key = format!("{}/{username}", pool.id);
+        let throttle_key = throttle_key(pool, username);
         if !self.inner.lockout.may_try(&throttle_key, Instant::now()) {
             return Err(CognitoError::not_authorized("Password attempts exceeded"));
         }
         let user = self.user(&pool.id, username)?;
+        let exists = verifier_of(user.as_ref()).is_some();
+        let verifier = self.challenge_verifier(pool, username, user.as_ref())?;
         let checked = {
             let (pool_name, name) = (pool.srp_name().to_string(), username.to_string());
             let (signature, timestamp) = (signature.to_string(), timestamp.to_string());
-            let user = user.clone();
-            let verifier_pool = pool.clone();
             let (secret_b, srp_a) = (Zeroizing::new(content.b.clone()), content.srp_a.clone());
             off_runtime(move || {
-                let exists = user.as_ref().and_then(|u| u.secret.as_ref()).and_then(|s| s.srp.as_ref()).is_some();
-                let verifier = verifier_of(&verifier_pool, &name, user.as_ref());
                 let claim = Claim {
                     pool_name: &pool_name,
                     user_id: &name,
@@ -194,16 +218,18 @@ impl Identity {
             .await
         };
         match checked {
-            Ok(()) => self.inner.lockout.succeeded(&throttle_key),
+            Ok(()) => {}
             Err(SrpError::NotAuthorized) => {
                 self.inner.lockout.failed(&throttle_key, Instant::now());
                 return Err(CognitoError::bad_credentials());
             }
             Err(e) => return Err(cognito_error(e)),
         }
+        // A replayed answer proves the password too: spent before it counts.
         if !self.inner.spent_blocks.spend(&content.id, content.exp, now_secs()) {
             return Err(CognitoError::not_authorized("Invalid session for the user, session is expired."));
         }
+        self.inner.lockout.succeeded(&throttle_key);
         let user = user.ok_or_else(CognitoError::bad_credentials)?;
         self.after_password(pool, client, user)
     }
@@ -219,6 +245,11 @@ impl Identity {
         }
         Ok(content)
     }
+}
+
+/// The lockout's key for a user of a pool (shared with the password flows).
+pub(crate) fn throttle_key(pool: &UserPoolConfig, username: &str) -> String {
+    format!("{}/{username}", pool.id)
 }
 
 /// A `TIMESTAMP` in Cognito's format and within [`TIMESTAMP_SKEW_SECS`] of now.

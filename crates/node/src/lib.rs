@@ -132,7 +132,9 @@ impl Node {
         })?;
         let mut principals = Principals::new(config.access_keys.clone());
         if let Some(key) = &config.sts_key {
-            let sessions = tandem_sts::Sessions::new(key.clone(), config.roles.clone(), tandem_s3::conditions::is_known);
+            let web_identities = config.identity.identity_pools.iter().map(|p| (p.id.clone(), p.role.clone()));
+            let sessions = tandem_sts::Sessions::new(key.clone(), config.roles.clone(), tandem_s3::conditions::is_known)
+                .with_web_identities(web_identities);
             principals = principals.with_sessions(sessions);
         }
         let api_store = store.clone();

@@ -2,8 +2,9 @@
 //! looked up when it is used, never stored in its token: an assumed role
 //! has the role's policy of the deployment's current `tandem.toml`,
 //! narrowed by the session policy in the token; a GetSessionToken session
-//! has its parent key's rights. Removing a role or the parent key revokes
-//! its sessions at once.
+//! has its parent key's rights; a Cognito identity's session (an identity
+//! pool's credentials) has its pool's role's. Removing a role, the parent
+//! key or the identity pool revokes its sessions at once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +48,8 @@ pub struct Sessions {
     roles: HashMap<String, Role>,
     /// Condition keys a session policy may use.
     known_key: fn(&str) -> bool,
+    /// The role of each identity pool: what a web identity's session may be.
+    web_roles: HashMap<String, String>,
     cache: Mutex<HashMap<String, Arc<Caller>>>,
 }
 
@@ -62,8 +65,16 @@ impl Sessions {
             key,
             roles: roles.into_iter().map(|r| (r.name.clone(), r)).collect(),
             known_key,
+            web_roles: HashMap::new(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Accepts sessions of Cognito identities: `(identity pool, role)` pairs.
+    /// A session whose pool is gone, or now names another role, is refused.
+    pub fn with_web_identities(mut self, pools: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.web_roles = pools.into_iter().collect();
+        self
     }
 
     pub fn key(&self) -> &SessionKey {
@@ -94,8 +105,10 @@ impl Sessions {
         if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(token) {
             return Ok(hit.clone());
         }
-        // A web identity's session has no parent key: its rights are the role's.
+        // A web identity's session has no parent key: its identity pool
+        // must still exist and still name the role.
         let parent = match &claims.web {
+            Some(_) if self.web_roles.get(&claims.parent) != claims.role.as_ref() => return Err(TokenError::Invalid),
             Some(_) => None,
             None => Some(parent(&claims.parent).ok_or(TokenError::Invalid)?),
         };
@@ -109,9 +122,11 @@ impl Sessions {
     }
 
     /// Mints the credentials of a Cognito identity: a session of `role`
-    /// (the identity pool's authenticated role) for `secs` seconds.
+    /// (the identity pool's authenticated role) for `secs` seconds, or the
+    /// role's longest session if shorter.
     pub fn mint_web_identity(&self, role: &str, web: WebClaims, now: i64, secs: i64) -> Option<Minted> {
         let role = self.roles.get(role)?;
+        let secs = secs.min(role.max_session_secs);
         Some(self.key.mint(Claims {
             v: 1,
             ak: String::new(),
@@ -155,5 +170,46 @@ impl Sessions {
             },
         };
         Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(web: &[(&str, &str)]) -> Sessions {
+        let policy = Policy::parse_identity(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+            &|_| true,
+        )
+        .unwrap();
+        let role = Role {
+            name: "app-user".into(),
+            policy: Arc::new(policy),
+            trust: Vec::new(),
+            max_session_secs: 900,
+        };
+        Sessions::new(SessionKey::new(b"shared"), vec![role], |_| true)
+            .with_web_identities(web.iter().map(|(p, r)| (p.to_string(), r.to_string())))
+    }
+
+    #[test]
+    fn a_web_identity_session_lives_as_long_as_its_pool_names_its_role() {
+        let web = WebClaims {
+            id: "us-east-1:abc".into(),
+            pool: "us-east-1:app".into(),
+        };
+        let minted = sessions(&[("us-east-1:app", "app-user")]).mint_web_identity("app-user", web, 1_000, 3_600).unwrap();
+        assert_eq!(minted.claims.exp, 1_900, "no longer than the role's longest session");
+        let no_parent = |_: &str| None;
+        let caller = sessions(&[("us-east-1:app", "app-user")])
+            .caller(&minted.access_key_id, &minted.session_token, 1_500, no_parent)
+            .unwrap();
+        assert_eq!(caller.web_identity.as_ref().unwrap().identity_id, "us-east-1:abc");
+        assert!(!caller.admin && caller.temporary);
+        for gone in [vec![], vec![("us-east-1:app", "other-role")]] {
+            let refused = sessions(&gone).caller(&minted.access_key_id, &minted.session_token, 1_500, no_parent);
+            assert_eq!(refused.unwrap_err(), TokenError::Invalid);
+        }
     }
 }

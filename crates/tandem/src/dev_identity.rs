@@ -25,7 +25,7 @@ const USER_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
              "arn:aws:s3:::photos-ap-tokyo/private/${cognito-identity.amazonaws.com:sub}/*"]},
 {"Effect":"Allow","Action":"s3:ListBucket","Resource":["arn:aws:s3:::photos-us-east","arn:aws:s3:::photos-ap-tokyo"],
  "Condition":{"StringLike":{"s3:prefix":"private/${cognito-identity.amazonaws.com:sub}/*"}}},
-{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem","dynamodb:DeleteItem","dynamodb:Query"],
+{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:Query"],
  "Resource":"arn:aws:dynamodb:*:*:table/comments"}]}"#;
 
 /// The role of the demo app's signed-in users (assumed only through the identity pool).

@@ -1,12 +1,12 @@
-//! `tandem user`: the users of an app's user pool, administered through any
-//! reachable region's Cognito API (users replicate to every region):
+//! `tandem user`: the users of an app's user pool, administered through the
+//! first region that answers (users replicate to every region):
 //! create one with a temporary password, list them, disable, enable,
 //! delete, or give one a new temporary password.
 
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::config::Config;
+use crate::config::{Config, RegionConfig};
 use crate::control_client::{CallError, ControlClient};
 use crate::deployment::ConfigArg;
 use crate::output::{self, Output};
@@ -70,11 +70,13 @@ pub struct PoolArg {
     app: Option<String>,
 }
 
-/// The regions and the pool a command works on.
+/// The region and the pool a command works on.
 struct Target {
-    config: Config,
+    region: RegionConfig,
     client: ControlClient,
     pool: String,
+    /// The pool's shortest password (temporary passwords are made to meet it).
+    min_length: usize,
 }
 
 pub async fn run(command: UserCommand) -> Result<(), String> {
@@ -94,7 +96,7 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
         UserCommand::Delete { pool, username } => simple(&pool, "AdminDeleteUser", &username, "deleted").await,
         UserCommand::ResetPassword { pool, username } => {
             let t = Target::resolve(&pool).await?;
-            let temporary = tandem_identity::password::temporary();
+            let temporary = tandem_identity::password::temporary(t.min_length);
             t.call(
                 "AdminSetUserPassword",
                 json!({ "UserPoolId": t.pool, "Username": username, "Password": temporary, "Permanent": false }),
@@ -108,64 +110,82 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
 }
 
 impl Target {
+    /// The first region that answers its health check, and the pool of the
+    /// app there. Every call of the command then goes to that one region, so
+    /// a write that timed out is never repeated in another.
     async fn resolve(arg: &PoolArg) -> Result<Self, String> {
         let config = arg.config.load().await?;
         let client = ControlClient::new(&config)?;
-        let pools: Vec<(String, String)> = match config.identity.user_pools.is_empty() {
+        let region = first_answering(&config, &client).await?;
+        let pools: Vec<(String, String, usize)> = match config.identity.user_pools.is_empty() {
             false => config
                 .identity
                 .user_pools
                 .iter()
-                .map(|p| (p.id.clone(), p.app.clone().unwrap_or_else(|| p.name.clone())))
+                .map(|p| (p.id.clone(), p.app.clone().unwrap_or_else(|| p.name.clone()), p.password_policy.min_length))
                 .collect(),
-            // Discovered from a region (--endpoint): a pool's name stands for its app.
+            // Discovered from the region (--endpoint): a pool's name stands for its app.
             true => {
-                let listed = call_any(&config, &client, "ListUserPools", json!({ "MaxResults": 60 })).await?;
-                listed["UserPools"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|p| (str_of(&p["Id"]), str_of(&p["Name"])))
-                    .collect()
+                let listed = call(&client, &region, "ListUserPools", json!({ "MaxResults": 60 })).await?;
+                let mut pools = Vec::new();
+                for p in listed["UserPools"].as_array().into_iter().flatten() {
+                    let described = call(&client, &region, "DescribeUserPool", json!({ "UserPoolId": p["Id"] })).await?;
+                    let min = described["UserPool"]["Policies"]["PasswordPolicy"]["MinimumLength"].as_u64().unwrap_or(8);
+                    pools.push((str_of(&p["Id"]), str_of(&p["Name"]), usize::try_from(min).unwrap_or(8)));
+                }
+                pools
             }
         };
-        let pool = pick_pool(&pools, arg.app.as_deref())?;
-        Ok(Target { config, client, pool })
+        let (pool, min_length) = pick_pool(&pools, arg.app.as_deref())?;
+        Ok(Target {
+            region,
+            client,
+            pool,
+            min_length,
+        })
     }
 
     async fn call(&self, op: &str, body: Value) -> Result<Value, String> {
-        call_any(&self.config, &self.client, op, body).await
+        call(&self.client, &self.region, op, body).await
     }
 }
 
-/// Calls a user pool operation on the first region of the config that answers.
-async fn call_any(config: &Config, client: &ControlClient, op: &str, body: Value) -> Result<Value, String> {
+/// The first region of the config whose `/health` answers.
+async fn first_answering(config: &Config, client: &ControlClient) -> Result<RegionConfig, String> {
     let mut unreachable = Vec::new();
     for region in &config.regions {
-        match client.cognito(region, op, &body).await {
-            Ok(v) => return Ok(v),
+        match client.health(region).await {
+            Ok(_) | Err(CallError::Refused { .. }) => return Ok(region.clone()),
             Err(CallError::Unreachable(e)) => unreachable.push(e),
-            Err(CallError::Refused { code, message, .. }) => return Err(format!("{op}: {code}: {message}")),
         }
     }
     Err(format!("no region answered: {}", unreachable.join("; ")))
 }
 
-/// The pool of `app`, or the only pool when no app is named.
-fn pick_pool(pools: &[(String, String)], app: Option<&str>) -> Result<String, String> {
-    let names = || pools.iter().map(|(_, a)| a.as_str()).collect::<Vec<_>>().join(", ");
-    match app {
+/// One user pool operation on `region`.
+async fn call(client: &ControlClient, region: &RegionConfig, op: &str, body: Value) -> Result<Value, String> {
+    client.cognito(region, op, &body).await.map_err(|e| match e {
+        CallError::Refused { code, message, .. } => format!("{op}: {code}: {message}"),
+        unreachable => format!("{op}: {unreachable}"),
+    })
+}
+
+/// The pool (id, shortest password) of `app`, or the only pool when no
+/// app is named. `pools` are (id, app, shortest password).
+fn pick_pool(pools: &[(String, String, usize)], app: Option<&str>) -> Result<(String, usize), String> {
+    let names = || pools.iter().map(|(_, a, _)| a.as_str()).collect::<Vec<_>>().join(", ");
+    let found = match app {
         Some(app) => pools
             .iter()
-            .find(|(_, a)| a == app)
-            .map(|(id, _)| id.clone())
-            .ok_or_else(|| format!("no user pool for app {app:?} (pools are for: {})", names())),
+            .find(|(_, a, _)| a == app)
+            .ok_or_else(|| format!("no user pool for app {app:?} (pools are for: {})", names()))?,
         None => match pools {
-            [(id, _)] => Ok(id.clone()),
-            [] => Err("the deployment has no user pools ([[identity.user_pools]] in tandem.toml)".into()),
-            _ => Err(format!("several user pools: pass --app (one of: {})", names())),
+            [one] => one,
+            [] => return Err("the deployment has no user pools ([[identity.user_pools]] in tandem.toml)".into()),
+            _ => return Err(format!("several user pools: pass --app (one of: {})", names())),
         },
-    }
+    };
+    Ok((found.0.clone(), found.2))
 }
 
 fn str_of(v: &Value) -> String {
@@ -173,7 +193,7 @@ fn str_of(v: &Value) -> String {
 }
 
 async fn create(t: &Target, email: &str, username: &str, groups: &[String]) -> Result<(), String> {
-    let temporary = tandem_identity::password::temporary();
+    let temporary = tandem_identity::password::temporary(t.min_length);
     let created = t
         .call(
             "AdminCreateUser",
@@ -189,19 +209,22 @@ async fn create(t: &Target, email: &str, username: &str, groups: &[String]) -> R
             }),
         )
         .await?;
-    for group in groups {
-        t.call(
-            "AdminAddUserToGroup",
-            json!({ "UserPoolId": t.pool, "Username": username, "GroupName": group }),
-        )
-        .await
-        .map_err(|e| format!("{username} was created, but not added to group {group}: {e}"))?;
-    }
+    // Printed before the groups: a user whose group could not be set still has this password.
     let status = str_of(&created["User"]["UserStatus"]);
     println!("created {username} in {} ({status})", t.pool);
+    let mut failed = Vec::new();
+    for group in groups {
+        let body = json!({ "UserPoolId": t.pool, "Username": username, "GroupName": group });
+        if let Err(e) = t.call("AdminAddUserToGroup", body).await {
+            failed.push(format!("not added to group {group}: {e}"));
+        }
+    }
     println!("temporary password (to be changed at the first sign-in):");
     println!("{temporary}");
-    Ok(())
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(format!("{username} was created, but {}", failed.join("; "))),
+    }
 }
 
 async fn list(t: &Target, out: Output) -> Result<(), String> {
@@ -260,11 +283,11 @@ mod tests {
 
     #[test]
     fn the_pool_is_the_apps_or_the_only_one() {
-        let one = vec![("us-east-1_photos".to_string(), "photos".to_string())];
-        assert_eq!(pick_pool(&one, None).unwrap(), "us-east-1_photos");
-        assert_eq!(pick_pool(&one, Some("photos")).unwrap(), "us-east-1_photos");
+        let one = vec![("us-east-1_photos".to_string(), "photos".to_string(), 8)];
+        assert_eq!(pick_pool(&one, None).unwrap(), ("us-east-1_photos".to_string(), 8));
+        assert_eq!(pick_pool(&one, Some("photos")).unwrap().0, "us-east-1_photos");
         assert!(pick_pool(&one, Some("notes")).unwrap_err().contains("pools are for: photos"));
-        let two = vec![one[0].clone(), ("us-east-1_notes".to_string(), "notes".to_string())];
+        let two = vec![one[0].clone(), ("us-east-1_notes".to_string(), "notes".to_string(), 12)];
         assert!(pick_pool(&two, None).unwrap_err().contains("pass --app"));
         assert!(pick_pool(&[], None).unwrap_err().contains("no user pools"));
     }

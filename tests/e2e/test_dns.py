@@ -75,7 +75,7 @@ def dns_section(pair: RegionPair, port: int, http_port: int) -> str:
 [dns]
 listen = "127.0.0.1:{port}"
 http_listen = "127.0.0.1:{http_port}"
-tcp_timeout_secs = 2
+tcp_timeout_secs = 4
 
 [dns.health]
 interval_secs = {INTERVAL}
@@ -311,20 +311,31 @@ def test_tcp_connections_are_capped_and_idle_ones_closed(env):
     start = time.monotonic()
     assert idle.recv(1) == b"", "the server closes an idle connection"
     closed_after = time.monotonic() - start
-    assert 1.5 <= closed_after <= 4, closed_after  # tcp_timeout_secs = 2
+    assert 3.5 <= closed_after <= 6, closed_after  # tcp_timeout_secs = 4
     framed = struct.pack(">H", len(q := query("www.e2e.test", 7))) + q
     # Each held connection is answered once, so the server has surely
     # accepted it (a connect only reaches the kernel's backlog) and its idle
-    # clock starts again. If that took close to the idle timeout on a loaded
-    # machine, the first ones may already be closed: try again.
+    # clock starts again. Making 512 connections can take a second or more
+    # (a SYN the kernel drops is sent again after 1 s). If it all took close
+    # to the 4 s idle timeout, the first ones may have been closed as idle
+    # before their turn: that attempt proves nothing, so try again (after the
+    # server has freed the slots of the closed ones).
+    def answered(c: socket.socket) -> bool:
+        try:
+            c.sendall(framed)
+            return len(c.recv(4096)) > 2
+        except OSError:
+            return False
+
     for _ in range(3):
         started = time.monotonic()
         held = [socket.create_connection(("127.0.0.1", env.port), timeout=5) for _ in range(TCP_CAP)]
         try:
-            for c in held:
-                c.sendall(framed)
-                assert len(c.recv(4096)) > 2, "a connection under the cap is answered"
-            if time.monotonic() - started > 1.2:
+            all_answered = all([answered(c) for c in held])
+            took = time.monotonic() - started
+            print(f"held {TCP_CAP} connections, all answered: {all_answered}, in {took:.2f} s")
+            if not all_answered or took > 3.0:
+                assert all_answered or took > 3.5, f"a connection under the cap was refused after only {took:.2f} s"
                 continue
             extra = socket.create_connection(("127.0.0.1", env.port), timeout=2)
             extra.sendall(framed)
@@ -338,8 +349,9 @@ def test_tcp_connections_are_capped_and_idle_ones_closed(env):
         finally:
             for c in held:
                 c.close()
+            time.sleep(1.0)
     else:
-        pytest.fail("could not hold 512 connections within the 2 s idle timeout three times (machine too loaded)")
+        pytest.fail("could not hold 512 connections within the 4 s idle timeout three times (machine too loaded)")
     time.sleep(0.2)
     assert len(section(env.dig("+tcp", "big.e2e.test", "TXT"), "ANSWER")) == BIG_TXT
 

@@ -63,6 +63,14 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
     if let (Some(second), Some((url, _))) = (config.regions.get(1), running.get(1)) {
         println!("aws --endpoint-url {url} --region {} s3 ls", second.signing_region());
     }
+    println!();
+    println!(
+        "users of the photos app (user pool {}, app client {}, identity pool {}):",
+        crate::dev_identity::DEV_USER_POOL,
+        crate::dev_identity::DEV_CLIENT,
+        crate::dev_identity::DEV_IDENTITY_POOL
+    );
+    println!("tandem user create{flag} --email you@example.test   # prints a temporary password");
     wait_for_signal().await;
     println!("tandem dev: stopping");
     if let Some(dns) = dns {

@@ -546,20 +546,8 @@ mod tests {
         let decoy = decoy_verifier(b"pool/nobody");
         assert_eq!(decoy, decoy_verifier(b"pool/nobody"), "the same user gets the same salt");
         assert_ne!(decoy.salt, decoy_verifier(b"pool/other").salt);
-        let client = TestClient::new();
-        let half = start(&decoy, &client.srp_a_hex).unwrap();
-        let signature = client.signature(PASSWORD, &half.salt_hex, &half.srp_b_hex, TIMESTAMP);
-        let claim = Claim {
-            pool_name: POOL,
-            user_id: USER,
-            verifier: &decoy,
-            secret_b: &half.secret_b,
-            srp_a_hex: &client.srp_a_hex,
-            secret_block: SECRET_BLOCK,
-            timestamp: TIMESTAMP,
-            signature_b64: &signature,
-        };
-        assert_eq!(check_claim(&claim), Err(SrpError::NotAuthorized));
+        let attempt = exchange_with(decoy, PASSWORD, TIMESTAMP);
+        assert_eq!(check_claim(&attempt.claim()), Err(SrpError::NotAuthorized));
     }
 
     const POOL: &str = "AbC123";
@@ -619,7 +607,11 @@ mod tests {
     }
 
     fn exchange(client_password: &str, timestamp: &str) -> Exchange {
-        let verifier = make_verifier(POOL, USER, PASSWORD);
+        exchange_with(make_verifier(POOL, USER, PASSWORD), client_password, timestamp)
+    }
+
+    /// [`exchange`] against a given verifier.
+    fn exchange_with(verifier: Verifier, client_password: &str, timestamp: &str) -> Exchange {
         let client = TestClient::new();
         let half = start(&verifier, &client.srp_a_hex).unwrap();
         let signature = client.signature(client_password, &half.salt_hex, &half.srp_b_hex, timestamp);

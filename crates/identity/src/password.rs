@@ -101,14 +101,19 @@ pub fn temporary(min_length: usize) -> String {
 /// verifier (hashing is slow, so it runs off the async runtime).
 pub async fn secret(srp_pool_name: &str, username: &str, password: &str, expires_ms: Option<u64>) -> Secret {
     let (pool, user, password) = (srp_pool_name.to_string(), username.to_string(), password.to_string());
-    let made = tokio::task::spawn_blocking(move || Secret {
+    off_runtime(move || Secret {
         argon2: hash(&password),
         srp: Some(crate::srp::make_verifier(&pool, &user, &password)),
         expires_ms,
     })
-    .await;
-    match made {
-        Ok(secret) => secret,
+    .await
+}
+
+/// Runs slow work (hashing, SRP arithmetic) off the async runtime; a panic
+/// in it is a panic of the caller.
+pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
         Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }

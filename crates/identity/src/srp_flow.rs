@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 use crate::config::UserPoolConfig;
 use crate::error::{CognitoError, CognitoResult};
 use crate::fields;
+use crate::password::off_runtime;
 use crate::record::UserRecord;
 use crate::service::Identity;
 use crate::sign_in::now_secs;
@@ -89,14 +90,6 @@ fn cognito_error(e: SrpError) -> CognitoError {
         SrpError::InvalidParameter(message) => CognitoError::invalid(message),
         SrpError::NotAuthorized => CognitoError::bad_credentials(),
         SrpError::CorruptState(what) => CognitoError::internal(format!("SRP state: {what}")),
-    }
-}
-
-/// Runs SRP arithmetic (a 3072-bit exponentiation) off the async runtime.
-async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(work).await {
-        Ok(value) => value,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
     }
 }
 

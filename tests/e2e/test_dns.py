@@ -314,12 +314,12 @@ def test_tcp_connections_are_capped_and_idle_ones_closed(env):
     assert 3.5 <= closed_after <= 6, closed_after  # tcp_timeout_secs = 4
     framed = struct.pack(">H", len(q := query("www.e2e.test", 7))) + q
     # Each held connection is answered once, so the server has surely
-    # accepted it (a connect only reaches the kernel's backlog) and its idle
-    # clock starts again. Making 512 connections can take a second or more
-    # (a SYN the kernel drops is sent again after 1 s). If it all took close
-    # to the 4 s idle timeout, the first ones may have been closed as idle
-    # before their turn: that attempt proves nothing, so try again (after the
-    # server has freed the slots of the closed ones).
+    # accepted it (a connect only reaches the kernel's backlog). Making 512
+    # connections on a loaded machine can take longer than the 4 s idle
+    # timeout, so the first ones may be closed as idle before their turn:
+    # then that attempt proves nothing and is made again. Once all are
+    # answered, a second round over the open connections (fast: no connects)
+    # restarts every idle clock, and the probe over the cap follows at once.
     def answered(c: socket.socket) -> bool:
         try:
             c.sendall(framed)
@@ -334,8 +334,11 @@ def test_tcp_connections_are_capped_and_idle_ones_closed(env):
             all_answered = all([answered(c) for c in held])
             took = time.monotonic() - started
             print(f"held {TCP_CAP} connections, all answered: {all_answered}, in {took:.2f} s")
-            if not all_answered or took > 3.0:
-                assert all_answered or took > 3.5, f"a connection under the cap was refused after only {took:.2f} s"
+            if not all_answered:
+                assert took > 3.5, f"a connection under the cap was refused after only {took:.2f} s"
+                continue
+            refreshed = time.monotonic()
+            if not all([answered(c) for c in held]) or time.monotonic() - refreshed > 3.0:
                 continue
             extra = socket.create_connection(("127.0.0.1", env.port), timeout=2)
             extra.sendall(framed)
@@ -351,7 +354,7 @@ def test_tcp_connections_are_capped_and_idle_ones_closed(env):
                 c.close()
             time.sleep(1.0)
     else:
-        pytest.fail("could not hold 512 connections within the 4 s idle timeout three times (machine too loaded)")
+        pytest.fail("could not hold 512 answered connections three times (machine too loaded)")
     time.sleep(0.2)
     assert len(section(env.dig("+tcp", "big.e2e.test", "TXT"), "ANSWER")) == BIG_TXT
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the repository: Rust unit and integration tests, a short
-# fuzz run of every fuzz target and of the random-request fuzzer, then the
-# end-to-end suite that drives real tandem processes with the aws CLI and boto3.
+# fuzz run of every fuzz target and of the random-request fuzzer, the
+# end-to-end suite that drives real tandem processes with the aws CLI and
+# boto3, then the photos app in headless Chromium (tests/browser).
 # Installs what the tests need that a fresh machine may lack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,7 @@ source scripts/dig.sh
 source scripts/s3_clients.sh
 # test_edge.py checks TLS + HTTP/2 with curl.
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
+source scripts/photos_app.sh
 
 echo "==> checking that both lock files are current"
 # The fuzz workspace has its own Cargo.lock; a crate added to the main
@@ -35,3 +37,6 @@ python3 tests/fuzz/request_fuzzer.py --binary target/release/tandem --requests 3
 echo "==> end-to-end tests"
 export TANDEM_BIN="$PWD/target/release/tandem"
 python3 -m pytest -q tests/e2e "$@"
+
+echo "==> browser tests (the photos app in headless chromium through the edge)"
+node --test --test-reporter=spec tests/browser/

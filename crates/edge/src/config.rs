@@ -118,9 +118,16 @@ pub enum OriginSpec {
         #[serde(default = "one")]
         attempts: u32,
     },
-    /// An app of the deployment: every method goes to its current write region.
+    /// An app of the deployment: every method goes to its current write
+    /// region. The first path segment, when it names one of the app's
+    /// buckets, becomes that bucket's name in the region the request goes to.
+    /// With `bucket` (one of the app's buckets, by its primary name), every
+    /// path is put inside that bucket instead: a static site that follows
+    /// the app.
     App {
         app: String,
+        #[serde(default)]
+        bucket: Option<String>,
         #[serde(default = "default_connect_timeout_ms")]
         connect_timeout_ms: u64,
         #[serde(default = "default_response_timeout_ms")]
@@ -244,6 +251,8 @@ fn default_response_timeout_ms() -> u64 {
 pub struct Known<'a> {
     pub regions: &'a [&'a str],
     pub apps: &'a [&'a str],
+    /// (app id, bucket name in the app's primary region).
+    pub app_buckets: &'a [(&'a str, &'a str)],
     pub keys: &'a [&'a str],
 }
 
@@ -354,11 +363,17 @@ impl OriginSpec {
             }
             OriginSpec::App {
                 app,
+                bucket,
                 connect_timeout_ms,
                 response_timeout_ms,
             } => {
                 if !known.apps.contains(&app.as_str()) {
                     return Err(format!("app {app:?} is not an [[apps]] entry"));
+                }
+                if let Some(b) = bucket
+                    && !known.app_buckets.contains(&(app.as_str(), b.as_str()))
+                {
+                    return Err(format!("bucket {b:?} is not a bucket of app {app:?} (name it as in the primary region)"));
                 }
                 timeouts(*connect_timeout_ms, *response_timeout_ms)
             }
@@ -398,6 +413,7 @@ mod tests {
         let known = Known {
             regions: &["us-east", "ap-tokyo"],
             apps: &["photos"],
+            app_buckets: &[("photos", "photos-site-east")],
             keys: &["EDGEKEY"],
         };
         f.edge.validate(&known)?;

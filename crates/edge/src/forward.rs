@@ -4,7 +4,6 @@
 //! to the next origin only as [`crate::retry`] allows. The answer carries
 //! `x-edge-origin`, `x-edge-region` and `x-edge-failover`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -45,8 +44,9 @@ pub struct Forwarder {
 /// What the forwarder needs from the node.
 pub struct Shared {
     pub metrics: Arc<Metrics>,
-    /// Every key of the deployment, to verify and re-sign viewer requests whose path changes.
-    pub secrets: HashMap<String, String>,
+    /// Every key of the deployment and its STS key, to verify and re-sign
+    /// viewer requests whose path or signing region changes.
+    pub viewers: sign::ViewerKeys,
 }
 
 /// A request body that can be sent again, or a streamed one that can be
@@ -141,7 +141,7 @@ fn origin_request(
             region,
             body: buffered.map(|b| &b[..]),
         };
-        if moved && let Err(why) = sign::resign_as_viewer(&viewer.method, &viewer.uri, &mut headers, &to, &shared.secrets) {
+        if moved && let Err(why) = sign::resign_as_viewer(&viewer.method, &viewer.uri, &mut headers, &to, &shared.viewers) {
             tracing::debug!(reason = %why, "viewer signature passed on unchanged");
         }
     } else {
@@ -308,7 +308,7 @@ pub async fn forward(
                     target.origin.health.failed(failure.kind());
                 }
                 if failure == Failure::Refused
-                    && let Route::App(app) = &fw.route
+                    && let Route::App(app, _) = &fw.route
                 {
                     app.refresh().await;
                 }

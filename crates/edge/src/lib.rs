@@ -65,6 +65,9 @@ pub struct EdgeSettings {
     pub regions: Vec<RegionInfo>,
     pub apps: Vec<AppInfo>,
     pub keys: Vec<KeyInfo>,
+    /// The deployment's `[sts] signing_key`, so session-signed viewer
+    /// requests can be verified and signed again (see `sign.rs`).
+    pub sessions: Option<tandem_sts::SessionKey>,
     pub limits: ServerLimits,
 }
 
@@ -132,11 +135,14 @@ fn build(s: &EdgeSettings, metrics: Arc<Metrics>) -> Result<Built, String> {
     }
     let cache = cached::Cache::new(&s.section.cache)?;
     metrics.with_registry(|r| cache.register(r));
-    let secrets = s
-        .keys
-        .iter()
-        .map(|k| (k.access_key_id.clone(), k.secret_access_key.clone()))
-        .collect();
+    let viewers = sign::ViewerKeys {
+        keys: s
+            .keys
+            .iter()
+            .map(|k| (k.access_key_id.clone(), k.secret_access_key.clone()))
+            .collect(),
+        sessions: s.sessions.clone(),
+    };
     let admin_secrets = s
         .keys
         .iter()
@@ -150,7 +156,7 @@ fn build(s: &EdgeSettings, metrics: Arc<Metrics>) -> Result<Built, String> {
             cache,
             shared: Arc::new(Shared {
                 metrics: metrics.clone(),
-                secrets,
+                viewers,
             }),
             metrics,
             admin_secrets,
@@ -206,6 +212,7 @@ fn forwarder(
         },
         OriginSpec::App {
             app,
+            bucket,
             connect_timeout_ms,
             response_timeout_ms,
         } => {
@@ -226,7 +233,7 @@ fn forwarder(
                 }
             };
             Forwarder {
-                route: Route::App(route),
+                route: Route::App(route, bucket.clone()),
                 client: origin::client(ms(*connect_timeout_ms)),
                 response_timeout: ms(*response_timeout_ms),
                 attempts: 1,

@@ -128,7 +128,10 @@ impl Proxy {
         };
         let name = Some(dist.name.clone());
         let (mut parts, body) = req.into_parts();
+        // The root object stands for `/` only when it is read: a POST to `/`
+        // is an API call (DynamoDB, Cognito).
         if parts.uri.path() == "/"
+            && matches!(parts.method, Method::GET | Method::HEAD)
             && let Some(root) = &dist.default_root_object
             && let Some(uri) = with_path(&parts.uri, &format!("/{root}"))
         {

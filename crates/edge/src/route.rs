@@ -17,6 +17,9 @@ pub enum PathRule {
     /// The first path segment renamed when it is one of the app's bucket
     /// names (`from`, `to`): the app's bucket in this origin's region.
     Rename(Arc<Vec<(String, String)>>),
+    /// The whole path put inside an app bucket (named as in the primary),
+    /// then renamed as [`PathRule::Rename`]: a site bucket that follows the app.
+    InBucket(String, Arc<Vec<(String, String)>>),
 }
 
 impl PathRule {
@@ -25,6 +28,7 @@ impl PathRule {
         match self {
             PathRule::Keep => path.to_string(),
             PathRule::Prefix(bucket) => format!("/{bucket}{path}"),
+            PathRule::InBucket(bucket, names) => PathRule::Rename(names.clone()).apply(&format!("/{bucket}{path}")),
             PathRule::Rename(names) => {
                 let rest = path.strip_prefix('/').unwrap_or(path);
                 let (first, tail) = rest.split_once('/').map_or((rest, ""), |(f, t)| (f, t));
@@ -47,7 +51,8 @@ pub struct Target {
 pub enum Route {
     Single(Target),
     Group { primary: Target, secondary: Target },
-    App(Arc<AppRoute>),
+    /// An app's write region; with a bucket, every path goes inside it.
+    App(Arc<AppRoute>, Option<String>),
 }
 
 impl Route {
@@ -57,7 +62,7 @@ impl Route {
         match self {
             Route::Single(t) => t.origin.label.clone(),
             Route::Group { primary, .. } => primary.origin.label.clone(),
-            Route::App(app) => app.write_target().origin.label.clone(),
+            Route::App(app, _) => app.write_target().origin.label.clone(),
         }
     }
 
@@ -66,7 +71,15 @@ impl Route {
         let order: Vec<&Target> = match self {
             Route::Single(t) => vec![t],
             Route::Group { primary, secondary } => healthy_first(primary, secondary),
-            Route::App(app) => {
+            Route::App(app, Some(bucket)) => {
+                let picked = Route::App(app.clone(), None).pick(tried, idempotent)?;
+                let path = match picked.path {
+                    PathRule::Rename(names) => PathRule::InBucket(bucket.clone(), names),
+                    other => other,
+                };
+                return Some(Target { path, ..picked });
+            }
+            Route::App(app, None) => {
                 let (write, other) = app.targets();
                 match idempotent {
                     true => healthy_first(write, other),
@@ -100,5 +113,7 @@ mod tests {
         assert_eq!(rename.apply("/photos-east/"), "/photos-tokyo/");
         assert_eq!(rename.apply("/photos-eastern/k"), "/photos-eastern/k");
         assert_eq!(rename.apply("/"), "/");
+        let names = Arc::new(vec![("site-east".into(), "site-tokyo".into())]);
+        assert_eq!(PathRule::InBucket("site-east".into(), names).apply("/assets/a.js"), "/site-tokyo/assets/a.js");
     }
 }

@@ -124,6 +124,7 @@ async fn writes_retry_only_when_certainly_not_processed_and_reads_always() {
         regions: vec![],
         apps: vec![],
         keys: vec![],
+        sessions: None,
         limits: tandem_node::ServerLimits::default(),
     })
     .await

@@ -116,6 +116,13 @@ fn uri_encode(s: &str, keep_slash: bool, out: &mut String) {
     }
 }
 
+/// A path (an object key with its `/`) percent-encoded as SigV4 and S3 expect.
+pub fn uri_encode_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    uri_encode(s, true, &mut out);
+    out
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());

@@ -430,6 +430,27 @@ pub async fn failback(config: &Config, id: &str, stay_fenced: bool, timeout: Dur
 /// the regions enforce but the file no longer names is refused unless
 /// `--forget` names it: dropping it from the file must not silently unfence it.
 pub async fn apply(config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
+    apply_apps(config, dry_run, forget, label).await?;
+    publish_sites(config, dry_run).await
+}
+
+/// Uploads each `[[sites]]` entry into its app's site bucket (after the
+/// buckets exist); with `dry_run`, says what would be uploaded.
+async fn publish_sites(config: &Config, dry_run: bool) -> Result<(), String> {
+    let client = ControlClient::new(config)?;
+    for site in &config.sites {
+        if dry_run {
+            let n = crate::site::files(&site.dir)?.len();
+            println!("site of {}: would upload {n} files from {} and {}", site.app, site.dir.display(), crate::site::CONFIG_KEY);
+            continue;
+        }
+        let n = crate::site::publish(&client, config, site).await?;
+        println!("site of {}: {n} objects uploaded from {} into {}", site.app, site.dir.display(), site.bucket);
+    }
+    Ok(())
+}
+
+async fn apply_apps(config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
     if config.apps.is_empty() && forget.is_empty() && dry_run {
         println!("no [[apps]] in the config: nothing to apply");
         return Ok(());

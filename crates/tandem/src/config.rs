@@ -54,6 +54,9 @@ pub struct Config {
     /// Cognito-compatible user pools and identity pools, and their token key.
     #[serde(default)]
     pub identity: tandem_identity::IdentityConfig,
+    /// Static sites of apps, uploaded by `tandem apply` (see `site.rs`).
+    #[serde(default)]
+    pub sites: Vec<crate::site::SiteConfig>,
 }
 
 /// `[sts]`: the key that signs session tokens. Every region must have the
@@ -291,10 +294,12 @@ fn demo_app() -> AppSpec {
         id: "photos".into(),
         primary: "us-east".into(),
         secondary: "ap-tokyo".into(),
-        buckets: vec![AppBucket {
-            primary: "photos-us-east".into(),
-            secondary: "photos-ap-tokyo".into(),
-        }],
+        buckets: [crate::dev_edge::DATA_BUCKETS, crate::dev_edge::SITE_BUCKETS]
+            .map(|(primary, secondary)| AppBucket {
+                primary: primary.into(),
+                secondary: secondary.into(),
+            })
+            .to_vec(),
         tables: vec![AppTable {
             name: "comments".into(),
             hash_key: "photo_id:S".into(),
@@ -367,7 +372,7 @@ impl Config {
                 principal: Some("dev".into()),
                 admin: true,
                 policy: None,
-            }],
+            }, crate::dev_edge::edge_key()],
             bucket_domains: default_domains(),
             replication: Some(ReplicationConfig {
                 access_key_id: DEV_REPLICATION_KEY_ID.into(),
@@ -383,6 +388,7 @@ impl Config {
             dns: None,
             edge: crate::dev_edge::section(data_root, base_port),
             identity: tandem_identity::IdentityConfig::default(),
+            sites: Vec::new(),
         }
     }
 
@@ -415,6 +421,7 @@ impl Config {
             dns: file.and_then(|f| f.dns.clone()),
             edge: tandem_edge::EdgeSection::default(),
             identity: file.map(|f| f.identity.clone()).unwrap_or_default(),
+            sites: file.map(|f| f.sites.clone()).unwrap_or_default(),
         }
     }
 
@@ -468,6 +475,7 @@ impl Config {
         }
         self.server.validate()?;
         self.validate_edge()?;
+        crate::site::SiteConfig::validate_all(&self.sites, self).map_err(ConfigError::Invalid)?;
         for k in &self.access_keys {
             if k.access_key_id.len() < 3 || k.secret_access_key.len() < 8 {
                 return Err(ConfigError::Invalid(format!(
@@ -544,9 +552,15 @@ impl Config {
         let regions: Vec<&str> = self.regions.iter().map(|r| r.name.as_str()).collect();
         let apps: Vec<&str> = self.apps.iter().map(|a| a.id.as_str()).collect();
         let keys: Vec<&str> = self.access_keys.iter().map(|k| k.access_key_id.as_str()).collect();
+        let app_buckets: Vec<(&str, &str)> = self
+            .apps
+            .iter()
+            .flat_map(|a| a.buckets.iter().map(|b| (a.id.as_str(), b.primary.as_str())))
+            .collect();
         let known = tandem_edge::config::Known {
             regions: &regions,
             apps: &apps,
+            app_buckets: &app_buckets,
             keys: &keys,
         };
         self.edge.validate(&known).map_err(ConfigError::Invalid)

@@ -99,9 +99,13 @@ impl ControlClient {
         self.send(region, Method::POST, "/", body, "cognito-idp", &headers).await
     }
 
-    /// Signs and sends a request, and parses its JSON answer or its error
-    /// (the control API's `{error, message}`, Cognito's `{__type, message}`
-    /// or S3's XML).
+    /// PUT of one object (a site file), signed for `s3` with its payload hash.
+    pub async fn put_object(&self, region: &RegionConfig, bucket: &str, key: &str, body: Bytes, content_type: &str) -> Result<(), CallError> {
+        let path = format!("/{bucket}/{}", tandem_sigv4::uri_encode_path(key));
+        self.send_raw(region, Method::PUT, &path, body, "s3", &[("content-type", content_type)]).await.map(drop)
+    }
+
+    /// Signs and sends a request, and parses its JSON answer.
     async fn send(
         &self,
         region: &RegionConfig,
@@ -111,6 +115,23 @@ impl ControlClient {
         service: &str,
         extra: &[(&str, &str)],
     ) -> Result<Value, CallError> {
+        let answer = self.send_raw(region, method, path_and_query, body, service, extra).await?;
+        serde_json::from_slice(&answer)
+            .map_err(|e| CallError::Unreachable(format!("{} ({}): answer is not JSON: {e}", region.name, region.url())))
+    }
+
+    /// Signs and sends a request and returns its body, or its error (the
+    /// control API's `{error, message}`, Cognito's `{__type, message}` or
+    /// S3's XML).
+    async fn send_raw(
+        &self,
+        region: &RegionConfig,
+        method: Method,
+        path_and_query: &str,
+        body: Bytes,
+        service: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Bytes, CallError> {
         let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", region.name, region.url()));
         let uri: Uri = format!("{}{path_and_query}", region.url().trim_end_matches('/'))
             .parse()
@@ -163,7 +184,7 @@ impl ControlClient {
                 message,
             });
         }
-        serde_json::from_slice(&body).map_err(|e| unreachable(&format!("answer is not JSON: {e}")))
+        Ok(body)
     }
 
     /// `GET /health` (unauthenticated, but signing does no harm).

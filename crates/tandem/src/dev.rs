@@ -2,13 +2,38 @@
 //! and credentials printed so the aws CLI works right away. Ctrl-C or SIGTERM
 //! stops both cleanly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::{Config, DEV_ACCESS_KEY_ID, DEV_SECRET_ACCESS_KEY};
 
-pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
+/// The photos app's sources; its build goes to `dist/` there.
+const APP_DIR: &str = "apps/photos";
+
+/// The built photos app: `--site`, else `apps/photos/dist` here, else in
+/// the source tree this binary was built from.
+fn site_dir(given: Option<PathBuf>) -> Option<PathBuf> {
+    if given.is_some() {
+        return given;
+    }
+    let built = Path::new(APP_DIR).join("dist");
+    let source_tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(&built);
+    [built, source_tree]
+        .into_iter()
+        .find(|d| d.join("index.html").is_file())
+        .and_then(|d| d.canonicalize().ok())
+}
+
+pub async fn run(data_root: &Path, port: u16, site: Option<PathBuf>) -> Result<(), String> {
     let mut config = Config::dev(data_root, port);
     config.identity = crate::dev_identity::section(data_root)?;
+    let site = site_dir(site);
+    if let Some(dir) = &site {
+        config.sites.push(crate::site::SiteConfig {
+            app: "photos".into(),
+            bucket: crate::dev_edge::SITE_BUCKETS.0.into(),
+            dir: dir.clone(),
+        });
+    }
     let mut running = Vec::new();
     for region in &config.regions {
         let node = config.node(region);
@@ -71,6 +96,7 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
         crate::dev_identity::DEV_IDENTITY_POOL
     );
     println!("tandem user create{flag} --email you@example.test   # prints a temporary password");
+    print_app(&config, edge.as_ref(), site.is_some()).await;
     wait_for_signal().await;
     println!("tandem dev: stopping");
     if let Some(dns) = dns {
@@ -83,6 +109,23 @@ pub async fn run(data_root: &Path, port: u16) -> Result<(), String> {
         r.shutdown().await;
     }
     Ok(())
+}
+
+/// The photos app's address and its admin user (a temporary password while
+/// it was never used), or how to build the app.
+async fn print_app(config: &Config, edge: Option<&tandem_edge::RunningEdge>, built: bool) {
+    println!();
+    match (edge, built) {
+        (Some(e), true) => println!("the photos app: {}/ (self-signed certificate: accept it in the browser)", e.url),
+        (_, false) => println!(
+            "the photos web app is not built: npm --prefix {APP_DIR} ci && npm --prefix {APP_DIR} run build, then start tandem dev again"
+        ),
+        (None, true) => return,
+    }
+    println!("its admin user, admin:");
+    if let Err(e) = crate::user_cmd::dev_admin(config, "photos", "admin", "admin@photos.test").await {
+        eprintln!("tandem dev: the admin user could not be set up: {e}");
+    }
 }
 
 /// The dev edge, with a fresh self-signed certificate; `None` (and why, on

@@ -59,6 +59,7 @@ pub fn render(config: &Config) -> String {
             "secret_access_key": k.secret_access_key,
             "principal": k.principal,
             "admin": k.admin,
+            "policy": k.policy.as_ref().map(|p| p.doc.clone()),
         });
         out.push_str(&section("access_keys", &key));
     }
@@ -84,6 +85,10 @@ pub fn render(config: &Config) -> String {
     }
     for app in &config.apps {
         out.push_str(&section("apps", &serde_json::to_value(app).unwrap_or_default()));
+    }
+    for site in &config.sites {
+        let fields = serde_json::json!({ "app": site.app, "bucket": site.bucket, "dir": site.dir.display().to_string() });
+        out.push_str(&section("sites", &fields));
     }
     out.push_str(&crate::dev_edge::render(&config.edge));
     out.push_str(&crate::dev_identity::render(&config.identity));

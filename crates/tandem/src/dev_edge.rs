@@ -1,20 +1,76 @@
 //! The edge of `tandem dev`: one node on the port after the two regions,
 //! HTTPS with a self-signed certificate (made at each start, in
-//! `<data>/edge/`), one distribution that routes every method to the demo
-//! app `photos` by its state. Also its text in the written tandem.toml.
+//! `<data>/edge/`), and one distribution for the demo app `photos`, every
+//! behaviour following the app's state:
+//! - `POST /` (DynamoDB and Cognito JSON APIs) and the app's bucket
+//!   (`/photos-us-east...`, every method): the viewer's own signature (or
+//!   none, for Cognito's public operations), re-signed by the edge for the
+//!   region the request goes to;
+//! - `GET /_tandem/apps/*`: the public routing state the browser app polls;
+//! - everything else (GET/HEAD): the app's web site from its site bucket,
+//!   read with the edge's own key, which may only read that bucket.
+//!
+//! Also its text in the written tandem.toml.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
 use tandem_edge::config::{Behavior, Distribution, EdgeNodeConfig, EdgeSection, OriginSpec, TlsFiles};
 
+use crate::config::{IdentityPolicy, KeyConfig};
+
 /// Host names the dev certificate is made for.
 pub const CERT_NAMES: [&str; 2] = ["localhost", "127.0.0.1"];
+
+/// The demo app's buckets: its data, and its web site.
+pub const DATA_BUCKETS: (&str, &str) = ("photos-us-east", "photos-ap-tokyo");
+pub const SITE_BUCKETS: (&str, &str) = ("photos-site-us-east", "photos-site-ap-tokyo");
+
+/// The key the dev edge reads the site with.
+pub const EDGE_KEY_ID: &str = "TANDEMDEVEDGEKEY0001";
+const EDGE_SECRET: &str = "tandem-dev-edge-secret-do-not-use-in-prod";
+
+/// What the edge's key may do: read the site buckets, nothing else.
+fn edge_policy() -> String {
+    let (p, s) = SITE_BUCKETS;
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":["arn:aws:s3:::{p}/*","arn:aws:s3:::{s}/*"]}}]}}"#
+    )
+}
+
+/// The dev edge's access key (origin access control of the site buckets).
+pub fn edge_key() -> KeyConfig {
+    KeyConfig {
+        access_key_id: EDGE_KEY_ID.into(),
+        secret_access_key: EDGE_SECRET.into(),
+        principal: Some("edge".into()),
+        admin: false,
+        policy: Some(IdentityPolicy::parse(&edge_policy()).unwrap_or_else(|e| unreachable!("the built-in policy parses: {e}"))),
+    }
+}
+
+const ALL_METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
+
+fn behavior(path: &str, methods: &[&str], sign: bool, bucket: Option<&str>) -> Behavior {
+    Behavior {
+        path: path.into(),
+        methods: methods.iter().map(|m| m.to_string()).collect(),
+        sign,
+        cache: None,
+        origin: OriginSpec::App {
+            app: "photos".into(),
+            bucket: bucket.map(str::to_string),
+            connect_timeout_ms: 1_000,
+            response_timeout_ms: 30_000,
+        },
+    }
+}
 
 /// The dev edge section.
 pub fn section(data_root: &Path, base_port: u16) -> EdgeSection {
     let dir = data_root.join("edge");
     EdgeSection {
+        access_key_id: Some(EDGE_KEY_ID.into()),
         nodes: vec![EdgeNodeConfig {
             name: "dev".into(),
             listen: SocketAddr::from(([127, 0, 0, 1], base_port.checked_add(2).unwrap_or(0))),
@@ -27,20 +83,13 @@ pub fn section(data_root: &Path, base_port: u16) -> EdgeSection {
                 cert: dir.join("edge-cert.pem"),
                 key: dir.join("edge-key.pem"),
             }),
-            default_root_object: None,
-            behaviors: vec![Behavior {
-                path: "*".into(),
-                methods: ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
-                    .map(String::from)
-                    .to_vec(),
-                sign: true,
-                cache: None,
-                origin: OriginSpec::App {
-                    app: "photos".into(),
-                    connect_timeout_ms: 1_000,
-                    response_timeout_ms: 30_000,
-                },
-            }],
+            default_root_object: Some("index.html".into()),
+            behaviors: vec![
+                behavior("/", &["POST"], false, None),
+                behavior("/_tandem/apps/*", &["GET", "HEAD"], false, None),
+                behavior(&format!("/{}*", DATA_BUCKETS.0), &ALL_METHODS, false, None),
+                behavior("*", &["GET", "HEAD"], true, Some(SITE_BUCKETS.0)),
+            ],
         }],
         ..EdgeSection::default()
     }
@@ -57,6 +106,9 @@ pub fn render(edge: &EdgeSection) -> String {
         return out;
     }
     out.push_str("\n[edge]\n");
+    if let Some(key) = &edge.access_key_id {
+        out.push_str(&format!("access_key_id = {}\n", quoted(key)));
+    }
     for n in &edge.nodes {
         out.push_str(&format!(
             "\n[[edge.nodes]]\nname = {}\nlisten = {}\n",
@@ -66,6 +118,9 @@ pub fn render(edge: &EdgeSection) -> String {
     }
     for d in &edge.distributions {
         out.push_str(&format!("\n[[edge.distributions]]\nname = {}\n", quoted(&d.name)));
+        if let Some(root) = &d.default_root_object {
+            out.push_str(&format!("default_root_object = {}\n", quoted(root)));
+        }
         if let Some(t) = &d.tls {
             out.push_str(&format!(
                 "tls = {{ cert = {}, key = {} }}\n",
@@ -76,13 +131,17 @@ pub fn render(edge: &EdgeSection) -> String {
         for b in &d.behaviors {
             let methods: Vec<String> = b.methods.iter().map(|m| quoted(m)).collect();
             let origin = match &b.origin {
-                OriginSpec::App { app, .. } => format!("{{ kind = \"app\", app = {} }}", quoted(app)),
+                OriginSpec::App { app, bucket: None, .. } => format!("{{ kind = \"app\", app = {} }}", quoted(app)),
+                OriginSpec::App { app, bucket: Some(bucket), .. } => {
+                    format!("{{ kind = \"app\", app = {}, bucket = {} }}", quoted(app), quoted(bucket))
+                }
                 _ => continue,
             };
             out.push_str(&format!(
-                "\n[[edge.distributions.behaviors]]\npath = {}\nmethods = [{}]\norigin = {origin}\n",
+                "\n[[edge.distributions.behaviors]]\npath = {}\nmethods = [{}]\nsign = {}\norigin = {origin}\n",
                 quoted(&b.path),
-                methods.join(", ")
+                methods.join(", "),
+                b.sign
             ));
         }
     }

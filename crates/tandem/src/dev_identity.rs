@@ -17,14 +17,23 @@ pub const DEV_CLIENT: &str = "photosweb";
 pub const DEV_IDENTITY_POOL: &str = "us-east-1:photos";
 pub const DEV_USER_ROLE: &str = "photos-user";
 
-/// What a signed-in user of the demo app may do: their own prefix
-/// (`private/IDENTITY/`) in the app's buckets, and the comments table.
+/// What a signed-in user of the demo app may do: read everyone's photos
+/// and thumbnails and list them, write only their own (`photos/IDENTITY/`,
+/// `thumbs/IDENTITY/`), keep private files under `private/IDENTITY/`, and
+/// read and add comments.
 const USER_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[
 {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],
  "Resource":["arn:aws:s3:::photos-us-east/private/${cognito-identity.amazonaws.com:sub}/*",
-             "arn:aws:s3:::photos-ap-tokyo/private/${cognito-identity.amazonaws.com:sub}/*"]},
+             "arn:aws:s3:::photos-ap-tokyo/private/${cognito-identity.amazonaws.com:sub}/*",
+             "arn:aws:s3:::photos-us-east/photos/${cognito-identity.amazonaws.com:sub}/*",
+             "arn:aws:s3:::photos-ap-tokyo/photos/${cognito-identity.amazonaws.com:sub}/*",
+             "arn:aws:s3:::photos-us-east/thumbs/${cognito-identity.amazonaws.com:sub}/*",
+             "arn:aws:s3:::photos-ap-tokyo/thumbs/${cognito-identity.amazonaws.com:sub}/*"]},
+{"Effect":"Allow","Action":"s3:GetObject",
+ "Resource":["arn:aws:s3:::photos-us-east/photos/*","arn:aws:s3:::photos-ap-tokyo/photos/*",
+             "arn:aws:s3:::photos-us-east/thumbs/*","arn:aws:s3:::photos-ap-tokyo/thumbs/*"]},
 {"Effect":"Allow","Action":"s3:ListBucket","Resource":["arn:aws:s3:::photos-us-east","arn:aws:s3:::photos-ap-tokyo"],
- "Condition":{"StringLike":{"s3:prefix":"private/${cognito-identity.amazonaws.com:sub}/*"}}},
+ "Condition":{"StringLike":{"s3:prefix":["private/${cognito-identity.amazonaws.com:sub}/*","thumbs/*"]}}},
 {"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:Query"],
  "Resource":"arn:aws:dynamodb:*:*:table/comments"}]}"#;
 

@@ -71,6 +71,7 @@ pub fn settings(config: &Config, name: Option<&str>) -> Result<EdgeSettings, Str
                 admin: k.admin,
             })
             .collect(),
+        sessions: config.sts.as_ref().map(|s| tandem_sts::SessionKey::new(s.signing_key.as_bytes())),
         limits: config.server.limits(),
     })
 }

@@ -15,6 +15,7 @@ mod exposure;
 mod history_cmd;
 mod output;
 mod replication_cmd;
+mod site;
 mod status_cmd;
 mod user_cmd;
 
@@ -63,6 +64,10 @@ enum Command {
         /// Port of the first region (1 to 65534); the second uses the next one.
         #[arg(long, default_value_t = 9000, value_parser = clap::value_parser!(u16).range(1..=65534))]
         port: u16,
+        /// The built photos web app to serve through the edge (default:
+        /// apps/photos/dist here or in the source tree tandem was built from).
+        #[arg(long)]
+        site: Option<PathBuf>,
     },
     /// Run an edge node (front door: TLS, origin failover, app routing, cache), or invalidate paths on every edge node.
     Edge(edge_cmd::EdgeArgs),
@@ -262,7 +267,7 @@ fn main() -> ExitCode {
                 listen,
                 data_dir,
             } => serve(config, region, listen, data_dir).await,
-            Command::Dev { data_dir, port } => dev::run(&data_dir, port).await,
+            Command::Dev { data_dir, port, site } => dev::run(&data_dir, port, site).await,
             Command::Edge(args) => edge_cmd::run(args).await,
             Command::Status { target, output } => status_cmd::status(&target.load().await?, output).await,
             Command::Replication { command } => replication(command).await,

@@ -94,16 +94,37 @@ pub async fn run(command: UserCommand) -> Result<(), String> {
         UserCommand::Disable { pool, username } => simple(&pool, "AdminDisableUser", &username, "disabled").await,
         UserCommand::Enable { pool, username } => simple(&pool, "AdminEnableUser", &username, "enabled").await,
         UserCommand::Delete { pool, username } => simple(&pool, "AdminDeleteUser", &username, "deleted").await,
-        UserCommand::ResetPassword { pool, username } => {
-            let t = Target::resolve(&pool).await?;
-            let temporary = tandem_identity::password::temporary(t.min_length);
-            t.call(
-                "AdminSetUserPassword",
-                json!({ "UserPoolId": t.pool, "Username": username, "Password": temporary, "Permanent": false }),
-            )
-            .await?;
-            println!("{username}: new temporary password (to be changed at the next sign-in):");
-            println!("{temporary}");
+        UserCommand::ResetPassword { pool, username } => reset(&Target::resolve(&pool).await?, &username).await,
+    }
+}
+
+/// Gives `username` a new temporary password and prints it.
+async fn reset(t: &Target, username: &str) -> Result<(), String> {
+    let temporary = tandem_identity::password::temporary(t.min_length);
+    t.call(
+        "AdminSetUserPassword",
+        json!({ "UserPoolId": t.pool, "Username": username, "Password": temporary, "Permanent": false }),
+    )
+    .await?;
+    println!("{username}: new temporary password (to be changed at the next sign-in):");
+    println!("{temporary}");
+    Ok(())
+}
+
+/// The admin user `tandem dev` offers for an app: created (in group
+/// `admins`) at the first start; while its temporary password is unused, a
+/// new one at each start, printed. Once its own password is set, only says so.
+pub async fn dev_admin(config: &Config, app: &str, username: &str, email: &str) -> Result<(), String> {
+    let t = Target::for_config(config.clone(), Some(app)).await?;
+    let found = t.client.cognito(&t.region, "AdminGetUser", &json!({ "UserPoolId": t.pool, "Username": username })).await;
+    match found {
+        Err(CallError::Refused { code, .. }) if code.ends_with("UserNotFoundException") => {
+            create(&t, email, username, &["admins".to_string()]).await
+        }
+        Err(e) => Err(format!("AdminGetUser: {e}")),
+        Ok(user) if user["UserStatus"] == "FORCE_CHANGE_PASSWORD" => reset(&t, username).await,
+        Ok(_) => {
+            println!("{username} signs in with the password set at the first sign-in (`tandem user reset-password {username}` for a new temporary one)");
             Ok(())
         }
     }
@@ -114,7 +135,10 @@ impl Target {
     /// app there. Every call of the command then goes to that one region, so
     /// a write that timed out is never repeated in another.
     async fn resolve(arg: &PoolArg) -> Result<Self, String> {
-        let config = arg.config.load().await?;
+        Self::for_config(arg.config.load().await?, arg.app.as_deref()).await
+    }
+
+    async fn for_config(config: Config, app: Option<&str>) -> Result<Self, String> {
         let client = ControlClient::new(&config)?;
         let region = first_answering(&config, &client).await?;
         let pools: Vec<(String, String, usize)> = match config.identity.user_pools.is_empty() {
@@ -136,7 +160,7 @@ impl Target {
                 pools
             }
         };
-        let (pool, min_length) = pick_pool(&pools, arg.app.as_deref())?;
+        let (pool, min_length) = pick_pool(&pools, app)?;
         Ok(Target {
             region,
             client,

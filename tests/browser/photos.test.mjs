@@ -15,6 +15,7 @@ let page;
 const consoleErrors = [];
 let failed = false;
 const COMMENT = "First light over the harbour";
+const TOKYO_COMMENT = "Written while ap-tokyo took the writes";
 const PASSWORD = "Photos-2026-browser!";
 
 async function shot(name) {
@@ -121,6 +122,15 @@ step("3: planned failover: the same photo and comment come from ap-tokyo, and a 
   assert.equal((await listed.allHeaders())["x-edge-region"], "ap-tokyo");
   await page.getByTestId("comments").getByText(COMMENT).waitFor();
   assert.equal(await page.getByLabel("Your comment").inputValue(), "a draft typed before the fence", "the draft survives");
+  // The photo itself, opened again, comes from ap-tokyo's bucket.
+  await page.getByRole("button", { name: "Close the photo" }).click();
+  const photo = page.waitForResponse((r) => r.request().method() === "GET" && r.url().includes("/photos-us-east/photos/"));
+  await thumbnails().first().click();
+  assert.equal((await (await photo).allHeaders())["x-edge-region"], "ap-tokyo");
+  await waitFor("the photo to decode", async () => (await decoded("img.full")) === 1);
+  await page.getByLabel("Your comment").fill(TOKYO_COMMENT);
+  await page.getByRole("button", { name: "Add comment" }).click();
+  await page.getByTestId("comments").getByText(TOKYO_COMMENT).waitFor();
   const put = await upload("tokyo.png", [200, 60, 40]);
   assert.equal((await put.allHeaders())["x-edge-region"], "ap-tokyo");
   await waitFor("both thumbnails", async () => (await decoded(".gallery img")) === 2, 15000);
@@ -151,7 +161,10 @@ step("5: failback after the restart: everything, including what was written duri
   const objects = await deployment.aws("us-east", ["s3api", "list-objects-v2", "--bucket", "photos-us-east", "--prefix", "photos/"]);
   assert.equal(objects.Contents?.length, 2, JSON.stringify(objects));
   const scanned = await deployment.aws("us-east", ["dynamodb", "scan", "--table-name", "comments"]);
-  assert.ok(scanned.Items.some((i) => i.text.S === COMMENT), JSON.stringify(scanned));
+  const texts = scanned.Items.map((i) => i.text.S).sort();
+  assert.deepEqual(texts, [COMMENT, TOKYO_COMMENT].sort(), JSON.stringify(scanned));
+  const thumbs = await deployment.aws("us-east", ["s3api", "list-objects-v2", "--bucket", "photos-us-east", "--prefix", "thumbs/"]);
+  assert.equal(thumbs.Contents?.length, 2, JSON.stringify(thumbs));
   await page.getByTestId("comments").getByText(COMMENT).waitFor();
   assert.equal(await thumbnails().count(), 2);
   await shot("5-failed-back");

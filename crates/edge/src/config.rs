@@ -373,7 +373,9 @@ impl OriginSpec {
                 if let Some(b) = bucket
                     && !known.app_buckets.contains(&(app.as_str(), b.as_str()))
                 {
-                    return Err(format!("bucket {b:?} is not a bucket of app {app:?} (name it as in the primary region)"));
+                    return Err(format!(
+                        "bucket {b:?} is not a bucket of app {app:?} (name it as in the primary region)"
+                    ));
                 }
                 timeouts(*connect_timeout_ms, *response_timeout_ms)
             }
@@ -437,6 +439,15 @@ origin = { kind = "app", app = "photos" }
 cache = { default_ttl_secs = 60, key_query = ["v"], key_cookies = "all" }
 origin = { kind = "group", primary = { region = "us-east", bucket = "site" }, secondary = { region = "ap-tokyo", bucket = "site" } }
 "#;
+
+    #[test]
+    fn an_app_origin_may_name_one_of_the_apps_buckets_and_no_other() {
+        let with = |bucket: &str| SITE.replace(r#"app = "photos" }"#, &format!(r#"app = "photos", bucket = "{bucket}" }}"#));
+        let e = parse(&with("photos-site-east")).unwrap();
+        assert!(matches!(&e.distributions[0].behaviors[0].origin, OriginSpec::App { bucket: Some(b), .. } if b == "photos-site-east"));
+        let err = parse(&with("someone-elses")).unwrap_err();
+        assert!(err.contains("is not a bucket of app"), "{err}");
+    }
 
     #[test]
     fn a_distribution_with_an_app_and_a_group_behaviour_parses_with_defaults() {

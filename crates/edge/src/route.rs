@@ -50,7 +50,10 @@ pub struct Target {
 
 pub enum Route {
     Single(Target),
-    Group { primary: Target, secondary: Target },
+    Group {
+        primary: Target,
+        secondary: Target,
+    },
     /// An app's write region; with a bucket, every path goes inside it.
     App(Arc<AppRoute>, Option<String>),
 }
@@ -114,6 +117,9 @@ mod tests {
         assert_eq!(rename.apply("/photos-eastern/k"), "/photos-eastern/k");
         assert_eq!(rename.apply("/"), "/");
         let names = Arc::new(vec![("site-east".into(), "site-tokyo".into())]);
-        assert_eq!(PathRule::InBucket("site-east".into(), names).apply("/assets/a.js"), "/site-tokyo/assets/a.js");
+        assert_eq!(
+            PathRule::InBucket("site-east".into(), names).apply("/assets/a.js"),
+            "/site-tokyo/assets/a.js"
+        );
     }
 }

@@ -240,7 +240,11 @@ mod tests {
         let live = session(&key, now.unix_timestamp() + 600);
         let mut h = signed(&live, &live.session_token);
         resign_as_viewer(&m, &viewer, &mut h, &to, &keys).unwrap();
-        assert_eq!(h["x-amz-security-token"], live.session_token.as_str(), "the token goes on to the region");
+        assert_eq!(
+            h["x-amz-security-token"],
+            live.session_token.as_str(),
+            "the token goes on to the region"
+        );
         let secret = |k: &str| (k == live.access_key_id).then(|| live.secret_access_key.clone());
         let s = tandem_sigv4::verify(&m, &origin, &h, b"x", now, secret).unwrap();
         assert_eq!(s.region, "ap-northeast-1");
@@ -250,7 +254,10 @@ mod tests {
         assert!(resign_as_viewer(&m, &viewer, &mut signed(&expired, &expired.session_token), &to, &keys).is_err());
         let other = session(&key, now.unix_timestamp() + 600);
         assert!(resign_as_viewer(&m, &viewer, &mut signed(&live, &other.session_token), &to, &keys).is_err());
-        let no_sts = ViewerKeys { keys: secrets(), sessions: None };
+        let no_sts = ViewerKeys {
+            keys: secrets(),
+            sessions: None,
+        };
         assert!(resign_as_viewer(&m, &viewer, &mut signed(&live, &live.session_token), &to, &no_sts).is_err());
     }
 
@@ -265,7 +272,10 @@ mod tests {
         h.insert("x-amz-user-agent", "aws-amplify/6".parse().unwrap());
         sign_as_edge(&Method::POST, &"/".parse().unwrap(), &mut h, &key, "us-east-1");
         assert!(!h.contains_key(http::header::AUTHORIZATION));
-        assert!(h.contains_key("x-amz-user-agent"), "a Cognito request goes on as the viewer sent it");
+        assert!(
+            h.contains_key("x-amz-user-agent"),
+            "a Cognito request goes on as the viewer sent it"
+        );
     }
 
     #[test]

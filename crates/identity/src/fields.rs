@@ -12,7 +12,10 @@ pub fn request(body: &[u8]) -> CognitoResult<Value> {
     let req: Value = serde_json::from_slice(body)
         .map_err(|e| CognitoError::new("SerializationException", format!("the request body is not JSON: {e}")))?;
     if !req.is_object() {
-        return Err(CognitoError::new("SerializationException", "the request body must be a JSON object"));
+        return Err(CognitoError::new(
+            "SerializationException",
+            "the request body must be a JSON object",
+        ));
     }
     Ok(req)
 }

@@ -99,7 +99,13 @@ impl Identity {
     fn identity_login(&self, req: &Value) -> CognitoResult<Login<'_>> {
         let identity_id = fields::required(req, "IdentityId", MAX_ID)?;
         let region = region_of(identity_id);
-        let mut pools = self.inner.config.identity_pools.iter().filter(|p| region_of(&p.id) == region).peekable();
+        let mut pools = self
+            .inner
+            .config
+            .identity_pools
+            .iter()
+            .filter(|p| region_of(&p.id) == region)
+            .peekable();
         if pools.peek().is_none() {
             return Err(CognitoError::not_found(format!("Identity '{identity_id}' not found.")));
         }
@@ -122,7 +128,9 @@ impl Identity {
     fn pool_login<'p>(&self, pool: &'p IdentityPoolConfig, req: &Value) -> CognitoResult<Login<'p>> {
         let token = self.verified_login(req)?;
         if token.user_pool != pool.user_pool {
-            return Err(CognitoError::not_authorized("Invalid login token. Issuer doesn't match providerName"));
+            return Err(CognitoError::not_authorized(
+                "Invalid login token. Issuer doesn't match providerName",
+            ));
         }
         Ok(Login {
             identity_id: self.identity_id(pool, &token.claims.sub)?,
@@ -163,7 +171,14 @@ impl Identity {
         if !pool.clients.iter().any(|c| c.id == claims.aud) {
             return Err(CognitoError::not_authorized("Invalid login token. Incorrect token audience."));
         }
-        self.token_user(user_pool, &claims.username, &claims.sub, claims.generation, &claims.origin_jti, "Token")?;
+        self.token_user(
+            user_pool,
+            &claims.username,
+            &claims.sub,
+            claims.generation,
+            &claims.origin_jti,
+            "Token",
+        )?;
         Ok(VerifiedLogin {
             provider: provider.to_string(),
             user_pool: user_pool.to_string(),

@@ -23,7 +23,14 @@ impl Identity {
             JwtError::Expired => CognitoError::not_authorized("Access Token has expired"),
             JwtError::Invalid => invalid(),
         })?;
-        let user = self.token_user(&pool, &claims.username, &claims.sub, claims.generation, &claims.origin_jti, "Access Token")?;
+        let user = self.token_user(
+            &pool,
+            &claims.username,
+            &claims.sub,
+            claims.generation,
+            &claims.origin_jti,
+            "Access Token",
+        )?;
         Ok((pool, user))
     }
 

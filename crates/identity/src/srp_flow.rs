@@ -105,7 +105,9 @@ impl Identity {
     fn challenge_verifier(&self, pool: &UserPoolConfig, username: &str, user: Option<&UserRecord>) -> CognitoResult<Verifier> {
         match verifier_of(user) {
             Some(verifier) => Ok(verifier),
-            None => Ok(srp::decoy_verifier(&self.key()?.derive_id("srp-decoy", &format!("{}/{username}", pool.id)))),
+            None => Ok(srp::decoy_verifier(
+                &self.key()?.derive_id("srp-decoy", &format!("{}/{username}", pool.id)),
+            )),
         }
     }
 

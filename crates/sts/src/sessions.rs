@@ -199,7 +199,9 @@ mod tests {
             id: "us-east-1:abc".into(),
             pool: "us-east-1:app".into(),
         };
-        let minted = sessions(&[("us-east-1:app", "app-user")]).mint_web_identity("app-user", web, 1_000, 3_600).unwrap();
+        let minted = sessions(&[("us-east-1:app", "app-user")])
+            .mint_web_identity("app-user", web, 1_000, 3_600)
+            .unwrap();
         assert_eq!(minted.claims.exp, 1_900, "no longer than the role's longest session");
         let no_parent = |_: &str| None;
         let caller = sessions(&[("us-east-1:app", "app-user")])

@@ -441,11 +441,21 @@ async fn publish_sites(config: &Config, dry_run: bool) -> Result<(), String> {
     for site in &config.sites {
         if dry_run {
             let n = crate::site::files(&site.dir)?.len();
-            println!("site of {}: would upload {n} files from {} and {}", site.app, site.dir.display(), crate::site::CONFIG_KEY);
+            println!(
+                "site of {}: would upload {n} files from {} and {}",
+                site.app,
+                site.dir.display(),
+                crate::site::CONFIG_KEY
+            );
             continue;
         }
         let n = crate::site::publish(&client, config, site).await?;
-        println!("site of {}: {n} objects uploaded from {} into {}", site.app, site.dir.display(), site.bucket);
+        println!(
+            "site of {}: {n} objects uploaded from {} into {}",
+            site.app,
+            site.dir.display(),
+            site.bucket
+        );
     }
     Ok(())
 }

@@ -366,13 +366,16 @@ impl Config {
         };
         Config {
             regions: vec![region("us-east", 0, "us-east-1"), region("ap-tokyo", 1, "ap-northeast-1")],
-            access_keys: vec![KeyConfig {
-                access_key_id: DEV_ACCESS_KEY_ID.into(),
-                secret_access_key: DEV_SECRET_ACCESS_KEY.into(),
-                principal: Some("dev".into()),
-                admin: true,
-                policy: None,
-            }, crate::dev_edge::edge_key()],
+            access_keys: vec![
+                KeyConfig {
+                    access_key_id: DEV_ACCESS_KEY_ID.into(),
+                    secret_access_key: DEV_SECRET_ACCESS_KEY.into(),
+                    principal: Some("dev".into()),
+                    admin: true,
+                    policy: None,
+                },
+                crate::dev_edge::edge_key(),
+            ],
             bucket_domains: default_domains(),
             replication: Some(ReplicationConfig {
                 access_key_id: DEV_REPLICATION_KEY_ID.into(),

@@ -91,18 +91,24 @@ impl ControlClient {
     /// `AWSCognitoIdentityProviderService.OP`), signed for `cognito-idp`.
     pub async fn cognito(&self, region: &RegionConfig, op: &str, body: &Value) -> Result<Value, CallError> {
         let target = format!("{}{op}", tandem_identity::ops::USER_POOL_TARGET);
-        let headers = [
-            ("x-amz-target", target.as_str()),
-            ("content-type", "application/x-amz-json-1.1"),
-        ];
+        let headers = [("x-amz-target", target.as_str()), ("content-type", "application/x-amz-json-1.1")];
         let body = Bytes::from(body.to_string());
         self.send(region, Method::POST, "/", body, "cognito-idp", &headers).await
     }
 
     /// PUT of one object (a site file), signed for `s3` with its payload hash.
-    pub async fn put_object(&self, region: &RegionConfig, bucket: &str, key: &str, body: Bytes, content_type: &str) -> Result<(), CallError> {
+    pub async fn put_object(
+        &self,
+        region: &RegionConfig,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(), CallError> {
         let path = format!("/{bucket}/{}", tandem_sigv4::uri_encode_path(key));
-        self.send_raw(region, Method::PUT, &path, body, "s3", &[("content-type", content_type)]).await.map(drop)
+        self.send_raw(region, Method::PUT, &path, body, "s3", &[("content-type", content_type)])
+            .await
+            .map(drop)
     }
 
     /// Signs and sends a request, and parses its JSON answer.

@@ -132,7 +132,9 @@ pub fn render(edge: &EdgeSection) -> String {
             let methods: Vec<String> = b.methods.iter().map(|m| quoted(m)).collect();
             let origin = match &b.origin {
                 OriginSpec::App { app, bucket: None, .. } => format!("{{ kind = \"app\", app = {} }}", quoted(app)),
-                OriginSpec::App { app, bucket: Some(bucket), .. } => {
+                OriginSpec::App {
+                    app, bucket: Some(bucket), ..
+                } => {
                     format!("{{ kind = \"app\", app = {}, bucket = {} }}", quoted(app), quoted(bucket))
                 }
                 _ => continue,

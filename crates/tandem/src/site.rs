@@ -90,7 +90,10 @@ pub fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
                 .join("/");
             out.push((key, path));
             if out.len() > MAX_FILES {
-                return Err(format!("{} has more than {MAX_FILES} files: is it the right directory?", dir.display()));
+                return Err(format!(
+                    "{} has more than {MAX_FILES} files: is it the right directory?",
+                    dir.display()
+                ));
             }
         }
     }
@@ -129,7 +132,11 @@ pub fn browser_config(config: &Config, site: &SiteConfig) -> Result<Value, Strin
         .find(|r| r.name == app.primary)
         .map(RegionConfig::signing_region)
         .unwrap_or_default();
-    let pool = config.identity.user_pools.iter().find(|p| p.app.as_deref() == Some(app.id.as_str()));
+    let pool = config
+        .identity
+        .user_pools
+        .iter()
+        .find(|p| p.app.as_deref() == Some(app.id.as_str()));
     let identity_pool = pool.and_then(|p| config.identity.identity_pools.iter().find(|i| i.user_pool == p.id));
     let bucket = app.buckets.iter().find(|b| b.primary != site.bucket).map(|b| b.primary.clone());
     Ok(json!({
@@ -150,7 +157,9 @@ async fn write_region<'a>(client: &ControlClient, config: &'a Config, app: &str)
     for region in &config.regions {
         match client.call(region, http::Method::GET, &format!("/_tandem/apps/{app}/state")).await {
             Ok(view) => {
-                let write = view["WriteRegion"].as_str().ok_or(format!("app {app} is fenced: no region takes its site"))?;
+                let write = view["WriteRegion"]
+                    .as_str()
+                    .ok_or(format!("app {app} is fenced: no region takes its site"))?;
                 return config
                     .regions
                     .iter()
@@ -216,5 +225,28 @@ mod tests {
         assert_eq!(content_type("index.HTML"), "text/html; charset=utf-8");
         assert_eq!(content_type("LICENSE"), "application/octet-stream");
         assert!(files(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn a_site_must_name_a_bucket_of_its_app_once_and_its_config_names_the_apps_pool_and_data() {
+        let mut config = Config::dev(Path::new("/tmp/unused"), 9000);
+        config.identity = crate::dev_identity::section(tempfile::tempdir().unwrap().path()).unwrap();
+        let site = |app: &str, bucket: &str| SiteConfig {
+            app: app.into(),
+            bucket: bucket.into(),
+            dir: PathBuf::from("dist"),
+        };
+        let good = site("photos", "photos-site-us-east");
+        assert!(SiteConfig::validate_all(std::slice::from_ref(&good), &config).is_ok());
+        let err = SiteConfig::validate_all(&[site("photos", "photos-site-ap-tokyo")], &config).unwrap_err();
+        assert!(err.contains("as in the primary region"), "{err}");
+        assert!(SiteConfig::validate_all(&[site("nope", "photos-site-us-east")], &config).is_err());
+        assert!(SiteConfig::validate_all(&[good.clone(), good.clone()], &config).is_err());
+        let settings = browser_config(&config, &good).unwrap();
+        assert_eq!(settings["userPoolId"], "us-east-1_photos");
+        assert_eq!(settings["identityPoolId"], "us-east-1:photos");
+        assert_eq!(settings["bucket"], "photos-us-east", "the data bucket, not the site's");
+        assert_eq!(settings["region"], "us-east-1");
+        assert_eq!(settings["table"], "comments");
     }
 }

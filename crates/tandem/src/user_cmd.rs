@@ -116,7 +116,10 @@ async fn reset(t: &Target, username: &str) -> Result<(), String> {
 /// new one at each start, printed. Once its own password is set, only says so.
 pub async fn dev_admin(config: &Config, app: &str, username: &str, email: &str) -> Result<(), String> {
     let t = Target::for_config(config.clone(), Some(app)).await?;
-    let found = t.client.cognito(&t.region, "AdminGetUser", &json!({ "UserPoolId": t.pool, "Username": username })).await;
+    let found = t
+        .client
+        .cognito(&t.region, "AdminGetUser", &json!({ "UserPoolId": t.pool, "Username": username }))
+        .await;
     match found {
         Err(CallError::Refused { code, .. }) if code.ends_with("UserNotFoundException") => {
             create(&t, email, username, &["admins".to_string()]).await
@@ -124,7 +127,9 @@ pub async fn dev_admin(config: &Config, app: &str, username: &str, email: &str) 
         Err(e) => Err(format!("AdminGetUser: {e}")),
         Ok(user) if user["UserStatus"] == "FORCE_CHANGE_PASSWORD" => reset(&t, username).await,
         Ok(_) => {
-            println!("{username} signs in with the password set at the first sign-in (`tandem user reset-password {username}` for a new temporary one)");
+            println!(
+                "{username} signs in with the password set at the first sign-in (`tandem user reset-password {username}` for a new temporary one)"
+            );
             Ok(())
         }
     }
@@ -146,7 +151,13 @@ impl Target {
                 .identity
                 .user_pools
                 .iter()
-                .map(|p| (p.id.clone(), p.app.clone().unwrap_or_else(|| p.name.clone()), p.password_policy.min_length))
+                .map(|p| {
+                    (
+                        p.id.clone(),
+                        p.app.clone().unwrap_or_else(|| p.name.clone()),
+                        p.password_policy.min_length,
+                    )
+                })
                 .collect(),
             // Discovered from the region (--endpoint): a pool's name stands for its app.
             true => {
@@ -154,7 +165,9 @@ impl Target {
                 let mut pools = Vec::new();
                 for p in listed["UserPools"].as_array().into_iter().flatten() {
                     let described = call(&client, &region, "DescribeUserPool", json!({ "UserPoolId": p["Id"] })).await?;
-                    let min = described["UserPool"]["Policies"]["PasswordPolicy"]["MinimumLength"].as_u64().unwrap_or(8);
+                    let min = described["UserPool"]["Policies"]["PasswordPolicy"]["MinimumLength"]
+                        .as_u64()
+                        .unwrap_or(8);
                     pools.push((str_of(&p["Id"]), str_of(&p["Name"]), usize::try_from(min).unwrap_or(8)));
                 }
                 pools

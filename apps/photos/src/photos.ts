@@ -34,12 +34,22 @@ export async function listPhotos(s3: S3Client, bucket: string): Promise<Photo[]>
   return photos.sort((a, b) => b.uploadedAt.getTime() - a.uploadedAt.getTime());
 }
 
+/**
+ * The type a blob: URL gets. Any user may upload with any Content-Type, so
+ * only image types are kept: a `text/html` "photo" opened in a tab would
+ * otherwise run as a page of this origin.
+ */
+function imageType(key: string, declared: string | undefined): string {
+  if (key.startsWith(THUMB_PREFIX)) return "image/jpeg";
+  return declared && /^image\/(png|jpeg|gif|webp|avif|bmp)$/.test(declared) ? declared : "application/octet-stream";
+}
+
 /** An object as a blob: URL for an <img> (the bucket is private: no plain URL works). */
 export async function objectUrl(s3: S3Client, bucket: string, key: string): Promise<string> {
   const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!got.Body) throw new Error(`${key}: empty answer`);
   const bytes = await got.Body.transformToByteArray();
-  return URL.createObjectURL(new Blob([bytes as BlobPart], { type: got.ContentType ?? "image/jpeg" }));
+  return URL.createObjectURL(new Blob([bytes as BlobPart], { type: imageType(key, got.ContentType) }));
 }
 
 export function originalKey(photo: Photo): string {
@@ -68,6 +78,7 @@ export async function uploadPhoto(
   file: File,
   progress: (fraction: number) => void,
 ): Promise<Photo> {
+  if (!file.type.startsWith("image/")) throw new Error(`${file.name} is not an image`);
   const thumb = await thumbnail(file);
   const id = `${identity}/${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   const total = file.size + thumb.size;
@@ -79,7 +90,7 @@ export async function uploadPhoto(
     done += body.size;
     progress(done / total);
   };
-  await put(`photos/${id}`, file, file.type || "application/octet-stream");
+  await put(`photos/${id}`, file, file.type);
   await put(`${THUMB_PREFIX}${id}.jpg`, thumb, "image/jpeg");
   return { id, thumbKey: `${THUMB_PREFIX}${id}.jpg`, uploadedAt: new Date() };
 }

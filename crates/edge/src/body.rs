@@ -1,6 +1,7 @@
 //! The body types of the proxy: one boxed, streaming body for everything sent
-//! to viewers and origins, and [`Replayable`], the request body that can be
-//! sent again when the first origin never read it.
+//! to viewers and origins, [`Replayable`], the request body that can be
+//! sent again when the first origin never read it, and [`Watched`], which
+//! tells when a request body has been sent whole.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -116,9 +117,72 @@ impl Body for Replayable {
     }
 }
 
+/// A request body that says when it has been sent whole (its last frame
+/// was read, or it was empty): the origin's response timeout starts then,
+/// so a long upload is not cut by it.
+pub struct Watched {
+    inner: EdgeBody,
+    sent: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Watched {
+    pub fn new(inner: EdgeBody) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut body = Self { inner, sent: Some(tx) };
+        if body.inner.is_end_stream() {
+            body.finish();
+        }
+        (body, rx)
+    }
+
+    fn finish(&mut self) {
+        if let Some(tx) = self.sent.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+impl Body for Watched {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => this.finish(),
+            Poll::Ready(Some(Ok(_))) if this.inner.is_end_stream() => this.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_watched_body_says_when_it_was_read_whole() {
+        let (empty_body, mut sent) = Watched::new(empty());
+        assert!(sent.try_recv().is_ok(), "an empty body is sent at once");
+        drop(empty_body);
+        let chunks = futures::stream::iter([Ok::<_, BoxError>(Frame::data(Bytes::from("a"))), Ok(Frame::data(Bytes::from("b")))]);
+        let (mut body, mut sent) = Watched::new(http_body_util::StreamBody::new(chunks).boxed());
+        assert!(body.frame().await.is_some());
+        assert!(sent.try_recv().is_err(), "not yet: one frame is left");
+        assert!(body.frame().await.is_some());
+        assert!(body.frame().await.is_none());
+        assert!(sent.try_recv().is_ok());
+    }
 
     #[tokio::test]
     async fn an_unread_body_comes_back_and_a_read_one_does_not() {

@@ -256,7 +256,8 @@ pub struct Known<'a> {
     pub keys: &'a [&'a str],
 }
 
-const METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
+/// Every method a behaviour may allow.
+pub const METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
 /// Longest interval of the probes and the app poll: beyond it, a typo.
 const MAX_INTERVAL_MS: u64 = 60_000;
 

@@ -200,6 +200,29 @@ fn next_request(
         .ok()
 }
 
+/// The request with a body that says when it has been sent whole.
+fn watched(req: Request<EdgeBody>) -> (Request<EdgeBody>, tokio::sync::oneshot::Receiver<()>) {
+    let (parts, body) = req.into_parts();
+    let (body, uploaded) = crate::body::Watched::new(body);
+    (Request::from_parts(parts, boxed(body)), uploaded)
+}
+
+/// The origin's answer, allowed `timeout` from the moment the request body
+/// was sent whole (a 5 GiB upload takes as long as it takes; a viewer that
+/// stops sending is cut by its own connection's progress deadline).
+async fn answer_after_upload<F: std::future::Future>(
+    timeout: Duration,
+    answer: F,
+    uploaded: tokio::sync::oneshot::Receiver<()>,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    tokio::pin!(answer);
+    tokio::select! {
+        out = &mut answer => return Ok(out),
+        _ = uploaded => {}
+    }
+    tokio::time::timeout(timeout, answer).await
+}
+
 /// One attempt at one origin (with up to `attempts` connects).
 async fn attempt(fw: &Forwarder, shared: &Shared, viewer: &http::request::Parts, target: &Target, body: &RequestBody) -> Attempt {
     let mut connects = 0;
@@ -208,7 +231,8 @@ async fn attempt(fw: &Forwarder, shared: &Shared, viewer: &http::request::Parts,
             return Err((Failure::Connect, None));
         };
         connects += 1;
-        let sent = tokio::time::timeout(fw.response_timeout, fw.client.request(req)).await;
+        let (req, uploaded) = watched(req);
+        let sent = answer_after_upload(fw.response_timeout, fw.client.request(req), uploaded).await;
         let resp = match sent {
             Err(_) => return Err((Failure::TimedOut, None)),
             Ok(Err(e)) if e.is_connect() && connects < fw.attempts => continue,
@@ -308,7 +332,7 @@ pub async fn forward(
                     target.origin.health.failed(failure.kind());
                 }
                 if failure == Failure::Refused
-                    && let Route::App(app, _) = &fw.route
+                    && let Route::App { app, .. } = &fw.route
                 {
                     app.refresh().await;
                 }

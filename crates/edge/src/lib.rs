@@ -233,7 +233,10 @@ fn forwarder(
                 }
             };
             Forwarder {
-                route: Route::App(route, bucket.clone()),
+                route: Route::App {
+                    app: route,
+                    site_bucket: bucket.clone(),
+                },
                 client: origin::client(ms(*connect_timeout_ms)),
                 response_timeout: ms(*response_timeout_ms),
                 attempts: 1,

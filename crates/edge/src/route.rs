@@ -23,6 +23,16 @@ pub enum PathRule {
 }
 
 impl PathRule {
+    /// The same rule with every path put inside `bucket` (named as in the
+    /// app's primary); a rule that already names a bucket keeps it.
+    pub fn inside(self, bucket: &str) -> PathRule {
+        match self {
+            PathRule::Keep => PathRule::Prefix(bucket.to_string()),
+            PathRule::Rename(names) => PathRule::InBucket(bucket.to_string(), names),
+            named @ (PathRule::Prefix(_) | PathRule::InBucket(..)) => named,
+        }
+    }
+
     /// The origin's path for a viewer path (starting with `/`).
     pub fn apply(&self, path: &str) -> String {
         match self {
@@ -54,8 +64,11 @@ pub enum Route {
         primary: Target,
         secondary: Target,
     },
-    /// An app's write region; with a bucket, every path goes inside it.
-    App(Arc<AppRoute>, Option<String>),
+    /// An app's write region; with a site bucket, every path goes inside it.
+    App {
+        app: Arc<AppRoute>,
+        site_bucket: Option<String>,
+    },
 }
 
 impl Route {
@@ -65,7 +78,7 @@ impl Route {
         match self {
             Route::Single(t) => t.origin.label.clone(),
             Route::Group { primary, .. } => primary.origin.label.clone(),
-            Route::App(app, _) => app.write_target().origin.label.clone(),
+            Route::App { app, .. } => app.write_target().origin.label.clone(),
         }
     }
 
@@ -74,15 +87,7 @@ impl Route {
         let order: Vec<&Target> = match self {
             Route::Single(t) => vec![t],
             Route::Group { primary, secondary } => healthy_first(primary, secondary),
-            Route::App(app, Some(bucket)) => {
-                let picked = Route::App(app.clone(), None).pick(tried, idempotent)?;
-                let path = match picked.path {
-                    PathRule::Rename(names) => PathRule::InBucket(bucket.clone(), names),
-                    other => other,
-                };
-                return Some(Target { path, ..picked });
-            }
-            Route::App(app, None) => {
+            Route::App { app, .. } => {
                 let (write, other) = app.targets();
                 match idempotent {
                     true => healthy_first(write, other),
@@ -92,7 +97,16 @@ impl Route {
                 }
             }
         };
-        order.into_iter().find(|t| !tried.contains(&t.origin.label)).cloned()
+        let picked = order.into_iter().find(|t| !tried.contains(&t.origin.label)).cloned()?;
+        Some(match self {
+            Route::App {
+                site_bucket: Some(bucket), ..
+            } => Target {
+                path: picked.path.inside(bucket),
+                ..picked
+            },
+            _ => picked,
+        })
     }
 }
 

@@ -117,10 +117,10 @@ async fn print_app(config: &Config, edge: Option<&tandem_edge::RunningEdge>, bui
     println!();
     match (edge, built) {
         (Some(e), true) => println!("the photos app: {}/ (self-signed certificate: accept it in the browser)", e.url),
+        (None, true) => println!("the photos app is published, but the edge that serves it did not start (see above)"),
         (_, false) => println!(
             "the photos web app is not built: npm --prefix {APP_DIR} ci && npm --prefix {APP_DIR} run build, then start tandem dev again"
         ),
-        (None, true) => return,
     }
     println!("its admin user, admin:");
     if let Err(e) = crate::user_cmd::dev_admin(config, "photos", "admin", "admin@photos.test").await {

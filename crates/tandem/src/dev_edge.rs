@@ -3,10 +3,10 @@
 //! `<data>/edge/`), and one distribution for the demo app `photos`, every
 //! behaviour following the app's state:
 //! - `POST /` (DynamoDB and Cognito JSON APIs) and the app's bucket
-//!   (`/photos-us-east...`, every method): the viewer's own signature (or
+//!   (`/photos-us-east` and `/photos-us-east/*`, every method): the viewer's own signature (or
 //!   none, for Cognito's public operations), re-signed by the edge for the
 //!   region the request goes to;
-//! - `GET /_tandem/apps/*`: the public routing state the browser app polls;
+//! - `GET /_tandem/apps/photos/state`: the public routing state the browser app polls;
 //! - everything else (GET/HEAD): the app's web site from its site bucket,
 //!   read with the edge's own key, which may only read that bucket.
 //!
@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use tandem_edge::config::{Behavior, Distribution, EdgeNodeConfig, EdgeSection, OriginSpec, TlsFiles};
+use tandem_edge::config::{Behavior, Distribution, EdgeNodeConfig, EdgeSection, METHODS, OriginSpec, TlsFiles};
 
 use crate::config::{IdentityPolicy, KeyConfig};
 
@@ -48,8 +48,6 @@ pub fn edge_key() -> KeyConfig {
         policy: Some(IdentityPolicy::parse(&edge_policy()).unwrap_or_else(|e| unreachable!("the built-in policy parses: {e}"))),
     }
 }
-
-const ALL_METHODS: [&str; 7] = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"];
 
 fn behavior(path: &str, methods: &[&str], sign: bool, bucket: Option<&str>) -> Behavior {
     Behavior {
@@ -86,8 +84,9 @@ pub fn section(data_root: &Path, base_port: u16) -> EdgeSection {
             default_root_object: Some("index.html".into()),
             behaviors: vec![
                 behavior("/", &["POST"], false, None),
-                behavior("/_tandem/apps/*", &["GET", "HEAD"], false, None),
-                behavior(&format!("/{}*", DATA_BUCKETS.0), &ALL_METHODS, false, None),
+                behavior("/_tandem/apps/photos/state", &["GET", "HEAD"], false, None),
+                behavior(&format!("/{}", DATA_BUCKETS.0), &METHODS, false, None),
+                behavior(&format!("/{}/*", DATA_BUCKETS.0), &METHODS, false, None),
                 behavior("*", &["GET", "HEAD"], true, Some(SITE_BUCKETS.0)),
             ],
         }],

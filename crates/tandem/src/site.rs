@@ -59,7 +59,8 @@ impl SiteConfig {
 }
 
 /// The files under `dir` as (key, path), `/`-separated keys, sorted.
-/// Symbolic links and hidden files are skipped.
+/// Only regular files: symbolic links, hidden files and a `config.json` at
+/// the top (publish() writes its own) are skipped.
 pub fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -68,16 +69,19 @@ pub fn files(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
         for entry in entries {
             let entry = entry.map_err(|e| format!("cannot read {}: {e}", d.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let kind = entry.file_type().map_err(|e| e.to_string())?;
-            if name.starts_with('.') || kind.is_symlink() {
-                continue;
-            }
             let path = entry.path();
+            let kind = entry.file_type().map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if name.starts_with('.') || (d == dir && name == CONFIG_KEY) {
+                continue; // hidden, or the settings publish() writes itself
+            }
             if kind.is_dir() {
                 pending.push(path);
                 continue;
             }
-            let size = entry.metadata().map_err(|e| e.to_string())?.len();
+            if !kind.is_file() {
+                continue; // symbolic links, sockets, FIFOs
+            }
+            let size = entry.metadata().map_err(|e| format!("cannot read {}: {e}", path.display()))?.len();
             if size > MAX_FILE_BYTES {
                 return Err(format!("{} is larger than {MAX_FILE_BYTES} bytes", path.display()));
             }
@@ -131,7 +135,7 @@ pub fn browser_config(config: &Config, site: &SiteConfig) -> Result<Value, Strin
         .iter()
         .find(|r| r.name == app.primary)
         .map(RegionConfig::signing_region)
-        .unwrap_or_default();
+        .ok_or_else(|| format!("app {}: its primary {} is not a [[regions]] entry", app.id, app.primary))?;
     let pool = config
         .identity
         .user_pools
@@ -150,26 +154,29 @@ pub fn browser_config(config: &Config, site: &SiteConfig) -> Result<Value, Strin
     }))
 }
 
-/// The region taking the app's writes now, as the first region that
-/// answers says; an error while the app is fenced.
+/// The region taking the app's writes now: the newest state record among
+/// the regions that answer (a lagging region may still name the old one);
+/// an error while the app is fenced.
 async fn write_region<'a>(client: &ControlClient, config: &'a Config, app: &str) -> Result<&'a RegionConfig, String> {
-    let mut last = String::from("no region answered");
+    let path = format!("/_tandem/apps/{app}/state");
+    let mut newest: Option<Value> = None;
+    let mut last_error = String::from("no region answered");
     for region in &config.regions {
-        match client.call(region, http::Method::GET, &format!("/_tandem/apps/{app}/state")).await {
-            Ok(view) => {
-                let write = view["WriteRegion"]
-                    .as_str()
-                    .ok_or(format!("app {app} is fenced: no region takes its site"))?;
-                return config
-                    .regions
-                    .iter()
-                    .find(|r| r.name == write)
-                    .ok_or(format!("app {app} writes in {write}, which the config does not name"));
-            }
-            Err(e) => last = e.to_string(),
+        match client.call(region, http::Method::GET, &path).await {
+            Ok(view) if newest.as_ref().is_none_or(|n| view["Version"].as_u64() > n["Version"].as_u64()) => newest = Some(view),
+            Ok(_) => {}
+            Err(e) => last_error = e.to_string(),
         }
     }
-    Err(last)
+    let view = newest.ok_or(last_error)?;
+    let write = view["WriteRegion"]
+        .as_str()
+        .ok_or(format!("app {app} is fenced: no region takes its site"))?;
+    config
+        .regions
+        .iter()
+        .find(|r| r.name == write)
+        .ok_or(format!("app {app} writes in {write}, which the config does not name"))
 }
 
 /// Uploads every file of the site, then its `config.json`, into the site
@@ -219,6 +226,8 @@ mod tests {
         std::fs::write(dir.path().join("index.html"), "<html>").unwrap();
         std::fs::write(dir.path().join("assets/app-1.js"), "x").unwrap();
         std::fs::write(dir.path().join(".DS_Store"), "x").unwrap();
+        std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
         let keys: Vec<String> = files(dir.path()).unwrap().into_iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["assets/app-1.js", "index.html"]);
         assert_eq!(content_type("assets/app-1.js"), "text/javascript; charset=utf-8");

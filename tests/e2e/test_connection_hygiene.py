@@ -222,7 +222,18 @@ def test_idle_and_slowloris_floods_do_not_stop_a_boto3_request(limited):
     assert metric(limited, "tandem_connections_timed_out_total", 'reason="header_read"') >= timed_out_before + 16
 
 
+def wait_until_no_other_connection(node: Node, timeout: float = 2 * IDLE + 4) -> None:
+    """Until the node holds no connection but the /metrics request itself:
+    an earlier test's keep-alive or flood connections would take slots of
+    the cap, and once they close, a probe over the "full" cap gets in."""
+    deadline = time.monotonic() + timeout
+    while metric(node, "tandem_connections_open") > 1:
+        assert time.monotonic() < deadline, "connections of earlier tests stay open past their idle timeout"
+        time.sleep(0.2)
+
+
 def test_over_the_cap_a_connection_gets_503_slowdown_and_boto3_gets_through_once_the_flood_times_out(limited):
+    wait_until_no_other_connection(limited)
     flood = Flood(limited, idle=CAP, slow=0)
     try:
         time.sleep(0.3)

@@ -128,11 +128,25 @@ pub enum OriginSpec {
         app: String,
         #[serde(default)]
         bucket: Option<String>,
+        /// Where GET and HEAD go: the write region (default), or the
+        /// healthy region with the shortest probe round trip (`nearest`,
+        /// which may serve what replication has not brought there yet).
+        #[serde(default)]
+        reads: Reads,
         #[serde(default = "default_connect_timeout_ms")]
         connect_timeout_ms: u64,
         #[serde(default = "default_response_timeout_ms")]
         response_timeout_ms: u64,
     },
+}
+
+/// Where an app origin sends GET and HEAD.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Reads {
+    #[default]
+    WriteRegion,
+    Nearest,
 }
 
 /// One origin: a region of the deployment or a plain URL, optionally a
@@ -367,6 +381,7 @@ impl OriginSpec {
                 bucket,
                 connect_timeout_ms,
                 response_timeout_ms,
+                ..
             } => {
                 if !known.apps.contains(&app.as_str()) {
                     return Err(format!("app {app:?} is not an [[apps]] entry"));

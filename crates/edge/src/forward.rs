@@ -290,11 +290,10 @@ pub async fn forward(
     viewer: &http::request::Parts,
     body: RequestBody,
 ) -> Result<Response<EdgeBody>, FetchFailure> {
-    let idempotent = retry::idempotent(&viewer.method);
-    let preferred = fw.route.preferred();
+    let preferred = fw.route.preferred(&viewer.method);
     let mut tried: Vec<String> = Vec::new();
     let mut last: Option<(Failure, Option<Response<EdgeBody>>, Target)> = None;
-    while let Some(target) = fw.route.pick(&tried, idempotent) {
+    while let Some(target) = fw.route.pick(&tried, &viewer.method) {
         if let Some((failure, _, prev)) = &last {
             if !retry::may_retry(&viewer.method, *failure, body.available()) {
                 break;

@@ -213,6 +213,7 @@ fn forwarder(
         OriginSpec::App {
             app,
             bucket,
+            reads,
             connect_timeout_ms,
             response_timeout_ms,
         } => {
@@ -236,6 +237,7 @@ fn forwarder(
                 route: Route::App {
                     app: route,
                     site_bucket: bucket.clone(),
+                    nearest_reads: *reads == config::Reads::Nearest,
                 },
                 client: origin::client(ms(*connect_timeout_ms)),
                 response_timeout: ms(*response_timeout_ms),

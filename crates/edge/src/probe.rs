@@ -1,6 +1,7 @@
 //! Active health: every probe interval, `GET /health` (the regions' deep
 //! ping: store and disk) on every origin at once. A 200 within the timeout
-//! closes an origin's breaker; anything else opens it.
+//! closes an origin's breaker and adds its round trip to the origin's
+//! average (latency routing); anything else opens the breaker.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +31,12 @@ pub async fn run(origins: Vec<Arc<Origin>>, client: Client, interval: Duration, 
         let rounds = origins.iter().map(|o| {
             let client = client.clone();
             async move {
+                let started = std::time::Instant::now();
                 match probe(&client, o).await {
-                    Ok(()) => o.health.recovered(),
+                    Ok(()) => {
+                        o.health.record_rtt(started.elapsed());
+                        o.health.recovered();
+                    }
                     Err(why) => o.health.failed(&why),
                 }
             }

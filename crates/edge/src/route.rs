@@ -1,12 +1,16 @@
 //! Where a behaviour sends a request: a single origin, an origin group
 //! (primary first unless its breaker is open), or an app's current write
-//! region. [`Route::pick`] yields the next origin to try, skipping those
-//! already tried in this request.
+//! region (with `reads = "nearest"`, GET and HEAD go to the region with the
+//! shortest probe round trip). [`Route::pick`] yields the next origin to
+//! try, skipping those already tried in this request.
 
 use std::sync::Arc;
 
+use http::Method;
+
 use crate::app::AppRoute;
 use crate::origin::Origin;
+use crate::retry;
 
 /// How the path changes on the way to one origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,40 +68,32 @@ pub enum Route {
         primary: Target,
         secondary: Target,
     },
-    /// An app's write region; with a site bucket, every path goes inside it.
+    /// An app's write region; with a site bucket, every path goes inside
+    /// it; with `nearest_reads`, GET and HEAD go to the nearest region.
     App {
         app: Arc<AppRoute>,
         site_bucket: Option<String>,
+        nearest_reads: bool,
     },
 }
 
 impl Route {
     /// The origin the request would go to with nothing tried yet and every
     /// origin healthy: a request served elsewhere "failed over".
-    pub fn preferred(&self) -> String {
-        match self {
-            Route::Single(t) => t.origin.label.clone(),
-            Route::Group { primary, .. } => primary.origin.label.clone(),
-            Route::App { app, .. } => app.write_target().origin.label.clone(),
-        }
+    pub fn preferred(&self, method: &Method) -> String {
+        self.ranked(method, false)
+            .first()
+            .map(|t| t.origin.label.clone())
+            .unwrap_or_default()
     }
 
     /// The next origin to try, healthy ones first, none tried twice.
-    pub fn pick(&self, tried: &[String], idempotent: bool) -> Option<Target> {
-        let order: Vec<&Target> = match self {
-            Route::Single(t) => vec![t],
-            Route::Group { primary, secondary } => healthy_first(primary, secondary),
-            Route::App { app, .. } => {
-                let (write, other) = app.targets();
-                match idempotent {
-                    true => healthy_first(write, other),
-                    // A write can only land in the write region; the other is
-                    // tried only after a failure that permits it.
-                    false => vec![write, other],
-                }
-            }
-        };
-        let picked = order.into_iter().find(|t| !tried.contains(&t.origin.label)).cloned()?;
+    pub fn pick(&self, tried: &[String], method: &Method) -> Option<Target> {
+        let picked = self
+            .ranked(method, true)
+            .into_iter()
+            .find(|t| !tried.contains(&t.origin.label))
+            .cloned()?;
         Some(match self {
             Route::App {
                 site_bucket: Some(bucket), ..
@@ -108,10 +104,41 @@ impl Route {
             _ => picked,
         })
     }
+
+    /// Every origin in the order they are tried (`by_health`: an open
+    /// breaker moves an origin last).
+    fn ranked(&self, method: &Method, by_health: bool) -> Vec<&Target> {
+        match self {
+            Route::Single(t) => vec![t],
+            Route::Group { primary, secondary } => first_healthy(primary, secondary, by_health),
+            Route::App { app, nearest_reads, .. } => {
+                let (write, other) = app.targets();
+                match (
+                    *nearest_reads && matches!(*method, Method::GET | Method::HEAD),
+                    retry::idempotent(method),
+                ) {
+                    (true, _) if faster(other, write) => first_healthy(other, write, by_health),
+                    (_, true) => first_healthy(write, other, by_health),
+                    // A write can only land in the write region; the other is
+                    // tried only after a failure that permits it.
+                    (_, false) => vec![write, other],
+                }
+            }
+        }
+    }
 }
 
-fn healthy_first<'a>(first: &'a Target, second: &'a Target) -> Vec<&'a Target> {
-    match !first.origin.health.is_healthy() && second.origin.health.is_healthy() {
+/// Whether `a`'s probe round trip is clearly (a fifth) shorter than `b`'s,
+/// so two near-equal regions do not swap back and forth.
+fn faster(a: &Target, b: &Target) -> bool {
+    match (a.origin.health.rtt(), b.origin.health.rtt()) {
+        (Some(ra), Some(rb)) => ra * 5 < rb * 4,
+        _ => false,
+    }
+}
+
+fn first_healthy<'a>(first: &'a Target, second: &'a Target, by_health: bool) -> Vec<&'a Target> {
+    match by_health && !first.origin.health.is_healthy() && second.origin.health.is_healthy() {
         true => vec![second, first],
         false => vec![first, second],
     }
@@ -120,6 +147,72 @@ fn healthy_first<'a>(first: &'a Target, second: &'a Target) -> Vec<&'a Target> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::AppInfo;
+    use crate::health::Health;
+    use std::time::Duration;
+
+    fn origin(region: &str, port: u16) -> Arc<Origin> {
+        Arc::new(Origin {
+            label: region.into(),
+            region: Some(region.into()),
+            base: format!("http://127.0.0.1:{port}"),
+            authority: format!("127.0.0.1:{port}").parse().unwrap(),
+            signing_region: "us-east-1".into(),
+            health: Health::new(region, Default::default()),
+        })
+    }
+
+    fn app_route(nearest_reads: bool) -> (Route, Arc<Origin>, Arc<Origin>) {
+        let (east, tokyo) = (origin("us-east", 1), origin("ap-tokyo", 2));
+        let info = AppInfo {
+            id: "photos".into(),
+            primary: "us-east".into(),
+            secondary: "ap-tokyo".into(),
+            buckets: vec![],
+        };
+        let app = Arc::new(AppRoute::new(
+            &info,
+            east.clone(),
+            tokyo.clone(),
+            crate::origin::client(Duration::from_secs(1)),
+        ));
+        let route = Route::App {
+            app,
+            site_bucket: None,
+            nearest_reads,
+        };
+        (route, east, tokyo)
+    }
+
+    fn first(route: &Route, method: Method) -> String {
+        route.pick(&[], &method).unwrap().origin.label.clone()
+    }
+
+    #[test]
+    fn nearest_reads_go_to_the_clearly_faster_healthy_region_and_writes_stay() {
+        let (route, east, tokyo) = app_route(true);
+        assert_eq!(first(&route, Method::GET), "us-east", "no round trips yet: the write region");
+        east.health.record_rtt(Duration::from_millis(50));
+        tokyo.health.record_rtt(Duration::from_millis(45));
+        assert_eq!(first(&route, Method::GET), "us-east", "not a fifth faster: no swap");
+        tokyo.health.record_rtt(Duration::from_millis(1));
+        tokyo.health.record_rtt(Duration::from_millis(1));
+        assert_eq!(first(&route, Method::GET), "ap-tokyo");
+        assert_eq!(first(&route, Method::HEAD), "ap-tokyo");
+        assert_eq!(route.preferred(&Method::GET), "ap-tokyo", "served there, it is no failover");
+        assert_eq!(first(&route, Method::PUT), "us-east", "writes go to the write region");
+        assert_eq!(first(&route, Method::POST), "us-east");
+        tokyo.health.failed("probe");
+        assert_eq!(first(&route, Method::GET), "us-east", "an open breaker goes last");
+        let (plain, east, tokyo) = app_route(false);
+        east.health.record_rtt(Duration::from_millis(50));
+        tokyo.health.record_rtt(Duration::from_millis(1));
+        assert_eq!(
+            first(&plain, Method::GET),
+            "us-east",
+            "without `nearest`, reads follow the write region"
+        );
+    }
 
     #[test]
     fn paths_get_the_bucket_prefix_or_the_regions_bucket_name() {

@@ -193,6 +193,16 @@ mod tests {
         HashMap::from([("AKID".to_string(), "secret-key".to_string())])
     }
 
+    /// Where the tests' re-signed requests go: a region signing as ap-northeast-1.
+    fn to_tokyo<'a>(origin: &'a Uri, host: &'a HeaderValue, body: Option<&'a [u8]>) -> Resign<'a> {
+        Resign {
+            origin_uri: origin,
+            origin_host: host,
+            region: "ap-northeast-1",
+            body,
+        }
+    }
+
     fn viewers() -> ViewerKeys {
         ViewerKeys {
             keys: secrets(),
@@ -219,12 +229,7 @@ mod tests {
         let viewer: Uri = "/photos-east/k".parse().unwrap();
         let origin: Uri = "/photos-tokyo/k".parse().unwrap();
         let host = HeaderValue::from_static("127.0.0.1:9001");
-        let to = Resign {
-            origin_uri: &origin,
-            origin_host: &host,
-            region: "ap-northeast-1",
-            body: None,
-        };
+        let to = to_tokyo(&origin, &host, None);
         let now = OffsetDateTime::now_utc();
         let hash = tandem_sigv4::payload_hash(b"x");
         let signed = |minted: &tandem_sts::Minted, token: &str| {
@@ -289,12 +294,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         tandem_sigv4::sign_with_hash(&m, &viewer, &mut h, &hash, "AKID", "secret-key", "us-east-1", "s3", now);
         let host = HeaderValue::from_static("127.0.0.1:9001");
-        let to = Resign {
-            origin_uri: &origin,
-            origin_host: &host,
-            region: "ap-northeast-1",
-            body: None,
-        };
+        let to = to_tokyo(&origin, &host, None);
         let mut forged = h.clone();
         assert_eq!(scope_region(&h), Some("us-east-1"));
         resign_as_viewer(&m, &viewer, &mut h, &to, &viewers()).unwrap();
@@ -315,12 +315,7 @@ mod tests {
         let now = OffsetDateTime::now_utc();
         tandem_sigv4::sign(&m, &uri, &mut h, b"{}", "AKID", "secret-key", "us-east-1", "dynamodb", now);
         let host = HeaderValue::from_static("127.0.0.1:9001");
-        let to = Resign {
-            origin_uri: &uri,
-            origin_host: &host,
-            region: "ap-northeast-1",
-            body: Some(b"{}"),
-        };
+        let to = to_tokyo(&uri, &host, Some(b"{}"));
         resign_as_viewer(&m, &uri, &mut h, &to, &viewers()).unwrap();
         let s = tandem_sigv4::verify(&m, &uri, &h, b"{}", now, |k| secrets().get(k).cloned()).unwrap();
         assert_eq!((s.region.as_str(), s.service.as_str()), ("ap-northeast-1", "dynamodb"));

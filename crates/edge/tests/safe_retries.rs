@@ -12,7 +12,9 @@ use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tandem_edge::{EdgeSection, EdgeSettings};
+use tandem_edge::EdgeSection;
+
+mod common;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -117,18 +119,9 @@ fn full(s: &'static str) -> Body {
 async fn writes_retry_only_when_certainly_not_processed_and_reads_always() {
     let count = Arc::new(AtomicUsize::new(0));
     let (hole, hole2, good) = (black_hole().await, black_hole().await, good(count.clone()).await);
-    let edge = tandem_edge::start(EdgeSettings {
-        node: "t".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        section: section(hole, hole2, unused_port(), good),
-        regions: vec![],
-        apps: vec![],
-        keys: vec![],
-        sessions: None,
-        limits: tandem_node::ServerLimits::default(),
-    })
-    .await
-    .unwrap();
+    let edge = tandem_edge::start(common::settings(section(hole, hole2, unused_port(), good)))
+        .await
+        .unwrap();
     let at = edge.local_addr;
 
     // Sent, then no answer: a POST may have been applied; it is not sent again.

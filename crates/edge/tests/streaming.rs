@@ -14,7 +14,9 @@ use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tandem_edge::{EdgeSection, EdgeSettings};
+use tandem_edge::EdgeSection;
+
+mod common;
 use tokio::net::TcpListener;
 
 const CHUNK: usize = 1 << 20;
@@ -108,18 +110,7 @@ fn section(origin: SocketAddr) -> EdgeSection {
 
 async fn edge() -> tandem_edge::RunningEdge {
     let origin = origin().await;
-    tandem_edge::start(EdgeSettings {
-        node: "t".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        section: section(origin),
-        regions: vec![],
-        apps: vec![],
-        keys: vec![],
-        sessions: None,
-        limits: tandem_node::ServerLimits::default(),
-    })
-    .await
-    .unwrap()
+    tandem_edge::start(common::settings(section(origin))).await.unwrap()
 }
 
 async fn put(client: &Client<hyper_util::client::legacy::connect::HttpConnector, Body>, url: &str, size: u64, body: Body) -> String {

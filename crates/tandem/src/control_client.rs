@@ -20,6 +20,15 @@ pub struct ControlClient {
     secret: String,
 }
 
+/// One request to sign and send: what goes to which path, for which SigV4 service.
+struct Outgoing<'a> {
+    method: Method,
+    path_and_query: &'a str,
+    body: Bytes,
+    service: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+}
+
 /// What a control request can end in.
 #[derive(Debug)]
 pub enum CallError {
@@ -84,7 +93,14 @@ impl ControlClient {
         body: Option<&Value>,
     ) -> Result<Value, CallError> {
         let body = Bytes::from(body.map(Value::to_string).unwrap_or_default());
-        self.send(region, method, path_and_query, body, "s3", &[]).await
+        let call = Outgoing {
+            method,
+            path_and_query,
+            body,
+            service: "s3",
+            headers: &[],
+        };
+        self.send(region, call).await
     }
 
     /// One operation of the Cognito user pool API (`X-Amz-Target`
@@ -93,7 +109,14 @@ impl ControlClient {
         let target = format!("{}{op}", tandem_identity::ops::USER_POOL_TARGET);
         let headers = [("x-amz-target", target.as_str()), ("content-type", "application/x-amz-json-1.1")];
         let body = Bytes::from(body.to_string());
-        self.send(region, Method::POST, "/", body, "cognito-idp", &headers).await
+        let call = Outgoing {
+            method: Method::POST,
+            path_and_query: "/",
+            body,
+            service: "cognito-idp",
+            headers: &headers,
+        };
+        self.send(region, call).await
     }
 
     /// PUT of one object (a site file), signed for `s3` with its payload hash.
@@ -106,22 +129,19 @@ impl ControlClient {
         content_type: &str,
     ) -> Result<(), CallError> {
         let path = format!("/{bucket}/{}", tandem_sigv4::uri_encode_path(key));
-        self.send_raw(region, Method::PUT, &path, body, "s3", &[("content-type", content_type)])
-            .await
-            .map(drop)
+        let call = Outgoing {
+            method: Method::PUT,
+            path_and_query: &path,
+            body,
+            service: "s3",
+            headers: &[("content-type", content_type)],
+        };
+        self.send_raw(region, call).await.map(drop)
     }
 
     /// Signs and sends a request, and parses its JSON answer.
-    async fn send(
-        &self,
-        region: &RegionConfig,
-        method: Method,
-        path_and_query: &str,
-        body: Bytes,
-        service: &str,
-        extra: &[(&str, &str)],
-    ) -> Result<Value, CallError> {
-        let answer = self.send_raw(region, method, path_and_query, body, service, extra).await?;
+    async fn send(&self, region: &RegionConfig, call: Outgoing<'_>) -> Result<Value, CallError> {
+        let answer = self.send_raw(region, call).await?;
         serde_json::from_slice(&answer)
             .map_err(|e| CallError::Unreachable(format!("{} ({}): answer is not JSON: {e}", region.name, region.url())))
     }
@@ -129,15 +149,14 @@ impl ControlClient {
     /// Signs and sends a request and returns its body, or its error (the
     /// control API's `{error, message}`, Cognito's `{__type, message}` or
     /// S3's XML).
-    async fn send_raw(
-        &self,
-        region: &RegionConfig,
-        method: Method,
-        path_and_query: &str,
-        body: Bytes,
-        service: &str,
-        extra: &[(&str, &str)],
-    ) -> Result<Bytes, CallError> {
+    async fn send_raw(&self, region: &RegionConfig, call: Outgoing<'_>) -> Result<Bytes, CallError> {
+        let Outgoing {
+            method,
+            path_and_query,
+            body,
+            service,
+            headers: extra,
+        } = call;
         let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", region.name, region.url()));
         let uri: Uri = format!("{}{path_and_query}", region.url().trim_end_matches('/'))
             .parse()

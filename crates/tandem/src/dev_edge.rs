@@ -58,6 +58,7 @@ fn behavior(path: &str, methods: &[&str], sign: bool, bucket: Option<&str>) -> B
         origin: OriginSpec::App {
             app: "photos".into(),
             bucket: bucket.map(str::to_string),
+            reads: Default::default(),
             connect_timeout_ms: 1_000,
             response_timeout_ms: 30_000,
         },

@@ -6,6 +6,25 @@ import { confirmSignIn, signIn } from "aws-amplify/auth";
 
 type Step = "password" | "new-password";
 
+interface FieldProps {
+  label: string;
+  name: string;
+  type?: "text" | "password";
+  autoComplete: string;
+  value: string;
+  onChange: (value: string) => void;
+}
+
+/** A labelled, required input. */
+function Field({ label, name, type = "text", autoComplete, value, onChange }: FieldProps) {
+  return (
+    <label>
+      {label}
+      <input name={name} type={type} autoComplete={autoComplete} value={value} onChange={(e) => onChange(e.target.value)} required />
+    </label>
+  );
+}
+
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -48,36 +67,20 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
       <h2>{step === "password" ? "Sign in" : "Choose a new password"}</h2>
       {step === "password" ? (
         <>
-          <label>
-            Username or email
-            <input name="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} required />
-          </label>
-          <label>
-            Password
-            <input
-              name="password"
-              type="password"
-              autoComplete="current-password"
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-              required
-            />
-          </label>
+          <Field label="Username or email" name="username" autoComplete="username" value={username} onChange={setUsername} />
+          <Field label="Password" name="password" type="password" autoComplete="current-password" value={password} onChange={setPassword} />
         </>
       ) : (
         <>
           <p>This is your first sign-in: replace the temporary password.</p>
-          <label>
-            New password
-            <input
-              name="new-password"
-              type="password"
-              autoComplete="new-password"
-              value={newPassword}
-              onChange={(e) => setNewPassword(e.target.value)}
-              required
-            />
-          </label>
+          <Field
+            label="New password"
+            name="new-password"
+            type="password"
+            autoComplete="new-password"
+            value={newPassword}
+            onChange={setNewPassword}
+          />
         </>
       )}
       {error && (

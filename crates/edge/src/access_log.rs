@@ -56,6 +56,11 @@ pub fn line(e: &Entry<'_>, at: OffsetDateTime) -> String {
     )
 }
 
+/// Whether access lines are written (the log filter lets them through).
+pub fn enabled() -> bool {
+    tracing::enabled!(target: "tandem_edge::access", tracing::Level::INFO)
+}
+
 pub fn write(e: &Entry<'_>) {
     tracing::info!(target: "tandem_edge::access", "{}", line(e, OffsetDateTime::now_utc()));
 }

@@ -78,7 +78,8 @@ impl Proxy {
     }
 
     async fn handle_inner(self: Arc<Self>, req: Request<EdgeBody>, peer: SocketAddr) -> Response<EdgeBody> {
-        let (method, target, version, headers) = (req.method().clone(), req.uri().to_string(), req.version(), req.headers().clone());
+        // What the access line needs, kept only when the line is written.
+        let logged = access_log::enabled().then(|| (req.method().clone(), req.uri().to_string(), req.version(), req.headers().clone()));
         let (resp, distribution, cache) = self.route(req).await;
         if let Some(d) = distribution {
             let labels = RequestLabels {
@@ -88,15 +89,17 @@ impl Proxy {
             };
             self.metrics.requests.get_or_create(&labels).inc();
         }
-        access_log::write(&access_log::Entry {
-            peer,
-            method: method.as_str(),
-            target: &target,
-            version,
-            headers: &headers,
-            status: resp.status().as_u16(),
-            bytes: resp.body().size_hint().exact(),
-        });
+        if let Some((method, target, version, headers)) = &logged {
+            access_log::write(&access_log::Entry {
+                peer,
+                method: method.as_str(),
+                target,
+                version: *version,
+                headers,
+                status: resp.status().as_u16(),
+                bytes: resp.body().size_hint().exact(),
+            });
+        }
         resp
     }
 

@@ -2,7 +2,8 @@
 // second: `active`, `fenced` (read-only everywhere) or `failover` (the
 // secondary takes writes). The edge's `x-edge-region` header says which
 // region answered.
-import { useEffect, useState } from "react";
+import { useState } from "react";
+import { usePoll } from "./poll";
 
 export type Mode = "active" | "fenced" | "failover";
 
@@ -38,27 +39,16 @@ export async function readRouting(appId: string): Promise<Routing> {
 export function useRouting(appId: string): { routing: Routing | null; error: string | null } {
   const [routing, setRouting] = useState<Routing | null>(null);
   const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    const tick = async () => {
-      try {
-        const next = await readRouting(appId);
-        if (!stopped) {
-          setRouting(next);
-          setError(null);
-        }
-      } catch (e) {
-        if (!stopped) setError(e instanceof Error ? e.message : String(e));
-      }
-      if (!stopped) timer = window.setTimeout(tick, POLL_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, [appId]);
+  usePoll(
+    () => readRouting(appId),
+    POLL_MS,
+    (next) => {
+      setRouting(next);
+      setError(null);
+    },
+    setError,
+    [appId],
+  );
   return { routing, error };
 }
 

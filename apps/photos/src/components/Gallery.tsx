@@ -4,6 +4,7 @@ import { useEffect, useRef, useState } from "react";
 import type { Clients } from "../clients";
 import type { AppConfig } from "../config";
 import { listPhotos, objectUrl, type Photo } from "../photos";
+import { usePoll } from "../poll";
 
 const REFRESH_MS = 5000;
 
@@ -20,27 +21,16 @@ export function Gallery({ clients, config, refreshKey, onOpen }: Props) {
   const [error, setError] = useState<string | null>(null);
   const fetching = useRef(new Set<string>());
 
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    const load = async () => {
-      try {
-        const listed = await listPhotos(clients.s3, config.bucket);
-        if (!stopped) {
-          setPhotos(listed);
-          setError(null);
-        }
-      } catch (e) {
-        if (!stopped) setError(e instanceof Error ? e.message : String(e));
-      }
-      if (!stopped) timer = window.setTimeout(load, REFRESH_MS);
-    };
-    void load();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, [clients, config.bucket, refreshKey]);
+  usePoll(
+    () => listPhotos(clients.s3, config.bucket),
+    REFRESH_MS,
+    (listed) => {
+      setPhotos(listed);
+      setError(null);
+    },
+    setError,
+    [clients, config.bucket, refreshKey],
+  );
 
   useEffect(() => {
     for (const p of photos ?? []) {

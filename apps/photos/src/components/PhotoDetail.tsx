@@ -6,6 +6,7 @@ import type { Clients } from "../clients";
 import type { AppConfig } from "../config";
 import { addComment, listComments, MAX_COMMENT, type Comment } from "../comments";
 import { objectUrl, originalKey, type Photo } from "../photos";
+import { usePoll } from "../poll";
 
 const REFRESH_MS = 3000;
 
@@ -35,24 +36,13 @@ export function PhotoDetail({ clients, config, photo, author, blocked, onClose }
     };
   }, [clients, config.bucket, photo]);
 
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    const load = async () => {
-      try {
-        const listed = await listComments(clients.dynamo, config.table, photo.id);
-        if (!stopped) setComments(listed);
-      } catch (e) {
-        if (!stopped) setError(`the comments could not be read: ${e instanceof Error ? e.message : e}`);
-      }
-      if (!stopped) timer = window.setTimeout(load, REFRESH_MS);
-    };
-    void load();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, [clients, config.table, photo.id]);
+  usePoll(
+    () => listComments(clients.dynamo, config.table, photo.id),
+    REFRESH_MS,
+    setComments,
+    (message) => setError(`the comments could not be read: ${message}`),
+    [clients, config.table, photo.id],
+  );
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

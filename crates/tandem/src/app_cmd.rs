@@ -430,14 +430,14 @@ pub async fn failback(config: &Config, id: &str, stay_fenced: bool, timeout: Dur
 /// the regions enforce but the file no longer names is refused unless
 /// `--forget` names it: dropping it from the file must not silently unfence it.
 pub async fn apply(config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
-    apply_apps(config, dry_run, forget, label).await?;
-    publish_sites(config, dry_run).await
+    let client = ControlClient::new(config)?;
+    apply_apps(&client, config, dry_run, forget, label).await?;
+    publish_sites(&client, config, dry_run).await
 }
 
 /// Uploads each `[[sites]]` entry into its app's site bucket (after the
 /// buckets exist); with `dry_run`, says what would be uploaded.
-async fn publish_sites(config: &Config, dry_run: bool) -> Result<(), String> {
-    let client = ControlClient::new(config)?;
+async fn publish_sites(client: &ControlClient, config: &Config, dry_run: bool) -> Result<(), String> {
     for site in &config.sites {
         if dry_run {
             let n = crate::site::files(&site.dir)?.len();
@@ -449,7 +449,7 @@ async fn publish_sites(config: &Config, dry_run: bool) -> Result<(), String> {
             );
             continue;
         }
-        let n = crate::site::publish(&client, config, site).await?;
+        let n = crate::site::publish(client, config, site).await?;
         println!(
             "site of {}: {n} objects uploaded from {} into {}",
             site.app,
@@ -460,13 +460,12 @@ async fn publish_sites(config: &Config, dry_run: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn apply_apps(config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
+async fn apply_apps(client: &ControlClient, config: &Config, dry_run: bool, forget: &[String], label: &str) -> Result<(), String> {
     if config.apps.is_empty() && forget.is_empty() && dry_run {
         println!("no [[apps]] in the config: nothing to apply");
         return Ok(());
     }
-    let client = ControlClient::new(config)?;
-    let plan = apply_round(&client, config, true, forget).await?;
+    let plan = apply_round(client, config, true, forget).await?;
     let unlisted: std::collections::BTreeSet<String> = plan.iter().flat_map(|r| r.unlisted.iter().cloned()).collect();
     if !unlisted.is_empty() {
         let ids: Vec<&str> = unlisted.iter().map(String::as_str).collect();
@@ -486,7 +485,7 @@ async fn apply_apps(config: &Config, dry_run: bool, forget: &[String], label: &s
     let changes: usize = plan.iter().map(|r| r.steps.len()).sum();
     if changes == 0 {
         if !dry_run {
-            apply_round(&client, config, false, forget).await?;
+            apply_round(client, config, false, forget).await?;
         }
         println!("nothing to change: every region matches the config (app specs pushed)");
         return Ok(());
@@ -497,7 +496,7 @@ async fn apply_apps(config: &Config, dry_run: bool, forget: &[String], label: &s
         return Ok(());
     }
     for _ in 0..50 {
-        let done = apply_round(&client, config, false, forget).await?;
+        let done = apply_round(client, config, false, forget).await?;
         let waiting = done.iter().any(|r| r.steps.iter().any(|s| s["action"] == "wait"));
         if !waiting {
             println!("applied.");

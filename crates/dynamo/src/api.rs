@@ -23,6 +23,8 @@ pub struct DynamoApi {
     pub(crate) tokens: std::sync::Arc<crate::ops::transact::TokenCache>,
     /// Every region of the deployment: where global-table replicas may go.
     pub(crate) regions: std::sync::Arc<Vec<String>>,
+    /// Limits an operator may set (`[dynamodb]`).
+    pub(crate) limits: crate::DynamoLimits,
 }
 
 impl DynamoApi {
@@ -33,7 +35,14 @@ impl DynamoApi {
             store,
             region,
             tokens: Default::default(),
+            limits: Default::default(),
         }
+    }
+
+    /// Sets the operator's limits (`[dynamodb]` in tandem.toml).
+    pub fn with_limits(mut self, limits: crate::DynamoLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Names the deployment's regions (this one included), where replicas may go.

@@ -32,6 +32,8 @@ pub enum ErrorKind {
     NotWriteRegion,
     /// The region's data volume is full (or below its reserve): nothing was written.
     InsufficientStorage,
+    /// A write would grow an item collection (a table with local indexes) past its limit.
+    ItemCollectionSizeLimitExceeded,
 }
 
 impl ErrorKind {
@@ -61,6 +63,7 @@ impl ErrorKind {
             AppFenced => ("tandem#AppFenced", 400),
             NotWriteRegion => ("tandem#NotWriteRegion", 400),
             InsufficientStorage => ("tandem#InsufficientStorage", 507),
+            ItemCollectionSizeLimitExceeded => ("com.amazonaws.dynamodb.v20120810#ItemCollectionSizeLimitExceededException", 400),
         }
     }
 }

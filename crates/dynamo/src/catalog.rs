@@ -74,6 +74,7 @@ pub fn drop_table(tx: &mut Tx<'_>, name: &str) -> DynamoResult<()> {
     for index in def.global_indexes.iter().chain(&def.local_indexes) {
         tx.item_delete_prefix(Space::Index, &keys::index_prefix(name, &index.index_name))?;
     }
+    tx.item_delete_prefix(Space::Index, &crate::collection::counters_prefix(name))?;
     tx.item_delete_prefix(Space::Items, &keys::table_prefix(name))?;
     tx.item_delete_prefix(Space::Tombstones, &keys::table_prefix(name))?;
     tx.catalog_delete(name)?;

@@ -49,6 +49,7 @@ pub mod api;
 pub mod api_error;
 pub mod authorize;
 mod catalog;
+mod collection;
 mod keys;
 mod legacy;
 pub mod operation;
@@ -60,5 +61,6 @@ pub mod table;
 mod tags;
 
 pub use api::DynamoApi;
+pub use collection::DynamoLimits;
 pub use storage::Stamp;
 mod ttl;

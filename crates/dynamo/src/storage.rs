@@ -7,6 +7,7 @@ use serde_json::Value;
 use tandem_store::{Change, ReadTx, Space, Tx};
 
 use crate::api_error::{DynamoError, DynamoResult};
+use crate::collection::{self, Collection};
 use crate::keys;
 use crate::table::{KeyShape, TableDef};
 use crate::value::{AttributeValue, Item};
@@ -207,24 +208,34 @@ pub struct Tombstone {
     pub origin: String,
 }
 
-/// Writes (`new = Some`) or deletes (`None`) an item, keeping indexes and the
-/// change log in step. `old` is the item's current image. Writing an item
-/// identical to the current one changes nothing (and makes no stream record).
-/// Callers check [`check_index_keys`] for every item of a multi-item write
-/// before the first write; this function checks before it mutates.
+/// Writes (`new = Some`) or deletes (`None`) an item, keeping indexes, the
+/// item collection's size and the change log in step. `old` is the item's
+/// current image. Writing an item identical to the current one changes nothing
+/// (and makes no stream record). Callers check [`check_index_keys`] for every
+/// item of a multi-item write before the first write; this function checks
+/// before it mutates.
 /// In a global table the stored item also carries where and when it was last
 /// written (`aws:rep:updateregion`, `aws:rep:updatetime`), as DynamoDB's global
 /// tables expose them; replicas receive the item with these attributes.
-/// A client write: refused when this region may not take writes to the table now.
-pub fn write_item(tx: &mut Tx<'_>, def: &TableDef, key: &Item, old: Option<&Item>, new: Option<&Item>) -> DynamoResult<()> {
+/// A client write: refused when this region may not take writes to the table
+/// now, or when it would grow an item collection past `collection_limit`.
+/// Returns the item's collection after the write (tables with local indexes).
+pub fn write_item(
+    tx: &mut Tx<'_>,
+    def: &TableDef,
+    key: &Item,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    collection_limit: u64,
+) -> DynamoResult<Option<Collection>> {
     tx.check_write(tandem_store::Resource::Table(&def.name))?;
     let stamp = Stamp::local(tx, false);
     match new.filter(|_| def.is_global()) {
         Some(item) => {
             let marked = with_replication_marks(item, &stamp);
-            write_item_stamped(tx, def, key, old, Some(&marked), stamp)
+            write_stamped(tx, def, key, old, Some(&marked), stamp, Some(collection_limit))
         }
-        None => write_item_stamped(tx, def, key, old, new, stamp),
+        None => write_stamped(tx, def, key, old, new, stamp, Some(collection_limit)),
     }
 }
 
@@ -245,7 +256,9 @@ fn with_replication_marks(item: &Item, stamp: &Stamp) -> Item {
 
 /// [`write_item`] with an explicit stamp: a TTL expiry, or a write replicated
 /// from another region. A delete in a replicated table leaves a tombstone so
-/// that an older write arriving later cannot bring the item back.
+/// that an older write arriving later cannot bring the item back. Never
+/// refused for a collection's size: the write already happened elsewhere, or
+/// shrinks the collection.
 pub fn write_item_stamped(
     tx: &mut Tx<'_>,
     def: &TableDef,
@@ -254,10 +267,23 @@ pub fn write_item_stamped(
     new: Option<&Item>,
     stamp: Stamp,
 ) -> DynamoResult<()> {
+    write_stamped(tx, def, key, old, new, stamp, None).map(|_| ())
+}
+
+fn write_stamped(
+    tx: &mut Tx<'_>,
+    def: &TableDef,
+    key: &Item,
+    old: Option<&Item>,
+    new: Option<&Item>,
+    stamp: Stamp,
+    collection_limit: Option<u64>,
+) -> DynamoResult<Option<Collection>> {
     if let Some(item) = new {
         check_index_keys(def, item)?;
     }
     let primary = primary_key(def, key)?;
+    let collection = collection::track(tx, def, key, old, new, collection_limit)?;
     if def.is_global() {
         match new {
             Some(_) => tx.item_delete(Space::Tombstones, &primary)?,
@@ -284,7 +310,7 @@ pub fn write_item_stamped(
                 },
             )?;
         }
-        return Ok(());
+        return Ok(collection);
     }
     if let Some(old) = old {
         for k in index_entries(def, old, &primary)? {
@@ -317,7 +343,7 @@ pub fn write_item_stamped(
             by_service: stamp.by_service,
         },
     )?;
-    Ok(())
+    Ok(collection)
 }
 
 fn to_bytes<T: Serialize>(value: &T) -> DynamoResult<Vec<u8>> {

@@ -199,6 +199,14 @@ impl TableDef {
             .collect()
     }
 
+    /// The item as an index stores it, if it is in the index (has the
+    /// index's key attributes, with their types).
+    pub fn index_view(&self, index: &IndexDef, item: &Item) -> Option<Item> {
+        let shape = self.index_key(index);
+        let typed = |(name, ty): &(String, String)| item.get(name).is_some_and(|v| v.type_name() == ty);
+        (typed(&shape.hash) && shape.range.as_ref().is_none_or(typed)).then(|| self.project_for_index(index, item.clone()))
+    }
+
     /// The key shape of an index.
     pub fn index_key(&self, index: &IndexDef) -> KeyShape {
         key_shape(&index.key_schema, &self.attribute_definitions, "Index").expect("validated at creation")

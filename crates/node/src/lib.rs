@@ -78,6 +78,8 @@ pub struct NodeConfig {
     pub roles: Vec<tandem_sts::Role>,
     /// User pools and identity pools (Cognito's APIs).
     pub identity: tandem_identity::IdentityConfig,
+    /// DynamoDB API limits.
+    pub dynamodb: tandem_dynamo::DynamoLimits,
 }
 
 /// The client URL of every region: as configured, else the peers' URLs.
@@ -168,11 +170,13 @@ impl Node {
                 signing_region: config.signing_region.clone(),
                 store,
                 s3: builder.build(),
-                dynamo: tandem_dynamo::DynamoApi::new(Store::clone(&api_store)).with_regions(
-                    std::iter::once(config.region.clone())
-                        .chain(config.peers.iter().map(|p| p.name.clone()))
-                        .collect(),
-                ),
+                dynamo: tandem_dynamo::DynamoApi::new(Store::clone(&api_store))
+                    .with_regions(
+                        std::iter::once(config.region.clone())
+                            .chain(config.peers.iter().map(|p| p.name.clone()))
+                            .collect(),
+                    )
+                    .with_limits(config.dynamodb),
                 principals,
 
                 domains: host::BucketDomains::new(config.bucket_domains.clone()),

@@ -293,6 +293,7 @@ async fn start(dir: &std::path::Path) -> RunningNode {
         sts_key: None,
         roles: Vec::new(),
         identity: Default::default(),
+        dynamodb: Default::default(),
         region_urls: Default::default(),
     };
     tandem_node::start(&config).await.expect("the node starts")

@@ -34,6 +34,7 @@ fn config(dir: &std::path::Path) -> NodeConfig {
         sts_key: None,
         roles: Vec::new(),
         identity: Default::default(),
+        dynamodb: Default::default(),
     }
 }
 

@@ -76,6 +76,7 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
         sts_key: None,
         roles: Vec::new(),
         identity: Default::default(),
+        dynamodb: Default::default(),
     }
 }
 

@@ -41,6 +41,9 @@ pub struct Config {
     /// Store limits of every region.
     #[serde(default)]
     pub store: StoreConfig,
+    /// DynamoDB API limits of every region (the item-collection limit).
+    #[serde(default)]
+    pub dynamodb: tandem_dynamo::DynamoLimits,
     /// Temporary credentials (STS); without it STS answers only GetCallerIdentity.
     pub sts: Option<StsConfig>,
     /// Roles that trusted keys may assume through STS AssumeRole.
@@ -383,6 +386,7 @@ impl Config {
             }),
             apps: vec![demo_app()],
             store: StoreConfig::default(),
+            dynamodb: Default::default(),
             server: ServerConfig::default(),
             sts: Some(StsConfig {
                 signing_key: DEV_STS_SIGNING_KEY.into(),
@@ -419,6 +423,7 @@ impl Config {
             apps,
             server: ServerConfig::default(),
             store: StoreConfig::default(),
+            dynamodb: Default::default(),
             sts: None,
             roles: vec![],
             dns: file.and_then(|f| f.dns.clone()),
@@ -548,6 +553,7 @@ impl Config {
                 })
                 .collect(),
             identity: self.identity.clone(),
+            dynamodb: self.dynamodb,
         }
     }
 

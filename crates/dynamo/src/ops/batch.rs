@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult};
 use crate::catalog;
+use crate::collection;
 use crate::expr::ExpressionContext;
 use crate::ops::capacity::{self, PerTable};
 use crate::ops::items::check_item;
@@ -127,10 +128,11 @@ impl DynamoApi {
                 check_item(item)?;
             }
         }
-        let detail = capacity::requested(&req)?;
-        let consumed = self
+        let (detail, metrics) = (capacity::requested(&req)?, collection::requested(&req)?);
+        let limit = self.limits.item_collection_max_bytes;
+        let (consumed, collections) = self
             .store
-            .write(move |tx| -> DynamoResult<PerTable> {
+            .write(move |tx| -> DynamoResult<(PerTable, collection::PerTable)> {
                 let mut planned = Vec::new();
                 for (name, list) in &writes {
                     let def = catalog::table_tx(tx, name)?;
@@ -155,21 +157,24 @@ impl DynamoApi {
                     }
                 }
                 let mut consumed = PerTable::default();
+                let mut collections = collection::PerTable::default();
                 for (def, key, _, (old, w)) in planned {
                     let new = match w {
                         Write::Put(item) => Some(item),
                         Write::Delete(_) => None,
                     };
-                    storage::write_item(tx, &def, &key, old.as_ref(), new)?;
+                    let written = storage::write_item(tx, &def, &key, old.as_ref(), new, limit)?;
+                    collections.record(&def.name, written);
                     consumed.table(&def.name).write(&def, old.as_ref(), new, 1.0);
                 }
-                Ok(consumed)
+                Ok((consumed, collections))
             })
             .await?;
         let mut out = json!({ "UnprocessedItems": {} });
         if let Some(detail) = detail {
             out["ConsumedCapacity"] = consumed.to_json(detail);
         }
+        collections.attach(&mut out, metrics);
         Ok(out)
     }
 }

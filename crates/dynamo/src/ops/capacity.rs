@@ -156,18 +156,10 @@ impl PerTable {
     }
 }
 
-/// The item as an index stores it, if it is in the index (has its key attributes, typed).
-fn in_index(def: &TableDef, index: &IndexDef, item: Option<&Item>) -> Option<Item> {
-    let item = item?;
-    let shape = def.index_key(index);
-    let typed = |(name, ty): &(String, String)| item.get(name).is_some_and(|v| v.type_name() == ty);
-    (typed(&shape.hash) && shape.range.as_ref().is_none_or(typed)).then(|| def.project_for_index(index, item.clone()))
-}
-
 /// Write units one index consumes for a change: nothing when its view of the
 /// item is unchanged, a put or delete of the entry, or both when its key changes.
 fn index_write_units(def: &TableDef, index: &IndexDef, old: Option<&Item>, new: Option<&Item>) -> f64 {
-    let (old, new) = (in_index(def, index, old), in_index(def, index, new));
+    let (old, new) = (old.and_then(|i| def.index_view(index, i)), new.and_then(|i| def.index_view(index, i)));
     let shape = def.index_key(index);
     let key_of = |item: &Item| {
         std::iter::once(&shape.hash)

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
+use crate::collection::{self, Collection};
 use crate::expr::ExpressionContext;
 use crate::legacy;
 use crate::ops::capacity::{self, Consumed};
@@ -79,6 +80,22 @@ pub(crate) fn check_item(item: &Item) -> DynamoResult<()> {
     Ok(())
 }
 
+/// What a single-item write reports besides its attributes: the capacity it
+/// consumed and, for a table with local indexes, its item collection.
+struct Written {
+    consumed: Consumed,
+    collection: Option<Collection>,
+}
+
+impl Written {
+    fn attach(&self, out: &mut Value, detail: Option<capacity::Detail>, metrics: bool) {
+        capacity::attach(out, detail, &self.consumed);
+        if let (true, Some(c)) = (metrics, &self.collection) {
+            out["ItemCollectionMetrics"] = c.to_json();
+        }
+    }
+}
+
 fn attributes(out: &mut Value, item: Option<Item>) {
     if let Some(item) = item.filter(|i| !i.is_empty()) {
         out["Attributes"] = item_to_json(&item);
@@ -111,25 +128,26 @@ impl DynamoApi {
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
         check_item(&item)?;
-        let detail = capacity::requested(&req)?;
-        let (old, consumed) = self
+        let (detail, metrics) = (capacity::requested(&req)?, collection::requested(&req)?);
+        let limit = self.limits.item_collection_max_bytes;
+        let (old, written) = self
             .store
-            .write(move |tx| -> DynamoResult<(Option<Item>, Consumed)> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Written)> {
                 let def = catalog::table_tx(tx, &table)?;
                 let key = storage::key_item(&def.key(), &item)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
-                storage::write_item(tx, &def, &key, old.as_ref(), Some(&item))?;
+                let collection = storage::write_item(tx, &def, &key, old.as_ref(), Some(&item), limit)?;
                 let mut consumed = Consumed::new(&def.name);
                 consumed.write(&def, old.as_ref(), Some(&item), 1.0);
-                Ok((old, consumed))
+                Ok((old, Written { consumed, collection }))
             })
             .await?;
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        capacity::attach(&mut out, detail, &consumed);
+        written.attach(&mut out, detail, metrics);
         Ok(out)
     }
 
@@ -168,25 +186,26 @@ impl DynamoApi {
         let mut ctx = context(&req, &legacy::PUT_DELETE)?;
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        let detail = capacity::requested(&req)?;
-        let (old, consumed) = self
+        let (detail, metrics) = (capacity::requested(&req)?, collection::requested(&req)?);
+        let limit = self.limits.item_collection_max_bytes;
+        let (old, written) = self
             .store
-            .write(move |tx| -> DynamoResult<(Option<Item>, Consumed)> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Written)> {
                 let def = catalog::table_tx(tx, &table)?;
                 validate_key_param(&def.key(), &key)?;
                 let old = storage::read_item_tx(tx, &storage::primary_key(&def, &key)?)?;
                 guard.check(old.as_ref())?;
-                storage::write_item(tx, &def, &key, old.as_ref(), None)?;
+                let collection = storage::write_item(tx, &def, &key, old.as_ref(), None, limit)?;
                 let mut consumed = Consumed::new(&def.name);
                 consumed.write(&def, old.as_ref(), None, 1.0);
-                Ok((old, consumed))
+                Ok((old, Written { consumed, collection }))
             })
             .await?;
         let mut out = json!({});
         if returns == "ALL_OLD" {
             attributes(&mut out, old);
         }
-        capacity::attach(&mut out, detail, &consumed);
+        written.attach(&mut out, detail, metrics);
         Ok(out)
     }
 
@@ -201,10 +220,11 @@ impl DynamoApi {
         };
         let guard = guard(&req, &mut ctx)?;
         ctx.check_all_used()?;
-        let detail = capacity::requested(&req)?;
-        let (old, new, consumed) = self
+        let (detail, metrics) = (capacity::requested(&req)?, collection::requested(&req)?);
+        let limit = self.limits.item_collection_max_bytes;
+        let (old, new, written) = self
             .store
-            .write(move |tx| -> DynamoResult<(Option<Item>, Item, Consumed)> {
+            .write(move |tx| -> DynamoResult<(Option<Item>, Item, Written)> {
                 let def = catalog::table_tx(tx, &table)?;
                 let shape = def.key();
                 validate_key_param(&shape, &key)?;
@@ -223,10 +243,10 @@ impl DynamoApi {
                     }
                 }
                 check_item(&new)?;
-                storage::write_item(tx, &def, &key, old.as_ref(), Some(&new))?;
+                let collection = storage::write_item(tx, &def, &key, old.as_ref(), Some(&new), limit)?;
                 let mut consumed = Consumed::new(&def.name);
                 consumed.write(&def, old.as_ref(), Some(&new), 1.0);
-                Ok((old, new, consumed))
+                Ok((old, new, Written { consumed, collection }))
             })
             .await?;
         let mut out = json!({});
@@ -239,7 +259,7 @@ impl DynamoApi {
             "UPDATED_NEW" => attributes(&mut out, Some(subset(&new, &names))),
             _ => {}
         }
-        capacity::attach(&mut out, detail, &consumed);
+        written.attach(&mut out, detail, metrics);
         Ok(out)
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::DynamoApi;
 use crate::api_error::{DynamoError, DynamoResult, ErrorKind};
 use crate::catalog;
+use crate::collection;
 use crate::expr::{Condition, UpdateExpression};
 use crate::ops::capacity::{self, PerTable};
 use crate::ops::items::{check_item, context};
@@ -125,6 +126,21 @@ struct Reason {
     item: Option<Item>,
 }
 
+/// A write of the transaction that would outgrow its item collection cancels
+/// the whole transaction, naming that write's position; other errors pass.
+fn cancelled_by_collection(e: DynamoError, position: usize, steps: usize) -> DynamoError {
+    if e.kind != ErrorKind::ItemCollectionSizeLimitExceeded {
+        return e;
+    }
+    let mut reasons: Vec<Option<Reason>> = (0..steps).map(|_| None).collect();
+    reasons[position] = Some(Reason {
+        code: "ItemCollectionSizeLimitExceeded",
+        message: e.message,
+        item: None,
+    });
+    cancelled(reasons)
+}
+
 /// The TransactionCanceledException for per-item reasons (`None` = no problem).
 fn cancelled(reasons: Vec<Option<Reason>>) -> DynamoError {
     let codes: Vec<&str> = reasons.iter().map(|r| r.as_ref().map_or("None", |r| r.code)).collect();
@@ -197,10 +213,11 @@ impl DynamoApi {
         {
             return Ok(json!({}));
         }
-        let detail = capacity::requested(&req)?;
-        let consumed = self
+        let (detail, metrics) = (capacity::requested(&req)?, collection::requested(&req)?);
+        let limit = self.limits.item_collection_max_bytes;
+        let (consumed, collections) = self
             .store
-            .write(move |tx| -> DynamoResult<PerTable> {
+            .write(move |tx| -> DynamoResult<(PerTable, collection::PerTable)> {
                 let mut planned = Vec::with_capacity(steps.len());
                 for step in &steps {
                     let def = catalog::table_tx(tx, &step.table)?;
@@ -230,7 +247,7 @@ impl DynamoApi {
                 }
                 let mut writes = Vec::new();
                 let mut consumed = PerTable::default();
-                for ((step, (def, key, _, old)), new) in steps.iter().zip(&planned).zip(outcomes) {
+                for (position, ((step, (def, key, _, old)), new)) in steps.iter().zip(&planned).zip(outcomes).enumerate() {
                     if matches!(step.action, Action::Check) {
                         let units = TRANSACTION_FACTOR * capacity::read_units(old.as_ref().map_or(0, item_size), true);
                         consumed.table(&def.name).read(None, units);
@@ -238,18 +255,21 @@ impl DynamoApi {
                     }
                     let new = new.unwrap_or(None);
                     consumed.table(&def.name).write(def, old.as_ref(), new.as_ref(), TRANSACTION_FACTOR);
-                    writes.push((def, key, old, new));
+                    writes.push((position, def, key, old, new));
                 }
-                for (def, _, _, new) in &writes {
+                for (_, def, _, _, new) in &writes {
                     tx.check_write(tandem_store::Resource::Table(&def.name))?;
                     if let Some(item) = new {
                         storage::check_index_keys(def, item)?;
                     }
                 }
-                for (def, key, old, new) in writes {
-                    storage::write_item(tx, def, key, old.as_ref(), new.as_ref())?;
+                let mut collections = collection::PerTable::default();
+                for (position, def, key, old, new) in writes {
+                    let written = storage::write_item(tx, def, key, old.as_ref(), new.as_ref(), limit)
+                        .map_err(|e| cancelled_by_collection(e, position, steps.len()))?;
+                    collections.record(&def.name, written);
                 }
-                Ok(consumed)
+                Ok((consumed, collections))
             })
             .await?;
         if let Some(t) = token {
@@ -259,6 +279,7 @@ impl DynamoApi {
         if let Some(detail) = detail {
             out["ConsumedCapacity"] = consumed.to_json(detail);
         }
+        collections.attach(&mut out, metrics);
         Ok(out)
     }
 

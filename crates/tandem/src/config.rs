@@ -60,6 +60,9 @@ pub struct Config {
     /// Static sites of apps, uploaded by `tandem apply` (see `site.rs`).
     #[serde(default)]
     pub sites: Vec<crate::site::SiteConfig>,
+    /// `tandem drill`: its edge, targets and failure hooks.
+    #[serde(default)]
+    pub drill: crate::drill::DrillConfig,
 }
 
 /// `[sts]`: the key that signs session tokens. Every region must have the
@@ -387,6 +390,7 @@ impl Config {
             apps: vec![demo_app()],
             store: StoreConfig::default(),
             dynamodb: Default::default(),
+            drill: Default::default(),
             server: ServerConfig::default(),
             sts: Some(StsConfig {
                 signing_key: DEV_STS_SIGNING_KEY.into(),
@@ -424,6 +428,7 @@ impl Config {
             server: ServerConfig::default(),
             store: StoreConfig::default(),
             dynamodb: Default::default(),
+            drill: Default::default(),
             sts: None,
             roles: vec![],
             dns: file.and_then(|f| f.dns.clone()),

@@ -18,6 +18,32 @@ pub struct ControlClient {
     http: Client<HttpConnector, Full<Bytes>>,
     access_key_id: String,
     secret: String,
+    /// How long one request may take, connect to last body byte.
+    timeout: Duration,
+}
+
+/// Where a request goes and which region it is signed for: a region, or
+/// any other URL that takes the deployment's signatures (an edge).
+pub struct Endpoint {
+    pub name: String,
+    pub url: String,
+    pub signing_region: String,
+}
+
+impl Endpoint {
+    pub fn region(region: &RegionConfig) -> Self {
+        Self {
+            name: region.name.clone(),
+            url: region.url(),
+            signing_region: region.signing_region(),
+        }
+    }
+}
+
+/// A successful answer with its headers.
+pub struct Answer {
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
 
 /// One request to sign and send: what goes to which path, for which SigV4 service.
@@ -76,7 +102,40 @@ impl ControlClient {
             http: Client::builder(TokioExecutor::new()).build(connector),
             access_key_id,
             secret,
+            timeout: Duration::from_secs(30),
         })
+    }
+
+    /// The same client with another per-request timeout.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// An S3 request (signed for `s3`, with its payload hash) to any endpoint.
+    pub async fn s3_at(&self, to: &Endpoint, method: Method, path_and_query: &str, body: Bytes) -> Result<Answer, CallError> {
+        let call = Outgoing {
+            method,
+            path_and_query,
+            body,
+            service: "s3",
+            headers: &[],
+        };
+        self.exchange(to, call).await
+    }
+
+    /// One DynamoDB operation (`X-Amz-Target DynamoDB_20120810.OP`) to any endpoint.
+    pub async fn dynamodb_at(&self, to: &Endpoint, op: &str, body: &Value) -> Result<Answer, CallError> {
+        let target = format!("DynamoDB_20120810.{op}");
+        let headers = [("x-amz-target", target.as_str()), ("content-type", "application/x-amz-json-1.0")];
+        let call = Outgoing {
+            method: Method::POST,
+            path_and_query: "/",
+            body: Bytes::from(body.to_string()),
+            service: "dynamodb",
+            headers: &headers,
+        };
+        self.exchange(to, call).await
     }
 
     /// Sends a signed request to a region and parses its JSON answer.
@@ -150,6 +209,11 @@ impl ControlClient {
     /// control API's `{error, message}`, Cognito's `{__type, message}` or
     /// S3's XML).
     async fn send_raw(&self, region: &RegionConfig, call: Outgoing<'_>) -> Result<Bytes, CallError> {
+        self.exchange(&Endpoint::region(region), call).await.map(|a| a.body)
+    }
+
+    /// Signs and sends a request to an endpoint; its answer, or its error.
+    async fn exchange(&self, to: &Endpoint, call: Outgoing<'_>) -> Result<Answer, CallError> {
         let Outgoing {
             method,
             path_and_query,
@@ -157,8 +221,8 @@ impl ControlClient {
             service,
             headers: extra,
         } = call;
-        let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", region.name, region.url()));
-        let uri: Uri = format!("{}{path_and_query}", region.url().trim_end_matches('/'))
+        let unreachable = |e: &dyn std::fmt::Display| CallError::Unreachable(format!("{} ({}): {e}", to.name, to.url));
+        let uri: Uri = format!("{}{path_and_query}", to.url.trim_end_matches('/'))
             .parse()
             .map_err(|e| unreachable(&e))?;
         let mut headers = HeaderMap::new();
@@ -175,7 +239,7 @@ impl ControlClient {
             &body,
             &self.access_key_id,
             &self.secret,
-            &region.signing_region(),
+            &to.signing_region,
             service,
             time::OffsetDateTime::now_utc(),
         );
@@ -187,13 +251,13 @@ impl ControlClient {
         *request.headers_mut() = headers;
         let exchange = async {
             let response = self.http.request(request).await.map_err(|e| unreachable(&e))?;
-            let status = response.status();
-            let body = response.into_body().collect().await.map_err(|e| unreachable(&e))?.to_bytes();
-            Ok::<_, CallError>((status, body))
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(|e| unreachable(&e))?.to_bytes();
+            Ok::<_, CallError>((parts.status, parts.headers, body))
         };
-        let (status, body) = tokio::time::timeout(Duration::from_secs(30), exchange)
+        let (status, headers, body) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| unreachable(&"no answer within 30 s"))??;
+            .map_err(|_| unreachable(&format!("no answer within {:.1} s", self.timeout.as_secs_f64())))??;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
             let (code, message) = match serde_json::from_slice::<Value>(&body) {
@@ -209,7 +273,7 @@ impl ControlClient {
                 message,
             });
         }
-        Ok(body)
+        Ok(Answer { headers, body })
     }
 
     /// `GET /health` (unauthenticated, but signing does no harm).

@@ -6,6 +6,9 @@ mod config;
 mod control_client;
 mod deployment;
 mod dev;
+mod drill;
+mod drill_load;
+mod drill_report;
 mod dev_config;
 mod dev_edge;
 mod dev_identity;
@@ -134,6 +137,23 @@ enum Command {
         #[command(subcommand)]
         command: user_cmd::UserCommand,
     },
+    /// Fail a region on purpose under a workload through the edge and measure RTO, RPO, errors and lag.
+    Drill {
+        #[command(flatten)]
+        config: ConfigArg,
+        app: String,
+        #[command(flatten)]
+        failure: DrillFailure,
+        /// Seconds of steady workload before the failure and after recovery.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600))]
+        steady: u64,
+        /// Milliseconds between writes (each writes one object and one item).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(5..=10_000))]
+        interval_ms: u64,
+        /// Also write the report, with every write and its outcome, as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
     /// Bring an app's writes back to its primary region after a failover.
     Failback {
         #[command(flatten)]
@@ -146,6 +166,37 @@ enum Command {
         #[arg(long)]
         stay_fenced: bool,
     },
+}
+
+/// The failure a drill injects: exactly one.
+#[derive(clap::Args)]
+#[group(required = true, multiple = false)]
+struct DrillFailure {
+    /// A planned failover, then a failback.
+    #[arg(long)]
+    planned: bool,
+    /// Stop the primary's process (`[drill] kill`, then `restart`).
+    #[arg(long)]
+    kill_primary: bool,
+    /// Cut replication for SECS seconds (`[drill] partition`, `heal`).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    partition: Option<u64>,
+    /// Add MS milliseconds of latency to the primary (`[drill] slow`, `unslow`).
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    slow_primary: Option<u64>,
+}
+
+impl DrillFailure {
+    fn failure(&self) -> drill::Failure {
+        match (self.planned, self.kill_primary, self.partition, self.slow_primary) {
+            (true, ..) => drill::Failure::Planned,
+            (_, true, ..) => drill::Failure::KillPrimary,
+            (_, _, Some(secs), _) => drill::Failure::Partition(secs),
+            (_, _, _, Some(ms)) => drill::Failure::SlowPrimary(ms),
+            // clap requires one of the four.
+            _ => drill::Failure::Planned,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -329,6 +380,20 @@ fn main() -> ExitCode {
                 stay_fenced,
             } => app_cmd::failback(&config.load().await?, &app, stay_fenced, std::time::Duration::from_secs(timeout)).await,
             Command::User { command } => user_cmd::run(command).await,
+            Command::Drill {
+                config,
+                app,
+                failure,
+                steady,
+                interval_ms,
+                json,
+            } => {
+                let pacing = drill::Pacing {
+                    steady: std::time::Duration::from_secs(steady),
+                    interval: std::time::Duration::from_millis(interval_ms),
+                };
+                drill::run(&config.load().await?, &app, failure.failure(), pacing, json.as_deref()).await
+            }
         }
     });
     match result {

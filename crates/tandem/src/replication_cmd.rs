@@ -27,7 +27,7 @@ impl Target {
         }
     }
 
-    fn describe(&self) -> String {
+    pub fn describe(&self) -> String {
         match self {
             Target::Bucket(b) => format!("bucket {b}"),
             Target::Table(t) => format!("table {t}"),
@@ -250,19 +250,24 @@ fn print_rejected(shipper: &Value) {
 }
 
 /// One difference found by `diff`.
-struct Difference {
-    what: &'static str,
-    at: String,
-    detail: String,
+pub struct Difference {
+    pub what: &'static str,
+    pub at: String,
+    pub detail: String,
+}
+
+/// What differs between the regions for one bucket or table.
+pub async fn differences(config: &Config, target: &Target) -> Result<Vec<Difference>, String> {
+    let client = ControlClient::new(config)?;
+    match target {
+        Target::Bucket(b) => diff_bucket(&client, config, b).await,
+        Target::Table(t) => diff_table(&client, config, t).await,
+    }
 }
 
 /// `tandem replication diff`: lists what differs; `Ok(false)` when something does.
 pub async fn diff(config: &Config, target: Target) -> Result<bool, String> {
-    let client = ControlClient::new(config)?;
-    let differences = match &target {
-        Target::Bucket(b) => diff_bucket(&client, config, b).await?,
-        Target::Table(t) => diff_table(&client, config, t).await?,
-    };
+    let differences = differences(config, &target).await?;
     for d in &differences {
         println!("{:<8} {:<40} {}", d.what, d.at, d.detail);
     }

@@ -1,0 +1,179 @@
+//! What a drill measured, computed from what its workload and sampler saw:
+//! RTO (first failed write to the first acknowledged one after it), RPO
+//! (acknowledged writes missing after recovery, by id, beside the exposure
+//! the system predicted), replication lag, client errors, convergence, and
+//! the targets of `[drill]`. Printed as a table and kept as JSON.
+
+use serde::Serialize;
+
+use crate::drill_load::{Kind, Observations, Write};
+
+/// The drill's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub app: String,
+    pub run: String,
+    pub failure: String,
+    /// When the failure was injected, ms since the start.
+    pub injected_at_ms: u64,
+    pub rto_seconds: f64,
+    /// Acknowledged writes missing after recovery, by kind and id.
+    pub rpo_missing: Vec<String>,
+    /// Changes the secondary had not received from the primary just before
+    /// the failure, as the regions' heartbeats told it.
+    pub rpo_predicted_changes: Option<u64>,
+    pub writes_acknowledged: u64,
+    pub writes_failed: u64,
+    pub reads_ok: u64,
+    pub reads_failed: u64,
+    /// Highest replication lag any region showed from the failure on.
+    pub max_lag_seconds: f64,
+    pub max_backlog_changes: u64,
+    pub converge_seconds: Option<f64>,
+    /// `tandem replication diff` of each bucket and table at the end: true when in sync.
+    pub diff: Vec<(String, bool)>,
+    pub regions_served: Vec<String>,
+    pub targets: Targets,
+}
+
+/// `[drill] rto_seconds` / `rpo_writes`, and whether they were met.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Targets {
+    pub rto_seconds: Option<f64>,
+    pub rpo_writes: Option<u64>,
+    pub missed: Vec<String>,
+}
+
+/// From the first failed write at or after `from_ms` to the first
+/// acknowledged write sent after it; 0 when no write failed. A failure
+/// never followed by an acknowledgement counts up to the last write sent.
+pub fn rto_seconds(writes: &[Write], from_ms: u64) -> f64 {
+    let mut sorted: Vec<&Write> = writes.iter().filter(|w| w.at_ms >= from_ms).collect();
+    sorted.sort_by_key(|w| w.at_ms);
+    let Some(first_failure) = sorted.iter().find(|w| !w.acknowledged) else { return 0.0 };
+    let recovered = sorted.iter().find(|w| w.acknowledged && w.at_ms > first_failure.at_ms);
+    let end = recovered.or(sorted.last()).map_or(first_failure.at_ms, |w| w.at_ms);
+    (end - first_failure.at_ms) as f64 / 1000.0
+}
+
+/// `kind/id` of a write, as the report names it.
+pub fn write_name(w: &Write) -> String {
+    match w.kind {
+        Kind::Object => format!("object/{}", w.id),
+        Kind::Item => format!("item/{}", w.id),
+    }
+}
+
+/// Lag and backlog peaks from `from_ms` on, over every region.
+pub fn peaks(seen: &Observations, from_ms: u64) -> (f64, u64) {
+    let during = seen.samples.iter().filter(|s| s.at_ms >= from_ms && s.reachable);
+    during.fold((0.0, 0), |(lag, backlog), s| (f64::max(lag, s.lag_seconds), backlog.max(s.backlog_changes)))
+}
+
+impl Report {
+    /// Fills in which targets were missed.
+    pub fn judge(&mut self) {
+        let mut missed = Vec::new();
+        if let Some(rto) = self.targets.rto_seconds
+            && self.rto_seconds > rto
+        {
+            missed.push(format!("RTO {:.2} s is over the target of {rto} s", self.rto_seconds));
+        }
+        if let Some(rpo) = self.targets.rpo_writes
+            && self.rpo_missing.len() as u64 > rpo
+        {
+            missed.push(format!("RPO {} writes is over the target of {rpo}", self.rpo_missing.len()));
+        }
+        self.targets.missed = missed;
+    }
+
+    /// The table an operator reads.
+    pub fn print(&self) {
+        let target = |t: Option<String>| t.map(|t| format!("   (target {t})")).unwrap_or_default();
+        println!();
+        println!("drill {} of {} ({})", self.run, self.app, self.failure);
+        println!("  {:<28} {:.2} s{}", "RTO", self.rto_seconds, target(self.targets.rto_seconds.map(|t| format!("{t} s"))));
+        println!(
+            "  {:<28} {} write(s) missing{}",
+            "RPO",
+            self.rpo_missing.len(),
+            target(self.targets.rpo_writes.map(|t| t.to_string()))
+        );
+        for missing in &self.rpo_missing {
+            println!("  {:<28} {missing}", "  missing");
+        }
+        let predicted = self.rpo_predicted_changes.map_or("unknown".to_string(), |c| format!("{c} change(s)"));
+        println!("  {:<28} {predicted}", "RPO exposure predicted");
+        println!("  {:<28} {} acknowledged, {} failed", "writes", self.writes_acknowledged, self.writes_failed);
+        println!("  {:<28} {} ok, {} failed", "reads", self.reads_ok, self.reads_failed);
+        println!("  {:<28} {:.2} s (backlog up to {} changes)", "replication lag (max)", self.max_lag_seconds, self.max_backlog_changes);
+        let converge = self.converge_seconds.map_or("not measured".to_string(), |s| format!("{s:.2} s"));
+        println!("  {:<28} {converge}", "converged after failback");
+        for (what, in_sync) in &self.diff {
+            println!("  {:<28} {}", format!("diff {what}"), if *in_sync { "in sync" } else { "DIFFERS" });
+        }
+        println!("  {:<28} {}", "regions that served writes", self.regions_served.join(", "));
+        match self.targets.missed.is_empty() {
+            true => println!("  targets met"),
+            false => self.targets.missed.iter().for_each(|m| println!("  TARGET MISSED: {m}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(at_ms: u64, acknowledged: bool) -> Write {
+        Write {
+            id: at_ms.to_string(),
+            kind: Kind::Object,
+            at_ms,
+            acknowledged,
+            region: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn rto_runs_from_the_first_failure_to_the_next_acknowledgement() {
+        let writes = [w(0, true), w(100, true), w(200, false), w(700, false), w(1450, true), w(1500, false), w(1600, true)];
+        assert_eq!(rto_seconds(&writes, 0), 1.25);
+        assert_eq!(rto_seconds(&writes, 1450), 0.1);
+        assert_eq!(rto_seconds(&writes[..2], 0), 0.0);
+        assert_eq!(rto_seconds(&[w(100, false), w(900, false)], 0), 0.8, "never recovered: up to the last write");
+    }
+
+    #[test]
+    fn targets_are_judged_against_the_figures() {
+        let mut r = Report {
+            app: "a".into(),
+            run: "r".into(),
+            failure: "planned".into(),
+            injected_at_ms: 0,
+            rto_seconds: 3.5,
+            rpo_missing: vec!["object/1".into()],
+            rpo_predicted_changes: Some(1),
+            writes_acknowledged: 10,
+            writes_failed: 2,
+            reads_ok: 5,
+            reads_failed: 0,
+            max_lag_seconds: 0.0,
+            max_backlog_changes: 0,
+            converge_seconds: None,
+            diff: vec![],
+            regions_served: vec![],
+            targets: Targets {
+                rto_seconds: Some(3.0),
+                rpo_writes: Some(0),
+                missed: vec![],
+            },
+        };
+        r.judge();
+        assert_eq!(r.targets.missed.len(), 2);
+        r.rto_seconds = 1.0;
+        r.rpo_missing.clear();
+        r.judge();
+        assert!(r.targets.missed.is_empty());
+    }
+}

@@ -1,0 +1,236 @@
+"""`tandem drill` end to end: two real regions with the photos app (automatic
+failover on), one `tandem edge` in front, and the drill's hooks in
+tandem.toml driving the test's own region processes: `kill` sends SIGKILL
+to the primary's pid, `restart` asks the test (by a marker file) to start it
+again. The drill's figures are checked against the test's own count: its
+own writer through the edge measures the outage, and every write the drill
+says was acknowledged is looked up in both regions with boto3."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+
+from e2e_helpers import KEYS, SIGNING_REGION, free_port
+from regions import PHOTOS_BUCKET, PHOTOS_TABLE, RegionPair, deploy_photos, wait_until
+
+ADMIN = KEYS["admin"]
+
+
+def extra_config(root: Path, edge_port: int) -> str:
+    return f"""
+[edge]
+access_key_id = "{ADMIN.access_key_id}"
+probe_interval_ms = 200
+app_poll_interval_ms = 200
+
+[[edge.nodes]]
+name = "e1"
+listen = "127.0.0.1:{edge_port}"
+
+[[edge.distributions]]
+name = "app"
+[[edge.distributions.behaviors]]
+methods = ["GET", "HEAD", "PUT", "POST", "DELETE"]
+sign = false
+origin = {{ kind = "app", app = "photos" }}
+
+[drill]
+rto_seconds = 3
+rpo_writes = 0
+kill = "kill -9 $(cat {root}/{{region}}.pid)"
+restart = "touch {root}/{{region}}.restart"
+"""
+
+
+class Restarter:
+    """Starts a region again when the drill's restart hook asks (a marker file)."""
+
+    def __init__(self, pair: RegionPair, root: Path):
+        self.pair, self.root = pair, root
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def write_pids(self):
+        for name, node in self.pair.nodes.items():
+            (self.root / f"{name}.pid").write_text(str(node.proc.pid))
+
+    def run(self):
+        while not self.done.is_set():
+            for name, node in self.pair.nodes.items():
+                marker = self.root / f"{name}.restart"
+                if marker.exists():
+                    marker.unlink()
+                    node.proc.wait(timeout=30)
+                    node.start()
+                    self.write_pids()
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def deployment(tandem_bin, tmp_path):
+    edge_port = free_port()
+    pair = RegionPair(tandem_bin, tmp_path, extra_config=extra_config(tmp_path, edge_port))
+    edge = None
+    restarter = None
+    try:
+        deploy_photos(pair, auto_failover={"interval_ms": 200, "failures": 3})
+        restarter = Restarter(pair, tmp_path)
+        restarter.write_pids()
+        log = open(tmp_path / "edge.log", "ab")
+        edge = subprocess.Popen(
+            [str(tandem_bin), "edge", "--config", str(pair.config_path), "--name", "e1"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{edge_port}"
+        wait_until(lambda: requests.get(url + "/metrics", timeout=1).status_code == 200, 15, what="edge up")
+        yield pair, url, tmp_path
+    finally:
+        if restarter:
+            restarter.done.set()
+        if edge:
+            edge.terminate()
+            edge.wait(timeout=10)
+        pair.close()
+
+
+def edge_s3(url: str):
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=url,
+        aws_access_key_id=ADMIN.access_key_id,
+        aws_secret_access_key=ADMIN.secret_access_key,
+        region_name=SIGNING_REGION,
+        config=Config(
+            s3={"addressing_style": "path"}, retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=2, read_timeout=2
+        ),
+    )
+
+
+class OwnWriter:
+    """The test's own count: a PUT through the edge every 50 ms, each outcome timed."""
+
+    def __init__(self, url: str):
+        self.s3 = edge_s3(url)
+        self.outcomes: list[tuple[float, bool]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        n = 0
+        while not self.stop.is_set():
+            n += 1
+            t = time.monotonic()
+            try:
+                self.s3.put_object(Bucket=PHOTOS_BUCKET["us-east"], Key=f"own/{n:06}", Body=b"own")
+                ok = True
+            except Exception:  # noqa: BLE001 - any failure is an outage the test counts
+                ok = False
+            self.outcomes.append((t, ok))
+            time.sleep(0.05)
+
+    def finish(self) -> float:
+        """Seconds from the first failed PUT to the first acknowledged one after it."""
+        self.stop.set()
+        self.thread.join(timeout=10)
+        failures = [t for t, ok in self.outcomes if not ok]
+        if not failures:
+            return 0.0
+        first = failures[0]
+        after = [t for t, ok in self.outcomes if ok and t > first]
+        return (after[0] if after else self.outcomes[-1][0]) - first
+
+
+def drill(pair: RegionPair, root: Path, *flags: str):
+    out = root / "drill.json"
+    run = pair.tandem("drill", "photos", *flags, "--steady", "2", "--json", str(out), timeout=240)
+    print(run.stdout[-3000:])
+    return run, json.loads(out.read_text()) if out.exists() else None
+
+
+def check_acknowledged_writes_in_both_regions(pair: RegionPair, report: dict) -> int:
+    """Looks up every acknowledged write in both regions; returns how many."""
+    acked = [w for w in report["writes"] if w["acknowledged"]]
+    assert acked, "the drill acknowledged no write"
+    for region in ("us-east", "ap-tokyo"):
+        s3, ddb = pair.s3(region), pair.ddb(region)
+        listed = set()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=PHOTOS_BUCKET[region], Prefix=f"drill/{report['run']}/"):
+            listed.update(o["Key"] for o in page.get("Contents", []))
+        items = set()
+        for page in ddb.get_paginator("query").paginate(
+            TableName=PHOTOS_TABLE,
+            KeyConditionExpression="photo_id = :p",
+            ExpressionAttributeValues={":p": {"S": f"drill-{report['run']}"}},
+            ConsistentRead=True,
+        ):
+            items.update(i["comment_id"]["S"] for i in page["Items"])
+        missing = [w["id"] for w in acked if w["id"] not in (listed if w["kind"] == "object" else items)]
+        assert missing == [], f"acknowledged writes missing in {region}: {missing[:10]}"
+    return len(acked)
+
+
+def test_a_planned_drill_reports_rpo_zero_and_both_regions_hold_every_acknowledged_write(deployment):
+    pair, _, root = deployment
+    run, report = drill(pair, root, "--planned")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert report["rpo_missing"] == []
+    assert "RPO" in run.stdout and "0 write(s) missing" in run.stdout
+    assert report["regions_served"] == ["ap-tokyo", "us-east"]
+    assert all(in_sync for _, in_sync in report["diff"]), report["diff"]
+    assert report["converge_seconds"] is not None
+    acked = check_acknowledged_writes_in_both_regions(pair, report)
+    assert acked == report["writes_acknowledged"]
+    assert report["writes_failed"] == sum(1 for w in report["writes"] if not w["acknowledged"])
+
+
+def test_killing_the_primary_recovers_within_3_s_through_the_edge_and_loses_no_write(deployment):
+    pair, url, root = deployment
+    own = OwnWriter(url)
+    run, report = drill(pair, root, "--kill-primary")
+    own_rto = own.finish()
+    assert run.returncode == 0, run.stdout + run.stderr
+    print(f"drill RTO {report['rto_seconds']:.2f} s, the test's own writer saw {own_rto:.2f} s")
+    assert report["rto_seconds"] < 3.0
+    assert report["rpo_missing"] == []
+    assert report["writes_failed"] > 0, "the kill caused no failed write: nothing was measured"
+    # The drill's writer and the test's each measure the same outage.
+    assert abs(report["rto_seconds"] - own_rto) < 1.0, (report["rto_seconds"], own_rto)
+    assert report["rpo_predicted_changes"] is not None
+    assert "ap-tokyo" in report["regions_served"]
+    acked = check_acknowledged_writes_in_both_regions(pair, report)
+    assert acked == report["writes_acknowledged"]
+
+
+def test_a_missed_target_fails_the_drill(deployment):
+    pair, _, root = deployment
+    text = pair.config_path.read_text().replace("rto_seconds = 3", "rto_seconds = 0.001")
+    strict = root / "strict.toml"
+    strict.write_text(text)
+    out = root / "strict.json"
+    run = pair.tandem("drill", "photos", "--planned", "--steady", "1", "--json", str(out), config=strict, timeout=240)
+    report = json.loads(out.read_text())
+    if report["rto_seconds"] > 0.001:
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert "missed its targets" in run.stderr and "TARGET MISSED" in run.stdout
+    else:
+        assert run.returncode == 0
+
+
+def test_a_drill_that_needs_a_hook_says_which(deployment):
+    pair, _, _ = deployment
+    run = pair.tandem("drill", "photos", "--partition", "2", "--steady", "1", timeout=120)
+    assert run.returncode == 1
+    assert "needs `[drill] partition` in tandem.toml" in run.stderr, run.stderr

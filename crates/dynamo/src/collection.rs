@@ -113,9 +113,7 @@ fn footprint(def: &TableDef, item: &Item) -> u64 {
 
 /// Where the size of the collection of `hash` is kept.
 fn counter_key(table: &str, hash: &AttributeValue) -> DynamoResult<Vec<u8>> {
-    let mut base = keys::table_prefix(table);
-    base.push(0);
-    keys::partition_prefix(&base, hash)
+    keys::partition_prefix(&counters_prefix(table), hash)
 }
 
 /// The prefix of every collection counter of a table (dropped with it).
@@ -179,7 +177,7 @@ pub(crate) fn track(
     };
     let size = |item: Option<&Item>| item.map_or(0, |i| footprint(def, i));
     let (removed, added) = (size(old), size(new));
-    let after = (before + added).saturating_sub(removed);
+    let after = before.saturating_add(added).saturating_sub(removed);
     if let Some(limit) = limit
         && added > removed
         && after > limit

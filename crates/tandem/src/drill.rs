@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use crate::config::{Config, RegionConfig};
 use crate::control_client::{ControlClient, Endpoint};
-use crate::drill_load::{self, Kind, Workload};
+use crate::drill_load::{self, Workload};
+use crate::drill_verify;
 use crate::drill_report::{self, Report, Targets};
 use crate::replication_cmd::{self, Target};
 
@@ -66,34 +67,71 @@ pub struct Pacing {
     pub interval: Duration,
 }
 
-/// Runs a hook command with `{region}` and `{ms}` replaced.
+/// Runs a hook command with `{region}` and `{ms}` replaced; a hook that
+/// overruns is killed, so it cannot fire after the drill moved on.
 async fn hook(name: &str, command: &Option<String>, region: &str, ms: u64) -> Result<(), String> {
-    let command = command
-        .as_ref()
-        .ok_or_else(|| format!("this drill needs `[drill] {name}` in tandem.toml: a command that {}", hook_purpose(name)))?;
+    let command = command.as_ref().ok_or_else(|| missing_hook(name))?;
     let line = command.replace("{region}", region).replace("{ms}", &ms.to_string());
     println!("drill: running {name} hook: {line}");
-    let run = tokio::process::Command::new("sh").arg("-c").arg(&line).env("TANDEM_DRILL_REGION", region).status();
+    let run = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .env("TANDEM_DRILL_REGION", region)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .status();
     match tokio::time::timeout(Duration::from_secs(60), run).await {
         Ok(Ok(status)) if status.success() => Ok(()),
         Ok(Ok(status)) => Err(format!("the {name} hook failed ({status}): {line}")),
         Ok(Err(e)) => Err(format!("the {name} hook could not run ({e}): {line}")),
-        Err(_) => Err(format!("the {name} hook took over 60 s: {line}")),
+        Err(_) => Err(format!("the {name} hook took over 60 s and was killed: {line}")),
     }
 }
 
-fn hook_purpose(name: &str) -> &'static str {
-    match name {
+fn missing_hook(name: &str) -> String {
+    let purpose = match name {
         "kill" => "stops region {region}'s process at once",
         "restart" => "starts region {region} again",
         "partition" => "cuts replication to and from region {region}",
         "heal" => "restores replication of region {region}",
         "slow" => "adds {ms} ms of latency in front of region {region}",
         _ => "removes the latency added in front of region {region}",
+    };
+    format!("this drill needs `[drill] {name}` in tandem.toml: a command that {purpose}")
+}
+
+impl Failure {
+    /// The hooks the failure needs, checked before anything starts: a
+    /// drill must never inject what it has no way to undo.
+    fn needed_hooks(self, hooks: &DrillConfig) -> Result<(), String> {
+        let needed: &[(&str, &Option<String>)] = match self {
+            Failure::Planned => &[],
+            Failure::KillPrimary => &[("kill", &hooks.kill)],
+            Failure::Partition(_) => &[("partition", &hooks.partition), ("heal", &hooks.heal)],
+            Failure::SlowPrimary(_) => &[("slow", &hooks.slow), ("unslow", &hooks.unslow)],
+        };
+        match needed.iter().find(|(_, command)| command.is_none()) {
+            Some((name, _)) => Err(missing_hook(name)),
+            None => Ok(()),
+        }
+    }
+
+    /// Best effort after a failed drill: heal what was injected.
+    async fn undo(self, hooks: &DrillConfig, primary: &str) {
+        let undone = match self {
+            Failure::Planned => return,
+            Failure::KillPrimary if hooks.restart.is_none() => return,
+            Failure::KillPrimary => hook("restart", &hooks.restart, primary, 0).await,
+            Failure::Partition(_) => hook("heal", &hooks.heal, primary, 0).await,
+            Failure::SlowPrimary(ms) => hook("unslow", &hooks.unslow, primary, ms).await,
+        };
+        if let Err(e) = undone {
+            println!("drill: could not undo the failure: {e}");
+        }
     }
 }
 
-/// The edge the workload uses.
+/// The edge the workload uses (plain HTTP: the drill's client has no TLS).
 fn edge_endpoint(config: &Config, primary: &RegionConfig) -> Result<Endpoint, String> {
     let url = config
         .drill
@@ -101,6 +139,9 @@ fn edge_endpoint(config: &Config, primary: &RegionConfig) -> Result<Endpoint, St
         .clone()
         .or_else(|| config.edge.nodes.first().map(|n| n.url.clone().unwrap_or_else(|| format!("http://{}", n.listen))))
         .ok_or("the drill goes through an edge: add [[edge.nodes]] or `[drill] edge = \"http://...\"` to tandem.toml")?;
+    if !url.starts_with("http://") {
+        return Err(format!("the drill reaches the edge over plain HTTP; {url} is not (set `[drill] edge` to an http:// listener)"));
+    }
     Ok(Endpoint {
         name: "edge".into(),
         url,
@@ -120,6 +161,27 @@ async fn wait_for<F: AsyncFnMut() -> bool>(limit: Duration, mut ok: F) -> bool {
     false
 }
 
+/// The app's data the drill writes to: its first bucket, and its first
+/// table when both its keys are strings.
+fn workload(config: &Config, spec: &tandem_control::AppSpec, primary: &RegionConfig, pacing: Pacing) -> Result<Workload, String> {
+    let string_key = |k: &str| k.rsplit_once(':').filter(|(_, ty)| *ty == "S").map(|(n, _)| n.to_string());
+    let table = spec.tables.first().and_then(|t| Some((t.name.clone(), string_key(&t.hash_key)?, string_key(t.range_key.as_deref()?)?)));
+    if let (Some(t), None) = (spec.tables.first(), &table) {
+        println!("drill: table {} needs a string partition and sort key for the drill's items; only objects are written", t.name);
+    }
+    let load = Workload {
+        run: tandem_store::now_ms().to_string(),
+        edge: std::sync::Arc::new(edge_endpoint(config, primary)?),
+        bucket: spec.buckets.first().map(|b| b.primary.clone()),
+        table,
+        interval: pacing.interval,
+    };
+    match load.bucket.is_none() && load.table.is_none() {
+        true => Err(format!("{} has no bucket and no table with string keys for the drill to write to", spec.id)),
+        false => Ok(load),
+    }
+}
+
 /// `tandem drill APP --planned | --kill-primary | --partition SECS | --slow-primary MS`.
 pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, json: Option<&std::path::Path>) -> Result<(), String> {
     let spec = config
@@ -130,77 +192,63 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
         .clone();
     let primary = config.region(&spec.primary).map_err(|e| e.to_string())?.clone();
     let secondary = config.region(&spec.secondary).map_err(|e| e.to_string())?.clone();
-    let run = format!("{}", tandem_store::now_ms());
-    let table = spec.tables.first().and_then(|t| {
-        let string_key = |k: &str| k.split_once(':').filter(|(_, ty)| *ty == "S").map(|(n, _)| n.to_string());
-        let range = match &t.range_key {
-            Some(r) => Some(string_key(r)?),
-            None => None,
-        };
-        Some((t.name.clone(), string_key(&t.hash_key)?, range))
-    });
-    let workload = Workload {
-        run: run.clone(),
-        edge: std::sync::Arc::new(edge_endpoint(config, &primary)?),
-        bucket: spec.buckets.first().map(|b| b.primary.clone()),
-        table,
-        interval: pacing.interval,
-    };
-    if workload.bucket.is_none() && workload.table.is_none() {
-        return Err(format!("{id} has no bucket and no table with string keys for the drill to write to"));
-    }
-    println!("drill {run} of {id}: {} through {}", failure.describe(), workload.edge.url);
+    failure.needed_hooks(&config.drill)?;
+    let workload = workload(config, &spec, &primary, pacing)?;
+    println!("drill {} of {id}: {} through {}", workload.run, failure.describe(), workload.edge.url);
     let load = drill_load::start(config, workload.clone())?;
     tokio::time::sleep(pacing.steady).await;
+    if !load.writes().iter().any(|w| w.acknowledged) {
+        load.stop().await;
+        return Err(format!("no write through {} was acknowledged before the failure: fix the edge first", workload.edge.url));
+    }
     let predicted = load.last_sample(&secondary.name).and_then(|s| s.behind.get(&primary.name).and_then(|c| c.as_u64()));
     let injected_at_ms = load.elapsed_ms();
-    let converge = inject(config, id, &spec, failure, (&primary, &secondary), &load, pacing).await;
-    let converge = match converge {
-        Ok(c) => c,
+    let drill = Drill { config, spec: &spec, primary: &primary, secondary: &secondary, load: &load, workload: &workload, pacing };
+    let recovery = match drill.inject(failure).await {
+        Ok(r) => r,
         Err(e) => {
+            failure.undo(&config.drill, &primary.name).await;
             load.stop().await;
-            return Err(e);
+            return Err(format!("{e}\nthe drill stopped; `tandem state get {id}` shows where the app stands"));
         }
     };
     tokio::time::sleep(pacing.steady).await;
     let seen = load.stop().await;
-    // With the primary left down, only the secondary can be checked.
-    let check: Vec<&str> = match (failure, &config.drill.restart) {
-        (Failure::KillPrimary, None) => vec![&spec.secondary],
-        _ => vec![&spec.primary, &spec.secondary],
+    // Every acknowledged write has had the time to replicate before the look-up.
+    let settled = converge(config, &spec, Duration::from_secs(60)).await;
+    let checked: Vec<&str> = match recovery.primary_down {
+        true => vec![&spec.secondary],
+        false => vec![&spec.primary, &spec.secondary],
     };
-    let missing = verify(config, &spec, &check, &workload, &seen.writes).await?;
-    let mut diff = Vec::new();
-    for target in spec
-        .buckets
-        .iter()
-        .map(|b| Target::Bucket(b.primary.clone()))
-        .chain(spec.tables.iter().map(|t| Target::Table(t.name.clone())))
-    {
-        let in_sync = replication_cmd::differences(config, &target).await.map(|d| d.is_empty()).unwrap_or(false);
-        diff.push((target.describe(), in_sync));
+    let (mut rpo_missing, mut verify_errors) = (Vec::new(), Vec::new());
+    if let Err(e) = settled {
+        verify_errors.push(e);
     }
-    let (max_lag_seconds, max_backlog_changes) = drill_report::peaks(&seen, injected_at_ms);
-    let mut regions_served: Vec<String> = seen.writes.iter().filter_map(|w| w.region.clone()).collect();
-    regions_served.sort();
-    regions_served.dedup();
+    for region in checked {
+        match drill_verify::missing_in(config, &spec, region, &workload, &seen.writes).await {
+            Ok(missing) => rpo_missing.extend(missing),
+            Err(e) => verify_errors.push(e),
+        }
+    }
     let mut report = Report {
         app: id.to_string(),
-        run,
+        run: workload.run.clone(),
         failure: failure.describe(),
         injected_at_ms,
         rto_seconds: drill_report::rto_seconds(&seen.writes, injected_at_ms),
-        rpo_missing: missing,
+        rpo_missing_during_outage: recovery.missing_during_outage,
+        rpo_missing,
+        verify_errors,
         rpo_predicted_changes: predicted,
         writes_acknowledged: seen.writes.iter().filter(|w| w.acknowledged).count() as u64,
         writes_failed: seen.writes.iter().filter(|w| !w.acknowledged).count() as u64,
         reads_ok: seen.reads_ok,
         reads_failed: seen.reads_failed,
-        max_lag_seconds,
-        max_backlog_changes,
-        converge_seconds: converge,
-        diff,
-        regions_served,
+        max_lag_seconds: drill_report::peaks(&seen, injected_at_ms).0,
+        max_backlog_changes: drill_report::peaks(&seen, injected_at_ms).1,
+        converge_seconds: recovery.converge_seconds,
+        diff: diffs(config, &spec).await,
+        regions_served: served(&seen.writes),
         targets: Targets {
             rto_seconds: config.drill.rto_seconds,
             rpo_writes: config.drill.rpo_writes,
@@ -221,148 +269,166 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
     }
 }
 
-/// Injects the failure and recovers from it; the seconds the regions took
-/// to converge after the failback, when there was one.
-async fn inject(
-    config: &Config,
-    id: &str,
-    spec: &tandem_control::AppSpec,
-    failure: Failure,
-    (primary, secondary): (&RegionConfig, &RegionConfig),
-    load: &drill_load::Running,
+/// The regions that served acknowledged writes.
+fn served(writes: &[drill_load::Write]) -> Vec<String> {
+    let mut regions: Vec<String> = writes.iter().filter_map(|w| w.region.clone()).collect();
+    regions.sort();
+    regions.dedup();
+    regions
+}
+
+/// `tandem replication diff` of each of the app's buckets and tables.
+async fn diffs(config: &Config, spec: &tandem_control::AppSpec) -> Vec<(String, String)> {
+    let targets = spec
+        .buckets
+        .iter()
+        .map(|b| Target::Bucket(b.primary.clone()))
+        .chain(spec.tables.iter().map(|t| Target::Table(t.name.clone())));
+    let mut out = Vec::new();
+    for target in targets {
+        let result = match replication_cmd::differences(config, &target).await {
+            Ok(d) if d.is_empty() => "in sync".to_string(),
+            Ok(d) => format!("{} difference(s): see `tandem replication diff`", d.len()),
+            Err(e) => format!("could not run: {e}"),
+        };
+        out.push((target.describe(), result));
+    }
+    out
+}
+
+/// How the drill recovered.
+#[derive(Default)]
+struct Recovery {
+    /// Seconds from the recovery step (failback, heal) until the app's
+    /// regions had shipped each other everything they held at that moment.
+    converge_seconds: Option<f64>,
+    /// The primary was left down (no restart hook).
+    primary_down: bool,
+    missing_during_outage: Option<Vec<String>>,
+}
+
+/// One drill in progress: what `inject` needs.
+struct Drill<'a> {
+    config: &'a Config,
+    spec: &'a tandem_control::AppSpec,
+    primary: &'a RegionConfig,
+    secondary: &'a RegionConfig,
+    load: &'a drill_load::Running,
+    workload: &'a Workload,
     pacing: Pacing,
-) -> Result<Option<f64>, String> {
-    let hooks = &config.drill;
-    let timeout = Duration::from_secs(60);
-    match failure {
-        Failure::Planned => {
-            crate::app_cmd::failover(config, id, true, false, timeout).await?;
-            tokio::time::sleep(pacing.steady).await;
-            failback_and_converge(config, id, timeout).await.map(Some)
-        }
-        Failure::KillPrimary => {
-            hook("kill", &hooks.kill, &primary.name, 0).await?;
-            let killed_at = load.elapsed_ms();
-            if spec.auto_failover.is_none() {
-                // No automatic failover: do what the operator would, at the first failed write.
-                wait_for(Duration::from_secs(30), async || load.writes().iter().any(|w| !w.acknowledged && w.at_ms >= killed_at)).await;
-                crate::app_cmd::failover(config, id, false, false, timeout).await?;
+}
+
+impl Drill<'_> {
+    /// Injects the failure and recovers from it.
+    async fn inject(&self, failure: Failure) -> Result<Recovery, String> {
+        let (config, id, hooks) = (self.config, self.spec.id.as_str(), &self.config.drill);
+        let timeout = Duration::from_secs(60);
+        let primary = &self.primary.name;
+        match failure {
+            Failure::Planned => {
+                crate::app_cmd::failover(config, id, true, false, timeout).await?;
+                tokio::time::sleep(self.pacing.steady).await;
+                self.failback().await
             }
-            let recovered = wait_for(Duration::from_secs(30), async || {
-                load.writes().iter().any(|w| w.acknowledged && w.at_ms > killed_at && w.region.as_deref() == Some(&secondary.name))
-            })
-            .await;
-            if !recovered {
-                return Err(format!("no write was accepted in {} within 30 s of the kill", secondary.name));
+            Failure::KillPrimary => {
+                hook("kill", &hooks.kill, primary, 0).await?;
+                self.await_secondary().await?;
+                tokio::time::sleep(self.pacing.steady).await;
+                let during = drill_verify::missing_in(config, self.spec, &self.secondary.name, self.workload, &self.load.writes()).await?;
+                if hooks.restart.is_none() {
+                    println!("drill: no `[drill] restart` hook; {primary} stays down, and the RPO is what {} holds", self.secondary.name);
+                    return Ok(Recovery { primary_down: true, missing_during_outage: Some(during), ..Recovery::default() });
+                }
+                hook("restart", &hooks.restart, primary, 0).await?;
+                let client = ControlClient::new(config)?.with_timeout(Duration::from_secs(1));
+                if !wait_for(timeout, async || client.health(self.primary).await.is_ok()).await {
+                    return Err(format!("{primary} did not answer within 60 s of the restart"));
+                }
+                let recovery = self.failback().await?;
+                Ok(Recovery { missing_during_outage: Some(during), ..recovery })
             }
-            tokio::time::sleep(pacing.steady).await;
-            if hooks.restart.is_none() {
-                println!("drill: no `[drill] restart` hook; {} stays down, and the RPO is what {} holds", primary.name, secondary.name);
-                return Ok(None);
+            Failure::Partition(secs) => {
+                hook("partition", &hooks.partition, primary, 0).await?;
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+                hook("heal", &hooks.heal, primary, 0).await?;
+                self.converged().await
             }
-            hook("restart", &hooks.restart, &primary.name, 0).await?;
-            let client = ControlClient::new(config)?.with_timeout(Duration::from_secs(1));
-            if !wait_for(timeout, async || client.health(primary).await.is_ok()).await {
-                return Err(format!("{} did not answer within 60 s of the restart", primary.name));
+            Failure::SlowPrimary(ms) => {
+                hook("slow", &hooks.slow, primary, ms).await?;
+                tokio::time::sleep(self.pacing.steady * 2).await;
+                hook("unslow", &hooks.unslow, primary, ms).await?;
+                self.converged().await
             }
-            failback_and_converge(config, id, timeout).await.map(Some)
         }
-        Failure::Partition(secs) => {
-            hook("partition", &hooks.partition, &primary.name, 0).await?;
-            tokio::time::sleep(Duration::from_secs(secs)).await;
-            hook("heal", &hooks.heal, &primary.name, 0).await?;
-            converge(config, timeout).await.map(Some)
+    }
+
+    /// After a kill: the secondary takes writes, by automatic failover or,
+    /// without it, by the drill's unplanned failover at the first failed write.
+    async fn await_secondary(&self) -> Result<(), String> {
+        let killed_at = self.load.elapsed_ms();
+        let detection = self.spec.auto_failover.map_or(Duration::ZERO, |a| Duration::from_millis(a.interval_ms * u64::from(a.failures)));
+        let limit = Duration::from_secs(30) + detection;
+        if self.spec.auto_failover.is_none() {
+            let failed = wait_for(limit, async || self.load.writes().iter().any(|w| !w.acknowledged && w.at_ms >= killed_at)).await;
+            println!("drill: no automatic failover for {}; failing over {}", self.spec.id, if failed { "at the first failed write" } else { "now" });
+            crate::app_cmd::failover(self.config, &self.spec.id, false, false, Duration::from_secs(60)).await?;
         }
-        Failure::SlowPrimary(ms) => {
-            hook("slow", &hooks.slow, &primary.name, ms).await?;
-            tokio::time::sleep(pacing.steady * 2).await;
-            hook("unslow", &hooks.unslow, &primary.name, ms).await?;
-            converge(config, timeout).await.map(Some)
+        let secondary = self.secondary.name.as_str();
+        let accepted = wait_for(limit, async || {
+            self.load.writes().iter().any(|w| w.acknowledged && w.at_ms > killed_at && w.region.as_deref() == Some(secondary))
+        })
+        .await;
+        match accepted {
+            true => Ok(()),
+            false => Err(format!("no write was accepted in {secondary} within {} s of the kill", limit.as_secs())),
         }
+    }
+
+    /// Fails back (retried while the primary's replication link comes
+    /// back), then measures convergence.
+    async fn failback(&self) -> Result<Recovery, String> {
+        let id = &self.spec.id;
+        let mut last = String::new();
+        let done = wait_for(Duration::from_secs(60), async || match crate::app_cmd::failback(self.config, id, false, Duration::from_secs(10)).await {
+            Ok(()) => true,
+            Err(e) => {
+                last = e;
+                false
+            }
+        })
+        .await;
+        match done {
+            true => self.converged().await,
+            false => Err(format!("failback did not succeed within 60 s: {last}")),
+        }
+    }
+
+    async fn converged(&self) -> Result<Recovery, String> {
+        let seconds = converge(self.config, self.spec, Duration::from_secs(60)).await?;
+        Ok(Recovery { converge_seconds: Some(seconds), ..Recovery::default() })
     }
 }
 
-/// Fails back (retried while the primary's replication link comes back),
-/// then waits until nothing waits to ship; seconds from the failback's start.
-async fn failback_and_converge(config: &Config, id: &str, timeout: Duration) -> Result<f64, String> {
-    let started = Instant::now();
-    let mut last = String::new();
-    let done = wait_for(timeout, async || match crate::app_cmd::failback(config, id, false, Duration::from_secs(10)).await {
-        Ok(()) => true,
-        Err(e) => {
-            last = e;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            false
-        }
-    })
-    .await;
-    if !done {
-        return Err(format!("failback did not succeed within {} s: {last}", timeout.as_secs()));
-    }
-    converge(config, timeout).await?;
-    Ok(started.elapsed().as_secs_f64())
-}
-
-/// Waits until no region has changes waiting to ship to a peer.
-async fn converge(config: &Config, timeout: Duration) -> Result<f64, String> {
+/// Waits until each of the app's regions has shipped the other everything
+/// it held when the wait began (its peer cursor reached that sequence
+/// number), whatever writes keep arriving; the seconds it took.
+async fn converge(config: &Config, spec: &tandem_control::AppSpec, timeout: Duration) -> Result<f64, String> {
     let started = Instant::now();
     let client = ControlClient::new(config)?.with_timeout(Duration::from_secs(2));
-    let in_sync = wait_for(timeout, async || {
-        for region in &config.regions {
+    let pairs = [(&spec.primary, &spec.secondary), (&spec.secondary, &spec.primary)];
+    for (from, to) in pairs {
+        let region = config.region(from).map_err(|e| e.to_string())?;
+        let status = client.call(region, http::Method::GET, "/_tandem/replication").await.map_err(|e| e.to_string())?;
+        let through = status["last_seq"].as_u64().unwrap_or(0);
+        let shipped = wait_for(timeout.saturating_sub(started.elapsed()), async || {
             let Ok(status) = client.call(region, http::Method::GET, "/_tandem/replication").await else { return false };
-            let waiting: u64 = status["peers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|p| p["backlog"]["changes"].as_u64().unwrap_or(0))
-                .sum();
-            if waiting > 0 {
-                return false;
-            }
-        }
-        true
-    })
-    .await;
-    match in_sync {
-        true => Ok(started.elapsed().as_secs_f64()),
-        false => Err(format!("the regions still had changes to ship {} s after recovery", timeout.as_secs())),
-    }
-}
-
-/// Every acknowledged write, looked up in every region directly: the ones
-/// some region lacks (`kind/id in region`).
-async fn verify(
-    config: &Config,
-    spec: &tandem_control::AppSpec,
-    regions: &[&str],
-    load: &Workload,
-    writes: &[drill_load::Write],
-) -> Result<Vec<String>, String> {
-    let client = ControlClient::new(config)?.with_timeout(Duration::from_secs(5));
-    let mut missing = Vec::new();
-    for &region in regions {
-        let at = Endpoint::region(config.region(region).map_err(|e| e.to_string())?);
-        let bucket = spec.buckets.first().map(|b| if region == spec.primary { b.primary.clone() } else { b.secondary.clone() });
-        for w in writes.iter().filter(|w| w.acknowledged) {
-            let present = match w.kind {
-                Kind::Object => {
-                    let Some(bucket) = &bucket else { continue };
-                    let path = format!("/{bucket}/{}", w.id);
-                    client.s3_at(&at, http::Method::HEAD, &path, bytes::Bytes::new()).await.is_ok()
-                }
-                Kind::Item => {
-                    let (Some((table, _, _)), Ok(seq)) = (&load.table, w.id.parse::<u64>()) else { continue };
-                    let request = serde_json::json!({"TableName": table, "Key": load.item_key(seq), "ConsistentRead": true});
-                    match client.dynamodb_at(&at, "GetItem", &request).await {
-                        Ok(a) => serde_json::from_slice::<serde_json::Value>(&a.body).is_ok_and(|v| v.get("Item").is_some()),
-                        Err(_) => false,
-                    }
-                }
-            };
-            if !present {
-                missing.push(format!("{} in {region}", drill_report::write_name(w)));
-            }
+            let peers = status["peers"].as_array().cloned().unwrap_or_default();
+            peers.iter().any(|p| p["peer"] == to.as_str() && p["backlog"]["cursor"].as_u64().unwrap_or(0) >= through)
+        })
+        .await;
+        if !shipped {
+            return Err(format!("{from} had not shipped {to} its changes up to #{through} within {} s", timeout.as_secs()));
         }
     }
-    Ok(missing)
+    Ok(started.elapsed().as_secs_f64())
 }

@@ -1,5 +1,5 @@
-//! The drill's synthetic workload and its observers: a writer that puts
-//! objects and items with unique ids through the edge and records every
+//! The drill's synthetic workload and its observers: writers (one per kind)
+//! that put objects and items with unique ids through the edge and records every
 //! answer, a reader that reads back the newest acknowledged object, and a
 //! sampler of every region's replication status. All times are milliseconds
 //! since the drill started.
@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::control_client::{ControlClient, Endpoint};
+use crate::config::{Config, RegionConfig};
+use crate::control_client::{Answer, CallError, ControlClient, Endpoint};
 
 /// What is written: an object or a table item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,8 +69,8 @@ pub struct Workload {
     pub edge: Arc<Endpoint>,
     /// The bucket, by its primary-region name (the edge renames it).
     pub bucket: Option<String>,
-    /// The table and its key attribute names (string keys only).
-    pub table: Option<(String, String, Option<String>)>,
+    /// The table and its partition and sort key names (string keys only).
+    pub table: Option<(String, String, String)>,
     pub interval: Duration,
 }
 
@@ -80,14 +80,10 @@ impl Workload {
         format!("drill/{}/{seq:06}", self.run)
     }
 
-    /// The key of item `seq`: its partition is the run, unless the table has
-    /// no sort key.
+    /// The key of item `seq`: the run is its partition.
     pub fn item_key(&self, seq: u64) -> Option<Value> {
         let (_, hash, range) = self.table.as_ref()?;
-        Some(match range {
-            Some(range) => json!({ hash: {"S": format!("drill-{}", self.run)}, range: {"S": format!("{seq:06}")} }),
-            None => json!({ hash: {"S": format!("drill-{}-{seq:06}", self.run)} }),
-        })
+        Some(json!({ hash: {"S": format!("drill-{}", self.run)}, range: {"S": format!("{seq:06}")} }))
     }
 }
 
@@ -106,13 +102,12 @@ impl Running {
 
     /// What has been seen so far (a copy of the writes).
     pub fn writes(&self) -> Vec<Write> {
-        self.seen.lock().map(|s| s.writes.clone()).unwrap_or_default()
+        lock(&self.seen).writes.clone()
     }
 
     /// The latest sample of `region`, if any.
     pub fn last_sample(&self, region: &str) -> Option<Sample> {
-        let seen = self.seen.lock().ok()?;
-        seen.samples.iter().rev().find(|s| s.region == region && s.reachable).cloned()
+        lock(&self.seen).samples.iter().rev().find(|s| s.region == region && s.reachable).cloned()
     }
 
     pub async fn stop(self) -> Observations {
@@ -120,14 +115,11 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
-        Arc::try_unwrap(self.seen)
-            .ok()
-            .and_then(|m| m.into_inner().ok())
-            .unwrap_or_default()
+        std::mem::take(&mut *lock(&self.seen))
     }
 }
 
-/// Starts the writer, the reader and the sampler.
+/// Starts one writer per kind, the reader and the sampler.
 pub fn start(config: &Config, workload: Workload) -> Result<Running, String> {
     let (stop, stopped) = watch::channel(false);
     let seen = Arc::new(Mutex::new(Observations::default()));
@@ -136,64 +128,82 @@ pub fn start(config: &Config, workload: Workload) -> Result<Running, String> {
     // drill must see, not a 30 s stall of the workload.
     let client = Arc::new(ControlClient::new(config)?.with_timeout(Duration::from_secs(2)));
     let sampler = Arc::new(ControlClient::new(config)?.with_timeout(Duration::from_secs(1)));
-    let regions: Vec<Endpoint> = config.regions.iter().map(Endpoint::region).collect();
-    let tasks = vec![
-        tokio::spawn(write_loop(client.clone(), workload.clone(), seen.clone(), started, stopped.clone())),
-        tokio::spawn(read_loop(client.clone(), workload, seen.clone(), stopped.clone())),
-        tokio::spawn(sample_loop(sampler, regions, seen.clone(), started, stopped)),
-    ];
+    let mut tasks = Vec::new();
+    for kind in [Kind::Object, Kind::Item] {
+        let writer = Writer {
+            client: client.clone(),
+            load: workload.clone(),
+            seen: seen.clone(),
+            started,
+        };
+        tasks.push(tokio::spawn(writer.run(kind, stopped.clone())));
+    }
+    tasks.push(tokio::spawn(read_loop(client, workload, seen.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(sample_loop(sampler, config.regions.clone(), seen.clone(), started, stopped)));
     Ok(Running { stop, tasks, seen, started })
 }
 
-fn record(seen: &Mutex<Observations>, write: Write) {
-    if let Ok(mut s) = seen.lock() {
-        s.writes.push(write);
+/// The observations, even if a task panicked while holding them.
+fn lock(seen: &Mutex<Observations>) -> std::sync::MutexGuard<'_, Observations> {
+    seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes of one kind, one per interval, each recorded with its outcome.
+struct Writer {
+    client: Arc<ControlClient>,
+    load: Workload,
+    seen: Arc<Mutex<Observations>>,
+    started: Instant,
+}
+
+impl Writer {
+    async fn run(self, kind: Kind, stop: watch::Receiver<bool>) {
+        let mut tick = tokio::time::interval(self.load.interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut seq = 0u64;
+        while !*stop.borrow() {
+            tick.tick().await;
+            seq += 1;
+            let at_ms = self.started.elapsed().as_millis() as u64;
+            let Some((id, answer)) = self.write(kind, seq).await else { return };
+            lock(&self.seen).writes.push(outcome(id, kind, at_ms, answer));
+        }
+    }
+
+    /// Sends write `seq` of `kind`: its id and answer (`None`: the app has nothing of that kind).
+    async fn write(&self, kind: Kind, seq: u64) -> Option<(String, Result<Answer, CallError>)> {
+        let load = &self.load;
+        match kind {
+            Kind::Object => {
+                let key = load.object_key(seq);
+                let path = format!("/{}/{key}", load.bucket.as_ref()?);
+                let answer = self.client.s3_at(&load.edge, Method::PUT, &path, Bytes::from(key.clone())).await;
+                Some((key, answer))
+            }
+            Kind::Item => {
+                let (table, _, _) = load.table.as_ref()?;
+                let mut item = load.item_key(seq)?;
+                item["drill_seq"] = json!({"N": seq.to_string()});
+                let answer = self.client.dynamodb_at(&load.edge, "PutItem", &json!({"TableName": table, "Item": item})).await;
+                Some((format!("{seq:06}"), answer))
+            }
+        }
     }
 }
 
-/// One write per kind every interval, each recorded with its outcome.
-async fn write_loop(client: Arc<ControlClient>, load: Workload, seen: Arc<Mutex<Observations>>, started: Instant, stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(load.interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut seq = 0u64;
-    while !*stop.borrow() {
-        tick.tick().await;
-        seq += 1;
-        if let Some(bucket) = &load.bucket {
-            let key = load.object_key(seq);
-            let at_ms = started.elapsed().as_millis() as u64;
-            let path = format!("/{bucket}/{key}");
-            let answer = client.s3_at(&load.edge, Method::PUT, &path, Bytes::from(key.clone())).await;
-            record(&seen, outcome(key, Kind::Object, at_ms, answer));
-        }
-        if let (Some((table, _, _)), Some(key)) = (&load.table, load.item_key(seq)) {
-            let at_ms = started.elapsed().as_millis() as u64;
-            let mut item = key.clone();
-            item["drill_seq"] = json!({"N": seq.to_string()});
-            let answer = client.dynamodb_at(&load.edge, "PutItem", &json!({"TableName": table, "Item": item})).await;
-            record(&seen, outcome(format!("{seq:06}"), Kind::Item, at_ms, answer));
-        }
-    }
-}
-
-fn outcome(id: String, kind: Kind, at_ms: u64, answer: Result<crate::control_client::Answer, crate::control_client::CallError>) -> Write {
-    match answer {
-        Ok(a) => Write {
-            id,
-            kind,
-            at_ms,
-            acknowledged: true,
-            region: a.headers.get("x-edge-region").and_then(|v| v.to_str().ok()).map(str::to_string),
-            error: None,
-        },
-        Err(e) => Write {
-            id,
-            kind,
-            at_ms,
-            acknowledged: false,
-            region: None,
-            error: Some(e.to_string()),
-        },
+fn outcome(id: String, kind: Kind, at_ms: u64, answer: Result<Answer, CallError>) -> Write {
+    let (acknowledged, region, error) = match answer {
+        // The region that served it; an edge origin without a region names its URL.
+        Ok(a) => (true, ["x-edge-region", "x-edge-origin"].iter().find_map(|h| a.headers.get(*h)?.to_str().ok().map(str::to_string)), None),
+        Err(e) => (false, None, Some(e.to_string())),
+    };
+    Write {
+        id,
+        kind,
+        at_ms,
+        acknowledged,
+        region,
+        error,
     }
 }
 
@@ -204,29 +214,29 @@ async fn read_loop(client: Arc<ControlClient>, load: Workload, seen: Arc<Mutex<O
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !*stop.borrow() {
         tick.tick().await;
-        let newest = seen
-            .lock()
-            .ok()
-            .and_then(|s| s.writes.iter().rev().find(|w| w.acknowledged && w.kind == Kind::Object).map(|w| w.id.clone()));
+        let newest = lock(&seen)
+            .writes
+            .iter()
+            .rev()
+            .find(|w| w.acknowledged && w.kind == Kind::Object)
+            .map(|w| w.id.clone());
         let Some(key) = newest else { continue };
         let ok = client.s3_at(&load.edge, Method::GET, &format!("/{bucket}/{key}"), Bytes::new()).await.is_ok();
-        if let Ok(mut s) = seen.lock() {
-            if ok { s.reads_ok += 1 } else { s.reads_failed += 1 }
-        }
+        let mut s = lock(&seen);
+        if ok { s.reads_ok += 1 } else { s.reads_failed += 1 }
     }
 }
 
 /// Every region's `/_tandem/replication`, twice a second.
-async fn sample_loop(client: Arc<ControlClient>, regions: Vec<Endpoint>, seen: Arc<Mutex<Observations>>, started: Instant, stop: watch::Receiver<bool>) {
+async fn sample_loop(client: Arc<ControlClient>, regions: Vec<RegionConfig>, seen: Arc<Mutex<Observations>>, started: Instant, stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     while !*stop.borrow() {
         tick.tick().await;
         for region in &regions {
             let at_ms = started.elapsed().as_millis() as u64;
-            let status = client.s3_at(region, Method::GET, "/_tandem/replication", Bytes::new()).await;
-            let sample = match status.ok().and_then(|a| serde_json::from_slice::<Value>(&a.body).ok()) {
-                Some(s) => sample_of(&region.name, at_ms, &s),
-                None => Sample {
+            let sample = match client.call(region, Method::GET, "/_tandem/replication").await {
+                Ok(s) => sample_of(&region.name, at_ms, &s),
+                Err(_) => Sample {
                     at_ms,
                     region: region.name.clone(),
                     reachable: false,
@@ -235,9 +245,7 @@ async fn sample_loop(client: Arc<ControlClient>, regions: Vec<Endpoint>, seen: A
                     behind: Default::default(),
                 },
             };
-            if let Ok(mut s) = seen.lock() {
-                s.samples.push(sample);
-            }
+            lock(&seen).samples.push(sample);
         }
     }
 }
@@ -283,15 +291,14 @@ mod tests {
     }
 
     #[test]
-    fn item_keys_partition_by_run_when_the_table_has_a_sort_key() {
-        let load = |range: Option<&str>| Workload {
+    fn item_keys_partition_by_run() {
+        let load = Workload {
             run: "r1".into(),
             edge: Arc::new(Endpoint { name: "edge".into(), url: "http://e".into(), signing_region: "us-east-1".into() }),
             bucket: None,
-            table: Some(("t".into(), "pk".into(), range.map(str::to_string))),
+            table: Some(("t".into(), "pk".into(), "sk".into())),
             interval: Duration::from_millis(10),
         };
-        assert_eq!(load(Some("sk")).item_key(7).unwrap(), json!({"pk": {"S": "drill-r1"}, "sk": {"S": "000007"}}));
-        assert_eq!(load(None).item_key(7).unwrap(), json!({"pk": {"S": "drill-r1-000007"}}));
+        assert_eq!(load.item_key(7).unwrap(), json!({"pk": {"S": "drill-r1"}, "sk": {"S": "000007"}}));
     }
 }

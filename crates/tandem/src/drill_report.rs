@@ -16,9 +16,15 @@ pub struct Report {
     pub failure: String,
     /// When the failure was injected, ms since the start.
     pub injected_at_ms: u64,
-    pub rto_seconds: f64,
+    /// `None`: writes failed and never recovered.
+    pub rto_seconds: Option<f64>,
     /// Acknowledged writes missing after recovery, by kind and id.
     pub rpo_missing: Vec<String>,
+    /// After a kill: acknowledged writes the secondary lacked while the
+    /// primary was down (before the restart let the primary ship them).
+    pub rpo_missing_during_outage: Option<Vec<String>>,
+    /// Look-ups that failed (neither found nor known to be missing).
+    pub verify_errors: Vec<String>,
     /// Changes the secondary had not received from the primary just before
     /// the failure, as the regions' heartbeats told it.
     pub rpo_predicted_changes: Option<u64>,
@@ -30,8 +36,9 @@ pub struct Report {
     pub max_lag_seconds: f64,
     pub max_backlog_changes: u64,
     pub converge_seconds: Option<f64>,
-    /// `tandem replication diff` of each bucket and table at the end: true when in sync.
-    pub diff: Vec<(String, bool)>,
+    /// `tandem replication diff` of each bucket and table at the end:
+    /// "in sync", "N difference(s)", or why it could not run.
+    pub diff: Vec<(String, String)>,
     pub regions_served: Vec<String>,
     pub targets: Targets,
 }
@@ -44,16 +51,18 @@ pub struct Targets {
     pub missed: Vec<String>,
 }
 
-/// From the first failed write at or after `from_ms` to the first
-/// acknowledged write sent after it; 0 when no write failed. A failure
-/// never followed by an acknowledgement counts up to the last write sent.
-pub fn rto_seconds(writes: &[Write], from_ms: u64) -> f64 {
-    let mut sorted: Vec<&Write> = writes.iter().filter(|w| w.at_ms >= from_ms).collect();
-    sorted.sort_by_key(|w| w.at_ms);
-    let Some(first_failure) = sorted.iter().find(|w| !w.acknowledged) else { return 0.0 };
-    let recovered = sorted.iter().find(|w| w.acknowledged && w.at_ms > first_failure.at_ms);
-    let end = recovered.or(sorted.last()).map_or(first_failure.at_ms, |w| w.at_ms);
-    (end - first_failure.at_ms) as f64 / 1000.0
+/// For each kind of write, from its first failure at or after `from_ms` to
+/// the first acknowledgement sent after it; the longer of the two, 0 when
+/// no write failed, `None` when a kind failed and never recovered.
+pub fn rto_seconds(writes: &[Write], from_ms: u64) -> Option<f64> {
+    let of_kind = |kind: Kind| -> Option<f64> {
+        let mut sorted: Vec<&Write> = writes.iter().filter(|w| w.kind == kind && w.at_ms >= from_ms).collect();
+        sorted.sort_by_key(|w| w.at_ms);
+        let Some(first_failure) = sorted.iter().find(|w| !w.acknowledged) else { return Some(0.0) };
+        let recovered = sorted.iter().find(|w| w.acknowledged && w.at_ms > first_failure.at_ms)?;
+        Some((recovered.at_ms - first_failure.at_ms) as f64 / 1000.0)
+    };
+    Some(f64::max(of_kind(Kind::Object)?, of_kind(Kind::Item)?))
 }
 
 /// `kind/id` of a write, as the report names it.
@@ -74,10 +83,10 @@ impl Report {
     /// Fills in which targets were missed.
     pub fn judge(&mut self) {
         let mut missed = Vec::new();
-        if let Some(rto) = self.targets.rto_seconds
-            && self.rto_seconds > rto
-        {
-            missed.push(format!("RTO {:.2} s is over the target of {rto} s", self.rto_seconds));
+        match (self.rto_seconds, self.targets.rto_seconds) {
+            (None, _) => missed.push("writes failed and never recovered".to_string()),
+            (Some(got), Some(rto)) if got > rto => missed.push(format!("RTO {got:.2} s is over the target of {rto} s")),
+            _ => {}
         }
         if let Some(rpo) = self.targets.rpo_writes
             && self.rpo_missing.len() as u64 > rpo
@@ -92,7 +101,8 @@ impl Report {
         let target = |t: Option<String>| t.map(|t| format!("   (target {t})")).unwrap_or_default();
         println!();
         println!("drill {} of {} ({})", self.run, self.app, self.failure);
-        println!("  {:<28} {:.2} s{}", "RTO", self.rto_seconds, target(self.targets.rto_seconds.map(|t| format!("{t} s"))));
+        let rto = self.rto_seconds.map_or("not recovered".to_string(), |s| format!("{s:.2} s"));
+        println!("  {:<28} {rto}{}", "RTO", target(self.targets.rto_seconds.map(|t| format!("{t} s"))));
         println!(
             "  {:<28} {} write(s) missing{}",
             "RPO",
@@ -102,6 +112,12 @@ impl Report {
         for missing in &self.rpo_missing {
             println!("  {:<28} {missing}", "  missing");
         }
+        if let Some(during) = &self.rpo_missing_during_outage {
+            println!("  {:<28} {} write(s) not in the secondary", "RPO during the outage", during.len());
+        }
+        for e in &self.verify_errors {
+            println!("  {:<28} {e}", "could not check");
+        }
         let predicted = self.rpo_predicted_changes.map_or("unknown".to_string(), |c| format!("{c} change(s)"));
         println!("  {:<28} {predicted}", "RPO exposure predicted");
         println!("  {:<28} {} acknowledged, {} failed", "writes", self.writes_acknowledged, self.writes_failed);
@@ -109,8 +125,8 @@ impl Report {
         println!("  {:<28} {:.2} s (backlog up to {} changes)", "replication lag (max)", self.max_lag_seconds, self.max_backlog_changes);
         let converge = self.converge_seconds.map_or("not measured".to_string(), |s| format!("{s:.2} s"));
         println!("  {:<28} {converge}", "converged after failback");
-        for (what, in_sync) in &self.diff {
-            println!("  {:<28} {}", format!("diff {what}"), if *in_sync { "in sync" } else { "DIFFERS" });
+        for (what, result) in &self.diff {
+            println!("  {:<28} {result}", format!("diff {what}"));
         }
         println!("  {:<28} {}", "regions that served writes", self.regions_served.join(", "));
         match self.targets.missed.is_empty() {
@@ -125,9 +141,13 @@ mod tests {
     use super::*;
 
     fn w(at_ms: u64, acknowledged: bool) -> Write {
+        of(Kind::Object, at_ms, acknowledged)
+    }
+
+    fn of(kind: Kind, at_ms: u64, acknowledged: bool) -> Write {
         Write {
             id: at_ms.to_string(),
-            kind: Kind::Object,
+            kind,
             at_ms,
             acknowledged,
             region: None,
@@ -138,10 +158,16 @@ mod tests {
     #[test]
     fn rto_runs_from_the_first_failure_to_the_next_acknowledgement() {
         let writes = [w(0, true), w(100, true), w(200, false), w(700, false), w(1450, true), w(1500, false), w(1600, true)];
-        assert_eq!(rto_seconds(&writes, 0), 1.25);
-        assert_eq!(rto_seconds(&writes, 1450), 0.1);
-        assert_eq!(rto_seconds(&writes[..2], 0), 0.0);
-        assert_eq!(rto_seconds(&[w(100, false), w(900, false)], 0), 0.8, "never recovered: up to the last write");
+        assert_eq!(rto_seconds(&writes, 0), Some(1.25));
+        assert_eq!(rto_seconds(&writes, 1450), Some(0.1));
+        assert_eq!(rto_seconds(&writes[..2], 0), Some(0.0));
+        assert_eq!(rto_seconds(&[w(100, false), w(900, false)], 0), None, "never recovered");
+    }
+
+    #[test]
+    fn rto_is_the_longer_outage_of_objects_and_items() {
+        let writes = [w(0, false), of(Kind::Item, 10, false), w(300, true), of(Kind::Item, 2010, true)];
+        assert_eq!(rto_seconds(&writes, 0), Some(2.0), "the items' outage, not ended by an object's recovery");
     }
 
     #[test]
@@ -151,8 +177,10 @@ mod tests {
             run: "r".into(),
             failure: "planned".into(),
             injected_at_ms: 0,
-            rto_seconds: 3.5,
+            rto_seconds: Some(3.5),
             rpo_missing: vec!["object/1".into()],
+            rpo_missing_during_outage: None,
+            verify_errors: vec![],
             rpo_predicted_changes: Some(1),
             writes_acknowledged: 10,
             writes_failed: 2,
@@ -171,9 +199,12 @@ mod tests {
         };
         r.judge();
         assert_eq!(r.targets.missed.len(), 2);
-        r.rto_seconds = 1.0;
+        r.rto_seconds = Some(1.0);
         r.rpo_missing.clear();
         r.judge();
         assert!(r.targets.missed.is_empty());
+        r.rto_seconds = None;
+        r.judge();
+        assert_eq!(r.targets.missed, ["writes failed and never recovered"]);
     }
 }

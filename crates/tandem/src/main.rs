@@ -9,6 +9,7 @@ mod dev;
 mod drill;
 mod drill_load;
 mod drill_report;
+mod drill_verify;
 mod dev_config;
 mod dev_edge;
 mod dev_identity;
@@ -187,14 +188,13 @@ struct DrillFailure {
 }
 
 impl DrillFailure {
-    fn failure(&self) -> drill::Failure {
+    fn failure(&self) -> Result<drill::Failure, String> {
         match (self.planned, self.kill_primary, self.partition, self.slow_primary) {
-            (true, ..) => drill::Failure::Planned,
-            (_, true, ..) => drill::Failure::KillPrimary,
-            (_, _, Some(secs), _) => drill::Failure::Partition(secs),
-            (_, _, _, Some(ms)) => drill::Failure::SlowPrimary(ms),
-            // clap requires one of the four.
-            _ => drill::Failure::Planned,
+            (true, ..) => Ok(drill::Failure::Planned),
+            (_, true, ..) => Ok(drill::Failure::KillPrimary),
+            (_, _, Some(secs), _) => Ok(drill::Failure::Partition(secs)),
+            (_, _, _, Some(ms)) => Ok(drill::Failure::SlowPrimary(ms)),
+            _ => Err("say which failure to drill: --planned, --kill-primary, --partition SECS or --slow-primary MS".into()),
         }
     }
 }
@@ -392,7 +392,7 @@ fn main() -> ExitCode {
                     steady: std::time::Duration::from_secs(steady),
                     interval: std::time::Duration::from_millis(interval_ms),
                 };
-                drill::run(&config.load().await?, &app, failure.failure(), pacing, json.as_deref()).await
+                drill::run(&config.load().await?, &app, failure.failure()?, pacing, json.as_deref()).await
             }
         }
     });

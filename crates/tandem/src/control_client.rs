@@ -55,6 +55,19 @@ struct Outgoing<'a> {
     headers: &'a [(&'a str, &'a str)],
 }
 
+impl<'a> Outgoing<'a> {
+    /// A request of the S3 (and control) API, with no extra headers.
+    fn s3(method: Method, path_and_query: &'a str, body: Bytes) -> Self {
+        Self {
+            method,
+            path_and_query,
+            body,
+            service: "s3",
+            headers: &[],
+        }
+    }
+}
+
 /// What a control request can end in.
 #[derive(Debug)]
 pub enum CallError {
@@ -114,14 +127,7 @@ impl ControlClient {
 
     /// An S3 request (signed for `s3`, with its payload hash) to any endpoint.
     pub async fn s3_at(&self, to: &Endpoint, method: Method, path_and_query: &str, body: Bytes) -> Result<Answer, CallError> {
-        let call = Outgoing {
-            method,
-            path_and_query,
-            body,
-            service: "s3",
-            headers: &[],
-        };
-        self.exchange(to, call).await
+        self.exchange(to, Outgoing::s3(method, path_and_query, body)).await
     }
 
     /// One DynamoDB operation (`X-Amz-Target DynamoDB_20120810.OP`) to any endpoint.
@@ -152,14 +158,7 @@ impl ControlClient {
         body: Option<&Value>,
     ) -> Result<Value, CallError> {
         let body = Bytes::from(body.map(Value::to_string).unwrap_or_default());
-        let call = Outgoing {
-            method,
-            path_and_query,
-            body,
-            service: "s3",
-            headers: &[],
-        };
-        self.send(region, call).await
+        self.send(region, Outgoing::s3(method, path_and_query, body)).await
     }
 
     /// One operation of the Cognito user pool API (`X-Amz-Target`

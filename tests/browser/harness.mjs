@@ -5,7 +5,7 @@
 // the Chromium launch of the issue (Debian's chromium, fresh profile).
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, mkdirSync, createWriteStream } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -50,6 +50,50 @@ async function basePort() {
     const base = 20000 + Math.floor(Math.random() * 20000);
     const all = await Promise.all([0, 1, 2, 53].map((o) => portFree(base + o)));
     if (all.every(Boolean)) return base;
+  }
+}
+
+/**
+ * A TCP relay to a local port that the test can cut (every connection
+ * dropped, new ones closed at once) and heal: a partition of one link.
+ */
+export class Relay {
+  static start(targetPort) {
+    const relay = new Relay(targetPort);
+    return new Promise((resolve) => relay.server.listen(0, "127.0.0.1", () => resolve(relay)));
+  }
+
+  constructor(targetPort) {
+    this.cutOff = false;
+    this.sockets = new Set();
+    this.server = createServer((viewer) => {
+      if (this.cutOff) return viewer.destroy();
+      const origin = connect(targetPort, "127.0.0.1");
+      for (const [a, b] of [[viewer, origin], [origin, viewer]]) {
+        this.sockets.add(a);
+        a.on("close", () => this.sockets.delete(a));
+        a.on("error", () => b.destroy());
+        a.pipe(b);
+      }
+    });
+  }
+
+  get port() {
+    return this.server.address().port;
+  }
+
+  cut() {
+    this.cutOff = true;
+    for (const s of this.sockets) s.destroy();
+  }
+
+  heal() {
+    this.cutOff = false;
+  }
+
+  close() {
+    this.cut();
+    this.server.close();
   }
 }
 

@@ -8,6 +8,7 @@ pub mod app;
 pub mod audit;
 pub mod gate;
 pub mod metrics;
+pub mod safety;
 pub mod state;
 pub mod watch;
 
@@ -64,6 +65,8 @@ struct Inner {
     /// Shared with the write gate; `tandem apply` adds apps at run time.
     apps: Arc<std::sync::RwLock<Vec<AppSpec>>>,
     metrics: metrics::AppMetrics,
+    /// Client URL of every region, this one too.
+    region_urls: std::collections::BTreeMap<String, String>,
 }
 
 /// The config's apps merged with the specs `tandem apply` pushed before.
@@ -140,7 +143,7 @@ impl AppControl {
         store.set_write_gate(Arc::new(gate::AppGate {
             region: region.clone(),
             apps: Arc::clone(&apps),
-            region_urls,
+            region_urls: region_urls.clone(),
             refused: metrics.refused.clone(),
         }));
         count_past_changes(&store, &metrics);
@@ -150,6 +153,7 @@ impl AppControl {
                 region,
                 apps,
                 metrics,
+                region_urls,
             }),
         }
     }
@@ -157,6 +161,26 @@ impl AppControl {
     /// The apps this region knows, as of now.
     pub fn apps(&self) -> Vec<AppSpec> {
         self.inner.apps.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The client URL of every region, this one too.
+    pub fn region_urls(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.inner.region_urls
+    }
+
+    /// Why [`safety`]'s rule refuses setting `id` to `state` now, if it
+    /// does: the write region it would leave is probed at its client URL.
+    pub async fn safety_refusal(&self, id: &str, state: AppState) -> Result<Option<String>, ControlError> {
+        let spec = self.app(id)?;
+        let region = match safety::region_to_probe(&spec, state) {
+            Ok(region) => region,
+            Err(why) => return Ok(Some(why)),
+        };
+        let health = match self.inner.region_urls.get(region) {
+            Some(url) => watch::probe(url, std::time::Duration::from_secs(2)).await,
+            None => safety::Health::Unreachable(format!("no URL is known for region {region}")),
+        };
+        Ok(safety::refusal(&spec, region, &health))
     }
 
     /// Adds or replaces app definitions (from `tandem apply`) and keeps them

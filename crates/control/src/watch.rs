@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::safety::Health;
 use crate::{AppControl, AppSpec, AppState};
 
 /// Starts the watcher of this region: it follows the apps as they are now
@@ -26,13 +27,35 @@ pub fn spawn(control: &AppControl, peers: Vec<(String, String)>) -> Vec<tokio::t
 }
 
 async fn healthy(client: &Client<HttpConnector, Empty<Bytes>>, url: &str, timeout: Duration) -> bool {
+    probe_with(client, url, timeout).await == Health::Ok
+}
+
+/// What `GET {url}/health` answers within `timeout`, through `client`.
+async fn probe_with(client: &Client<HttpConnector, Empty<Bytes>>, url: &str, timeout: Duration) -> Health {
+    use http_body_util::BodyExt;
     let Ok(uri) = format!("{}/health", url.trim_end_matches('/')).parse::<hyper::Uri>() else {
-        return false;
+        return Health::Unreachable(format!("{url} is not a URL"));
     };
-    matches!(
-        tokio::time::timeout(timeout, client.get(uri)).await,
-        Ok(Ok(response)) if response.status().is_success()
-    )
+    let exchange = async {
+        let response = client.get(uri).await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        Ok::<_, String>((status, body))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Health::Unreachable(format!("no answer within {timeout:?}")),
+        Ok(Err(e)) => Health::Unreachable(e),
+        Ok(Ok((status, _))) if status.is_success() => Health::Ok,
+        Ok(Ok((status, body))) => Health::Unhealthy(format!("{status}: {}", String::from_utf8_lossy(&body[..body.len().min(200)]))),
+    }
+}
+
+/// What a region's `/health` at `url` answers within `timeout`.
+pub async fn probe(url: &str, timeout: Duration) -> Health {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(timeout));
+    let client = Client::builder(TokioExecutor::new()).build(connector);
+    probe_with(&client, url, timeout).await
 }
 
 /// How often the watcher looks at the apps; each app is checked at its own interval.

@@ -302,7 +302,7 @@ pub async fn forward(
                 from: prev.origin.label.clone(),
                 to: target.origin.label.clone(),
             };
-            shared.metrics.failovers.get_or_create(&labels).inc();
+            shared.metrics.count_failover(&labels);
         }
         tried.push(target.origin.label.clone());
         let started = Instant::now();

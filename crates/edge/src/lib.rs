@@ -11,6 +11,7 @@ pub mod app;
 pub mod body;
 pub mod cached;
 pub mod config;
+pub mod console;
 pub mod errors;
 pub mod fetch;
 pub mod forward;
@@ -24,6 +25,7 @@ pub mod proxy;
 pub mod retry;
 pub mod route;
 pub mod sign;
+pub mod summary;
 pub mod tls;
 
 use std::collections::HashMap;

@@ -48,6 +48,8 @@ pub struct Metrics {
     pub failovers: Family<FailoverLabels, Counter>,
     pub breaker_open: Family<OriginLabels, Gauge>,
     pub invalidations: Counter,
+    /// The same requests and failovers, totalled for the console.
+    pub summary: crate::summary::Summary,
 }
 
 fn latency_histogram() -> Histogram {
@@ -89,7 +91,20 @@ impl Metrics {
             failovers,
             breaker_open,
             invalidations,
+            summary: Default::default(),
         }
+    }
+
+    /// Counts a viewer request (series and console totals).
+    pub fn count_request(&self, labels: &RequestLabels) {
+        self.requests.get_or_create(labels).inc();
+        self.summary.request(&labels.distribution, labels.cache);
+    }
+
+    /// Counts a request sent on to another origin after one failed.
+    pub fn count_failover(&self, labels: &FailoverLabels) {
+        self.failovers.get_or_create(labels).inc();
+        self.summary.failover(&labels.from, &labels.to);
     }
 
     /// Lets another part (the cache) add its metrics.

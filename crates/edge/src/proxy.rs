@@ -87,7 +87,7 @@ impl Proxy {
                 status: status_class(resp.status().as_u16()),
                 cache,
             };
-            self.metrics.requests.get_or_create(&labels).inc();
+            self.metrics.count_request(&labels);
         }
         if let Some((method, target, version, headers)) = &logged {
             access_log::write(&access_log::Entry {
@@ -123,6 +123,9 @@ impl Proxy {
                 return (resp, None, "none");
             }
             _ => {}
+        }
+        if let Some(resp) = crate::console::answer(&req, &self.metrics.summary, self.shared.viewers.sessions.as_ref(), &self.admin_secrets) {
+            return (resp, None, "none");
         }
         let host = host_of(&req);
         let Some(dist) = self.distribution(host.as_deref()) else {

@@ -45,7 +45,7 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     answer(status, json!({ "error": code, "message": message.into() }))
 }
 
-fn control_error(e: ControlError) -> Response<Body> {
+pub(crate) fn control_error(e: ControlError) -> Response<Body> {
     match e {
         ControlError::UnknownApp(_) => error(StatusCode::NOT_FOUND, "NoSuchApp", e.to_string()),
         ControlError::Store(e) => {
@@ -94,7 +94,7 @@ impl Node {
 
     /// Reads a small signed body and checks that its signer may perform
     /// `op` (on `app`, when it names one).
-    async fn authorized_request(
+    pub(crate) async fn authorized_request(
         &self,
         req: Request<ReqBody>,
         op: ControlOp,

@@ -47,6 +47,8 @@ tandem_iam::operations! {
         Resync => op("tandem:Resync", true, Access::Authorized),
         ReplicationApply => op("tandem:ReplicationApply", true, Access::Replication),
         ReplicationHeartbeat => op("tandem:ReplicationHeartbeat", true, Access::Replication),
+        RecordDrill => op("tandem:RecordDrill", true, Access::Authorized),
+        ListDrills => op("tandem:ListDrills", false, Access::Authorized),
     }
 }
 
@@ -67,6 +69,8 @@ impl ControlOp {
             (Method::POST, crate::apps::APPLY_PATH) => ControlOp::Apply,
             (Method::POST, crate::apps::DESTROY_PATH) => ControlOp::Destroy,
             (Method::GET, "/_tandem/changes") => ControlOp::ReadChanges,
+            (Method::POST, crate::drills::PATH) => ControlOp::RecordDrill,
+            (Method::GET, crate::drills::PATH) => ControlOp::ListDrills,
             (Method::GET, "/_tandem/replication") => ControlOp::ReplicationStatus,
             (Method::GET, "/_tandem/replication/inventory") => ControlOp::ReadInventory,
             (Method::POST, "/_tandem/replication/resync") => ControlOp::Resync,

@@ -71,6 +71,11 @@ impl Node {
                 self.inner.metrics.render(&self.inner.store),
             );
         }
+        if crate::console::is_console(path) {
+            let resp = self.console(req).await;
+            self.inner.metrics.observe("console", "Console", resp.status().as_u16(), start.elapsed(), 0, 0);
+            return resp;
+        }
         // Control operations answered before s3s (their bodies are JSON).
         let control = ControlOp::of(req.method(), path);
         if matches!(
@@ -81,10 +86,13 @@ impl Node {
                 | ControlOp::Destroy
                 | ControlOp::ReplicationApply
                 | ControlOp::ReplicationHeartbeat
+                | ControlOp::RecordDrill
+                | ControlOp::ListDrills
         ) {
             let resp = match control {
                 ControlOp::Apply => self.apply(req).await,
                 ControlOp::Destroy => self.destroy(req).await,
+                ControlOp::RecordDrill | ControlOp::ListDrills => self.drills(req, control).await,
                 ControlOp::ReplicationApply | ControlOp::ReplicationHeartbeat => self.replication_request(req, control).await,
                 _ => {
                     let app = crate::apps::state_path(path).unwrap_or_default().to_string();

@@ -10,9 +10,11 @@ pub mod apply;
 pub mod apps;
 pub mod auth_failures;
 pub mod conn;
+pub mod console;
 pub mod control;
 pub mod control_ops;
 mod documents;
+mod drills;
 pub mod dynamo;
 pub mod expect;
 pub mod health;
@@ -26,6 +28,7 @@ mod post_body;
 pub mod progress;
 mod read_headers;
 mod request_id;
+mod series;
 mod sigv2_path;
 pub mod sts;
 mod xml_out;
@@ -108,6 +111,8 @@ struct NodeInner {
     replication: tandem_replication::Replication,
     control: tandem_control::AppControl,
     identity: tandem_identity::Identity,
+    /// Replication lag and backlog over the last hour, for the console.
+    series: tandem_console::series::Series,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +189,7 @@ impl Node {
                 replication,
                 control,
                 identity,
+                series: series::new_series(),
             }),
         })
     }
@@ -244,6 +250,7 @@ pub async fn start(config: &NodeConfig) -> Result<RunningNode, NodeError> {
     background.extend(node.inner.replication.spawn_shippers());
     let peers = config.peers.iter().map(|p| (p.name.clone(), p.url.clone())).collect();
     background.extend(node.inner.control.spawn_watchers(peers));
+    background.push(tokio::spawn(series::sample_forever(node.clone())));
     let task = tokio::spawn(accept::accept_loop(node.clone(), listener, config.server.clone(), stopped));
     tracing::info!(region = %config.region, %local_addr, "region node listening");
     Ok(RunningNode {

@@ -4,7 +4,7 @@
 //! the transaction makes a state switch and the writes around it totally
 //! ordered: a write commits before the switch or is refused after it.
 
-use redb::{ReadableTable, TableDefinition};
+use redb::{ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::sync::Arc;
 
 use crate::changelog::Change;
@@ -23,6 +23,14 @@ pub(crate) const APP_SPECS: TableDefinition<&str, &[u8]> = TableDefinition::new(
 /// for good: state changes are few, and their history is what an operator
 /// reads after an incident.
 pub(crate) const APP_AUDIT: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("app_audit");
+
+/// (milliseconds since the epoch, a random tiebreak) → the report of one
+/// `tandem drill` run against this region (JSON written by the CLI, read by
+/// the console). Node-local: the drill sends its report to every region.
+/// At most [`MAX_DRILLS`] are kept, the oldest dropped first.
+pub(crate) const DRILLS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("drills");
+/// Drill reports kept per region.
+pub const MAX_DRILLS: u64 = 100;
 
 /// What a client write touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +85,15 @@ impl ReadTx {
         Ok(out)
     }
 
+    /// The newest `limit` drill reports, newest first.
+    pub fn drills(&self, limit: usize) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.table(DRILLS)?.iter()?.rev().take(limit) {
+            out.push(serde_json::from_slice(entry?.1.value())?);
+        }
+        Ok(out)
+    }
+
     /// Every app spec `tandem apply` pushed to this region.
     pub fn app_specs(&self) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut specs = Vec::new();
@@ -115,6 +132,18 @@ impl Tx<'_> {
     /// Keeps the spec of an app pushed by `tandem apply`.
     pub fn put_app_spec(&mut self, app: &str, spec: &serde_json::Value) -> Result<(), StoreError> {
         self.writer(APP_SPECS)?.insert(app, serde_json::to_vec(spec)?.as_slice())?;
+        Ok(())
+    }
+
+    /// Keeps a drill report made at `at_ms`, dropping the oldest past
+    /// [`MAX_DRILLS`].
+    pub fn put_drill(&mut self, at_ms: u64, report: &serde_json::Value) -> Result<(), StoreError> {
+        let mut drills = self.writer(DRILLS)?;
+        drills.insert((at_ms, rand::random::<u64>()), serde_json::to_vec(report)?.as_slice())?;
+        while drills.len()? > MAX_DRILLS {
+            let Some(oldest) = drills.first()?.map(|(k, _)| k.value()) else { break };
+            drills.remove(oldest)?;
+        }
         Ok(())
     }
 

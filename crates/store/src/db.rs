@@ -153,6 +153,7 @@ impl Store {
                 txn.open_table(crate::control::APPS)?;
                 txn.open_table(crate::control::APP_SPECS)?;
                 txn.open_table(crate::control::APP_AUDIT)?;
+                txn.open_table(crate::control::DRILLS)?;
                 txn.open_table(crate::identity::IDENTITY)?;
 
                 let meta = txn.open_table(META)?;

@@ -85,25 +85,21 @@ pub struct SetSafety {
 }
 
 /// Why `state` would leave the app with no region taking its writes, if it
-/// would; `None` when its write region is up.
+/// would; `None` when its write region is up (the rule of
+/// [`tandem_control::safety`], which the console applies too).
 async fn leaves_no_write_region(client: &ControlClient, config: &Config, spec: &AppSpec, state: &str) -> Result<Option<String>, String> {
-    let write_region = match state {
-        "active" => &spec.primary,
-        "failover" => &spec.secondary,
-        _ => return Ok(Some(format!("{state} leaves {} with no write region", spec.id))),
+    use tandem_control::safety::{self, Health};
+    let state = tandem_control::AppState::parse(state).ok_or_else(|| format!("{state} is not a state: use active, fenced or failover"))?;
+    let write_region = match safety::region_to_probe(spec, state) {
+        Ok(region) => region,
+        Err(why) => return Ok(Some(why)),
     };
-    let region = region(config, write_region)?;
-    Ok(match client.health(region).await {
-        Ok(h) if h["status"] == "ok" => None,
-        Ok(h) => Some(format!(
-            "{write_region}, which would take {}'s writes, is not healthy ({h})",
-            spec.id
-        )),
-        Err(e) => Some(format!(
-            "{write_region}, which would take {}'s writes, is not reachable ({e})",
-            spec.id
-        )),
-    })
+    let health = match client.health(region(config, write_region)?).await {
+        Ok(h) if h["status"] == "ok" => Health::Ok,
+        Ok(h) => Health::Unhealthy(h.to_string()),
+        Err(e) => Health::Unreachable(e.to_string()),
+    };
+    Ok(safety::refusal(spec, write_region, &health))
 }
 
 /// `tandem state set APP STATE [--force | --for SECS]`: made in the first

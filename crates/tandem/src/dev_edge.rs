@@ -7,6 +7,8 @@
 //!   none, for Cognito's public operations), re-signed by the edge for the
 //!   region the request goes to;
 //! - `GET /_tandem/apps/photos/state`: the public routing state the browser app polls;
+//! - `/_tandem/console/*` but its files (which the edge serves itself): the
+//!   console's sign-in and data, from the app's write region;
 //! - everything else (GET/HEAD): the app's web site from its site bucket,
 //!   read with the edge's own key, which may only read that bucket.
 //!
@@ -86,6 +88,8 @@ pub fn section(data_root: &Path, base_port: u16) -> EdgeSection {
             behaviors: vec![
                 behavior("/", &["POST"], false, None),
                 behavior("/_tandem/apps/photos/state", &["GET", "HEAD"], false, None),
+                // The console's sign-in and data, from the app's write region.
+                behavior("/_tandem/console/*", &["GET", "HEAD", "POST", "DELETE"], false, None),
                 behavior(&format!("/{}", DATA_BUCKETS.0), &METHODS, false, None),
                 behavior(&format!("/{}/*", DATA_BUCKETS.0), &METHODS, false, None),
                 behavior("*", &["GET", "HEAD"], true, Some(SITE_BUCKETS.0)),

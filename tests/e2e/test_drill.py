@@ -195,6 +195,13 @@ def test_a_planned_drill_reports_rpo_zero_and_both_regions_hold_every_acknowledg
     acked = check_acknowledged_writes_in_both_regions(pair, report)
     assert acked == report["writes_acknowledged"]
     assert report["writes_failed"] == sum(1 for w in report["writes"] if not w["acknowledged"])
+    # Both regions keep the report for the console.
+    for region in ("us-east", "ap-tokyo"):
+        listed = pair[region].request("GET", "/_tandem/drills", principal="admin", timeout=10)
+        assert listed.status_code == 200, listed.text
+        kept = listed.json()["drills"][0]
+        assert kept["run"] == report["run"] and kept["rto_seconds"] == report["rto_seconds"], kept
+        assert kept["failure"] == report["failure"] and kept["kept_at_ms"] > 0
 
 
 def test_killing_the_primary_recovers_within_3_s_through_the_edge_and_loses_no_write(deployment):

@@ -271,7 +271,7 @@ function renderHistory(history) {
 function renderDrills(drills) {
   const seconds = (/** @type {number | null} */ s) => (s == null ? "not recovered" : `${s.toFixed(2)} s`);
   fillTable("drills", drills.map((d) => [
-    cell("td", d.run),
+    cell("td", when(d.kept_at_ms)),
     cell("td", d.app),
     cell("td", d.failure),
     cell("td", seconds(d.rto_seconds)),

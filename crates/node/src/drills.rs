@@ -1,6 +1,7 @@
 //! Drill reports kept in a region: `POST /_tandem/drills` (signed,
 //! `tandem:RecordDrill`) stores the report `tandem drill` made, and `GET`
 //! (signed, `tandem:ListDrills`) lists the newest, as the console shows them.
+//! Each report gets `kept_at_ms`, when this region took it.
 
 use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
@@ -39,8 +40,12 @@ impl Node {
                 Err(e) => answer(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "StoreUnavailable", "message": e.to_string() })),
             };
         }
+        let at_ms = tandem_store::now_ms();
         let report: Value = match serde_json::from_slice(&bytes) {
-            Ok(report @ Value::Object(_)) => report,
+            Ok(Value::Object(mut report)) => {
+                report.insert("kept_at_ms".into(), json!(at_ms));
+                Value::Object(report)
+            }
             _ => {
                 return answer(
                     StatusCode::BAD_REQUEST,
@@ -48,7 +53,6 @@ impl Node {
                 );
             }
         };
-        let at_ms = tandem_store::now_ms();
         match store.write(move |tx| tx.put_drill(at_ms, &report)).await {
             Ok(()) => answer(StatusCode::OK, json!({ "region": self.inner.region, "kept_at_ms": at_ms })),
             Err(e) => {

@@ -168,3 +168,23 @@ impl Store {
         *self.shared.gate.write().unwrap_or_else(|e| e.into_inner()) = Some(gate);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn drill_reports_are_kept_newest_first_up_to_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "r").unwrap();
+        for n in 0..MAX_DRILLS + 5 {
+            let report = serde_json::json!({ "run": n });
+            store.write(move |tx| tx.put_drill(1000 + n, &report)).await.unwrap();
+        }
+        let all = store.read().unwrap().drills(usize::MAX).unwrap();
+        assert_eq!(all.len() as u64, MAX_DRILLS);
+        assert_eq!(all[0]["run"], MAX_DRILLS + 4, "newest first");
+        assert_eq!(all.last().unwrap()["run"], 5, "the five oldest were dropped");
+        assert_eq!(store.read().unwrap().drills(3).unwrap().len(), 3);
+    }
+}

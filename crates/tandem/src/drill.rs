@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use http::Method;
 use serde::Deserialize;
 
 use crate::config::{Config, RegionConfig};
@@ -257,6 +258,7 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
     };
     report.judge();
     report.print();
+    keep_report(config, &report).await;
     if let Some(path) = json {
         let mut out = serde_json::to_value(&report).map_err(|e| e.to_string())?;
         out["writes"] = serde_json::to_value(&seen.writes).map_err(|e| e.to_string())?;
@@ -266,6 +268,30 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
     match report.targets.missed.is_empty() {
         true => Ok(()),
         false => Err(format!("drill missed its targets: {}", report.targets.missed.join("; "))),
+    }
+}
+
+/// Most ids of missing writes a kept report lists (the JSON file has all).
+const KEPT_IDS: usize = 200;
+
+/// Sends the report to every region (`POST /_tandem/drills`), where the
+/// console shows it; a region that does not take it is named, and the drill
+/// goes on.
+async fn keep_report(config: &Config, report: &Report) {
+    let mut kept = report.clone();
+    kept.rpo_missing.truncate(KEPT_IDS);
+    if let Some(during) = kept.rpo_missing_during_outage.as_mut() {
+        during.truncate(KEPT_IDS);
+    }
+    let Ok(body) = serde_json::to_value(&kept) else { return };
+    let client = match ControlClient::new(config) {
+        Ok(c) => c.with_timeout(Duration::from_secs(5)),
+        Err(e) => return println!("the report was not kept in the regions: {e}"),
+    };
+    for region in &config.regions {
+        if let Err(e) = client.call_with(region, Method::POST, "/_tandem/drills", Some(&body)).await {
+            println!("{} did not keep the report: {e}", region.name);
+        }
     }
 }
 
@@ -418,10 +444,10 @@ async fn converge(config: &Config, spec: &tandem_control::AppSpec, timeout: Dura
     let pairs = [(&spec.primary, &spec.secondary), (&spec.secondary, &spec.primary)];
     for (from, to) in pairs {
         let region = config.region(from).map_err(|e| e.to_string())?;
-        let status = client.call(region, http::Method::GET, "/_tandem/replication").await.map_err(|e| e.to_string())?;
+        let status = client.call(region, Method::GET, "/_tandem/replication").await.map_err(|e| e.to_string())?;
         let through = status["last_seq"].as_u64().unwrap_or(0);
         let shipped = wait_for(timeout.saturating_sub(started.elapsed()), async || {
-            let Ok(status) = client.call(region, http::Method::GET, "/_tandem/replication").await else { return false };
+            let Ok(status) = client.call(region, Method::GET, "/_tandem/replication").await else { return false };
             let peers = status["peers"].as_array().cloned().unwrap_or_default();
             peers.iter().any(|p| p["peer"] == to.as_str() && p["backlog"]["cursor"].as_u64().unwrap_or(0) >= through)
         })

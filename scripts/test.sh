@@ -15,6 +15,8 @@ source scripts/s3_clients.sh
 # test_edge.py checks TLS + HTTP/2 with curl.
 command -v curl >/dev/null || { apt-get update -qq && apt-get install -y -qq curl; }
 source scripts/photos_app.sh
+# The console bundles its chart library: it must be the published package.
+bash scripts/console_vendor.sh
 
 echo "==> checking that both lock files are current"
 # The fuzz workspace has its own Cargo.lock; a crate added to the main

@@ -17,13 +17,25 @@ const fn asset(content_type: &'static str, body: &'static [u8]) -> Asset {
 /// Every file, by its path under [`crate::PATH`].
 const FILES: &[(&str, Asset)] = &[
     ("/", asset("text/html; charset=utf-8", include_bytes!("../assets/index.html"))),
-    ("/console.js", asset("text/javascript; charset=utf-8", include_bytes!("../assets/console.js"))),
-    ("/console.css", asset("text/css; charset=utf-8", include_bytes!("../assets/console.css"))),
+    (
+        "/console.js",
+        asset("text/javascript; charset=utf-8", include_bytes!("../assets/console.js")),
+    ),
+    (
+        "/console.css",
+        asset("text/css; charset=utf-8", include_bytes!("../assets/console.css")),
+    ),
     (
         "/vendor/uPlot.iife.min.js",
-        asset("text/javascript; charset=utf-8", include_bytes!("../assets/vendor/uPlot.iife.min.js")),
+        asset(
+            "text/javascript; charset=utf-8",
+            include_bytes!("../assets/vendor/uPlot.iife.min.js"),
+        ),
     ),
-    ("/vendor/uPlot.min.css", asset("text/css; charset=utf-8", include_bytes!("../assets/vendor/uPlot.min.css"))),
+    (
+        "/vendor/uPlot.min.css",
+        asset("text/css; charset=utf-8", include_bytes!("../assets/vendor/uPlot.min.css")),
+    ),
 ];
 
 /// The file a request path names (`/_tandem/console/` is the page), if any.
@@ -64,7 +76,10 @@ mod tests {
     #[test]
     fn the_page_loads_only_files_the_console_serves() {
         let page = std::str::from_utf8(lookup("/_tandem/console/").unwrap().body).unwrap();
-        for reference in page.split(['"', '\'']).filter(|s| s.starts_with("/_tandem/") || s.starts_with("http")) {
+        for reference in page
+            .split(['"', '\''])
+            .filter(|s| s.starts_with("/_tandem/") || s.starts_with("http"))
+        {
             assert!(lookup(reference).is_some(), "{reference} is not served by the console");
         }
     }

@@ -27,7 +27,9 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     // The token is a credential: never in logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -63,7 +65,10 @@ pub fn clear_cookie(secure: bool) -> String {
 
 fn cookie(value: &str, max_age: i64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}", crate::PATH)
+    format!(
+        "{COOKIE}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
+        crate::PATH
+    )
 }
 
 #[cfg(test)]

@@ -34,10 +34,7 @@ pub fn refusal(spec: &AppSpec, region: &str, health: &Health) -> Option<String> 
             "{region}, which would take {}'s writes, is not healthy ({answer})",
             spec.id
         )),
-        Health::Unreachable(why) => Some(format!(
-            "{region}, which would take {}'s writes, is not reachable ({why})",
-            spec.id
-        )),
+        Health::Unreachable(why) => Some(format!("{region}, which would take {}'s writes, is not reachable ({why})", spec.id)),
     }
 }
 
@@ -63,6 +60,9 @@ mod tests {
         assert_eq!(region_to_probe(&spec(), AppState::Failover), Ok("ap-tokyo"));
         assert_eq!(refusal(&spec(), "ap-tokyo", &Health::Ok), None);
         let down = refusal(&spec(), "ap-tokyo", &Health::Unreachable("connection refused".into())).unwrap();
-        assert!(down.contains("ap-tokyo, which would take photos's writes, is not reachable"), "{down}");
+        assert!(
+            down.contains("ap-tokyo, which would take photos's writes, is not reachable"),
+            "{down}"
+        );
     }
 }

@@ -80,7 +80,10 @@ impl PerTable {
     /// Adds `ItemCollectionMetrics` to `out` when asked for and there is any.
     pub fn attach(&self, out: &mut Value, requested: bool) {
         if requested && !self.0.is_empty() {
-            let tables = self.0.iter().map(|(t, list)| (t.clone(), list.iter().map(Collection::to_json).collect()));
+            let tables = self
+                .0
+                .iter()
+                .map(|(t, list)| (t.clone(), list.iter().map(Collection::to_json).collect()));
             out["ItemCollectionMetrics"] = Value::Object(tables.collect());
         }
     }
@@ -127,7 +130,10 @@ pub(crate) fn counters_prefix(table: &str) -> Vec<u8> {
 fn stored(tx: &Tx<'_>, counter: &[u8]) -> DynamoResult<Option<u64>> {
     match tx.item_get(Space::Index, counter)? {
         Some(raw) => {
-            let bytes: [u8; 8] = raw.as_slice().try_into().map_err(|_| DynamoError::internal("corrupt item-collection counter"))?;
+            let bytes: [u8; 8] = raw
+                .as_slice()
+                .try_into()
+                .map_err(|_| DynamoError::internal("corrupt item-collection counter"))?;
             Ok(Some(u64::from_be_bytes(bytes)))
         }
         None => Ok(None),
@@ -139,14 +145,16 @@ fn scanned(tx: &Tx<'_>, def: &TableDef, hash: &AttributeValue) -> DynamoResult<u
     let prefix = keys::partition_prefix(&keys::table_prefix(&def.name), hash)?;
     let mut total = 0u64;
     let mut failure = None;
-    tx.item_visit(Space::Items, &prefix, None, false, |_, raw| match crate::storage::decode_item(raw).map(|i| footprint(def, &i)) {
-        Ok(bytes) => {
-            total += bytes;
-            true
-        }
-        Err(e) => {
-            failure = Some(e);
-            false
+    tx.item_visit(Space::Items, &prefix, None, false, |_, raw| {
+        match crate::storage::decode_item(raw).map(|i| footprint(def, &i)) {
+            Ok(bytes) => {
+                total += bytes;
+                true
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
         }
     })?;
     failure.map_or(Ok(total), Err)
@@ -191,7 +199,10 @@ pub(crate) fn track(
     }
     let mut key_only = Item::new();
     key_only.insert(shape.hash.0.clone(), hash.clone());
-    Ok(Some(Collection { key: key_only, bytes: after }))
+    Ok(Some(Collection {
+        key: key_only,
+        bytes: after,
+    }))
 }
 
 #[cfg(test)]
@@ -206,10 +217,18 @@ mod tests {
     #[test]
     fn the_estimate_range_brackets_the_size_in_whole_gigabytes() {
         let key: Item = [("pk".to_string(), AttributeValue::S("a".into()))].into_iter().collect();
-        let small = Collection { key: key.clone(), bytes: 5 }.to_json();
+        let small = Collection {
+            key: key.clone(),
+            bytes: 5,
+        }
+        .to_json();
         assert_eq!(small["SizeEstimateRangeGB"], json!([0.0, 1.0]));
         assert_eq!(small["ItemCollectionKey"], json!({"pk": {"S": "a"}}));
-        let big = Collection { key, bytes: 3 * 1024 * 1024 * 1024 + 1 }.to_json();
+        let big = Collection {
+            key,
+            bytes: 3 * 1024 * 1024 * 1024 + 1,
+        }
+        .to_json();
         assert_eq!(big["SizeEstimateRangeGB"], json!([3.0, 4.0]));
     }
 

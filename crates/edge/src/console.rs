@@ -25,7 +25,8 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response<EdgeBody> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -80,9 +81,14 @@ fn admin_session<B>(
     let cookies = req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
     let signed_out = (StatusCode::UNAUTHORIZED, "sign in to the console first");
     let session = session::from_cookies(cookies).ok_or(signed_out)?;
-    let key = sessions.ok_or((StatusCode::FORBIDDEN, "the edge has no [sts] signing_key to check console sessions with"))?;
+    let key = sessions.ok_or((
+        StatusCode::FORBIDDEN,
+        "the edge has no [sts] signing_key to check console sessions with",
+    ))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let claims = key.verify(&session.session_token, &session.access_key_id, now).map_err(|_| signed_out)?;
+    let claims = key
+        .verify(&session.session_token, &session.access_key_id, now)
+        .map_err(|_| signed_out)?;
     match claims.web.is_none() && admin_keys.contains_key(&claims.parent) {
         true => Ok(()),
         false => Err((StatusCode::FORBIDDEN, "the edge's figures are shown to admin keys only")),

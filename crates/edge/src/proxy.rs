@@ -124,7 +124,12 @@ impl Proxy {
             }
             _ => {}
         }
-        if let Some(resp) = crate::console::answer(&req, &self.metrics.summary, self.shared.viewers.sessions.as_ref(), &self.admin_secrets) {
+        if let Some(resp) = crate::console::answer(
+            &req,
+            &self.metrics.summary,
+            self.shared.viewers.sessions.as_ref(),
+            &self.admin_secrets,
+        ) {
             return (resp, None, "none");
         }
         let host = host_of(&req);

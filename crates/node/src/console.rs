@@ -48,12 +48,22 @@ fn answer(status: StatusCode, body: Value) -> Response<Body> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
 fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response<Body> {
     answer(status, json!({ "error": code, "message": message.into() }))
+}
+
+/// A refused request: status, error code, message.
+struct Failure(StatusCode, &'static str, String);
+
+impl Failure {
+    fn response(self) -> Response<Body> {
+        error(self.0, self.1, self.2)
+    }
 }
 
 /// A console file, with the console's security headers.
@@ -110,16 +120,15 @@ struct Operator {
     remote_addr: String,
 }
 
-async fn small_body(body: ReqBody) -> Result<bytes::Bytes, Response<Body>> {
-    Limited::new(body, MAX_BODY)
+/// A small JSON body of the shape `T` (described by `shape` in the refusal).
+async fn json_body<T: serde::de::DeserializeOwned>(body: ReqBody, shape: &str) -> Result<T, Failure> {
+    let invalid = |why: String| Failure(StatusCode::BAD_REQUEST, "InvalidRequest", why);
+    let bytes = Limited::new(body, MAX_BODY)
         .collect()
         .await
         .map(|b| b.to_bytes())
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "InvalidRequest", format!("the body must be JSON of at most {MAX_BODY} bytes")))
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, Response<Body>> {
-    serde_json::from_slice(bytes).map_err(|e| error(StatusCode::BAD_REQUEST, "InvalidRequest", format!("the body must be {shape}: {e}")))
+        .map_err(|_| invalid(format!("the body must be JSON of at most {MAX_BODY} bytes")))?;
+    serde_json::from_slice(&bytes).map_err(|e| invalid(format!("the body must be {shape}: {e}")))
 }
 
 impl Node {
@@ -141,26 +150,26 @@ impl Node {
             }
             (_, api) if api.starts_with("/api/") => match self.console_operator(&req) {
                 Ok(operator) => self.console_api(req, &api["/api/".len()..], operator).await,
-                Err(resp) => resp,
+                Err(f) => f.response(),
             },
             (&Method::GET | &Method::HEAD, _) => match tandem_console::assets::lookup(&path) {
                 Some(asset) => asset_response(asset, method == Method::HEAD),
                 None => error(StatusCode::NOT_FOUND, "NotFound", format!("the console has no {path}")),
             },
-            _ => error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("{method} {path} is not a console request")),
+            _ => error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                format!("{method} {path} is not a console request"),
+            ),
         }
     }
 
     /// Checks a key's secret (or temporary credentials) and answers with the
     /// session cookie; a key that may not read the deployment is refused.
     async fn console_sign_in(&self, req: Request<ReqBody>) -> Response<Body> {
-        let body = match small_body(req.into_body()).await {
-            Ok(b) => b,
-            Err(resp) => return resp,
-        };
-        let sign_in: SignIn = match json_body(&body, "{\"access_key_id\", \"secret_access_key\", \"session_token\"?}") {
+        let sign_in: SignIn = match json_body(req.into_body(), "{\"access_key_id\", \"secret_access_key\", \"session_token\"?}").await {
             Ok(s) => s,
-            Err(resp) => return resp,
+            Err(f) => return f.response(),
         };
         let principals = &self.inner.principals;
         let Some(sessions) = principals.sessions() else {
@@ -170,7 +179,13 @@ impl Node {
                 "the console signs its sessions with the deployment's session key: set [sts] signing_key in tandem.toml",
             );
         };
-        let refused = || error(StatusCode::FORBIDDEN, "AccessDenied", "the access key id, its secret or its session token is wrong");
+        let refused = || {
+            error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "the access key id, its secret or its session token is wrong",
+            )
+        };
         let secret_matches = principals
             .secret_of(&sign_in.access_key_id)
             .is_some_and(|secret| bool::from(secret.as_bytes().ct_eq(sign_in.secret_access_key.as_bytes())));
@@ -184,13 +199,27 @@ impl Node {
         let context = tandem_iam::keys::global_context(Some(&caller), None, false, time::OffsetDateTime::now_utc());
         let op = ControlOp::ListApps;
         if let Err(why) = op.authorize(&caller, &op.resource(&self.inner.region, None), &context) {
-            return error(StatusCode::FORBIDDEN, "AccessDenied", format!("this key may not use the console: {why}"));
+            return error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                format!("this key may not use the console: {why}"),
+            );
         }
         let (session, max_age) = match (caller.temporary, sign_in.session_token) {
             // Temporary credentials are a session already: the cookie carries them.
             (true, Some(token)) => {
-                let expires = sessions.key().verify(&token, &sign_in.access_key_id, now).map(|c| c.exp).unwrap_or(now);
-                (Session { access_key_id: sign_in.access_key_id, session_token: token }, expires - now)
+                let expires = sessions
+                    .key()
+                    .verify(&token, &sign_in.access_key_id, now)
+                    .map(|c| c.exp)
+                    .unwrap_or(now);
+                (
+                    Session {
+                        access_key_id: sign_in.access_key_id,
+                        session_token: token,
+                    },
+                    expires - now,
+                )
             }
             _ => {
                 let minted = sessions.key().mint(tandem_sts::token::Claims {
@@ -203,11 +232,20 @@ impl Node {
                     policy: None,
                     web: None,
                 });
-                (Session { access_key_id: minted.access_key_id, session_token: minted.session_token }, session::SESSION_SECS)
+                (
+                    Session {
+                        access_key_id: minted.access_key_id,
+                        session_token: minted.session_token,
+                    },
+                    session::SESSION_SECS,
+                )
             }
         };
         tracing::info!(principal = %caller.principal, "console sign-in");
-        let mut resp = answer(StatusCode::OK, json!({ "signed_in": true, "principal": caller.principal, "expires_in": max_age }));
+        let mut resp = answer(
+            StatusCode::OK,
+            json!({ "signed_in": true, "principal": caller.principal, "expires_in": max_age }),
+        );
         if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&session, max_age, false)) {
             resp.headers_mut().insert(header::SET_COOKIE, cookie);
         }
@@ -216,10 +254,10 @@ impl Node {
 
     /// The signed-in operator of a data request: its cookie, read only with
     /// the console's header (the cross-site guard).
-    fn console_operator(&self, req: &Request<ReqBody>) -> Result<Operator, Response<Body>> {
-        let signed_out = || error(StatusCode::UNAUTHORIZED, "SignInRequired", "sign in to the console first");
+    fn console_operator(&self, req: &Request<ReqBody>) -> Result<Operator, Failure> {
+        let signed_out = || Failure(StatusCode::UNAUTHORIZED, "SignInRequired", "sign in to the console first".into());
         if !req.headers().contains_key(session::HEADER) {
-            return Err(error(
+            return Err(Failure(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",
                 format!("console requests must carry the {} header", session::HEADER),
@@ -273,7 +311,11 @@ impl Node {
             Ok(data) => answer(StatusCode::OK, data),
             Err(e) => {
                 tracing::error!(error = %e, api, "console data unavailable");
-                error(StatusCode::SERVICE_UNAVAILABLE, "Unavailable", format!("this region could not answer: {e}"))
+                error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Unavailable",
+                    format!("this region could not answer: {e}"),
+                )
             }
         }
     }
@@ -327,20 +369,24 @@ impl Node {
     /// A state change from the console: authorized as `tandem:SetAppState`
     /// on the app, then refused by the safety rule unless forced.
     async fn console_set_state(&self, req: Request<ReqBody>, operator: Operator) -> Response<Body> {
-        let body = match small_body(req.into_body()).await {
-            Ok(b) => b,
-            Err(resp) => return resp,
-        };
-        let change: StateChange = match json_body(&body, "{\"app\", \"state\", \"reason\"?, \"force\"?}") {
+        let change: StateChange = match json_body(req.into_body(), "{\"app\", \"state\", \"reason\"?, \"force\"?}").await {
             Ok(c) => c,
-            Err(resp) => return resp,
+            Err(f) => return f.response(),
         };
         let op = ControlOp::SetAppState;
-        if let Err(why) = op.authorize(&operator.caller, &op.resource(&self.inner.region, Some(&change.app)), &operator.context) {
+        if let Err(why) = op.authorize(
+            &operator.caller,
+            &op.resource(&self.inner.region, Some(&change.app)),
+            &operator.context,
+        ) {
             return error(StatusCode::FORBIDDEN, "AccessDenied", why);
         }
         let Some(state) = tandem_control::AppState::parse(&change.state) else {
-            return error(StatusCode::BAD_REQUEST, "InvalidRequest", "state must be one of active, fenced, failover");
+            return error(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "state must be one of active, fenced, failover",
+            );
         };
         let control = &self.inner.control;
         if !change.force {

@@ -37,7 +37,10 @@ impl Node {
         if method == Method::GET {
             return match store.read().and_then(|r| r.drills(LISTED)) {
                 Ok(drills) => answer(StatusCode::OK, json!({ "region": self.inner.region, "drills": drills })),
-                Err(e) => answer(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "StoreUnavailable", "message": e.to_string() })),
+                Err(e) => answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "error": "StoreUnavailable", "message": e.to_string() }),
+                ),
             };
         }
         let at_ms = tandem_store::now_ms();
@@ -57,7 +60,10 @@ impl Node {
             Ok(()) => answer(StatusCode::OK, json!({ "region": self.inner.region, "kept_at_ms": at_ms })),
             Err(e) => {
                 tracing::error!(error = %e, "drill report not kept");
-                answer(StatusCode::SERVICE_UNAVAILABLE, json!({ "error": "StoreUnavailable", "message": e.to_string() }))
+                answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({ "error": "StoreUnavailable", "message": e.to_string() }),
+                )
             }
         }
     }

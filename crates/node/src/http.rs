@@ -73,7 +73,9 @@ impl Node {
         }
         if crate::console::is_console(path) {
             let resp = self.console(req).await;
-            self.inner.metrics.observe("console", "Console", resp.status().as_u16(), start.elapsed(), 0, 0);
+            self.inner
+                .metrics
+                .observe("console", "Console", resp.status().as_u16(), start.elapsed(), 0, 0);
             return resp;
         }
         // Control operations answered before s3s (their bodies are JSON).

@@ -141,7 +141,9 @@ impl Tx<'_> {
         let mut drills = self.writer(DRILLS)?;
         drills.insert((at_ms, rand::random::<u64>()), serde_json::to_vec(report)?.as_slice())?;
         while drills.len()? > MAX_DRILLS {
-            let Some(oldest) = drills.first()?.map(|(k, _)| k.value()) else { break };
+            let Some(oldest) = drills.first()?.map(|(k, _)| k.value()) else {
+                break;
+            };
             drills.remove(oldest)?;
         }
         Ok(())

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use crate::config::{Config, RegionConfig};
 use crate::control_client::{ControlClient, Endpoint};
 use crate::drill_load::{self, Workload};
-use crate::drill_verify;
 use crate::drill_report::{self, Report, Targets};
+use crate::drill_verify;
 use crate::replication_cmd::{self, Target};
 
 /// `[drill]` of tandem.toml.
@@ -138,10 +138,18 @@ fn edge_endpoint(config: &Config, primary: &RegionConfig) -> Result<Endpoint, St
         .drill
         .edge
         .clone()
-        .or_else(|| config.edge.nodes.first().map(|n| n.url.clone().unwrap_or_else(|| format!("http://{}", n.listen))))
+        .or_else(|| {
+            config
+                .edge
+                .nodes
+                .first()
+                .map(|n| n.url.clone().unwrap_or_else(|| format!("http://{}", n.listen)))
+        })
         .ok_or("the drill goes through an edge: add [[edge.nodes]] or `[drill] edge = \"http://...\"` to tandem.toml")?;
     if !url.starts_with("http://") {
-        return Err(format!("the drill reaches the edge over plain HTTP; {url} is not (set `[drill] edge` to an http:// listener)"));
+        return Err(format!(
+            "the drill reaches the edge over plain HTTP; {url} is not (set `[drill] edge` to an http:// listener)"
+        ));
     }
     Ok(Endpoint {
         name: "edge".into(),
@@ -166,9 +174,15 @@ async fn wait_for<F: AsyncFnMut() -> bool>(limit: Duration, mut ok: F) -> bool {
 /// table when both its keys are strings.
 fn workload(config: &Config, spec: &tandem_control::AppSpec, primary: &RegionConfig, pacing: Pacing) -> Result<Workload, String> {
     let string_key = |k: &str| k.rsplit_once(':').filter(|(_, ty)| *ty == "S").map(|(n, _)| n.to_string());
-    let table = spec.tables.first().and_then(|t| Some((t.name.clone(), string_key(&t.hash_key)?, string_key(t.range_key.as_deref()?)?)));
+    let table = spec
+        .tables
+        .first()
+        .and_then(|t| Some((t.name.clone(), string_key(&t.hash_key)?, string_key(t.range_key.as_deref()?)?)));
     if let (Some(t), None) = (spec.tables.first(), &table) {
-        println!("drill: table {} needs a string partition and sort key for the drill's items; only objects are written", t.name);
+        println!(
+            "drill: table {} needs a string partition and sort key for the drill's items; only objects are written",
+            t.name
+        );
     }
     let load = Workload {
         run: tandem_store::now_ms().to_string(),
@@ -178,7 +192,10 @@ fn workload(config: &Config, spec: &tandem_control::AppSpec, primary: &RegionCon
         interval: pacing.interval,
     };
     match load.bucket.is_none() && load.table.is_none() {
-        true => Err(format!("{} has no bucket and no table with string keys for the drill to write to", spec.id)),
+        true => Err(format!(
+            "{} has no bucket and no table with string keys for the drill to write to",
+            spec.id
+        )),
         false => Ok(load),
     }
 }
@@ -195,22 +212,42 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
     let secondary = config.region(&spec.secondary).map_err(|e| e.to_string())?.clone();
     failure.needed_hooks(&config.drill)?;
     let workload = workload(config, &spec, &primary, pacing)?;
-    println!("drill {} of {id}: {} through {}", workload.run, failure.describe(), workload.edge.url);
+    println!(
+        "drill {} of {id}: {} through {}",
+        workload.run,
+        failure.describe(),
+        workload.edge.url
+    );
     let load = drill_load::start(config, workload.clone())?;
     tokio::time::sleep(pacing.steady).await;
     if !load.writes().iter().any(|w| w.acknowledged) {
         load.stop().await;
-        return Err(format!("no write through {} was acknowledged before the failure: fix the edge first", workload.edge.url));
+        return Err(format!(
+            "no write through {} was acknowledged before the failure: fix the edge first",
+            workload.edge.url
+        ));
     }
-    let predicted = load.last_sample(&secondary.name).and_then(|s| s.behind.get(&primary.name).and_then(|c| c.as_u64()));
+    let predicted = load
+        .last_sample(&secondary.name)
+        .and_then(|s| s.behind.get(&primary.name).and_then(|c| c.as_u64()));
     let injected_at_ms = load.elapsed_ms();
-    let drill = Drill { config, spec: &spec, primary: &primary, secondary: &secondary, load: &load, workload: &workload, pacing };
+    let drill = Drill {
+        config,
+        spec: &spec,
+        primary: &primary,
+        secondary: &secondary,
+        load: &load,
+        workload: &workload,
+        pacing,
+    };
     let recovery = match drill.inject(failure).await {
         Ok(r) => r,
         Err(e) => {
             failure.undo(&config.drill, &primary.name).await;
             load.stop().await;
-            return Err(format!("{e}\nthe drill stopped; `tandem state get {id}` shows where the app stands"));
+            return Err(format!(
+                "{e}\nthe drill stopped; `tandem state get {id}` shows where the app stands"
+            ));
         }
     };
     tokio::time::sleep(pacing.steady).await;
@@ -362,8 +399,15 @@ impl Drill<'_> {
                 tokio::time::sleep(self.pacing.steady).await;
                 let during = drill_verify::missing_in(config, self.spec, &self.secondary.name, self.workload, &self.load.writes()).await?;
                 if hooks.restart.is_none() {
-                    println!("drill: no `[drill] restart` hook; {primary} stays down, and the RPO is what {} holds", self.secondary.name);
-                    return Ok(Recovery { primary_down: true, missing_during_outage: Some(during), ..Recovery::default() });
+                    println!(
+                        "drill: no `[drill] restart` hook; {primary} stays down, and the RPO is what {} holds",
+                        self.secondary.name
+                    );
+                    return Ok(Recovery {
+                        primary_down: true,
+                        missing_during_outage: Some(during),
+                        ..Recovery::default()
+                    });
                 }
                 hook("restart", &hooks.restart, primary, 0).await?;
                 let client = ControlClient::new(config)?.with_timeout(Duration::from_secs(1));
@@ -371,7 +415,10 @@ impl Drill<'_> {
                     return Err(format!("{primary} did not answer within 60 s of the restart"));
                 }
                 let recovery = self.failback().await?;
-                Ok(Recovery { missing_during_outage: Some(during), ..recovery })
+                Ok(Recovery {
+                    missing_during_outage: Some(during),
+                    ..recovery
+                })
             }
             Failure::Partition(secs) => {
                 hook("partition", &hooks.partition, primary, 0).await?;
@@ -392,21 +439,37 @@ impl Drill<'_> {
     /// without it, by the drill's unplanned failover at the first failed write.
     async fn await_secondary(&self) -> Result<(), String> {
         let killed_at = self.load.elapsed_ms();
-        let detection = self.spec.auto_failover.map_or(Duration::ZERO, |a| Duration::from_millis(a.interval_ms * u64::from(a.failures)));
+        let detection = self
+            .spec
+            .auto_failover
+            .map_or(Duration::ZERO, |a| Duration::from_millis(a.interval_ms * u64::from(a.failures)));
         let limit = Duration::from_secs(30) + detection;
         if self.spec.auto_failover.is_none() {
-            let failed = wait_for(limit, async || self.load.writes().iter().any(|w| !w.acknowledged && w.at_ms >= killed_at)).await;
-            println!("drill: no automatic failover for {}; failing over {}", self.spec.id, if failed { "at the first failed write" } else { "now" });
+            let failed = wait_for(limit, async || {
+                self.load.writes().iter().any(|w| !w.acknowledged && w.at_ms >= killed_at)
+            })
+            .await;
+            println!(
+                "drill: no automatic failover for {}; failing over {}",
+                self.spec.id,
+                if failed { "at the first failed write" } else { "now" }
+            );
             crate::app_cmd::failover(self.config, &self.spec.id, false, false, Duration::from_secs(60)).await?;
         }
         let secondary = self.secondary.name.as_str();
         let accepted = wait_for(limit, async || {
-            self.load.writes().iter().any(|w| w.acknowledged && w.at_ms > killed_at && w.region.as_deref() == Some(secondary))
+            self.load
+                .writes()
+                .iter()
+                .any(|w| w.acknowledged && w.at_ms > killed_at && w.region.as_deref() == Some(secondary))
         })
         .await;
         match accepted {
             true => Ok(()),
-            false => Err(format!("no write was accepted in {secondary} within {} s of the kill", limit.as_secs())),
+            false => Err(format!(
+                "no write was accepted in {secondary} within {} s of the kill",
+                limit.as_secs()
+            )),
         }
     }
 
@@ -415,11 +478,13 @@ impl Drill<'_> {
     async fn failback(&self) -> Result<Recovery, String> {
         let id = &self.spec.id;
         let mut last = String::new();
-        let done = wait_for(Duration::from_secs(60), async || match crate::app_cmd::failback(self.config, id, false, Duration::from_secs(10)).await {
-            Ok(()) => true,
-            Err(e) => {
-                last = e;
-                false
+        let done = wait_for(Duration::from_secs(60), async || {
+            match crate::app_cmd::failback(self.config, id, false, Duration::from_secs(10)).await {
+                Ok(()) => true,
+                Err(e) => {
+                    last = e;
+                    false
+                }
             }
         })
         .await;
@@ -431,7 +496,10 @@ impl Drill<'_> {
 
     async fn converged(&self) -> Result<Recovery, String> {
         let seconds = converge(self.config, self.spec, Duration::from_secs(60)).await?;
-        Ok(Recovery { converge_seconds: Some(seconds), ..Recovery::default() })
+        Ok(Recovery {
+            converge_seconds: Some(seconds),
+            ..Recovery::default()
+        })
     }
 }
 
@@ -444,16 +512,26 @@ async fn converge(config: &Config, spec: &tandem_control::AppSpec, timeout: Dura
     let pairs = [(&spec.primary, &spec.secondary), (&spec.secondary, &spec.primary)];
     for (from, to) in pairs {
         let region = config.region(from).map_err(|e| e.to_string())?;
-        let status = client.call(region, Method::GET, "/_tandem/replication").await.map_err(|e| e.to_string())?;
+        let status = client
+            .call(region, Method::GET, "/_tandem/replication")
+            .await
+            .map_err(|e| e.to_string())?;
         let through = status["last_seq"].as_u64().unwrap_or(0);
         let shipped = wait_for(timeout.saturating_sub(started.elapsed()), async || {
-            let Ok(status) = client.call(region, Method::GET, "/_tandem/replication").await else { return false };
+            let Ok(status) = client.call(region, Method::GET, "/_tandem/replication").await else {
+                return false;
+            };
             let peers = status["peers"].as_array().cloned().unwrap_or_default();
-            peers.iter().any(|p| p["peer"] == to.as_str() && p["backlog"]["cursor"].as_u64().unwrap_or(0) >= through)
+            peers
+                .iter()
+                .any(|p| p["peer"] == to.as_str() && p["backlog"]["cursor"].as_u64().unwrap_or(0) >= through)
         })
         .await;
         if !shipped {
-            return Err(format!("{from} had not shipped {to} its changes up to #{through} within {} s", timeout.as_secs()));
+            return Err(format!(
+                "{from} had not shipped {to} its changes up to #{through} within {} s",
+                timeout.as_secs()
+            ));
         }
     }
     Ok(started.elapsed().as_secs_f64())

@@ -107,7 +107,12 @@ impl Running {
 
     /// The latest sample of `region`, if any.
     pub fn last_sample(&self, region: &str) -> Option<Sample> {
-        lock(&self.seen).samples.iter().rev().find(|s| s.region == region && s.reachable).cloned()
+        lock(&self.seen)
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.region == region && s.reachable)
+            .cloned()
     }
 
     pub async fn stop(self) -> Observations {
@@ -139,8 +144,19 @@ pub fn start(config: &Config, workload: Workload) -> Result<Running, String> {
         tasks.push(tokio::spawn(writer.run(kind, stopped.clone())));
     }
     tasks.push(tokio::spawn(read_loop(client, workload, seen.clone(), stopped.clone())));
-    tasks.push(tokio::spawn(sample_loop(sampler, config.regions.clone(), seen.clone(), started, stopped)));
-    Ok(Running { stop, tasks, seen, started })
+    tasks.push(tokio::spawn(sample_loop(
+        sampler,
+        config.regions.clone(),
+        seen.clone(),
+        started,
+        stopped,
+    )));
+    Ok(Running {
+        stop,
+        tasks,
+        seen,
+        started,
+    })
 }
 
 /// The observations, even if a task panicked while holding them.
@@ -184,7 +200,10 @@ impl Writer {
                 let (table, _, _) = load.table.as_ref()?;
                 let mut item = load.item_key(seq)?;
                 item["drill_seq"] = json!({"N": seq.to_string()});
-                let answer = self.client.dynamodb_at(&load.edge, "PutItem", &json!({"TableName": table, "Item": item})).await;
+                let answer = self
+                    .client
+                    .dynamodb_at(&load.edge, "PutItem", &json!({"TableName": table, "Item": item}))
+                    .await;
                 Some((format!("{seq:06}"), answer))
             }
         }
@@ -194,7 +213,13 @@ impl Writer {
 fn outcome(id: String, kind: Kind, at_ms: u64, answer: Result<Answer, CallError>) -> Write {
     let (acknowledged, region, error) = match answer {
         // The region that served it; an edge origin without a region names its URL.
-        Ok(a) => (true, ["x-edge-region", "x-edge-origin"].iter().find_map(|h| a.headers.get(*h)?.to_str().ok().map(str::to_string)), None),
+        Ok(a) => (
+            true,
+            ["x-edge-region", "x-edge-origin"]
+                .iter()
+                .find_map(|h| a.headers.get(*h)?.to_str().ok().map(str::to_string)),
+            None,
+        ),
         Err(e) => (false, None, Some(e.to_string())),
     };
     Write {
@@ -221,14 +246,23 @@ async fn read_loop(client: Arc<ControlClient>, load: Workload, seen: Arc<Mutex<O
             .find(|w| w.acknowledged && w.kind == Kind::Object)
             .map(|w| w.id.clone());
         let Some(key) = newest else { continue };
-        let ok = client.s3_at(&load.edge, Method::GET, &format!("/{bucket}/{key}"), Bytes::new()).await.is_ok();
+        let ok = client
+            .s3_at(&load.edge, Method::GET, &format!("/{bucket}/{key}"), Bytes::new())
+            .await
+            .is_ok();
         let mut s = lock(&seen);
         if ok { s.reads_ok += 1 } else { s.reads_failed += 1 }
     }
 }
 
 /// Every region's `/_tandem/replication`, twice a second.
-async fn sample_loop(client: Arc<ControlClient>, regions: Vec<RegionConfig>, seen: Arc<Mutex<Observations>>, started: Instant, stop: watch::Receiver<bool>) {
+async fn sample_loop(
+    client: Arc<ControlClient>,
+    regions: Vec<RegionConfig>,
+    seen: Arc<Mutex<Observations>>,
+    started: Instant,
+    stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     while !*stop.borrow() {
         tick.tick().await;
@@ -294,7 +328,11 @@ mod tests {
     fn item_keys_partition_by_run() {
         let load = Workload {
             run: "r1".into(),
-            edge: Arc::new(Endpoint { name: "edge".into(), url: "http://e".into(), signing_region: "us-east-1".into() }),
+            edge: Arc::new(Endpoint {
+                name: "edge".into(),
+                url: "http://e".into(),
+                signing_region: "us-east-1".into(),
+            }),
             bucket: None,
             table: Some(("t".into(), "pk".into(), "sk".into())),
             interval: Duration::from_millis(10),

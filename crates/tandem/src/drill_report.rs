@@ -58,7 +58,9 @@ pub fn rto_seconds(writes: &[Write], from_ms: u64) -> Option<f64> {
     let of_kind = |kind: Kind| -> Option<f64> {
         let mut sorted: Vec<&Write> = writes.iter().filter(|w| w.kind == kind && w.at_ms >= from_ms).collect();
         sorted.sort_by_key(|w| w.at_ms);
-        let Some(first_failure) = sorted.iter().find(|w| !w.acknowledged) else { return Some(0.0) };
+        let Some(first_failure) = sorted.iter().find(|w| !w.acknowledged) else {
+            return Some(0.0);
+        };
         let recovered = sorted.iter().find(|w| w.acknowledged && w.at_ms > first_failure.at_ms)?;
         Some((recovered.at_ms - first_failure.at_ms) as f64 / 1000.0)
     };
@@ -76,7 +78,9 @@ pub fn write_name(w: &Write) -> String {
 /// Lag and backlog peaks from `from_ms` on, over every region.
 pub fn peaks(seen: &Observations, from_ms: u64) -> (f64, u64) {
     let during = seen.samples.iter().filter(|s| s.at_ms >= from_ms && s.reachable);
-    during.fold((0.0, 0), |(lag, backlog), s| (f64::max(lag, s.lag_seconds), backlog.max(s.backlog_changes)))
+    during.fold((0.0, 0), |(lag, backlog), s| {
+        (f64::max(lag, s.lag_seconds), backlog.max(s.backlog_changes))
+    })
 }
 
 impl Report {
@@ -102,7 +106,11 @@ impl Report {
         println!();
         println!("drill {} of {} ({})", self.run, self.app, self.failure);
         let rto = self.rto_seconds.map_or("not recovered".to_string(), |s| format!("{s:.2} s"));
-        println!("  {:<28} {rto}{}", "RTO", target(self.targets.rto_seconds.map(|t| format!("{t} s"))));
+        println!(
+            "  {:<28} {rto}{}",
+            "RTO",
+            target(self.targets.rto_seconds.map(|t| format!("{t} s")))
+        );
         println!(
             "  {:<28} {} write(s) missing{}",
             "RPO",
@@ -118,11 +126,19 @@ impl Report {
         for e in &self.verify_errors {
             println!("  {:<28} {e}", "could not check");
         }
-        let predicted = self.rpo_predicted_changes.map_or("unknown".to_string(), |c| format!("{c} change(s)"));
+        let predicted = self
+            .rpo_predicted_changes
+            .map_or("unknown".to_string(), |c| format!("{c} change(s)"));
         println!("  {:<28} {predicted}", "RPO exposure predicted");
-        println!("  {:<28} {} acknowledged, {} failed", "writes", self.writes_acknowledged, self.writes_failed);
+        println!(
+            "  {:<28} {} acknowledged, {} failed",
+            "writes", self.writes_acknowledged, self.writes_failed
+        );
         println!("  {:<28} {} ok, {} failed", "reads", self.reads_ok, self.reads_failed);
-        println!("  {:<28} {:.2} s (backlog up to {} changes)", "replication lag (max)", self.max_lag_seconds, self.max_backlog_changes);
+        println!(
+            "  {:<28} {:.2} s (backlog up to {} changes)",
+            "replication lag (max)", self.max_lag_seconds, self.max_backlog_changes
+        );
         let converge = self.converge_seconds.map_or("not measured".to_string(), |s| format!("{s:.2} s"));
         println!("  {:<28} {converge}", "converged after failback");
         for (what, result) in &self.diff {
@@ -157,7 +173,15 @@ mod tests {
 
     #[test]
     fn rto_runs_from_the_first_failure_to_the_next_acknowledgement() {
-        let writes = [w(0, true), w(100, true), w(200, false), w(700, false), w(1450, true), w(1500, false), w(1600, true)];
+        let writes = [
+            w(0, true),
+            w(100, true),
+            w(200, false),
+            w(700, false),
+            w(1450, true),
+            w(1500, false),
+            w(1600, true),
+        ];
         assert_eq!(rto_seconds(&writes, 0), Some(1.25));
         assert_eq!(rto_seconds(&writes, 1450), Some(0.1));
         assert_eq!(rto_seconds(&writes[..2], 0), Some(0.0));
@@ -167,7 +191,11 @@ mod tests {
     #[test]
     fn rto_is_the_longer_outage_of_objects_and_items() {
         let writes = [w(0, false), of(Kind::Item, 10, false), w(300, true), of(Kind::Item, 2010, true)];
-        assert_eq!(rto_seconds(&writes, 0), Some(2.0), "the items' outage, not ended by an object's recovery");
+        assert_eq!(
+            rto_seconds(&writes, 0),
+            Some(2.0),
+            "the items' outage, not ended by an object's recovery"
+        );
     }
 
     #[test]

@@ -24,10 +24,19 @@ struct Held {
 
 /// The acknowledged writes of `writes` that `region` lacks (as `kind/id`),
 /// or why the region could not be checked.
-pub async fn missing_in(config: &Config, spec: &tandem_control::AppSpec, region: &str, load: &Workload, writes: &[Write]) -> Result<Vec<String>, String> {
+pub async fn missing_in(
+    config: &Config,
+    spec: &tandem_control::AppSpec,
+    region: &str,
+    load: &Workload,
+    writes: &[Write],
+) -> Result<Vec<String>, String> {
     let client = ControlClient::new(config)?.with_timeout(Duration::from_secs(10));
     let at = Endpoint::region(config.region(region).map_err(|e| e.to_string())?);
-    let bucket = spec.buckets.first().map(|b| if region == spec.primary { &b.primary } else { &b.secondary });
+    let bucket = spec
+        .buckets
+        .first()
+        .map(|b| if region == spec.primary { &b.primary } else { &b.secondary });
     let held = Held {
         objects: match bucket {
             Some(b) => objects(&client, &at, b, &format!("drill/{}/", load.run)).await?,
@@ -56,7 +65,10 @@ async fn objects(client: &ControlClient, at: &Endpoint, bucket: &str, prefix: &s
             path.push('&');
             path.push_str(&query_pair("continuation-token", t));
         }
-        let answer = client.s3_at(at, Method::GET, &path, Bytes::new()).await.map_err(|e| format!("listing {bucket} in {}: {e}", at.name))?;
+        let answer = client
+            .s3_at(at, Method::GET, &path, Bytes::new())
+            .await
+            .map_err(|e| format!("listing {bucket} in {}: {e}", at.name))?;
         let xml = String::from_utf8_lossy(&answer.body);
         keys.extend(elements(&xml, "Key"));
         token = elements(&xml, "NextContinuationToken").into_iter().next();
@@ -70,12 +82,17 @@ async fn objects(client: &ControlClient, at: &Endpoint, bucket: &str, prefix: &s
 /// and tokens need no unescaping).
 fn elements(xml: &str, tag: &str) -> Vec<String> {
     let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    xml.split(&open).skip(1).filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_string())).collect()
+    xml.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split_once(&close).map(|(v, _)| v.to_string()))
+        .collect()
 }
 
 /// The sequence numbers of the run's items (a paged Query of its partition).
 async fn items(client: &ControlClient, at: &Endpoint, load: &Workload) -> Result<HashSet<String>, String> {
-    let Some((table, hash, range)) = &load.table else { return Ok(HashSet::new()) };
+    let Some((table, hash, range)) = &load.table else {
+        return Ok(HashSet::new());
+    };
     let failed = |e: crate::control_client::CallError| format!("reading {table} in {}: {e}", at.name);
     let mut seqs = HashSet::new();
     let mut start: Option<Value> = None;

@@ -159,7 +159,10 @@ impl PerTable {
 /// Write units one index consumes for a change: nothing when its view of the
 /// item is unchanged, a put or delete of the entry, or both when its key changes.
 fn index_write_units(def: &TableDef, index: &IndexDef, old: Option<&Item>, new: Option<&Item>) -> f64 {
-    let (old, new) = (old.and_then(|i| def.index_view(index, i)), new.and_then(|i| def.index_view(index, i)));
+    let (old, new) = (
+        old.and_then(|i| def.index_view(index, i)),
+        new.and_then(|i| def.index_view(index, i)),
+    );
     let shape = def.index_key(index);
     let key_of = |item: &Item| {
         std::iter::once(&shape.hash)

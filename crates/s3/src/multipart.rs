@@ -37,7 +37,7 @@ impl S3Api {
         validate_key(&i.key)?;
         let record = self.bucket(&i.bucket)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = new_object_grants!(i, &record)?;
+        let grants = new_object_grants!(i, &record, &self.principals)?;
         let owner = crate::public_access::new_object_owner(&record, owner);
         let descriptive = descriptive_of!(i);
         let upload_id = format!("{:032x}", rand::random::<u128>());

@@ -179,8 +179,11 @@ impl Node {
             return self.refused(api, &crate::documents::refusal(fault), start);
         }
         if let Some(form) = &form {
-            if resp.status() == StatusCode::BAD_REQUEST
-                && let Some(refusal) = resp.body().bytes().and_then(|b| tandem_s3::post_form::policy_refusal(&b))
+            if resp.status().is_client_error()
+                && let Some(refusal) = resp
+                    .body()
+                    .bytes()
+                    .and_then(|b| tandem_s3::post_answers::refusal(&form.fields(), &b))
             {
                 return self.refused(api, &refusal, start);
             }

@@ -28,6 +28,7 @@ mod object_meta;
 pub mod ops;
 mod part_copy;
 pub mod policy;
+pub mod post_answers;
 pub mod post_form;
 pub mod presign_checks;
 pub mod principals;

@@ -3,22 +3,31 @@
 an UNSIGNED-PAYLOAD or hex SHA-256 payload hash, and as aws-chunked
 (STREAMING-AWS4-HMAC-SHA256-PAYLOAD with x-amz-decoded-content-length); the stored
 bytes are the ones sent and the ETag is their MD5. A wrong hash or signature stores
-nothing."""
+nothing; a body that stalls is cut by the body-progress timeout (400 RequestTimeout)."""
 
 from __future__ import annotations
 
+import time
+
+import pytest
 import requests
 
 from e2e_helpers import (
     KEYS,
+    Node,
     encode_signed_chunks,
     md5_hex,
     parse_xml,
     random_bytes,
+    raw_http,
     sha256_hex,
     sigv4_sign,
     split_chunks,
+    unique_bucket,
+    xml_error,
 )
+
+PROGRESS = 2.0
 
 
 def chunked_put(node, path: str, data: bytes, payload_hash: str, query=None, extra: dict | None = None, key=None,
@@ -107,3 +116,30 @@ def test_aws_chunked_sent_with_transfer_encoding_chunked_is_stored(node, s3, buc
     assert "Content-Length" not in r.request.headers
     assert_stored(s3, bucket, "aws-chunked", data, r)
     assert "ContentEncoding" not in s3.head_object(Bucket=bucket, Key="aws-chunked")
+
+
+@pytest.fixture(scope="module")
+def impatient(tandem_bin, tmp_path_factory):
+    """A node whose request bodies may stall at most PROGRESS seconds."""
+    n = Node(tandem_bin, tmp_path_factory.mktemp("impatient"))
+    n.write_config()
+    with open(n.config_path, "a") as f:
+        f.write(f"\n[server]\nbody_progress_timeout_secs = {PROGRESS}\n")
+    n.start()
+    yield n
+    n.stop()
+
+
+def test_a_chunked_put_that_stalls_is_cut_with_request_timeout_and_stores_nothing(impatient):
+    s3 = impatient.client()
+    bucket = unique_bucket("chunked-stall")
+    s3.create_bucket(Bucket=bucket)
+    path = f"/{bucket}/stalled"
+    signed = sigv4_sign("PUT", path, [], {"Host": f"127.0.0.1:{impatient.port}"}, "UNSIGNED-PAYLOAD", KEYS["admin"])
+    head = f"PUT {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in signed.headers.items())
+    head += "Transfer-Encoding: chunked\r\n\r\n"
+    start = time.monotonic()
+    status, _, body = raw_http(impatient.port, head.encode(), b"5\r\nhello\r\n", timeout=PROGRESS + 8)
+    assert (status, xml_error(body)[0]) == (400, "RequestTimeout"), body
+    assert time.monotonic() - start < PROGRESS + 5
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)

@@ -66,6 +66,15 @@ fn length_range(form: &FormFields) -> Option<(u64, u64)> {
     })
 }
 
+/// A file outside the policy's size range, naming the bound it broke.
+fn size_refusal(code: &'static str, message: &str, element: &'static str, bound: Option<u64>) -> Refusal {
+    let r = Refusal::new(400, code, message);
+    match bound {
+        Some(b) => r.with(element, b.to_string()),
+        None => r,
+    }
+}
+
 /// S3's answer to a form s3s refused with `s3s_body` (its XML error), if it
 /// differs from s3s's.
 pub fn refusal(form: &FormFields, s3s_body: &[u8]) -> Option<Refusal> {
@@ -79,24 +88,18 @@ pub fn refusal(form: &FormFields, s3s_body: &[u8]) -> Option<Refusal> {
             "AccessDenied",
             "Invalid according to Policy: Policy Condition failed",
         )),
-        "EntityTooLarge" => {
-            let r = Refusal::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
-            Some(match length_range(form) {
-                Some((_, max)) => r.with("MaxSizeAllowed", max.to_string()),
-                None => r,
-            })
-        }
-        "EntityTooSmall" => {
-            let r = Refusal::new(
-                400,
-                "EntityTooSmall",
-                "Your proposed upload is smaller than the minimum allowed size",
-            );
-            Some(match length_range(form) {
-                Some((min, _)) => r.with("MinSizeAllowed", min.to_string()),
-                None => r,
-            })
-        }
+        "EntityTooLarge" => Some(size_refusal(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+            "MaxSizeAllowed",
+            length_range(form).map(|(_, max)| max),
+        )),
+        "EntityTooSmall" => Some(size_refusal(
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size",
+            "MinSizeAllowed",
+            length_range(form).map(|(min, _)| min),
+        )),
         _ => None,
     }
 }

@@ -1,7 +1,9 @@
 """POST Object: browser form uploads built from boto3's `generate_presigned_post` and sent
 with `requests` as multipart/form-data, as a web page would (SigV4 and SigV2 policy
 signatures, `${filename}`, success_action_status/redirect, metadata, tagging and acl
-fields, anonymous uploads a bucket's ACL or policy allows), and the denied cases."""
+fields, anonymous uploads a bucket's ACL or policy allows), and the denied cases with S3's
+codes and messages (missing key, file or signature field, fields after the file ignored,
+content-length-range)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,32 @@ def code_of(r: requests.Response) -> str | None:
         return parse_xml(r.content).findtext("Code")
     except Exception:
         return None
+
+
+def error_of(r: requests.Response) -> dict:
+    """The elements of an S3 XML error body, by name."""
+    return {el.tag: el.text or "" for el in parse_xml(r.content)}
+
+
+def missing_field_error(name: str) -> dict:
+    return {
+        "Code": "InvalidArgument",
+        "Message": f"Bucket POST must contain a field named '{name}'.  If it is specified, please check the order of the fields.",
+        "ArgumentName": name,
+        "ArgumentValue": "",
+    }
+
+
+def assert_refused(r: requests.Response, status: int, expected: dict):
+    assert r.status_code == status, r.text
+    got = error_of(r)
+    assert {k: got.get(k) for k in expected} == expected, r.text
+    assert got.get("RequestId") == r.headers["x-amz-request-id"], r.text
+
+
+def post_parts(url: str, parts: list[tuple[str, tuple]]) -> requests.Response:
+    """A form whose parts are sent in exactly this order (fields as (None, value))."""
+    return requests.post(url, files=parts, timeout=30, allow_redirects=False)
 
 
 def test_a_signed_form_upload_stores_the_file_under_its_filename(s3, bucket):
@@ -106,8 +134,11 @@ def test_content_length_range_bounds_the_file(s3, bucket):
     assert post(form, b"fits").status_code == 204
     big = post(form, b"x" * 9)
     assert (big.status_code, code_of(big)) == (400, "EntityTooLarge"), big.text
+    assert_refused(big, 400, {"Message": "Your proposed upload exceeds the maximum allowed size", "MaxSizeAllowed": "8"})
     small = post(form, b"x")
     assert (small.status_code, code_of(small)) == (400, "EntityTooSmall"), small.text
+    assert_refused(small, 400, {"Message": "Your proposed upload is smaller than the minimum allowed size", "MinSizeAllowed": "2"})
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["sized"]
 
 
 def test_a_key_outside_the_policy_prefix_is_403(s3, bucket):
@@ -146,14 +177,70 @@ def test_a_tampered_policy_or_signature_is_403(s3, bucket):
     assert (r.status_code, code_of(r)) == (403, "SignatureDoesNotMatch"), r.text
 
 
-def test_a_form_without_key_or_file_is_refused(s3, bucket, node):
+def test_a_form_without_a_key_field_is_400_invalid_argument_and_stores_nothing(s3, bucket):
     form = s3.generate_presigned_post(bucket, "nokey", ExpiresIn=300)
     fields = {k: v for k, v in form["fields"].items() if k != "key"}
     r = requests.post(form["url"], data=fields, files={"file": ("a", b"x")}, timeout=30)
-    assert r.status_code in (400, 403), r.text
-    r = requests.post(form["url"], files={k: (None, v) for k, v in form["fields"].items()}, timeout=30)
-    assert r.status_code == 400, r.text
+    assert_refused(r, 400, missing_field_error("key"))
     assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_a_key_sent_after_the_file_is_not_read(s3, bucket):
+    form = s3.generate_presigned_post(bucket, "late-key", ExpiresIn=300)
+    before = [(k, (None, v)) for k, v in form["fields"].items() if k != "key"]
+    r = post_parts(form["url"], before + [("file", ("a", b"x")), ("key", (None, "late-key"))])
+    assert_refused(r, 400, missing_field_error("key"))
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_a_form_without_a_file_is_400_invalid_argument(s3, bucket):
+    form = s3.generate_presigned_post(bucket, "nofile", ExpiresIn=300)
+    r = post_parts(form["url"], [(k, (None, v)) for k, v in form["fields"].items()])
+    expected = {
+        "Code": "InvalidArgument",
+        "Message": "POST requires exactly one file upload per request.",
+        "ArgumentName": "file",
+        "ArgumentValue": "0",
+    }
+    assert_refused(r, 400, expected)
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("dropped", ["policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"])
+def test_a_sigv4_form_missing_a_signature_field_is_400_naming_it(s3, bucket, dropped):
+    form = s3.generate_presigned_post(bucket, "partial", ExpiresIn=300)
+    fields = {k: v for k, v in form["fields"].items() if k != dropped}
+    r = post({**form, "fields": fields}, b"x")
+    assert_refused(r, 400, missing_field_error(dropped))
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("dropped,named", [("policy", "policy"), ("AWSAccessKeyId", "AWSAccessKeyId"), ("signature", "signature")])
+def test_a_sigv2_form_missing_a_signature_field_is_400_naming_it(node, s3, bucket, dropped, named):
+    form = node.client(signature_version="s3").generate_presigned_post(bucket, "partial", ExpiresIn=300)
+    fields = {k: v for k, v in form["fields"].items() if k != dropped}
+    r = post({**form, "fields": fields}, b"x")
+    assert_refused(r, 400, missing_field_error(named))
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_a_signature_field_missing_from_a_form_into_a_public_write_bucket_is_still_400(s3, bucket):
+    s3.put_bucket_acl(Bucket=bucket, ACL="public-read-write")
+    form = s3.generate_presigned_post(bucket, "partial", ExpiresIn=300)
+    fields = {k: v for k, v in form["fields"].items() if k != "x-amz-signature"}
+    r = post({**form, "fields": fields}, b"x")
+    assert_refused(r, 400, missing_field_error("x-amz-signature"))
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+
+
+def test_fields_after_the_file_are_ignored(s3, bucket):
+    form = s3.generate_presigned_post(bucket, "ordered", ExpiresIn=300)
+    before = [(k, (None, v)) for k, v in form["fields"].items()]
+    after = [("x-amz-meta-after", (None, "1")), ("key", (None, "other")), ("acl", (None, "public-read"))]
+    r = post_parts(form["url"], before + [("file", ("f", b"body"))] + after)
+    assert r.status_code == 204, r.text
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["ordered"]
+    assert s3.head_object(Bucket=bucket, Key="ordered")["Metadata"] == {}
 
 
 def test_an_anonymous_form_upload_needs_a_bucket_that_allows_it(s3, bucket):

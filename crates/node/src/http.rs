@@ -167,9 +167,17 @@ impl Node {
         let method = req.method().to_string();
         let bytes_in = content_length(req.headers(), &());
         let faults = req.body().faults();
-        let mut req = match self.admit(req) {
+        let req = match self.admit(req) {
             Ok(req) => req,
             Err(refusal) => return self.refused(api, &refusal, start),
+        };
+        let inner = &self.inner;
+        let mut req = match crate::chunked_put::with_length(req, &inner.store, &inner.principals).await {
+            Ok(req) => req,
+            Err(refusal) => {
+                let cause = faults.get().map(crate::documents::refusal);
+                return self.refused(api, cause.as_ref().unwrap_or(&refusal), start);
+            }
         };
         let form = req.extensions().get::<tandem_s3::post_form::PostForm>().cloned();
         let slot = OpSlot::default();
@@ -189,8 +197,11 @@ impl Node {
             return self.refused(api, &crate::documents::refusal(fault), start);
         }
         if let Some(form) = &form {
-            if resp.status() == StatusCode::BAD_REQUEST
-                && let Some(refusal) = resp.body().bytes().and_then(|b| tandem_s3::post_form::policy_refusal(&b))
+            if resp.status().is_client_error()
+                && let Some(refusal) = resp
+                    .body()
+                    .bytes()
+                    .and_then(|b| tandem_s3::post_answers::refusal(&form.fields(), &b))
             {
                 return self.refused(api, &refusal, start);
             }

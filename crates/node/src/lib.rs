@@ -9,6 +9,7 @@ mod accept;
 pub mod apply;
 pub mod apps;
 pub mod auth_failures;
+mod chunked_put;
 pub mod conn;
 pub mod console;
 pub mod control;

@@ -66,11 +66,15 @@ fn unresolvable_email() -> s3s::S3Error {
     )
 }
 
-/// Refuses a grant to a canonical user id no access key acts as, as S3 does.
-pub fn check_grantees(grants: &[Grant], known: impl Fn(&str) -> bool) -> S3Result<()> {
+/// Refuses a grant to a canonical user id no access key acts as (nor the
+/// `owner`'s), as S3 does. Every way of asking for grants (Put*Acl, the
+/// `x-amz-grant-*` headers of CreateBucket, PutObject, CopyObject and
+/// CreateMultipartUpload) passes its grants here before anything is written.
+pub fn check_grantees(grants: &[Grant], owner: &str, principals: &crate::Principals) -> S3Result<()> {
     for g in grants {
         if let Grantee::User(id) = &g.grantee
-            && !known(id)
+            && id != owner
+            && !principals.knows(id)
         {
             return Err(s3_error!(InvalidArgument, "Invalid id"));
         }

@@ -25,6 +25,7 @@ impl S3Api {
             None => vec![],
         };
         grants.extend(acl::from_grant_headers(&grant_headers!(input))?);
+        acl::check_grantees(&grants, &owner, &self.principals)?;
         let record = BucketRecord {
             name: input.bucket.clone(),
             owner: owner.clone(),

@@ -139,7 +139,7 @@ pub(crate) fn new_grants(
     principals: &crate::Principals,
 ) -> S3Result<Vec<tandem_store::Grant>> {
     let grants = requested_grants(canned, body, headers, &bucket.owner)?;
-    acl::check_grantees(&grants, |id| id == bucket.owner || principals.knows(id))?;
+    acl::check_grantees(&grants, &bucket.owner, principals)?;
     crate::public_access::check_new_acl(bucket, canned, &grants)?;
     Ok(grants)
 }

@@ -97,7 +97,7 @@ impl S3Api {
             Some(TaggingDirective::REPLACE) => parse_tagging_header(i.tagging.as_ref())?,
             _ => src.tags.clone(),
         };
-        let grants = new_object_grants!(i, &dest)?;
+        let grants = new_object_grants!(i, &dest, &self.principals)?;
         let owner = crate::public_access::new_object_owner(&dest, owner);
         let mut version = template(&owner, descriptive, tags, grants)?;
         version.etag = src.etag.clone();

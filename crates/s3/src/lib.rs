@@ -28,6 +28,7 @@ mod object_meta;
 pub mod ops;
 mod part_copy;
 pub mod policy;
+pub mod post_answers;
 pub mod post_form;
 pub mod presign_checks;
 pub mod principals;
@@ -42,6 +43,7 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 use tandem_store::{BucketRecord, Store};
 
 pub use access::{AccessControl, OpSlot};
+pub use body::MAX_PUT_SIZE;
 pub use principals::{AccessKey, Principals};
 
 /// S3's bucket naming rules: s3s checks length, characters, dots and IP

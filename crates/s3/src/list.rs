@@ -291,7 +291,7 @@ fn version_entry(key: &str, v: &ObjectVersion, is_latest: bool) -> ObjectVersion
 }
 
 /// Whether the client asked for URL-encoded keys (`encoding-type=url`).
-fn url_encoded(encoding: Option<&EncodingType>) -> bool {
+pub(crate) fn url_encoded(encoding: Option<&EncodingType>) -> bool {
     encoding.is_some_and(|e| e.as_str().eq_ignore_ascii_case("url"))
 }
 
@@ -309,14 +309,14 @@ fn url_encode(s: &str) -> String {
 }
 
 /// Applies `encoding-type=url` to the strings of a listing response.
-struct KeyEncoding(bool);
+pub(crate) struct KeyEncoding(pub(crate) bool);
 
 impl KeyEncoding {
-    fn apply(&self, s: String) -> String {
+    pub(crate) fn apply(&self, s: String) -> String {
         if self.0 { url_encode(&s) } else { s }
     }
 
-    fn opt(&self, s: Option<String>) -> Option<String> {
+    pub(crate) fn opt(&self, s: Option<String>) -> Option<String> {
         s.map(|s| self.apply(s))
     }
 }

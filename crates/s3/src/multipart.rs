@@ -10,6 +10,7 @@ use crate::acl::owner_dto;
 use crate::body::{self, checksum_dto, multipart_etag, with_checksums};
 use crate::convert::{etag, parse_tagging_header, timestamp, validate_key};
 use crate::error::OrS3;
+use crate::list::{KeyEncoding, url_encoded};
 use crate::put::{check_write_conditions, checksum_claim_of, descriptive_of, new_object_grants, template, write_precondition};
 
 /// Highest part number S3 accepts.
@@ -37,7 +38,7 @@ impl S3Api {
         validate_key(&i.key)?;
         let record = self.bucket(&i.bucket)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = new_object_grants!(i, &record)?;
+        let grants = new_object_grants!(i, &record, &self.principals)?;
         let owner = crate::public_access::new_object_owner(&record, owner);
         let descriptive = descriptive_of!(i);
         let upload_id = format!("{:032x}", rand::random::<u128>());
@@ -218,19 +219,20 @@ impl S3Api {
             .peekable();
         let page: Vec<UploadRecord> = rest.by_ref().take(max).collect();
         let truncated = rest.peek().is_some();
+        let enc = KeyEncoding(url_encoded(i.encoding_type.as_ref()));
         Ok(S3Response::new(ListMultipartUploadsOutput {
             bucket: Some(i.bucket),
-            prefix: i.prefix,
-            key_marker: i.key_marker,
+            prefix: enc.opt(i.prefix),
+            key_marker: enc.opt(i.key_marker),
             upload_id_marker: i.upload_id_marker,
             max_uploads: Some(max as i32),
             is_truncated: Some(truncated),
-            next_key_marker: truncated.then(|| page.last().map(|u| u.key.clone())).flatten(),
+            next_key_marker: enc.opt(truncated.then(|| page.last().map(|u| u.key.clone())).flatten()),
             next_upload_id_marker: truncated.then(|| page.last().map(|u| u.upload_id.clone())).flatten(),
             uploads: Some(
                 page.into_iter()
                     .map(|u| MultipartUpload {
-                        key: Some(u.key),
+                        key: Some(enc.apply(u.key)),
                         upload_id: Some(u.upload_id),
                         initiated: Some(timestamp(u.initiated_ms)),
                         owner: Some(owner_dto(&u.owner)),
@@ -244,7 +246,7 @@ impl S3Api {
                     })
                     .collect(),
             ),
-            delimiter: i.delimiter,
+            delimiter: enc.opt(i.delimiter),
             encoding_type: i.encoding_type,
             common_prefixes: None,
             request_charged: None,

@@ -8,6 +8,7 @@
 //!
 //! The node sees the body before s3s does and lets [`PostForm`] keep its
 //! beginning: the fields before the file part, at most [`FIELDS_LIMIT`] bytes.
+//! S3's answers to a form it refuses are in [`crate::post_answers`].
 
 use std::sync::{Arc, Mutex};
 
@@ -36,15 +37,20 @@ struct Sniff {
     stored: Option<(String, String)>,
 }
 
-/// The simple fields of a form (names lowercased) and the file part's name.
+/// The simple fields of a form (names lowercased) before its file part, and
+/// what is known of that part.
 #[derive(Debug, Default, PartialEq)]
 pub struct FormFields {
     pub fields: Vec<(String, String)>,
+    /// Whether the form has a `file` part (fields after it are not read, as in S3).
+    pub file: bool,
     pub filename: Option<String>,
+    /// Whether the form's closing delimiter was seen (the whole form was kept).
+    pub complete: bool,
 }
 
 impl FormFields {
-    fn get(&self, name: &str) -> Option<&str> {
+    pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
@@ -183,6 +189,7 @@ pub fn parse_fields(prefix: &[u8], boundary: &[u8]) -> FormFields {
         let (name, filename) = disposition(&headers);
         let body = &rest[head_end + 4..];
         if name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("file")) {
+            out.file = true;
             out.filename = filename;
             return out;
         }
@@ -194,16 +201,11 @@ pub fn parse_fields(prefix: &[u8], boundary: &[u8]) -> FormFields {
             out.fields.push((n.to_ascii_lowercase(), v.to_string()));
         }
         rest = &body[end + closing.len()..];
+        if rest.starts_with(b"--") {
+            out.complete = true;
+            return out;
+        }
     }
-}
-
-/// S3's answer when a form breaks its POST policy's `eq` / `starts-with`
-/// conditions: 403 `AccessDenied` (s3s answers 400 `InvalidPolicyDocument`).
-/// `body` is the XML error body s3s produced.
-pub fn policy_refusal(body: &[u8]) -> Option<crate::refusal::Refusal> {
-    let text = std::str::from_utf8(body).ok()?;
-    let failed = text.contains("<Code>InvalidPolicyDocument</Code>") && text.contains("<Message>Policy condition");
-    failed.then(|| crate::refusal::Refusal::new(403, "AccessDenied", "Invalid according to Policy: Policy Condition failed"))
 }
 
 /// The tags of a form's `tagging` field (a `<Tagging>` document), as the
@@ -240,6 +242,10 @@ pub(crate) fn prepare(access: &AccessControl, req: &mut S3Request<PostObjectInpu
         s.0.lock().unwrap_or_else(|e| e.into_inner()).keys = Some((sent, i.key.clone()));
     }
     crate::convert::validate_key(&i.key)?;
+    // A form s3s took as anonymous may still carry some signature fields.
+    if let Some(missing) = crate::post_answers::missing_field(&form) {
+        return Err(s3_error!(InvalidArgument, "{}", missing.message));
+    }
     if i.acl.is_none()
         && let Some(acl) = form.get("acl")
     {
@@ -270,6 +276,7 @@ mod tests {
     #[test]
     fn fields_before_the_file_and_its_name_are_found() {
         let f = parse_fields(FORM, b"XyZ");
+        assert!(f.file && !f.complete);
         assert_eq!(f.filename.as_deref(), Some("cat.jpg"));
         assert_eq!(f.get("key"), Some("up/${filename}"));
         assert_eq!(f.get("acl"), Some("public-read"));
@@ -294,6 +301,15 @@ mod tests {
             let _ = parse_fields(&FORM[..n], b"XyZ");
         }
         assert_eq!(parse_fields(b"no boundary here", b"XyZ"), FormFields::default());
+    }
+
+    #[test]
+    fn a_form_without_a_file_part_is_complete_at_its_closing_delimiter() {
+        let form = b"--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nk\r\n--XyZ--\r\n";
+        let f = parse_fields(form, b"XyZ");
+        assert!(!f.file && f.complete);
+        assert_eq!(f.get("key"), Some("k"));
+        assert!(!parse_fields(&form[..form.len() - 6], b"XyZ").complete);
     }
 
     #[test]

@@ -15,9 +15,10 @@ use crate::error::OrS3;
 
 /// The grants of a new object from any input with `acl` and `grant_*` members
 /// (PutObject, CopyObject, CreateMultipartUpload), checked against the
-/// bucket's Block Public Access and Object Ownership settings.
+/// bucket's Block Public Access and Object Ownership settings and refused
+/// when a grantee does not resolve.
 macro_rules! new_object_grants {
-    ($i:expr, $bucket:expr) => {
+    ($i:expr, $bucket:expr, $principals:expr) => {
         $crate::put::object_grants(
             $i.acl.as_ref(),
             &[
@@ -27,6 +28,7 @@ macro_rules! new_object_grants {
                 ($crate::acl::FULL_CONTROL, $i.grant_full_control.as_ref()),
             ],
             $bucket,
+            $principals,
         )
     };
 }
@@ -139,12 +141,14 @@ pub fn object_grants(
     canned: Option<&ObjectCannedACL>,
     headers: &[(&str, Option<&String>)],
     bucket: &tandem_store::BucketRecord,
+    principals: &crate::Principals,
 ) -> S3Result<Vec<Grant>> {
     let mut grants = match canned {
         Some(c) => acl::canned(c.as_str(), &bucket.owner)?,
         None => vec![],
     };
     grants.extend(acl::from_grant_headers(headers)?);
+    acl::check_grantees(&grants, &bucket.owner, principals)?;
     crate::public_access::check_new_acl(bucket, canned.map(|c| c.as_str()), &grants)?;
     Ok(grants)
 }
@@ -205,7 +209,7 @@ impl S3Api {
         let record = self.bucket(&i.bucket)?;
         let claim = checksum_claim_of!(i)?;
         let tags = parse_tagging_header(i.tagging.as_ref())?;
-        let grants = new_object_grants!(i, &record)?;
+        let grants = new_object_grants!(i, &record, &self.principals)?;
         let owner = crate::public_access::new_object_owner(&record, owner);
         let descriptive = descriptive_of!(i);
         let mut version = template(&owner, descriptive, tags, grants)?;

@@ -256,6 +256,11 @@ impl StagedBody {
         }
     }
 
+    /// The body file, for a file body (readable until this is dropped).
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
     /// Marks the file as owned by committed metadata: it is no longer removed on drop.
     pub(crate) fn defuse(&mut self) {
         self.file = None;

@@ -106,6 +106,8 @@ class RegionPair:
         # Nodes share root (so one tandem.toml); data dirs are root/data/<region>.
         self.nodes: dict[str, Node] = {n: Node(self.binary, self.root, region=n, port=free_port()) for n in self.names}
         self.proxies: dict[str, FaultProxy] = {}
+        # Client URLs other than the node's own port (a proxy in front of it).
+        self.public_urls: dict[str, str] = {}
         if proxies:
             for n in self.names:
                 self.proxies[n] = FaultProxy(self.nodes[n].port, log_path=self.root / f"proxy-{n}.log").start()
@@ -124,7 +126,7 @@ class RegionPair:
             r = {
                 "name": n,
                 "listen": f"127.0.0.1:{node.port}",
-                "public_url": node.endpoint,
+                "public_url": self.public_urls.get(n, node.endpoint),
                 "data_dir": str(node.data_dir),
             }
             if n in self.proxies:

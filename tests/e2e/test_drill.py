@@ -8,7 +8,10 @@ says was acknowledged is looked up in both regions with boto3."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -20,6 +23,7 @@ import requests
 from botocore.config import Config
 
 from e2e_helpers import KEYS, SIGNING_REGION, free_port
+from faultproxy import FaultProxy
 from regions import PHOTOS_BUCKET, PHOTOS_TABLE, RegionPair, deploy_photos, wait_until
 
 ADMIN = KEYS["admin"]
@@ -76,33 +80,48 @@ class Restarter:
             time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def edge_in_front(tandem_bin, pair: RegionPair, root: Path, edge_port: int):
+    """`tandem edge` of the deployment's tandem.toml; yields its URL."""
+    edge = subprocess.Popen(
+        [str(tandem_bin), "edge", "--config", str(pair.config_path), "--name", "e1"],
+        stdout=open(root / "edge.log", "ab"),
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{edge_port}"
+        wait_until(lambda: requests.get(url + "/metrics", timeout=1).status_code == 200, 15, what="edge up")
+        yield url
+    finally:
+        edge.terminate()
+        edge.wait(timeout=10)
+
+
 @pytest.fixture
 def deployment(tandem_bin, tmp_path):
     edge_port = free_port()
     pair = RegionPair(tandem_bin, tmp_path, extra_config=extra_config(tmp_path, edge_port))
-    edge = None
     restarter = None
     try:
         deploy_photos(pair, auto_failover={"interval_ms": 200, "failures": 3})
         restarter = Restarter(pair, tmp_path)
         restarter.write_pids()
-        log = open(tmp_path / "edge.log", "ab")
-        edge = subprocess.Popen(
-            [str(tandem_bin), "edge", "--config", str(pair.config_path), "--name", "e1"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{edge_port}"
-        wait_until(lambda: requests.get(url + "/metrics", timeout=1).status_code == 200, 15, what="edge up")
-        yield pair, url, tmp_path
+        with edge_in_front(tandem_bin, pair, tmp_path, edge_port) as url:
+            yield pair, url, tmp_path
     finally:
         if restarter:
             restarter.done.set()
-        if edge:
-            edge.terminate()
-            edge.wait(timeout=10)
         pair.close()
+
+
+def curl_hooks(hooks: dict[str, list[str]]) -> str:
+    """`[drill]` hook lines that POST to fault-proxy control URLs, in order."""
+    lines = []
+    for name, urls in hooks.items():
+        command = " && ".join(f"curl -sf -X POST '{url}' >/dev/null" for url in urls)
+        lines.append(f'{name} = "{command}"')
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture
@@ -113,29 +132,34 @@ def partitionable(tandem_bin, tmp_path):
     edge_port = free_port()
     pair = RegionPair(tandem_bin, tmp_path, proxies=True, extra_config=extra_config(tmp_path, edge_port))
     controls = [pair.proxy(n).control_url for n in pair.names]
-    hooks = {
-        action: " && ".join(f"curl -sf -X POST {url}/{action} >/dev/null" for url in controls) for action in ("partition", "heal")
-    }
-    pair.extra_config += f'partition = "{hooks["partition"]}"\nheal = "{hooks["heal"]}"\n'
-    edge = None
+    pair.extra_config += curl_hooks({action: [f"{url}/{action}" for url in controls] for action in ("partition", "heal")})
     try:
         # No automatic failover: ap-tokyo checks us-east over the link the
         # partition cuts, so it would take the writes (a drill of that is --kill-primary).
         deploy_photos(pair)
-        edge = subprocess.Popen(
-            [str(tandem_bin), "edge", "--config", str(pair.config_path), "--name", "e1"],
-            stdout=open(tmp_path / "edge.log", "ab"),
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{edge_port}"
-        wait_until(lambda: requests.get(url + "/metrics", timeout=1).status_code == 200, 15, what="edge up")
-        yield pair, url, tmp_path
+        with edge_in_front(tandem_bin, pair, tmp_path, edge_port) as url:
+            yield pair, url, tmp_path
     finally:
-        if edge:
-            edge.terminate()
-            edge.wait(timeout=10)
         pair.close()
+
+
+@pytest.fixture
+def slowable(tandem_bin, tmp_path):
+    """The deployment of `deployment` with every request to us-east (the
+    edge's, the replication's) through a fault proxy whose delay the drill's
+    slow and unslow hooks set."""
+    edge_port = free_port()
+    pair = RegionPair(tandem_bin, tmp_path, extra_config=extra_config(tmp_path, edge_port))
+    front = FaultProxy(pair["us-east"].port, log_path=tmp_path / "proxy-front.log").start()
+    pair.public_urls["us-east"] = front.endpoint
+    pair.extra_config += curl_hooks({"slow": [f"{front.control_url}/delay?ms={{ms}}"], "unslow": [f"{front.control_url}/reset"]})
+    try:
+        deploy_photos(pair)
+        with edge_in_front(tandem_bin, pair, tmp_path, edge_port) as url:
+            yield pair, url, tmp_path, front
+    finally:
+        pair.close()
+        front.stop()
 
 
 class BacklogWatcher:
@@ -183,7 +207,8 @@ class OwnWriter:
 
     def __init__(self, url: str):
         self.s3 = edge_s3(url)
-        self.outcomes: list[tuple[float, bool]] = []
+        # (sent at, acknowledged, seconds it took)
+        self.outcomes: list[tuple[float, bool, float]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -198,18 +223,18 @@ class OwnWriter:
                 ok = True
             except Exception:  # noqa: BLE001 - any failure is an outage the test counts
                 ok = False
-            self.outcomes.append((t, ok))
+            self.outcomes.append((t, ok, time.monotonic() - t))
             time.sleep(0.05)
 
     def finish(self) -> float:
         """Seconds from the first failed PUT to the first acknowledged one after it."""
         self.stop.set()
         self.thread.join(timeout=10)
-        failures = [t for t, ok in self.outcomes if not ok]
+        failures = [t for t, ok, _ in self.outcomes if not ok]
         if not failures:
             return 0.0
         first = failures[0]
-        after = [t for t, ok in self.outcomes if ok and t > first]
+        after = [t for t, ok, _ in self.outcomes if ok and t > first]
         return (after[0] if after else self.outcomes[-1][0]) - first
 
 
@@ -337,4 +362,48 @@ def test_a_partition_drill_shows_the_backlog_it_caused_and_loses_nothing(partiti
     stats = [pair.proxy(n).stats() for n in pair.names]
     assert all(st["mode"] == "forward" for st in stats), stats
     assert sum(st["refused"] + st["dropped"] for st in stats) > 0, stats
+    check_acknowledged_writes_in_both_regions(pair, report)
+
+
+def test_ctrl_c_during_a_partition_heals_it_and_says_so(partitionable):
+    pair, _, root = partitionable
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": ADMIN.access_key_id, "AWS_SECRET_ACCESS_KEY": ADMIN.secret_access_key, "NO_COLOR": "1"}
+    drill_proc = subprocess.Popen(
+        [str(pair.binary), "drill", "photos", "--partition", "60", "--steady", "1", "--config", str(pair.config_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=root,
+    )
+    try:
+        wait_until(lambda: all(pair.proxy(n).stats()["mode"] == "partition" for n in pair.names), 30, what="the partition hook")
+        drill_proc.send_signal(signal.SIGINT)
+        out, err = drill_proc.communicate(timeout=30)
+    finally:
+        if drill_proc.poll() is None:
+            drill_proc.kill()
+    assert drill_proc.returncode == 1, out + err
+    assert "interrupted while replication cut for 60 s was in place: it was undone" in err, out + err
+    assert all(pair.proxy(n).stats()["mode"] == "forward" for n in pair.names), "the heal hook ran"
+    pair.wait_in_sync(timeout=30)
+
+
+def test_a_slowed_primary_shows_in_the_write_latency_and_loses_nothing(slowable):
+    pair, url, root, front = slowable
+    own = OwnWriter(url)
+    run, report = drill(pair, root, "--slow-primary", "300")
+    own.finish()
+    assert run.returncode == 0, run.stdout + run.stderr
+    before, during = report["write_latency_before"], report["write_latency_during"]
+    print(f"write latency p50 before {before['p50_ms']} ms, during {during['p50_ms']} ms")
+    # Each write reaches us-east through the proxy once: 300 ms more while slowed.
+    assert before["p50_ms"] < 150, before
+    assert during["p50_ms"] >= 300, during
+    assert report["rpo_missing"] == [] and report["verify_errors"] == []
+    assert report["regions_served"] == ["us-east"]
+    # The test's own writer through the edge saw the same slowdown.
+    slowed = [took for t, ok, took in own.outcomes if ok and took >= 0.3]
+    assert len(slowed) >= 5, own.outcomes[-20:]
+    assert front.stats()["delay_ms"] == 0, "the unslow hook ran"
     check_acknowledged_writes_in_both_regions(pair, report)

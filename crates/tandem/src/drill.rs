@@ -240,7 +240,13 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
         workload: &workload,
         pacing,
     };
-    let recovery = match drill.inject(failure).await {
+    // Ctrl-C (or SIGTERM) while the failure is in place undoes it, as a
+    // failed recovery does, instead of leaving a region killed or cut off.
+    let interrupted = async {
+        crate::dev::wait_for_signal().await;
+        Err::<Recovery, _>(format!("interrupted while {} was in place: it was undone", failure.describe()))
+    };
+    let recovery = match tokio::select! { r = drill.inject(failure) => r, r = interrupted => r } {
         Ok(r) => r,
         Err(e) => {
             failure.undo(&config.drill, &primary.name).await;
@@ -250,6 +256,14 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
             ));
         }
     };
+    let recovered_at_ms = load.elapsed_ms();
+    // Nothing is in place any more: an interrupt from here on ends the
+    // drill at once (the handler above replaced the default one).
+    tokio::spawn(async {
+        crate::dev::wait_for_signal().await;
+        eprintln!("drill interrupted after the recovery: nothing injected remains, no report was made");
+        std::process::exit(130);
+    });
     tokio::time::sleep(pacing.steady).await;
     let seen = load.stop().await;
     // Every acknowledged write has had the time to replicate before the look-up.
@@ -283,6 +297,8 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
         reads_ok: seen.reads_ok,
         reads_failed: seen.reads_failed,
         max_lag_seconds: drill_report::peaks(&seen, injected_at_ms).0,
+        write_latency_before: drill_report::latency(&seen.writes, 0, injected_at_ms),
+        write_latency_during: drill_report::latency(&seen.writes, injected_at_ms, recovered_at_ms),
         max_backlog_changes: drill_report::peaks(&seen, injected_at_ms).1,
         converge_seconds: recovery.converge_seconds,
         diff: diffs(config, &spec).await,

@@ -32,6 +32,8 @@ pub struct Write {
     /// When the request was sent.
     pub at_ms: u64,
     pub acknowledged: bool,
+    /// From sending the request to its answer (or failure).
+    pub took_ms: u64,
     /// The region that served it (the edge's `x-edge-region`), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
@@ -182,7 +184,8 @@ impl Writer {
             seq += 1;
             let at_ms = self.started.elapsed().as_millis() as u64;
             let Some((id, answer)) = self.write(kind, seq).await else { return };
-            lock(&self.seen).writes.push(outcome(id, kind, at_ms, answer));
+            let took_ms = (self.started.elapsed().as_millis() as u64).saturating_sub(at_ms);
+            lock(&self.seen).writes.push(outcome(id, kind, (at_ms, took_ms), answer));
         }
     }
 
@@ -210,7 +213,8 @@ impl Writer {
     }
 }
 
-fn outcome(id: String, kind: Kind, at_ms: u64, answer: Result<Answer, CallError>) -> Write {
+/// A write sent at `at_ms` that took `took_ms`, and its answer.
+fn outcome(id: String, kind: Kind, (at_ms, took_ms): (u64, u64), answer: Result<Answer, CallError>) -> Write {
     let (acknowledged, region, error) = match answer {
         // The region that served it; an edge origin without a region names its URL.
         Ok(a) => (
@@ -227,6 +231,7 @@ fn outcome(id: String, kind: Kind, at_ms: u64, answer: Result<Answer, CallError>
         kind,
         at_ms,
         acknowledged,
+        took_ms,
         region,
         error,
     }

@@ -34,6 +34,10 @@ pub struct Report {
     pub reads_failed: u64,
     /// Highest replication lag any region showed from the failure on.
     pub max_lag_seconds: f64,
+    /// Acknowledged writes before the failure, and while it and its
+    /// recovery ran (a slowed primary shows here).
+    pub write_latency_before: Option<Latency>,
+    pub write_latency_during: Option<Latency>,
     pub max_backlog_changes: u64,
     pub converge_seconds: Option<f64>,
     /// `tandem replication diff` of each bucket and table at the end:
@@ -41,6 +45,30 @@ pub struct Report {
     pub diff: Vec<(String, String)>,
     pub regions_served: Vec<String>,
     pub targets: Targets,
+}
+
+/// Latency percentiles of acknowledged writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Latency {
+    pub writes: usize,
+    pub p50_ms: u64,
+    pub p99_ms: u64,
+}
+
+/// The latency of the acknowledged writes sent in `from_ms..to_ms`, if any.
+pub fn latency(writes: &[Write], from_ms: u64, to_ms: u64) -> Option<Latency> {
+    let mut took: Vec<u64> = writes
+        .iter()
+        .filter(|w| w.acknowledged && (from_ms..to_ms).contains(&w.at_ms))
+        .map(|w| w.took_ms)
+        .collect();
+    took.sort_unstable();
+    let at = |q: f64| took[((took.len() - 1) as f64 * q).round() as usize];
+    (!took.is_empty()).then(|| Latency {
+        writes: took.len(),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+    })
 }
 
 /// `[drill] rto_seconds` / `rpo_writes`, and whether they were met.
@@ -139,6 +167,13 @@ impl Report {
             "  {:<28} {:.2} s (backlog up to {} changes)",
             "replication lag (max)", self.max_lag_seconds, self.max_backlog_changes
         );
+        let latency = |l: Option<Latency>| l.map_or("none".to_string(), |l| format!("{}/{} ms", l.p50_ms, l.p99_ms));
+        println!(
+            "  {:<28} {} before, {} during the failure",
+            "write latency (p50/p99)",
+            latency(self.write_latency_before),
+            latency(self.write_latency_during)
+        );
         let converge = self.converge_seconds.map_or("not measured".to_string(), |s| format!("{s:.2} s"));
         println!("  {:<28} {converge}", "converged after failback");
         for (what, result) in &self.diff {
@@ -166,9 +201,20 @@ mod tests {
             kind,
             at_ms,
             acknowledged,
+            took_ms: at_ms % 1000,
             region: None,
             error: None,
         }
+    }
+
+    #[test]
+    fn latency_takes_the_acknowledged_writes_of_the_window() {
+        // took_ms is at_ms % 1000 here: 10, 20, ... 990 in the first second.
+        let writes: Vec<Write> = (1..=99).map(|i| w(i * 10, true)).chain([w(5, false), w(2000, true)]).collect();
+        let first = latency(&writes, 0, 1000).unwrap();
+        assert_eq!(first, Latency { writes: 99, p50_ms: 500, p99_ms: 980 });
+        assert_eq!(latency(&writes, 1000, 3000).unwrap().writes, 1);
+        assert_eq!(latency(&writes, 3000, 4000), None);
     }
 
     #[test]
@@ -215,6 +261,8 @@ mod tests {
             reads_ok: 5,
             reads_failed: 0,
             max_lag_seconds: 0.0,
+            write_latency_before: None,
+            write_latency_during: None,
             max_backlog_changes: 0,
             converge_seconds: None,
             diff: vec![],

@@ -156,7 +156,26 @@ step("5: the edge serves the console too, with its cache and failover figures", 
   await shot("console-edge");
 });
 
-step("6: the console stayed free of errors", async () => {
+step("6: a planned drill through the edge shows in the drills view, and both regions keep it", async () => {
+  const out = await deployment.cli(["drill", "photos", "--planned", "--steady", "1"], 180000);
+  assert.match(out, /RPO\s+0 write\(s\) missing/);
+  await waitFor("the drill in the console", async () => (await page.locator("#drills tbody tr").count()) === 1, 10000);
+  const shown = await page.locator("#drills tbody tr").first().innerText();
+  assert.match(shown, /planned failover and failback/);
+  assert.match(shown, /met/);
+  await page.locator("#drills-title").scrollIntoViewIfNeeded();
+  await shot("console-drill");
+  const session = (await browser.cookies()).find((c) => c.name === "tandem_console");
+  for (const region of ["us-east", "ap-tokyo"]) {
+    const url = `${deployment.region(region)}/_tandem/console/api/drills`;
+    const kept = await (await fetch(url, { headers: { "x-tandem-console": "1", cookie: `tandem_console=${session.value}` } })).json();
+    assert.equal(kept.drills.length, 1, region);
+    assert.equal(kept.drills[0].failure, "planned failover and failback");
+    assert.equal((await fetch(`${deployment.region(region)}/_tandem/drills`)).status, 403, "the reports are not public");
+  }
+});
+
+step("7: the console stayed free of errors", async () => {
   // The answers the steps provoked on purpose are logged by Chromium as
   // failed loads: signed out (401), the wrong secret (403), the refusal (409).
   const provoked = /^Failed to load resource: the server responded with a status of (401|403|409)/;

@@ -6,7 +6,6 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use std::time::Duration;
@@ -15,7 +14,8 @@ use crate::config::{Config, RegionConfig};
 
 /// A signed-request client for every region of a config.
 pub struct ControlClient {
-    http: Client<HttpConnector, Full<Bytes>>,
+    /// Plain HTTP or TLS by the URL's scheme.
+    http: Client<tandem_https::Connector, Full<Bytes>>,
     access_key_id: String,
     secret: String,
     /// How long one request may take, connect to last body byte.
@@ -99,6 +99,12 @@ impl ControlClient {
     /// Signs with `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` when set, else
     /// with the config's first access key.
     pub fn new(config: &Config) -> Result<Self, String> {
+        Self::trusting(config, &[])
+    }
+
+    /// [`ControlClient::new`] whose https:// endpoints must present a
+    /// certificate of `ca_files` (none: the webpki roots).
+    pub fn trusting(config: &Config, ca_files: &[std::path::PathBuf]) -> Result<Self, String> {
         let (access_key_id, secret) = match (std::env::var("AWS_ACCESS_KEY_ID"), std::env::var("AWS_SECRET_ACCESS_KEY")) {
             (Ok(id), Ok(secret)) => (id, secret),
             _ => {
@@ -109,8 +115,7 @@ impl ControlClient {
                 (key.access_key_id.clone(), key.secret_access_key.clone())
             }
         };
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(3)));
+        let connector = tandem_https::connector(tandem_https::client_config(ca_files)?, Duration::from_secs(3));
         Ok(Self {
             http: Client::builder(TokioExecutor::new()).build(connector),
             access_key_id,

@@ -133,7 +133,7 @@ pub fn start(config: &Config, workload: Workload) -> Result<Running, String> {
     let started = Instant::now();
     // Short timeouts: a request stuck on a dead region is a failure the
     // drill must see, not a 30 s stall of the workload.
-    let client = Arc::new(ControlClient::new(config)?.with_timeout(Duration::from_secs(2)));
+    let client = Arc::new(ControlClient::trusting(config, &config.edge.tls_certs())?.with_timeout(Duration::from_secs(2)));
     let sampler = Arc::new(ControlClient::new(config)?.with_timeout(Duration::from_secs(1)));
     let mut tasks = Vec::new();
     for kind in [Kind::Object, Kind::Item] {

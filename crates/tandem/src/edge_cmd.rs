@@ -115,12 +115,7 @@ async fn invalidate(path: &Path, host: Option<String>, paths: Vec<String>) -> Re
         return Err("the config lists no [[edge.nodes]]".into());
     }
     let key = admin_key(&config)?;
-    let certs: Vec<PathBuf> = config
-        .edge
-        .distributions
-        .iter()
-        .filter_map(|d| d.tls.as_ref().map(|t| t.cert.clone()))
-        .collect();
+    let certs = config.edge.tls_certs();
     let body = serde_json::json!({ "Paths": paths, "Host": host }).to_string();
     let sends = config.edge.nodes.iter().map(|n| {
         let url = config.edge.url(n);

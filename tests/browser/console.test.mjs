@@ -4,11 +4,11 @@
 // cut. Issue 17's "Must show": screenshots of the regions view, of the lag
 // chart during a partition, and of a state change refused by the safety
 // rule; the console served by the edge too. Run: node --test tests/browser/.
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { ARTIFACTS, Deployment, Relay, launchBrowser, waitFor } from "./harness.mjs";
+import { Deployment, Relay, launchBrowser, stepper, waitFor } from "./harness.mjs";
 
 const deployment = new Deployment();
 const KEY = { id: "TANDEMDEVACCESSKEY01", secret: "tandem-dev-secret-key-do-not-use-in-prod" };
@@ -16,25 +16,8 @@ let relay;
 let browser;
 let page;
 const consoleErrors = [];
-let failed = false;
 
-async function shot(name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** Each step runs only if the ones before it passed. */
-function step(name, body) {
-  test(name, { timeout: 120000 }, async (t) => {
-    if (failed) return t.skip("an earlier step failed");
-    try {
-      await body();
-    } catch (e) {
-      failed = true;
-      await shot(`failed-console-${name.split(":")[0]}`).catch(() => undefined);
-      throw e;
-    }
-  });
-}
+const { step, shot } = stepper(() => page, "console-");
 
 /** The text of a row of a console table whose first cell is `first`. */
 const row = (table, first) => page.locator(`#${table} tbody tr`).filter({ has: page.locator("td").first().getByText(first, { exact: true }) });

@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { deflateSync } from "node:zlib";
 import https from "node:https";
+import { test } from "node:test";
 import { chromium } from "playwright-core";
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -280,4 +281,26 @@ export function png(width, height, [r, g, b]) {
   }
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(Buffer.concat(rows))), chunk("IEND", Buffer.alloc(0))]);
+}
+
+/**
+ * The steps of one browser test file: each runs only if the ones before it
+ * passed, and a failing one leaves a screenshot `failed-<prefix><n>`.
+ * `pageOf` gives the page (made in `before`).
+ */
+export function stepper(pageOf, prefix = "") {
+  let failed = false;
+  const shot = (name) => pageOf().screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const step = (name, body, timeout = 180000) =>
+    test(name, { timeout }, async (t) => {
+      if (failed) return t.skip("an earlier step failed");
+      try {
+        await body();
+      } catch (e) {
+        failed = true;
+        await shot(`failed-${prefix}${name.split(":")[0]}`).catch(() => undefined);
+        throw e;
+      }
+    });
+  return { step, shot };
 }

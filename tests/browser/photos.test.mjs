@@ -3,38 +3,21 @@
 // 16's "Must show"). Each step saves a screenshot under the artifacts
 // directory; the console must stay free of errors and every image must
 // have alt text. Run: node --test tests/browser/ (TANDEM_BIN, CHROMIUM).
-import { test, before, after } from "node:test";
+import { before, after } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { ARTIFACTS, Deployment, launchBrowser, png, waitFor } from "./harness.mjs";
+import { Deployment, launchBrowser, stepper, png, waitFor } from "./harness.mjs";
 
 const deployment = new Deployment();
 let browser;
 let page;
 const consoleErrors = [];
-let failed = false;
 const COMMENT = "First light over the harbour";
 const TOKYO_COMMENT = "Written while ap-tokyo took the writes";
 const PASSWORD = "Photos-2026-browser!";
 
-async function shot(name) {
-  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-}
-
-/** Each step runs only if the ones before it passed. */
-function step(name, body) {
-  test(name, { timeout: 180000 }, async (t) => {
-    if (failed) return t.skip("an earlier step failed");
-    try {
-      await body();
-    } catch (e) {
-      failed = true;
-      await shot(`failed-${name.split(":")[0]}`).catch(() => undefined);
-      throw e;
-    }
-  });
-}
+const { step, shot } = stepper(() => page, "");
 
 /** The region named by the header of the page (the edge's x-edge-region of the state read). */
 const shownRegion = () => page.getByTestId("region").locator("strong").innerText();

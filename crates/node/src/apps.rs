@@ -31,7 +31,8 @@ pub fn state_path(path: &str) -> Option<&str> {
         .filter(|id| !id.is_empty() && !id.contains('/'))
 }
 
-fn answer(status: StatusCode, body: Value) -> Response<Body> {
+/// A JSON answer (the control endpoints answered before s3s).
+pub(crate) fn answer(status: StatusCode, body: Value) -> Response<Body> {
     let mut resp = Response::new(Body::from(body.to_string()));
     *resp.status_mut() = status;
     resp.headers_mut().insert(

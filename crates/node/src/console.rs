@@ -43,11 +43,9 @@ pub(crate) fn is_console(path: &str) -> bool {
     path == tandem_console::PATH || path.starts_with("/_tandem/console/")
 }
 
+/// A JSON answer that no cache keeps.
 fn answer(status: StatusCode, body: Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let mut resp = crate::apps::answer(status, body);
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp

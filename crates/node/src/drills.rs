@@ -7,6 +7,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use s3s::Body;
 use serde_json::{Value, json};
 
+use crate::apps::answer;
 use crate::control_ops::ControlOp;
 use crate::{Node, ReqBody};
 
@@ -14,16 +15,6 @@ use crate::{Node, ReqBody};
 pub const PATH: &str = "/_tandem/drills";
 /// Reports one listing returns.
 const LISTED: usize = 20;
-
-fn answer(status: StatusCode, body: Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(body.to_string()));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("application/json"),
-    );
-    resp
-}
 
 impl Node {
     /// Serves `GET` and `POST /_tandem/drills`.

@@ -139,7 +139,29 @@ step("5: the edge serves the console too, with its cache and failover figures", 
   await shot("console-edge");
 });
 
-step("6: a planned drill through the edge shows in the drills view, and both regions keep it", async () => {
+step("6: a user pool user signs in through the identity pool, and its role may not read the deployment", async () => {
+  await deployment.createUser("ops@photos.test");
+  await deployment.aws("us-east", [
+    "cognito-idp", "admin-set-user-password", "--user-pool-id", "us-east-1_photos",
+    "--username", "ops@photos.test", "--password", "Console-2026-pass!", "--permanent",
+  ]);
+  await page.goto(`${deployment.region("us-east")}/_tandem/console/`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("tab", { name: "User pool" }).click();
+  await page.getByLabel("App client id").fill("photosweb");
+  await page.getByLabel("Identity pool id").fill("us-east-1:photos");
+  await page.getByLabel("User name").fill("ops@photos.test");
+  await page.getByLabel("Password").fill("Console-2026-pass!");
+  await page.locator("#pool-form").getByRole("button", { name: "Sign in" }).click();
+  // The pool's credentials were checked; the photos-user role has no tandem:* action.
+  await page.getByText(/this key may not use the console: .*tandem:ListApps/).waitFor();
+  await shot("console-pool-refused");
+  await page.getByRole("tab", { name: "Access key" }).click();
+  await signIn(KEY.secret);
+  await page.getByText("signed in as").waitFor();
+});
+
+step("7: a planned drill through the edge shows in the drills view, and both regions keep it", async () => {
   const out = await deployment.cli(["drill", "photos", "--planned", "--steady", "1"], 180000);
   assert.match(out, /RPO\s+0 write\(s\) missing/);
   await waitFor("the drill in the console", async () => (await page.locator("#drills tbody tr").count()) === 1, 10000);
@@ -158,7 +180,7 @@ step("6: a planned drill through the edge shows in the drills view, and both reg
   }
 });
 
-step("7: the console stayed free of errors", async () => {
+step("8: the console stayed free of errors", async () => {
   // The answers the steps provoked on purpose are logged by Chromium as
   // failed loads: signed out (401), the wrong secret (403), the refusal (409).
   const provoked = /^Failed to load resource: the server responded with a status of (401|403|409)/;

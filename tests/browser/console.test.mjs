@@ -6,7 +6,9 @@
 // rule; the console served by the edge too. Run: node --test tests/browser/.
 import { before, after } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import https from "node:https";
 import path from "node:path";
 import { Deployment, Relay, launchBrowser, stepper, waitFor } from "./harness.mjs";
 
@@ -22,13 +24,25 @@ const { step, shot } = stepper(() => page, "console-");
 /** The text of a row of a console table whose first cell is `first`. */
 const row = (table, first) => page.locator(`#${table} tbody tr`).filter({ has: page.locator("td").first().getByText(first, { exact: true }) });
 
-/** What the console's own data API answers, read from inside the signed-in page. */
-const consoleApi = (name) =>
-  page.evaluate(async (n) => (await fetch(`/_tandem/console/api/${n}`, { headers: { "x-tandem-console": "1" } })).json(), name);
+/** A console session of the admin key, signed in by the test itself at `base`. */
+const sessions = {};
+async function adminSession(base) {
+  sessions[base] ??= (async () => {
+    const resp = await fetch(`${base}/_tandem/console/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ access_key_id: KEY.id, secret_access_key: KEY.secret }),
+    });
+    return (await resp.json()).session;
+  })();
+  return sessions[base];
+}
 
-/** The status of a console data request from inside the page. */
-const consoleApiStatus = (name) =>
-  page.evaluate(async (n) => (await fetch(`/_tandem/console/api/${n}`, { headers: { "x-tandem-console": "1" } })).status, name);
+/** What the console's data API of a region answers (the test's own look, beside the page's). */
+async function consoleApi(name, base = deployment.region("us-east")) {
+  const resp = await fetch(`${base}/_tandem/console/api/${name}`, { headers: { "x-tandem-console": await adminSession(base) } });
+  return resp.json();
+}
 
 async function signIn(secret) {
   await page.getByLabel("Access key id").fill(KEY.id);
@@ -125,18 +139,25 @@ step("4: a state change that passes the rule is made, and shows in the history",
 });
 
 step("5: the edge serves the console too, with its cache and failover figures", async () => {
+  // The session lives in the page that signed in: a new page signs in again.
   await page.goto(`${deployment.edge}/_tandem/console/`);
-  // Cookies are kept per host, not per port: the session of step 1 is
-  // good here too. Signing out ends it (the edge sends that to a region).
-  await page.getByText("signed in as").waitFor();
-  await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
-  assert.equal((await consoleApiStatus("overview")), 401, "signed out everywhere");
   await signIn(KEY.secret);
   await page.getByText("signed in as").waitFor();
   await page.locator("#edge").waitFor({ state: "visible" });
   await waitFor("the photos distribution in the edge's figures", async () => (await row("edge-stats", "photos").count()) === 1);
+  await page.getByText(/^Origin failovers: /).waitFor();
   await shot("console-edge");
+  // The edge's figures are for an admin key's console session only.
+  const edgeApi = (headers) => new Promise((resolve) => {
+    https.get(`${deployment.edge}/_tandem/console/api/edge`, { headers, rejectUnauthorized: false }, (r) => { r.resume(); resolve(r.statusCode); });
+  });
+  assert.equal(await edgeApi({}), 401);
+  assert.equal(await edgeApi({ "x-tandem-console": `${KEY.id}:forged` }), 401);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await signIn(KEY.secret);
+  await page.getByText("signed in as").waitFor();
 });
 
 step("6: a user pool user signs in through the identity pool, and its role may not read the deployment", async () => {
@@ -146,7 +167,6 @@ step("6: a user pool user signs in through the identity pool, and its role may n
     "--username", "ops@photos.test", "--password", "Console-2026-pass!", "--permanent",
   ]);
   await page.goto(`${deployment.region("us-east")}/_tandem/console/`);
-  await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("tab", { name: "User pool" }).click();
   await page.getByLabel("App client id").fill("photosweb");
   await page.getByLabel("Identity pool id").fill("us-east-1:photos");
@@ -170,19 +190,63 @@ step("7: a planned drill through the edge shows in the drills view, and both reg
   assert.match(shown, /met/);
   await page.locator("#drills-title").scrollIntoViewIfNeeded();
   await shot("console-drill");
-  const session = (await browser.cookies()).find((c) => c.name === "tandem_console");
   for (const region of ["us-east", "ap-tokyo"]) {
-    const url = `${deployment.region(region)}/_tandem/console/api/drills`;
-    const kept = await (await fetch(url, { headers: { "x-tandem-console": "1", cookie: `tandem_console=${session.value}` } })).json();
+    const kept = await consoleApi("drills", deployment.region(region));
     assert.equal(kept.drills.length, 1, region);
     assert.equal(kept.drills[0].failure, "planned failover and failback");
     assert.equal((await fetch(`${deployment.region(region)}/_tandem/drills`)).status, 403, "the reports are not public");
   }
 });
 
-step("8: the console stayed free of errors", async () => {
+step("8: a page a bucket serves on the same host cannot act with the session", async () => {
+  // A user's upload: HTML with a script that tries to fence the app through
+  // the console, with what a same-origin page can reach (the console's own
+  // window too, when it opens it).
+  const evil = path.join(deployment.dir, "evil.html");
+  writeFileSync(
+    evil,
+    `<script>
+      (async () => {
+        const opened = window.open("/_tandem/console/");
+        await new Promise((r) => setTimeout(r, 1000));
+        let reach = "none";
+        try { reach = String(opened && opened.document && opened.document.body.innerHTML.length); } catch (e) { reach = "blocked"; }
+        const r = await fetch("/_tandem/console/api/state", {
+          method: "POST",
+          headers: { "x-tandem-console": "1", "content-type": "application/json" },
+          body: JSON.stringify({ app: "photos", state: "fenced", force: true, reason: "pwned" }),
+        });
+        document.title = r.status + " " + reach;
+      })();
+    </script>`,
+  );
+  await deployment.aws("us-east", [
+    "s3api", "put-object", "--bucket", "photos-us-east", "--key", "uploads/evil.html", "--body", evil, "--content-type", "text/html",
+  ]);
+  const presigned = await new Promise((resolve, reject) =>
+    execFile("aws", ["--endpoint-url", deployment.region("us-east"), "s3", "presign", "s3://photos-us-east/uploads/evil.html"], {
+      env: { ...process.env, AWS_ACCESS_KEY_ID: KEY.id, AWS_SECRET_ACCESS_KEY: KEY.secret, AWS_DEFAULT_REGION: "us-east-1" },
+    }, (err, out) => (err ? reject(err) : resolve(out.trim()))),
+  );
+  await page.goto(`${deployment.region("us-east")}/_tandem/console/`);
+  await signIn(KEY.secret);
+  await page.getByText("signed in as").waitFor();
+  const other = await browser.newPage();
+  await other.goto(presigned);
+  await waitFor("the page's attempt", async () => /^\d{3} /.test(await other.title()), 10000);
+  const [status, reach] = (await other.title()).split(" ");
+  assert.equal(status, "401", "the console refused the page: it has no session");
+  // The console's window opened from the page is not the page's to read
+  // (Cross-Origin-Opener-Policy), so it cannot be made to hand its session over.
+  assert.ok(["blocked", "none"].includes(reach), `the page reached the console's window: ${reach}`);
+  await other.close();
+  const state = await (await fetch(`${deployment.region("us-east")}/_tandem/apps/photos/state`)).json();
+  assert.equal(state.State, "active");
+});
+
+step("9: the console stayed free of errors", async () => {
   // The answers the steps provoked on purpose are logged by Chromium as
-  // failed loads: signed out (401), the wrong secret (403), the refusal (409).
-  const provoked = /^Failed to load resource: the server responded with a status of (401|403|409)/;
+  // failed loads: the wrong secret and the pool user's refusal (403), the state refusal (409).
+  const provoked = /^Failed to load resource: the server responded with a status of (403|409)/;
   assert.deepEqual(consoleErrors.filter((e) => !provoked.test(e)), []);
 });

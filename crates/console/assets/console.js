@@ -5,7 +5,12 @@
 // lag and backlog, state changes, drills; the edge's cache figures when an
 // edge serves it) and draws it. State changes ask for confirmation and go
 // through the node's safety rule, whose refusal is shown as it is.
+// The session lives in this closure only: not in a cookie, not in storage,
+// so reloading the page signs out, and no other page can use it.
 "use strict";
+(() => {
+/** The console session (`KEYID:TOKEN`) while signed in. @type {string | null} */
+let session = null;
 
 const BASE = "/_tandem/console";
 const REFRESH_MS = 2000;
@@ -15,15 +20,16 @@ const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c"];
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /**
- * A console data request: the session cookie goes with it, and the header
- * that tells the node it comes from the console's own page.
+ * A console data request, with the session in its header (signed out:
+ * answered 401 here, without asking).
  * @param {string} path
  * @param {RequestInit} [init]
  * @returns {Promise<{status: number, body: any}>}
  */
 async function api(path, init = {}) {
-  const headers = { "x-tandem-console": "1", "content-type": "application/json", ...(init.headers || {}) };
-  const resp = await fetch(BASE + path, { ...init, headers, credentials: "same-origin", cache: "no-store" });
+  if (!session) return { status: 401, body: {} };
+  const headers = { "x-tandem-console": session, "content-type": "application/json" };
+  const resp = await fetch(BASE + path, { ...init, headers, credentials: "omit", cache: "no-store" });
   const text = await resp.text();
   let body = {};
   try { body = text ? JSON.parse(text) : {}; } catch { body = { message: text }; }
@@ -53,6 +59,12 @@ function when(ms) {
   return ms ? new Date(ms).toLocaleString() : "";
 }
 
+/** A number with `digits` decimals; `?` for anything that is not a finite number. */
+function fixed(/** @type {unknown} */ value, /** @type {number} */ digits) {
+  const n = Number(value);
+  return Number.isFinite(n) ? n.toFixed(digits) : "?";
+}
+
 /** @param {string} status */
 function badge(status) {
   return cell("td", status, "badge " + status.replace(/[^a-z-]/g, ""));
@@ -67,11 +79,18 @@ function signInError(message) {
 
 /** @param {Record<string, string>} credentials */
 async function openSession(credentials) {
-  const { status, body } = await api("/session", { method: "POST", body: JSON.stringify(credentials) });
-  if (status !== 200) {
-    signInError(body.message || `sign-in failed (${status})`);
+  const resp = await fetch(BASE + "/session", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(credentials),
+    credentials: "omit",
+  });
+  const body = await resp.json().catch(() => ({}));
+  if (resp.status !== 200 || typeof body.session !== "string") {
+    signInError(body.message || `sign-in failed (${resp.status})`);
     return;
   }
+  session = body.session;
   signInError("");
   await refresh();
 }
@@ -134,8 +153,8 @@ function wireSignIn() {
       }
     });
   }
-  $("sign-out").addEventListener("click", async () => {
-    await api("/session", { method: "DELETE" });
+  $("sign-out").addEventListener("click", () => {
+    session = null;
     showSignIn();
   });
 }
@@ -160,7 +179,7 @@ function renderOverview(overview) {
     cell("td", p.peer),
     badge(p.state),
     cell("td", `${p.backlog.changes} changes, ${p.backlog.bytes} bytes`),
-    cell("td", `${Number(p.backlog.oldest_age_seconds).toFixed(1)} s`),
+    cell("td", `${fixed(p.backlog.oldest_age_seconds, 1)} s`),
   ]));
 }
 
@@ -239,8 +258,12 @@ const charts = {};
 function drawChart(id, peers, field) {
   const names = Object.keys(peers);
   if (names.length === 0 || typeof uPlot === "undefined") return;
-  const xs = peers[names[0]].at_ms.map((/** @type {number} */ t) => t / 1000);
-  const data = [xs, ...names.map((n) => peers[n][field].slice(-xs.length))];
+  // Every peer is sampled at the same ticks; one added later has fewer
+  // samples, so its column is padded at the start.
+  const longest = names.reduce((a, b) => (peers[b].at_ms.length > peers[a].at_ms.length ? b : a));
+  const xs = peers[longest].at_ms.map((/** @type {number} */ t) => t / 1000);
+  const pad = (/** @type {any[]} */ column) => [...Array(xs.length - column.length).fill(null), ...column];
+  const data = [xs, ...names.map((n) => pad(peers[n][field]))];
   const key = names.join(",");
   const el = $(id);
   if (!charts[id] || charts[id].key !== key) {
@@ -269,15 +292,15 @@ function renderHistory(history) {
 
 /** @param {any[]} drills */
 function renderDrills(drills) {
-  const seconds = (/** @type {number | null} */ s) => (s == null ? "not recovered" : `${s.toFixed(2)} s`);
+  const seconds = (/** @type {unknown} */ s) => (s == null ? "not recovered" : `${fixed(s, 2)} s`);
   fillTable("drills", drills.map((d) => [
     cell("td", when(d.kept_at_ms)),
     cell("td", d.app),
     cell("td", d.failure),
     cell("td", seconds(d.rto_seconds)),
     cell("td", `${(d.rpo_missing || []).length} (predicted ${d.rpo_predicted_changes ?? "?"})`),
-    cell("td", `${Number(d.max_lag_seconds || 0).toFixed(1)} s`),
-    cell("td", d.converge_seconds == null ? "no" : `${d.converge_seconds.toFixed(1)} s`),
+    cell("td", `${fixed(d.max_lag_seconds, 1)} s`),
+    cell("td", d.converge_seconds == null ? "no" : `${fixed(d.converge_seconds, 1)} s`),
     badge(d.targets && d.targets.missed && d.targets.missed.length ? "missed" : "met"),
   ]));
 }
@@ -290,9 +313,10 @@ function renderEdge(edge) {
   fillTable("edge-stats", edge.body.distributions.map((/** @type {any} */ d) => [
     cell("td", d.name),
     cell("td", d.requests),
-    cell("td", d.hit_ratio == null ? "no cached requests" : `${(d.hit_ratio * 100).toFixed(1)} %`),
-    cell("td", d.failovers),
+    cell("td", d.hit_ratio == null ? "no cached requests" : `${fixed(d.hit_ratio * 100, 1)} %`),
   ]));
+  const failovers = edge.body.failovers.map((/** @type {any} */ f) => `${f.from} → ${f.to}: ${f.count}`);
+  $("edge-failovers").textContent = `Origin failovers: ${failovers.length ? failovers.join(", ") : "none"}`;
 }
 
 let refreshing = false;
@@ -319,13 +343,17 @@ async function refresh() {
     const [series, history, drills, edge] = await Promise.all([
       api("/api/series"), api("/api/history"), api("/api/drills"), api("/api/edge"),
     ]);
+    // One panel's bad data (a malformed drill report) leaves the others drawn.
+    const panel = (/** @type {string} */ name, /** @type {() => void} */ draw) => {
+      try { draw(); } catch (err) { console.warn(`the ${name} panel could not be drawn`, err); }
+    };
     if (series.status === 200) {
-      drawChart("lag-chart", series.body.series.peers, "lag_seconds");
-      drawChart("backlog-chart", series.body.series.peers, "backlog_changes");
+      panel("lag", () => drawChart("lag-chart", series.body.series.peers, "lag_seconds"));
+      panel("backlog", () => drawChart("backlog-chart", series.body.series.peers, "backlog_changes"));
     }
-    if (history.status === 200) renderHistory(history.body.history);
-    if (drills.status === 200) renderDrills(drills.body.drills);
-    renderEdge(edge);
+    if (history.status === 200) panel("history", () => renderHistory(history.body.history));
+    if (drills.status === 200) panel("drills", () => renderDrills(drills.body.drills));
+    panel("edge", () => renderEdge(edge));
   } catch (err) {
     $("state-result").className = "error";
     $("state-result").textContent = `cannot reach the console's region: ${err}`;
@@ -337,3 +365,4 @@ async function refresh() {
 wireSignIn();
 refresh();
 setInterval(refresh, REFRESH_MS);
+})();

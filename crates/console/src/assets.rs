@@ -45,18 +45,46 @@ pub fn lookup(path: &str) -> Option<Asset> {
 }
 
 /// Headers every console file is served with: no caching across versions
-/// of the binary, no framing by other sites, and scripts only from the
-/// console itself.
+/// of the binary, no framing, a window of its own, and scripts only from
+/// the console itself.
 pub const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("cache-control", "no-cache"),
     ("x-frame-options", "DENY"),
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
     (
         "content-security-policy",
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
     ),
 ];
+
+/// What a node or an edge answers to a `GET`/`HEAD` of the console's path:
+/// the page's files, and a redirect of `/_tandem/console` to the page;
+/// `None` for anything else (the data API, unknown files).
+pub fn response(method: &http::Method, path: &str) -> Option<http::Response<bytes::Bytes>> {
+    let head = *method == http::Method::HEAD;
+    if !head && *method != http::Method::GET {
+        return None;
+    }
+    if path == crate::PATH {
+        return http::Response::builder()
+            .status(http::StatusCode::MOVED_PERMANENTLY)
+            .header(http::header::LOCATION, "/_tandem/console/")
+            .body(bytes::Bytes::new())
+            .ok();
+    }
+    let asset = lookup(path)?;
+    let mut builder = http::Response::builder()
+        .header(http::header::CONTENT_TYPE, asset.content_type)
+        .header(http::header::CONTENT_LENGTH, asset.body.len());
+    for (name, value) in SECURITY_HEADERS {
+        builder = builder.header(*name, *value);
+    }
+    let body = if head { bytes::Bytes::new() } else { bytes::Bytes::from_static(asset.body) };
+    builder.body(body).ok()
+}
 
 #[cfg(test)]
 mod tests {
@@ -71,6 +99,19 @@ mod tests {
         assert!(lookup("/_tandem/console/../meta.redb").is_none());
         assert!(lookup("/_tandem/console/api/overview").is_none());
         assert!(lookup("/_tandem/consolex/").is_none());
+    }
+
+    #[test]
+    fn the_page_is_answered_with_its_headers_and_the_bare_path_redirects() {
+        let page = response(&http::Method::GET, "/_tandem/console/").unwrap();
+        assert_eq!(page.headers()["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(page.headers()["content-length"], page.body().len().to_string().as_str());
+        let head = response(&http::Method::HEAD, "/_tandem/console/console.js").unwrap();
+        assert!(head.body().is_empty() && head.headers()["content-length"] != "0");
+        let moved = response(&http::Method::HEAD, "/_tandem/console").unwrap();
+        assert_eq!(moved.status(), 301);
+        assert!(response(&http::Method::POST, "/_tandem/console/").is_none());
+        assert!(response(&http::Method::GET, "/_tandem/console/api/overview").is_none());
     }
 
     #[test]

@@ -1,23 +1,25 @@
-//! The cookie of a signed-in console operator. It carries temporary
-//! credentials of the deployment (an `ASIA...` key id and its self-contained
-//! session token, see `tandem-sts`), so every node of every region, and the
-//! edge in front of them, accepts it without a lookup, and each request is
-//! authorized as the key or identity that signed in. The cookie is
-//! `HttpOnly` and `SameSite=Strict`, and is only read from requests that
-//! also carry the [`HEADER`] header, which a page of another origin cannot
-//! send without a CORS preflight the node refuses: together they keep other
-//! sites from acting with an operator's session.
+//! The session of a signed-in console operator: a console token of the
+//! deployment (`tandem_sts::token::TokenKind::Console`: an `ASIA...` key id
+//! and its self-contained token, signed with `[sts] signing_key`), so every
+//! node of every region, and the edge, accepts it without a lookup. Signing
+//! in answers it in the body; the page keeps it in memory only (never in a
+//! cookie or in storage) and sends it in the [`HEADER`] of each data
+//! request. So no other page can act with it: not another site's, and not
+//! another page of the same origin (an object a user uploaded to a bucket
+//! the same host serves), since the console page cannot be framed and does
+//! not share its window (`frame-ancestors 'none'`,
+//! `Cross-Origin-Opener-Policy: same-origin`). A console token is not an
+//! STS session token: it does not sign AWS API requests, and no STS token
+//! stands for a console session.
 
-/// Name of the cookie.
-pub const COOKIE: &str = "tandem_console";
-/// Header every console data request sends (the cross-site guard).
+/// Header every console data request carries its session in.
 pub const HEADER: &str = "x-tandem-console";
-/// How long a console session lasts.
+/// How long a console session lasts at most.
 pub const SESSION_SECS: i64 = 8 * 3600;
-/// Longest cookie value read (a session token is at most 8 KiB).
+/// Longest header value read (a session token is at most 8 KiB).
 const MAX_VALUE: usize = 8 * 1024 + 64;
 
-/// The credentials a console cookie carries.
+/// The credentials of a console session.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     pub access_key_id: String,
@@ -27,48 +29,28 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     // The token is a credential: never in logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session")
-            .field("access_key_id", &self.access_key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Session").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
     }
 }
 
-/// The session in a request's `Cookie` header values, if one is there.
-pub fn from_cookies<'a>(headers: impl IntoIterator<Item = &'a str>) -> Option<Session> {
-    let value = headers
-        .into_iter()
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value)?;
-    if value.len() > MAX_VALUE {
-        return None;
+impl Session {
+    /// The session a [`HEADER`] value carries (`KEYID:TOKEN`), if it is one.
+    pub fn from_header(value: &str) -> Option<Session> {
+        if value.len() > MAX_VALUE {
+            return None;
+        }
+        let (access_key_id, session_token) = value.split_once(':')?;
+        let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        (valid(access_key_id) && valid(session_token)).then(|| Session {
+            access_key_id: access_key_id.to_string(),
+            session_token: session_token.to_string(),
+        })
     }
-    let (access_key_id, session_token) = value.split_once(':')?;
-    let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    (valid(access_key_id) && valid(session_token)).then(|| Session {
-        access_key_id: access_key_id.to_string(),
-        session_token: session_token.to_string(),
-    })
-}
 
-/// The `Set-Cookie` value that signs a browser in for `max_age` seconds;
-/// `secure` when the console is served over TLS.
-pub fn set_cookie(session: &Session, max_age: i64, secure: bool) -> String {
-    cookie(&format!("{}:{}", session.access_key_id, session.session_token), max_age, secure)
-}
-
-/// The `Set-Cookie` value that signs a browser out.
-pub fn clear_cookie(secure: bool) -> String {
-    cookie("", 0, secure)
-}
-
-fn cookie(value: &str, max_age: i64, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!(
-        "{COOKIE}={value}; Path={}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}",
-        crate::PATH
-    )
+    /// The [`HEADER`] value of the session.
+    pub fn header_value(&self) -> String {
+        format!("{}:{}", self.access_key_id, self.session_token)
+    }
 }
 
 #[cfg(test)]
@@ -83,28 +65,17 @@ mod tests {
     }
 
     #[test]
-    fn a_cookie_set_is_read_back() {
-        let set = set_cookie(&session(), 60, true);
-        assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Secure"));
-        let value = set.split(';').next().unwrap();
-        let header = format!("other=1; {value}; last=2");
-        assert_eq!(from_cookies([header.as_str()]), Some(session()));
+    fn a_header_value_reads_back() {
+        assert_eq!(Session::from_header(&session().header_value()), Some(session()));
     }
 
     #[test]
-    fn malformed_or_oversized_cookies_are_no_session() {
-        for bad in [
-            "tandem_console=",
-            "tandem_console=ASIA",
-            "tandem_console=:token",
-            "tandem_console=AS IA:token",
-            "tandem_console=ASIA:tok\"en",
-            "tandem_consolex=ASIA:token",
-        ] {
-            assert_eq!(from_cookies([bad]), None, "{bad}");
+    fn malformed_or_oversized_values_are_no_session() {
+        for bad in ["", "ASIA", ":token", "ASIA:", "AS IA:token", "ASIA:tok\"en", "ASIA:to;ken", "1"] {
+            assert_eq!(Session::from_header(bad), None, "{bad}");
         }
-        let huge = format!("tandem_console=ASIA:{}", "a".repeat(MAX_VALUE));
-        assert_eq!(from_cookies([huge.as_str()]), None);
+        let huge = format!("ASIA:{}", "a".repeat(MAX_VALUE));
+        assert_eq!(Session::from_header(&huge), None);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Access log in the combined log format, one line per viewer request, on
 //! the tracing target `tandem_edge::access` (`TANDEM_LOG=tandem_edge::access=info`
 //! shows it; the default filter does too). The user field is the access key
-//! id a request was signed with, never a secret.
+//! id a request was signed with, never a secret; the credentials a presigned
+//! URL carries in its query (session token, signature) are written as `REDACTED`.
 
 use std::net::SocketAddr;
 
@@ -38,6 +39,31 @@ fn user(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
+/// Query parameters whose values are credentials.
+const SECRET_PARAMS: &[&str] = &["x-amz-security-token", "x-amz-signature", "signature"];
+
+/// The request target with the values of [`SECRET_PARAMS`] replaced.
+fn redacted(target: &str) -> std::borrow::Cow<'_, str> {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.into();
+    };
+    let secret = |pair: &str| {
+        let name = pair.split('=').next().unwrap_or_default();
+        SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name))
+    };
+    if !query.split('&').any(secret) {
+        return target.into();
+    }
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match secret(pair) {
+            true => format!("{}=REDACTED", pair.split('=').next().unwrap_or_default()),
+            false => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&")).into()
+}
+
 /// The combined-format line.
 pub fn line(e: &Entry<'_>, at: OffsetDateTime) -> String {
     let header = |n: http::header::HeaderName| e.headers.get(n).and_then(|v| v.to_str().ok());
@@ -47,7 +73,7 @@ pub fn line(e: &Entry<'_>, at: OffsetDateTime) -> String {
         user(e.headers),
         at.format(CLF_TIME).unwrap_or_default(),
         quoted(Some(e.method)),
-        quoted(Some(e.target)),
+        quoted(Some(&redacted(e.target))),
         e.version,
         e.status,
         e.bytes.map_or_else(|| "-".to_string(), |b| b.to_string()),
@@ -68,6 +94,18 @@ pub fn write(e: &Entry<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_a_presigned_query_are_redacted() {
+        let target = "/b/k?X-Amz-Credential=ASIAX%2F20260101&X-Amz-Security-Token=eyJ.secret&X-Amz-Signature=abc&partNumber=1";
+        assert_eq!(
+            redacted(target),
+            "/b/k?X-Amz-Credential=ASIAX%2F20260101&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&partNumber=1"
+        );
+        assert_eq!(redacted("/b/k?AWSAccessKeyId=AKID&Signature=xyz&Expires=1"), "/b/k?AWSAccessKeyId=AKID&Signature=REDACTED&Expires=1");
+        assert_eq!(redacted("/b/k?list-type=2"), "/b/k?list-type=2");
+        assert_eq!(redacted("/b/k"), "/b/k");
+    }
 
     #[test]
     fn a_line_is_in_combined_log_format_and_quotes_are_neutralised() {

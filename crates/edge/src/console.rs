@@ -11,8 +11,9 @@ use std::collections::HashMap;
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use tandem_console::session;
+use tandem_console::session::{self, Session};
 use tandem_sts::SessionKey;
+use tandem_sts::token::TokenKind;
 
 use crate::body::{EdgeBody, full};
 use crate::summary::Summary;
@@ -25,8 +26,7 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response<EdgeBody> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -39,27 +39,10 @@ pub fn answer<B>(
     admin_keys: &HashMap<String, String>,
 ) -> Option<Response<EdgeBody>> {
     let path = req.uri().path();
-    let reading = matches!(*req.method(), Method::GET | Method::HEAD);
-    if reading && path == tandem_console::PATH {
-        let mut resp = Response::new(full(""));
-        *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
-        resp.headers_mut()
-            .insert(header::LOCATION, HeaderValue::from_static("/_tandem/console/"));
-        return Some(resp);
+    if let Some(file) = tandem_console::assets::response(req.method(), path) {
+        return Some(file.map(full));
     }
-    if reading && let Some(asset) = tandem_console::assets::lookup(path) {
-        let mut resp = Response::new(full(match *req.method() {
-            Method::HEAD => bytes::Bytes::new(),
-            _ => bytes::Bytes::from_static(asset.body),
-        }));
-        let headers = resp.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
-        for (name, value) in tandem_console::assets::SECURITY_HEADERS {
-            headers.insert(*name, HeaderValue::from_static(value));
-        }
-        return Some(resp);
-    }
-    if path != EDGE_API {
+    if path != EDGE_API || *req.method() != Method::GET {
         return None;
     }
     Some(match admin_session(req, sessions, admin_keys) {
@@ -69,27 +52,26 @@ pub fn answer<B>(
 }
 
 /// Whether the request carries a console session of one of the
-/// deployment's admin keys.
+/// deployment's admin keys itself (not a role or a narrowed session of it).
 fn admin_session<B>(
     req: &Request<B>,
     sessions: Option<&SessionKey>,
     admin_keys: &HashMap<String, String>,
 ) -> Result<(), (StatusCode, &'static str)> {
-    if !req.headers().contains_key(session::HEADER) {
-        return Err((StatusCode::FORBIDDEN, "console requests must carry the x-tandem-console header"));
-    }
-    let cookies = req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
     let signed_out = (StatusCode::UNAUTHORIZED, "sign in to the console first");
-    let session = session::from_cookies(cookies).ok_or(signed_out)?;
-    let key = sessions.ok_or((
-        StatusCode::FORBIDDEN,
-        "the edge has no [sts] signing_key to check console sessions with",
-    ))?;
+    let session = req
+        .headers()
+        .get(session::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Session::from_header)
+        .ok_or(signed_out)?;
+    let key = sessions.ok_or((StatusCode::FORBIDDEN, "the edge has no [sts] signing_key to check console sessions with"))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = key
-        .verify(&session.session_token, &session.access_key_id, now)
+        .verify_as(TokenKind::Console, &session.session_token, &session.access_key_id, now)
         .map_err(|_| signed_out)?;
-    match claims.web.is_none() && admin_keys.contains_key(&claims.parent) {
+    let the_key_itself = claims.web.is_none() && claims.role.is_none() && claims.policy.is_none();
+    match the_key_itself && admin_keys.contains_key(&claims.parent) {
         true => Ok(()),
         false => Err((StatusCode::FORBIDDEN, "the edge's figures are shown to admin keys only")),
     }

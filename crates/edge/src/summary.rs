@@ -53,7 +53,6 @@ impl Summary {
     pub fn to_json(&self) -> Value {
         let failovers = self.failovers.lock().unwrap_or_else(|e| e.into_inner());
         let distributions = self.distributions.lock().unwrap_or_else(|e| e.into_inner());
-        let total_failovers: u64 = failovers.values().sum();
         json!({
             "distributions": distributions.iter().map(|(name, t)| json!({
                 "name": name,
@@ -61,7 +60,6 @@ impl Summary {
                 "cached_requests": t.cached,
                 "hits": t.hits,
                 "hit_ratio": (t.cached > 0).then(|| t.hits as f64 / t.cached as f64),
-                "failovers": total_failovers,
             })).collect::<Vec<_>>(),
             "failovers": failovers.iter().map(|((from, to), n)| json!({ "from": from, "to": to, "count": n })).collect::<Vec<_>>(),
         })

@@ -1,8 +1,9 @@
 //! The web console on a node, under `/_tandem/console`: its static files
-//! (from `tandem-console`), signing in and out (`POST`/`DELETE .../session`:
-//! an access key and its secret, or temporary credentials from the identity
-//! service, exchanged for a session cookie), and the data the page shows,
-//! under `.../api/`:
+//! (from `tandem-console`), signing in (`POST .../session`: an access key
+//! and its secret, or temporary credentials from the identity service,
+//! exchanged for a console session the page keeps in memory and sends in
+//! the `x-tandem-console` header), and the data the page shows, under
+//! `.../api/`:
 //! - `GET overview`: regions and their health, apps with their state and
 //!   write region, replication status;
 //! - `GET series`: replication lag and backlog per peer over the last hour;
@@ -64,30 +65,6 @@ impl Failure {
     }
 }
 
-/// A console file, with the console's security headers.
-pub fn asset_response(asset: tandem_console::assets::Asset, head: bool) -> Response<Body> {
-    let mut resp = Response::new(match head {
-        true => Body::empty(),
-        false => Body::from(bytes::Bytes::from_static(asset.body)),
-    });
-    let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
-    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(asset.body.len()));
-    for (name, value) in tandem_console::assets::SECURITY_HEADERS {
-        headers.insert(*name, HeaderValue::from_static(value));
-    }
-    resp
-}
-
-/// `/_tandem/console` without its slash: the page is at `/_tandem/console/`.
-pub fn redirect_to_page() -> Response<Body> {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = StatusCode::MOVED_PERMANENTLY;
-    resp.headers_mut()
-        .insert(header::LOCATION, HeaderValue::from_static("/_tandem/console/"));
-    resp
-}
-
 /// The sign-in body: a key and its secret, with the session token of
 /// temporary credentials.
 #[derive(Deserialize)]
@@ -133,28 +110,18 @@ impl Node {
     /// Serves everything under `/_tandem/console`.
     pub(crate) async fn console(&self, req: Request<ReqBody>) -> Response<Body> {
         let path = req.uri().path().to_string();
+        if let Some(file) = tandem_console::assets::response(req.method(), &path) {
+            return file.map(Body::from);
+        }
         let rest = path.strip_prefix(tandem_console::PATH).unwrap_or_default();
-        let method = req.method().clone();
-        match (&method, rest) {
-            (&Method::GET, "") => redirect_to_page(),
-            (&Method::POST, "/session") => self.console_sign_in(req).await,
-            (&Method::DELETE, "/session") => {
-                let mut resp = answer(StatusCode::OK, json!({ "signed_in": false }));
-                let cookie = session::clear_cookie(false);
-                if let Ok(v) = HeaderValue::from_str(&cookie) {
-                    resp.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                resp
-            }
+        match (req.method().clone(), rest) {
+            (Method::POST, "/session") => self.console_sign_in(req).await,
             (_, api) if api.starts_with("/api/") => match self.console_operator(&req) {
                 Ok(operator) => self.console_api(req, &api["/api/".len()..], operator).await,
                 Err(f) => f.response(),
             },
-            (&Method::GET | &Method::HEAD, _) => match tandem_console::assets::lookup(&path) {
-                Some(asset) => asset_response(asset, method == Method::HEAD),
-                None => error(StatusCode::NOT_FOUND, "NotFound", format!("the console has no {path}")),
-            },
-            _ => error(
+            (Method::GET | Method::HEAD, _) => error(StatusCode::NOT_FOUND, "NotFound", format!("the console has no {path}")),
+            (method, _) => error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "MethodNotAllowed",
                 format!("{method} {path} is not a console request"),
@@ -162,9 +129,10 @@ impl Node {
         }
     }
 
-    /// Checks a key's secret (or temporary credentials) and answers with the
-    /// session cookie; a key that may not read the deployment is refused.
+    /// Checks a key's secret (or temporary credentials) and answers with a
+    /// console session; a key that may not read the deployment is refused.
     async fn console_sign_in(&self, req: Request<ReqBody>) -> Response<Body> {
+        let source = req.extensions().get::<tandem_iam::SourceAddr>().map(|s| s.0.to_string()).unwrap_or_default();
         let sign_in: SignIn = match json_body(req.into_body(), "{\"access_key_id\", \"secret_access_key\", \"session_token\"?}").await {
             Ok(s) => s,
             Err(f) => return f.response(),
@@ -178,6 +146,7 @@ impl Node {
             );
         };
         let refused = || {
+            tracing::warn!(access_key_id = %sign_in.access_key_id, %source, "console sign-in refused");
             error(
                 StatusCode::FORBIDDEN,
                 "AccessDenied",
@@ -194,6 +163,10 @@ impl Node {
         let Ok(caller) = principals.resolve(&sign_in.access_key_id, sign_in.session_token.as_deref(), now) else {
             return refused();
         };
+        // A token sent with a long-term key is a mistake, not something to ignore.
+        if !caller.temporary && sign_in.session_token.is_some() {
+            return refused();
+        }
         let context = tandem_iam::keys::global_context(Some(&caller), None, false, time::OffsetDateTime::now_utc());
         let op = ControlOp::ListApps;
         if let Err(why) = op.authorize(&caller, &op.resource(&self.inner.region, None), &context) {
@@ -203,78 +176,75 @@ impl Node {
                 format!("this key may not use the console: {why}"),
             );
         }
-        let (session, max_age) = match (caller.temporary, sign_in.session_token) {
-            // Temporary credentials are a session already: the cookie carries them.
-            (true, Some(token)) => {
-                let expires = sessions
-                    .key()
-                    .verify(&token, &sign_in.access_key_id, now)
-                    .map(|c| c.exp)
-                    .unwrap_or(now);
-                (
-                    Session {
-                        access_key_id: sign_in.access_key_id,
-                        session_token: token,
-                    },
-                    expires - now,
-                )
-            }
-            _ => {
-                let minted = sessions.key().mint(tandem_sts::token::Claims {
-                    v: 1,
-                    ak: String::new(),
-                    parent: sign_in.access_key_id,
-                    role: None,
-                    name: "console".into(),
-                    exp: now + session::SESSION_SECS,
-                    policy: None,
-                    web: None,
-                });
-                (
-                    Session {
-                        access_key_id: minted.access_key_id,
-                        session_token: minted.session_token,
-                    },
-                    session::SESSION_SECS,
-                )
-            }
+        // The console session stands for what signed in: the key itself, or
+        // the very session of the temporary credentials (no longer than it lasts).
+        let claims = match &sign_in.session_token {
+            Some(token) => match sessions.key().verify(token, &sign_in.access_key_id, now) {
+                Ok(claims) => claims,
+                Err(_) => return refused(),
+            },
+            None => tandem_sts::token::Claims {
+                v: 1,
+                ak: String::new(),
+                parent: sign_in.access_key_id.clone(),
+                role: None,
+                name: "console".into(),
+                exp: now,
+                policy: None,
+                web: None,
+            },
         };
-        tracing::info!(principal = %caller.principal, "console sign-in");
-        let mut resp = answer(
+        let exp = match sign_in.session_token {
+            Some(_) => claims.exp.min(now + session::SESSION_SECS),
+            None => now + session::SESSION_SECS,
+        };
+        let minted = sessions.key().mint_as(tandem_sts::token::TokenKind::Console, tandem_sts::token::Claims { exp, ..claims });
+        let session = Session {
+            access_key_id: minted.access_key_id,
+            session_token: minted.session_token,
+        };
+        tracing::info!(principal = %caller.principal, access_key_id = %sign_in.access_key_id, "console sign-in");
+        answer(
             StatusCode::OK,
-            json!({ "signed_in": true, "principal": caller.principal, "expires_in": max_age }),
-        );
-        if let Ok(cookie) = HeaderValue::from_str(&session::set_cookie(&session, max_age, false)) {
-            resp.headers_mut().insert(header::SET_COOKIE, cookie);
-        }
-        resp
+            json!({
+                "signed_in": true,
+                "principal": caller.principal,
+                "expires_in": exp - now,
+                "session": session.header_value(),
+            }),
+        )
     }
 
-    /// The signed-in operator of a data request: its cookie, read only with
-    /// the console's header (the cross-site guard).
+    /// The signed-in operator of a data request: the console session in
+    /// its header (nothing else stands for one).
     fn console_operator(&self, req: &Request<ReqBody>) -> Result<Operator, Failure> {
         let signed_out = || Failure(StatusCode::UNAUTHORIZED, "SignInRequired", "sign in to the console first".into());
-        if !req.headers().contains_key(session::HEADER) {
-            return Err(Failure(
-                StatusCode::FORBIDDEN,
-                "AccessDenied",
-                format!("console requests must carry the {} header", session::HEADER),
-            ));
-        }
-        let cookies = req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok());
-        let session = session::from_cookies(cookies).ok_or_else(signed_out)?;
+        let session = req
+            .headers()
+            .get(session::HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(Session::from_header)
+            .ok_or_else(signed_out)?;
         let now = time::OffsetDateTime::now_utc();
-        let caller = self
-            .inner
-            .principals
-            .resolve(&session.access_key_id, Some(&session.session_token), now.unix_timestamp())
+        let principals = &self.inner.principals;
+        let caller = principals
+            .console_caller(&session.access_key_id, &session.session_token, now.unix_timestamp())
             .map_err(|_| signed_out())?;
+        // The audit names the key (or identity pool) that signed in.
+        let signed_in_with = principals
+            .sessions()
+            .and_then(|s| {
+                s.key()
+                    .verify_as(tandem_sts::token::TokenKind::Console, &session.session_token, &session.access_key_id, now.unix_timestamp())
+                    .ok()
+            })
+            .map_or(session.access_key_id.clone(), |claims| claims.parent);
         let source = req.extensions().get::<tandem_iam::SourceAddr>().map(|s| s.0);
         let context = tandem_iam::keys::global_context(Some(&caller), source.map(|s| s.ip()), false, now);
         Ok(Operator {
             caller,
             context,
-            access_key_id: session.access_key_id,
+            access_key_id: signed_in_with,
             remote_addr: source.map(|s| s.to_string()).unwrap_or_default(),
         })
     }

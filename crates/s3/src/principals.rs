@@ -11,7 +11,7 @@ use http::{HeaderMap, Uri};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 use tandem_iam::{Caller, Policy};
-use tandem_sts::token::SESSION_KEY_PREFIX;
+use tandem_sts::token::{SESSION_KEY_PREFIX, TokenKind};
 use tandem_sts::{Sessions, TokenError};
 
 /// One configured access key.
@@ -173,12 +173,24 @@ impl Principals {
         if let Some(k) = self.keys.get(access_key_id) {
             return Ok(k.caller.clone());
         }
+        self.session(TokenKind::Sts, access_key_id, token, now)
+    }
+
+    /// The operator behind a console session (`tandem-console`): only a
+    /// console token, presented with its `ASIA...` key id, stands for one;
+    /// a long-term key id or an STS session token does not.
+    pub fn console_caller(&self, access_key_id: &str, token: &str, now: i64) -> Result<Arc<Caller>, CredentialError> {
+        self.session(TokenKind::Console, access_key_id, Some(token), now)
+    }
+
+    /// The caller of a session token of `kind` for `access_key_id`.
+    fn session(&self, kind: TokenKind, access_key_id: &str, token: Option<&str>, now: i64) -> Result<Arc<Caller>, CredentialError> {
         let Some(sessions) = self.sessions.as_ref().filter(|_| access_key_id.starts_with(SESSION_KEY_PREFIX)) else {
             return Err(CredentialError::UnknownKey);
         };
         let token = token.ok_or(CredentialError::InvalidToken)?;
         sessions
-            .caller(access_key_id, token, now, |parent| self.caller(parent))
+            .caller_as(kind, access_key_id, token, now, |parent| self.caller(parent))
             .map_err(|e| match e {
                 TokenError::Invalid => CredentialError::InvalidToken,
                 TokenError::Expired => CredentialError::ExpiredToken,

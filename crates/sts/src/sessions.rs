@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tandem_iam::decide::ACCOUNT;
 use tandem_iam::{Caller, Policy, WebIdentity};
 
-use crate::token::{Claims, Minted, SessionKey, TokenError, WebClaims};
+use crate::token::{Claims, Minted, SessionKey, TokenError, TokenKind, WebClaims};
 
 /// A role of `tandem.toml` that trusted keys may assume.
 #[derive(Debug, Clone)]
@@ -101,7 +101,19 @@ impl Sessions {
         now: i64,
         parent: impl Fn(&str) -> Option<Arc<Caller>>,
     ) -> Result<Arc<Caller>, TokenError> {
-        let claims = self.key.verify(token, access_key_id, now)?;
+        self.caller_as(TokenKind::Sts, access_key_id, token, now, parent)
+    }
+
+    /// [`Sessions::caller`] of a token of `kind`.
+    pub fn caller_as(
+        &self,
+        kind: TokenKind,
+        access_key_id: &str,
+        token: &str,
+        now: i64,
+        parent: impl Fn(&str) -> Option<Arc<Caller>>,
+    ) -> Result<Arc<Caller>, TokenError> {
+        let claims = self.key.verify_as(kind, token, access_key_id, now)?;
         if let Some(hit) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(token) {
             return Ok(hit.clone());
         }

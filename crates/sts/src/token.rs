@@ -52,6 +52,26 @@ pub struct WebClaims {
     pub pool: String,
 }
 
+/// What a token is for. Each kind is signed under its own MAC purpose, so a
+/// token of one kind is never accepted as the other: an STS session token
+/// (the AWS APIs) cannot stand for a console session, nor the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Temporary credentials of the AWS APIs (`X-Amz-Security-Token`).
+    Sts,
+    /// A signed-in operator of the web console (`tandem-console`).
+    Console,
+}
+
+impl TokenKind {
+    fn purpose(self) -> &'static str {
+        match self {
+            TokenKind::Sts => "token:",
+            TokenKind::Console => "console-token:",
+        }
+    }
+}
+
 /// Why a token was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
@@ -103,7 +123,12 @@ impl SessionKey {
 
     /// Mints a session: a new access key id, its secret, and the token for `claims`
     /// (whose `ak` is replaced by the new key id).
-    pub fn mint(&self, mut claims: Claims) -> Minted {
+    pub fn mint(&self, claims: Claims) -> Minted {
+        self.mint_as(TokenKind::Sts, claims)
+    }
+
+    /// [`SessionKey::mint`] of a token of `kind`.
+    pub fn mint_as(&self, kind: TokenKind, mut claims: Claims) -> Minted {
         let id: [u8; 8] = rand::random();
         let access_key_id = format!("{SESSION_KEY_PREFIX}{}", hex_upper(&id));
         claims.ak = access_key_id.clone();
@@ -112,7 +137,7 @@ impl SessionKey {
         let token = format!(
             "{}.{}",
             base64_simd::URL_SAFE_NO_PAD.encode_to_string(&body),
-            base64_simd::URL_SAFE_NO_PAD.encode_to_string(self.mac("token:", &body))
+            base64_simd::URL_SAFE_NO_PAD.encode_to_string(self.mac(kind.purpose(), &body))
         );
         Minted {
             secret_access_key: self.secret_of(&access_key_id),
@@ -124,13 +149,18 @@ impl SessionKey {
 
     /// Checks a token presented with `access_key_id` at `now` (epoch seconds).
     pub fn verify(&self, token: &str, access_key_id: &str, now: i64) -> Result<Claims, TokenError> {
+        self.verify_as(TokenKind::Sts, token, access_key_id, now)
+    }
+
+    /// [`SessionKey::verify`] of a token of `kind`.
+    pub fn verify_as(&self, kind: TokenKind, token: &str, access_key_id: &str, now: i64) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
         let (body, mac) = token.split_once('.').ok_or(TokenError::Invalid)?;
         let body = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(body).map_err(|_| TokenError::Invalid)?;
         let mac = base64_simd::URL_SAFE_NO_PAD.decode_to_vec(mac).map_err(|_| TokenError::Invalid)?;
-        if !bool::from(self.mac("token:", &body).ct_eq(&mac)) {
+        if !bool::from(self.mac(kind.purpose(), &body).ct_eq(&mac)) {
             return Err(TokenError::Invalid);
         }
         let claims: Claims = serde_json::from_slice(&body).map_err(|_| TokenError::Invalid)?;
@@ -163,6 +193,16 @@ mod tests {
             policy: None,
             web: None,
         }
+    }
+
+    #[test]
+    fn a_token_of_one_kind_is_not_accepted_as_the_other() {
+        let key = SessionKey::new(b"shared");
+        let sts = key.mint(claims(2_000));
+        let console = key.mint_as(TokenKind::Console, claims(2_000));
+        assert!(key.verify_as(TokenKind::Console, &sts.session_token, &sts.access_key_id, 1_000).is_err());
+        assert!(key.verify(&console.session_token, &console.access_key_id, 1_000).is_err());
+        assert!(key.verify_as(TokenKind::Console, &console.session_token, &console.access_key_id, 1_000).is_ok());
     }
 
     #[test]

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_node::ServerLimits;
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -256,15 +257,13 @@ pub async fn start(s: EdgeSettings) -> Result<RunningEdge, String> {
     let built = build(&s, metrics)?;
     let tls = tls::server_config(&s.section.distributions)?.map(tokio_rustls::TlsAcceptor::from);
     futures::future::join_all(built.apps.iter().map(|a| a.refresh())).await;
+    let listener = TcpListener::bind(s.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", s.listen))?;
+    let local_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     let (stop, stopped) = watch::channel(false);
-    let serving = listener::Serving {
-        proxy: Arc::new(built.proxy),
-        tls,
-        limits: s.limits.clone(),
-        stop: stopped.clone(),
-    };
-    let (local_addr, mut tasks) = listener::start_workers(s.listen, serving)?;
+    let mut tasks = Vec::new();
     let probe_every = Duration::from_millis(s.section.probe_interval_ms);
     let probe_client = origin::client(CONTROL_CONNECT_TIMEOUT);
     tasks.push(tokio::spawn(probe::run(built.origins, probe_client, probe_every, stopped.clone())));
@@ -272,6 +271,8 @@ pub async fn start(s: EdgeSettings) -> Result<RunningEdge, String> {
     for app in built.apps {
         tasks.push(tokio::spawn(app.poll(poll_every, stopped.clone())));
     }
+    let proxy = Arc::new(built.proxy);
+    tasks.push(tokio::spawn(listener::serve(listener, proxy, tls, s.limits.clone(), stopped)));
     tracing::info!(node = %s.node, %local_addr, "edge listening");
     Ok(RunningEdge {
         local_addr,

@@ -2,13 +2,6 @@
 //! connection deadlines (head, idle, progress: `[server]` of tandem.toml,
 //! through tandem-node's `GuardedIo`), terminates TLS when the node has
 //! certificates, and serves HTTP/1.1 and HTTP/2 with bounded headers.
-//!
-//! One worker thread per core, each with its own single-threaded runtime
-//! and its own listener on the same port (`SO_REUSEPORT`): the kernel
-//! spreads new connections over the listeners, and each connection is
-//! accepted, read, answered and written on one thread, so serving a cached
-//! object wakes no other thread (as nginx's worker processes). The cap on
-//! connections is shared by the workers.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -28,70 +21,16 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::proxy::Proxy;
 
-/// What every worker serves with.
-#[derive(Clone)]
-pub struct Serving {
-    pub proxy: Arc<Proxy>,
-    pub tls: Option<TlsAcceptor>,
-    pub limits: ServerLimits,
-    pub stop: watch::Receiver<bool>,
-}
-
-/// A listener on `addr` that other listeners may share (`SO_REUSEPORT`).
-fn shared_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let socket = match addr {
-        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-    };
-    socket.set_reuseaddr(true)?;
-    socket.set_reuseport(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)?.into_std()
-}
-
-/// Binds `addr` once per worker (one per core) and starts the workers.
-/// Returns the bound address and, per worker, a task that ends when the
-/// worker has stopped (after `stop`, and its connections have finished).
-pub fn start_workers(addr: SocketAddr, serving: Serving) -> Result<(SocketAddr, Vec<tokio::task::JoinHandle<()>>), String> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let first = shared_listener(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let bound = first.local_addr().map_err(|e| e.to_string())?;
-    let mut listeners = vec![first];
-    for _ in 1..workers {
-        listeners.push(shared_listener(bound).map_err(|e| format!("cannot listen on {bound} again: {e}"))?);
-    }
-    let slots = Arc::new(Semaphore::new(serving.limits.connection_cap()));
-    let mut done = Vec::new();
-    for (n, listener) in listeners.into_iter().enumerate() {
-        let (serving, slots) = (serving.clone(), slots.clone());
-        let (finished, wait) = tokio::sync::oneshot::channel::<()>();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start an edge worker: {e}"))?;
-        std::thread::Builder::new()
-            .name(format!("edge-worker-{n}"))
-            .spawn(move || {
-                runtime.block_on(async move {
-                    match TcpListener::from_std(listener) {
-                        Ok(listener) => serve(listener, serving, slots).await,
-                        Err(e) => tracing::error!(error = %e, "edge worker cannot use its listener"),
-                    }
-                });
-                let _ = finished.send(());
-            })
-            .map_err(|e| format!("cannot start an edge worker: {e}"))?;
-        done.push(tokio::spawn(async move {
-            let _ = wait.await;
-        }));
-    }
-    Ok((bound, done))
-}
-
 /// Accepts until `stop` turns true, then lets open connections finish (10 s at most).
-async fn serve(listener: TcpListener, serving: Serving, slots: Arc<Semaphore>) {
-    let Serving { proxy, tls, limits, mut stop } = serving;
+pub async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    tls: Option<TlsAcceptor>,
+    limits: ServerLimits,
+    mut stop: watch::Receiver<bool>,
+) {
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.connection_cap()));
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,

@@ -246,7 +246,7 @@ pub async fn run(config: &Config, id: &str, failure: Failure, pacing: Pacing, js
             ));
         }
     };
-    let recovered_at_ms = load.elapsed_ms();
+    let recovered_at_ms = recovery.ended_at_ms.unwrap_or_else(|| load.elapsed_ms());
     // Nothing is in place any more: an interrupt from here on ends the
     // drill at once (the handler above replaced the default one).
     tokio::spawn(async {
@@ -371,6 +371,9 @@ struct Recovery {
     /// Seconds from the recovery step (failback, heal) until the app's
     /// regions had shipped each other everything they held at that moment.
     converge_seconds: Option<f64>,
+    /// When the recovery step ran (ms since the start): the end of the
+    /// failure, as the write latency "during" it counts.
+    ended_at_ms: Option<u64>,
     /// The primary was left down (no restart hook).
     primary_down: bool,
     missing_during_outage: Option<Vec<String>>,
@@ -501,9 +504,11 @@ impl Drill<'_> {
     }
 
     async fn converged(&self) -> Result<Recovery, String> {
+        let ended_at_ms = self.load.elapsed_ms();
         let seconds = converge(self.config, self.spec, Duration::from_secs(60)).await?;
         Ok(Recovery {
             converge_seconds: Some(seconds),
+            ended_at_ms: Some(ended_at_ms),
             ..Recovery::default()
         })
     }

@@ -34,8 +34,8 @@ pub struct Report {
     pub reads_failed: u64,
     /// Highest replication lag any region showed from the failure on.
     pub max_lag_seconds: f64,
-    /// Acknowledged writes before the failure, and while it and its
-    /// recovery ran (a slowed primary shows here).
+    /// Acknowledged writes before the failure, and from its injection to
+    /// the recovery step (heal, unslow, failback): a slowed primary shows here.
     pub write_latency_before: Option<Latency>,
     pub write_latency_during: Option<Latency>,
     pub max_backlog_changes: u64,

@@ -47,6 +47,11 @@ impl Session {
         })
     }
 
+    /// The session a request carries in its [`HEADER`], if any.
+    pub fn of_request(headers: &http::HeaderMap) -> Option<Session> {
+        Self::from_header(headers.get(HEADER)?.to_str().ok()?)
+    }
+
     /// The [`HEADER`] value of the session.
     pub fn header_value(&self) -> String {
         format!("{}:{}", self.access_key_id, self.session_token)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use tandem_console::session::{self, Session};
+use tandem_console::session::Session;
 use tandem_sts::SessionKey;
 use tandem_sts::token::TokenKind;
 
@@ -59,12 +59,7 @@ fn admin_session<B>(
     admin_keys: &HashMap<String, String>,
 ) -> Result<(), (StatusCode, &'static str)> {
     let signed_out = (StatusCode::UNAUTHORIZED, "sign in to the console first");
-    let session = req
-        .headers()
-        .get(session::HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Session::from_header)
-        .ok_or(signed_out)?;
+    let session = Session::of_request(req.headers()).ok_or(signed_out)?;
     let key = sessions.ok_or((StatusCode::FORBIDDEN, "the edge has no [sts] signing_key to check console sessions with"))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = key

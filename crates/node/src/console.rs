@@ -219,12 +219,7 @@ impl Node {
     /// its header (nothing else stands for one).
     fn console_operator(&self, req: &Request<ReqBody>) -> Result<Operator, Failure> {
         let signed_out = || Failure(StatusCode::UNAUTHORIZED, "SignInRequired", "sign in to the console first".into());
-        let session = req
-            .headers()
-            .get(session::HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(Session::from_header)
-            .ok_or_else(signed_out)?;
+        let session = Session::of_request(req.headers()).ok_or_else(signed_out)?;
         let now = time::OffsetDateTime::now_utc();
         let principals = &self.inner.principals;
         let caller = principals

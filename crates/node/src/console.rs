@@ -189,15 +189,12 @@ impl Node {
                 parent: sign_in.access_key_id.clone(),
                 role: None,
                 name: "console".into(),
-                exp: now,
+                exp: now + session::SESSION_SECS,
                 policy: None,
                 web: None,
             },
         };
-        let exp = match sign_in.session_token {
-            Some(_) => claims.exp.min(now + session::SESSION_SECS),
-            None => now + session::SESSION_SECS,
-        };
+        let exp = claims.exp.min(now + session::SESSION_SECS);
         let minted = sessions.key().mint_as(tandem_sts::token::TokenKind::Console, tandem_sts::token::Claims { exp, ..claims });
         let session = Session {
             access_key_id: minted.access_key_id,

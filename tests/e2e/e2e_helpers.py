@@ -346,6 +346,36 @@ def find_binary() -> Path:
 REPLICATION_KEY = ("E2EREPLICATIONKEY", "e2e-replication-secret-0001")
 
 
+def test_backend() -> str:
+    """The store backend the suite runs on: `embedded` (the default) or
+    `postgres` (TANDEM_E2E_BACKEND=postgres, with the server of
+    TANDEM_TEST_POSTGRES, which scripts/postgres.sh starts)."""
+    return os.environ.get("TANDEM_E2E_BACKEND", "embedded")
+
+
+def postgres_backend_url(data_dir: str) -> str:
+    """A schema of its own on the test server for the region whose data
+    directory is `data_dir` (the same directory gets the same schema, so a
+    restarted node finds its tables), as a backend URL."""
+    server = os.environ.get("TANDEM_TEST_POSTGRES")
+    if not server:
+        pytest.fail("TANDEM_E2E_BACKEND=postgres needs TANDEM_TEST_POSTGRES (source scripts/postgres.sh)")
+    schema = "e2e_" + hashlib.sha256(data_dir.encode()).hexdigest()[:20]
+    subprocess.run(
+        ["psql", server, "-qAtc", f"CREATE SCHEMA IF NOT EXISTS {schema}"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return f"{server}?options=-csearch_path%3D{schema}"
+
+
+def with_test_backend(region: dict) -> dict:
+    """`region` of a tandem.toml, on the backend the suite runs on."""
+    if test_backend() != "postgres" or "backend" in region or "data_dir" not in region:
+        return region
+    return {**region, "backend": postgres_backend_url(str(region["data_dir"]))}
+
+
 def write_config(
     path: Path,
     regions: list[dict],
@@ -367,7 +397,7 @@ def write_config(
             f'secret_access_key = "{REPLICATION_KEY[1]}"',
             "",
         ]
-    for r in regions:
+    for r in map(with_test_backend, regions):
         lines.append("[[regions]]")
         for k, v in r.items():
             lines.append(f'{k} = "{v}"')

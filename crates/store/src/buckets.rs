@@ -2,10 +2,9 @@
 //! lands in the change log in the same transaction; creation and deletion also
 //! claim and release the name in the deployment-wide registry.
 
-use redb::{ReadableTable, ReadableTableMetadata};
-
 use crate::changelog::Change;
-use crate::db::{BUCKETS, ReadTx, Store, Tx, UPLOADS, VERSIONS};
+use crate::db::{ReadTx, Store, Tx};
+use crate::kv::Table;
 use crate::error::StoreError;
 use crate::keys::bucket_prefix;
 use crate::records::{BucketRecord, UploadRecord};
@@ -13,30 +12,17 @@ use crate::replica::RegistryEntry;
 
 impl ReadTx {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
-        let table = self.table(BUCKETS)?;
-        let value = table.get(name)?;
-        value
-            .map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from))
-            .transpose()
+        self.table(Table::Buckets).json(name)
     }
 
     pub fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
-        let table = self.table(BUCKETS)?;
-        let mut out = Vec::with_capacity(table.len()? as usize);
-        for item in table.iter()? {
-            out.push(serde_json::from_slice(item?.1.value())?);
-        }
-        Ok(out)
+        self.table(Table::Buckets).all_json()
     }
 }
 
 impl Tx<'_> {
     pub fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
-        let table = self.table(BUCKETS)?;
-        let value = table.get(name)?;
-        value
-            .map(|v| serde_json::from_slice(v.value()).map_err(StoreError::from))
-            .transpose()
+        self.table(Table::Buckets).json(name)
     }
 
     /// The bucket, or `NoSuchBucket`.
@@ -52,8 +38,7 @@ impl Tx<'_> {
     }
 
     pub(crate) fn put_bucket_record(&mut self, record: &BucketRecord) -> Result<(), StoreError> {
-        self.writer(BUCKETS)?
-            .insert(record.name.as_str(), serde_json::to_vec(record)?.as_slice())?;
+        self.put(Table::Buckets, &record.name, &serde_json::to_vec(record)?);
         Ok(())
     }
 }
@@ -142,29 +127,15 @@ impl Store {
         self.write(move |tx| {
             tx.writable_bucket(&name)?;
             let prefix = bucket_prefix(&name);
-            {
-                let versions = tx.table(VERSIONS)?;
-                if let Some(first) = versions.range(prefix.as_slice()..)?.next()
-                    && first?.0.value().starts_with(&prefix)
-                {
-                    return Err(StoreError::BucketNotEmpty);
-                }
+            if tx.table(Table::Versions).first_with(&prefix)?.is_some() {
+                return Err(StoreError::BucketNotEmpty);
             }
-            let uploads: Vec<UploadRecord> = {
-                let table = tx.table(UPLOADS)?;
-                let mut found = Vec::new();
-                for item in table.iter()? {
-                    let upload: UploadRecord = serde_json::from_slice(item?.1.value())?;
-                    if upload.bucket == name {
-                        found.push(upload);
-                    }
-                }
-                found
-            };
+            let uploads: Vec<UploadRecord> = tx.table(Table::Uploads).all_json()?;
+            let uploads = uploads.into_iter().filter(|upload| upload.bucket == name);
             for upload in uploads {
                 tx.remove_upload(&upload.upload_id)?;
             }
-            tx.writer(BUCKETS)?.remove(name.as_str())?;
+            tx.delete(Table::Buckets, &name);
             if tx.registry(&name)?.is_some_and(|held| held.region == tx.region()) {
                 tx.remove_registry(&name)?;
             }

@@ -1,32 +1,33 @@
 //! The store handle and its group-commit writer.
 //!
 //! All mutations go through one writer thread. Each mutation is a closure that
-//! runs inside a redb write transaction; the writer takes every closure that is
-//! waiting, runs them all in one transaction, fsyncs the blob directories they
-//! touched, commits once (fsync), and only then answers each caller. Concurrent
-//! writers therefore share fsyncs, and nothing is acknowledged before it is
-//! durable. Readers use redb's MVCC snapshots and never wait for the writer.
+//! runs inside a write batch; the writer takes every closure that is waiting,
+//! runs them all in one backend transaction, fsyncs the blob directories they
+//! touched, commits once, and only then answers each caller. Concurrent
+//! writers therefore share commits, and nothing is acknowledged before it is
+//! durable. Readers use the backend's snapshots and never wait for the writer.
 //!
-//! Each closure is all or nothing although its transaction is shared: its
-//! writes go through the undo log of [`crate::undo`], and a closure that returns
-//! an error or panics is rolled back before the next one runs, so its
+//! Each closure is all or nothing although its batch is shared: its writes go
+//! to the batch's [`Overlay`], which logs them for undo, and a closure that
+//! returns an error or panics is rolled back before the next one runs, so its
 //! neighbours in the batch still commit and nothing of it does.
+//!
+//! The batch reads the last sequence number and clock floor from the backend
+//! when it begins, so a backend shared by several nodes (which makes their
+//! batches take turns) keeps one gap-free change log in commit order.
 //!
 //! A full disk: each batch first checks the volume's free-space reserve
 //! ([`crate::space`]) and is refused as a whole below it. If a commit fails
-//! anyway (the disk filled up between the check and the commit), redb refuses
-//! every later operation until the database is reopened, so the writer closes
-//! and reopens it (redb repairs it to the last durable commit), retrying until
-//! it succeeds; the sequence counter is reloaded from the reopened file.
+//! anyway, the writer has the backend recover ([`Backend::recover`]),
+//! retrying until it succeeds, and reloads the sequence counter from it.
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use std::collections::BTreeSet;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
@@ -35,22 +36,9 @@ use crate::blobs::{BlobFiles, StagedBody, sync_dir};
 use crate::changelog::{Change, ChangeEntry};
 use crate::error::StoreError;
 use crate::hlc::HybridClock;
+use crate::kv::{Backend, Batch, KvIter, KvRead, Snapshot, Table, View, u64_key, u128_key};
+use crate::overlay::Overlay;
 use crate::records::Segment;
-use crate::undo::{TableReader, TableWriter, UndoLog};
-
-pub(crate) const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
-/// `bucket/key` → latest version (possibly a delete marker).
-pub(crate) const CURRENT: TableDefinition<&[u8], &[u8]> = TableDefinition::new("current");
-/// `bucket/key\0<inverted hlc>` → every version, newest first.
-pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("versions");
-/// Blob id → bytes of an inline body.
-pub(crate) const INLINE: TableDefinition<u128, &[u8]> = TableDefinition::new("inline");
-pub(crate) const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
-/// `upload_id\0<part number>` → part record.
-pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
-pub(crate) const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
-/// Counters: last change sequence number, clock floor, stored bytes.
-pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 const META_LAST_SEQ: &str = "last_seq";
 const META_HLC: &str = "hlc";
@@ -66,21 +54,18 @@ struct Ran {
     done: Completion,
     ok: bool,
 }
-/// A mutation waiting for the writer. Called with the error when no transaction
+/// A mutation waiting for the writer. Called with the error when no batch
 /// could be opened; it then reports the failure itself.
 type Job = Box<dyn FnOnce(Result<&mut Tx<'_>, &StoreError>) -> Option<Ran> + Send>;
 
 /// State shared by store handles and the writer thread.
 pub(crate) struct Shared {
-    /// The metadata database; `None` only while the writer reopens it after an
-    /// I/O failure and the reopen has not succeeded yet.
-    db: RwLock<Option<Database>>,
-    /// Set when a commit failed in a way that leaves redb refusing everything.
-    needs_reopen: AtomicBool,
+    backend: Box<dyn Backend>,
+    /// Set when a commit failed in a way that needs [`Backend::recover`].
+    needs_recovery: AtomicBool,
     pub(crate) blobs: BlobFiles,
     pub(crate) region: String,
     pub(crate) clock: HybridClock,
-    pub(crate) db_path: PathBuf,
     /// Last committed change sequence number; readers of the change log wait on it.
     last_seq: watch::Sender<u64>,
     /// The control plane's say on client writes (see [`crate::control`]).
@@ -95,13 +80,53 @@ pub struct Store {
     jobs: mpsc::Sender<Job>,
 }
 
-/// Limits a store is opened with (`[store]` in tandem.toml).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a region's tables live (`backend` in tandem.toml).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum StoreBackend {
+    /// The embedded database in the data directory.
+    #[default]
+    Embedded,
+    /// A PostgreSQL database, by connection URL (`postgres://...`). A URL
+    /// without a password takes it from `PGPASSWORD`.
+    Postgres(String),
+}
+
+impl StoreBackend {
+    /// Reads `backend` of tandem.toml: `embedded`, or a `postgres://` URL.
+    /// Errors never repeat the URL (it may hold a password).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "" | "embedded" => Ok(Self::Embedded),
+            url if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                url.parse::<tokio_postgres::Config>()
+                    .map_err(|e| format!("the postgres URL of backend does not parse: {e}"))?;
+                Ok(Self::Postgres(url.to_string()))
+            }
+            other => Err(format!(
+                "backend must be \"embedded\" or a postgres:// URL (it starts with {:?})",
+                other.split("://").next().unwrap_or_default().chars().take(16).collect::<String>()
+            )),
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Embedded => f.write_str("Embedded"),
+            Self::Postgres(url) => write!(f, "Postgres({})", crate::postgres_backend::redact(url)),
+        }
+    }
+}
+
+/// How a store is opened (`[store]` in tandem.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// Free space the data volume keeps; writes are refused below it (0: off).
     pub min_free_bytes: u64,
     /// How far a remote timestamp may lead this node's wall clock.
     pub max_clock_lead_ms: u64,
+    pub backend: StoreBackend,
 }
 
 impl Default for StoreOptions {
@@ -109,6 +134,7 @@ impl Default for StoreOptions {
         Self {
             min_free_bytes: crate::space::DEFAULT_MIN_FREE_BYTES,
             max_clock_lead_ms: crate::hlc::DEFAULT_MAX_LEAD_MS,
+            backend: StoreBackend::Embedded,
         }
     }
 }
@@ -120,59 +146,29 @@ impl Store {
         Self::open_with(data_dir, region, &StoreOptions::default())
     }
 
-    /// Opens (or creates) the store with the given limits.
+    /// Opens (or creates) the store with the given limits and backend.
     pub fn open_with(data_dir: &Path, region: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let db_path = data_dir.join("meta.redb");
-        let db = Database::create(&db_path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Db(format!(
-                "data directory {} is locked by another process (another tandem serve or tandem dev?): stop it or pass --data-dir",
-                data_dir.display()
-            )),
-            e => e.into(),
-        })?;
+        let backend: Box<dyn Backend> = match &options.backend {
+            StoreBackend::Embedded => Box::new(crate::redb_backend::RedbBackend::open(&data_dir.join("meta.redb"))?),
+            StoreBackend::Postgres(url) => Box::new(crate::postgres_backend::PostgresBackend::open(url)?),
+        };
         let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
         let (last_seq, hlc_floor) = {
-            let txn = db.begin_write()?;
-            let vals = {
-                // Creating every table up front lets readers open them unconditionally.
-                for def in [CURRENT, VERSIONS, PARTS] {
-                    txn.open_table(def)?;
-                }
-                txn.open_table(BUCKETS)?;
-                txn.open_table(UPLOADS)?;
-                txn.open_table(crate::completed::COMPLETED)?;
-                txn.open_table(crate::completed::COMPLETED_AT)?;
-                txn.open_table(INLINE)?;
-                txn.open_table(CHANGES)?;
-                txn.open_table(crate::items::CATALOG)?;
-                txn.open_table(crate::items::ITEMS)?;
-                txn.open_table(crate::items::INDEX)?;
-                txn.open_table(crate::replica::REGISTRY)?;
-                txn.open_table(crate::items::TOMBSTONES)?;
-                txn.open_table(crate::control::APPS)?;
-                txn.open_table(crate::control::APP_SPECS)?;
-                txn.open_table(crate::control::APP_AUDIT)?;
-                txn.open_table(crate::control::DRILLS)?;
-                txn.open_table(crate::identity::IDENTITY)?;
-
-                let meta = txn.open_table(META)?;
-                let seq = meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0);
-                let hlc = meta.get(META_HLC)?.map(|v| v.value()).unwrap_or(0);
-                (seq, hlc)
-            };
-            txn.commit()?;
-            vals
+            let snap = backend.snapshot()?;
+            let meta = View { kv: &*snap, table: Table::Meta };
+            let counters = (meta.counter(META_LAST_SEQ)?, meta.counter(META_HLC)?);
+            sweep_orphan_blobs(&*snap, &blobs)?;
+            counters
         };
         blobs.space().set_min_free_bytes(options.min_free_bytes);
-        sweep_orphan_blobs(&db, &blobs)?;
+        tracing::debug!(backend = %backend.describe(), last_seq, "store opened");
         let shared = Arc::new(Shared {
-            db: RwLock::new(Some(db)),
-            needs_reopen: AtomicBool::new(false),
+            backend,
+            needs_recovery: AtomicBool::new(false),
             blobs,
             region: region.to_string(),
             clock: HybridClock::new(hlc_floor),
-            db_path,
             last_seq: watch::Sender::new(last_seq),
             gate: std::sync::RwLock::new(None),
         });
@@ -196,6 +192,11 @@ impl Store {
 
     pub fn blobs(&self) -> &BlobFiles {
         &self.shared.blobs
+    }
+
+    /// What backend holds the tables, for logs and status.
+    pub fn backend(&self) -> String {
+        self.shared.backend.describe()
     }
 
     /// Runs `f` inside a shared write transaction and returns its result once the
@@ -235,7 +236,7 @@ impl Store {
     /// A consistent read-only snapshot.
     pub fn read(&self) -> Result<ReadTx, StoreError> {
         Ok(ReadTx {
-            txn: self.shared.with_db(|db| Ok(db.begin_read()?))?,
+            snap: self.shared.backend.snapshot()?,
         })
     }
 
@@ -254,101 +255,66 @@ impl Store {
     /// [`Change::Unreadable`](crate::Change::Unreadable), never as an error.
     pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeEntry>, StoreError> {
         let read = self.read()?;
-        let table = read.txn.open_table(CHANGES)?;
         let mut out = Vec::new();
-        for item in table.range(after.saturating_add(1)..)? {
+        for item in read.table(Table::Changes).from(u64_key(after.saturating_add(1)))?.take(limit) {
             let (k, v) = item?;
-            out.push(crate::changelog::decode_entry(k.value(), v.value()));
-            if out.len() >= limit {
-                break;
-            }
+            let seq = crate::kv::u64_of(&k).ok_or_else(|| StoreError::Corrupt("a change-log key is not 8 bytes".into()))?;
+            out.push(crate::changelog::decode_entry(seq, &v));
         }
         Ok(out)
     }
 
-    /// Size of the metadata file and total bytes of stored object versions.
+    /// Size of the metadata and total bytes of stored object versions.
     pub fn stats(&self) -> Result<StoreStats, StoreError> {
         let read = self.read()?;
-        let meta = read.txn.open_table(META)?;
-        let object_bytes = meta.get(META_OBJECT_BYTES)?.map(|v| v.value()).unwrap_or(0);
-        let metadata_bytes = std::fs::metadata(&self.shared.db_path)?.len();
         Ok(StoreStats {
-            metadata_bytes,
-            object_bytes,
+            metadata_bytes: self.shared.backend.size_bytes()?,
+            object_bytes: read.table(Table::Meta).counter(META_OBJECT_BYTES)?,
         })
     }
 
-    /// A deep health check: a read transaction over the metadata and a stat of the
-    /// blob tree. Fails when the store is unusable.
+    /// A deep health check: a read of the metadata and a stat of the blob
+    /// tree. Fails when the store is unusable.
     pub fn check_health(&self) -> Result<(), StoreError> {
-        let read = self.read()?;
-        read.txn.open_table(META)?.get(META_LAST_SEQ)?;
+        self.read()?.table(Table::Meta).get(META_LAST_SEQ)?;
         std::fs::metadata(self.shared.blobs.shard_dir(0))?;
         Ok(())
     }
 }
 
 impl Shared {
-    /// Runs `f` on the open database (an error while it is being reopened).
-    fn with_db<R>(&self, f: impl FnOnce(&Database) -> Result<R, StoreError>) -> Result<R, StoreError> {
-        let slot = self.db.read().unwrap_or_else(|e| e.into_inner());
-        match slot.as_ref() {
-            Some(db) => f(db),
-            None => Err(StoreError::Db("the metadata database is being reopened after an I/O error".into())),
-        }
-    }
-
-    /// Closes and reopens the database after an I/O failure (redb repairs it to
-    /// its last durable commit) and reloads the sequence counter from it.
-    fn reopen(&self) -> Result<(), StoreError> {
-        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(db) = slot.take()
-            && let Err(e) = db.close()
-        {
-            tracing::debug!(error = %e, "closing the database after an I/O error");
-        }
-        let db = Database::create(&self.db_path)?;
-        let on_disk = {
-            let read = db.begin_read()?;
-            let meta = read.open_table(META)?;
-            meta.get(META_LAST_SEQ)?.map(|v| v.value()).unwrap_or(0)
-        };
+    /// Has the backend recover after a failed commit and reloads the
+    /// sequence counter from it.
+    fn recover(&self) -> Result<(), StoreError> {
+        self.backend.recover()?;
+        let durable = self.backend.snapshot()?;
+        let on_disk = View { kv: &*durable, table: Table::Meta }.counter(META_LAST_SEQ)?;
         let in_memory = *self.last_seq.borrow();
         if on_disk > in_memory {
             // The failed commit reached the disk after all: its callers were
             // told it failed, but its sequence numbers are taken.
             self.last_seq.send_replace(on_disk);
         } else if on_disk < in_memory {
-            tracing::error!(on_disk, in_memory, "the reopened database is behind the last acknowledged commit");
+            tracing::error!(on_disk, in_memory, "the recovered database is behind the last acknowledged commit");
         }
-        *slot = Some(db);
-        self.needs_reopen.store(false, Ordering::Release);
-        tracing::info!("metadata database reopened after an I/O error; writes resume");
+        self.needs_recovery.store(false, Ordering::Release);
+        tracing::info!("writes resume after the failed commit");
         Ok(())
-    }
-
-    /// After a failed commit: does redb now refuse everything (until reopened)?
-    fn poisoned(&self) -> bool {
-        matches!(
-            self.with_db(|db| Ok(db.begin_write().err())),
-            Ok(Some(redb::TransactionError::Storage(redb::StorageError::PreviousIo))) | Err(_)
-        )
     }
 }
 
 /// Removes blob files no committed metadata points at: bodies staged by writes
 /// that crashed before their commit. Runs before the writer starts.
-fn sweep_orphan_blobs(db: &Database, blobs: &BlobFiles) -> Result<(), StoreError> {
+fn sweep_orphan_blobs(snap: &dyn KvRead, blobs: &BlobFiles) -> Result<(), StoreError> {
     let on_disk = blobs.list_ids()?;
     if on_disk.is_empty() {
         return Ok(());
     }
     let mut referenced = std::collections::HashSet::new();
-    let read = db.begin_read()?;
-    for def in [VERSIONS, PARTS] {
-        for item in read.open_table(def)?.iter()? {
+    for table in [Table::Versions, Table::Parts] {
+        for item in (View { kv: snap, table }).all(false)? {
             let (_, v) = item?;
-            let refs: SegmentRefs = serde_json::from_slice(v.value())?;
+            let refs: SegmentRefs = serde_json::from_slice(&v)?;
             referenced.extend(
                 refs.segments
                     .iter()
@@ -386,23 +352,22 @@ pub struct StoreStats {
 
 /// A read-only snapshot of the store.
 pub struct ReadTx {
-    txn: ReadTransaction,
+    snap: Box<dyn Snapshot>,
 }
 
 impl ReadTx {
-    /// Opens a table of the snapshot.
-    pub(crate) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        def: TableDefinition<'_, K, V>,
-    ) -> Result<redb::ReadOnlyTable<K, V>, StoreError> {
-        Ok(self.txn.open_table(def)?)
+    /// One table of the snapshot.
+    pub(crate) fn table(&self, table: Table) -> View<'_> {
+        View { kv: &*self.snap, table }
     }
 }
 
-/// A mutation's view of the shared write transaction. Tables are opened
-/// through [`Tx::table`] (reading) and [`Tx::writer`] (writing, with undo).
+/// A mutation's view of the shared write batch. Tables are read through
+/// [`Tx::table`] (which sees this batch's writes) and written with
+/// [`Tx::put`] and [`Tx::delete`] (logged for undo).
 pub struct Tx<'a> {
-    txn: &'a WriteTransaction,
+    batch: &'a dyn Batch,
+    overlay: Overlay,
     pub(crate) shared: &'a Shared,
     next_seq: u64,
     sync_dirs: BTreeSet<PathBuf>,
@@ -410,8 +375,6 @@ pub struct Tx<'a> {
     object_bytes_delta: i64,
     /// Blob files the running closure made part of this transaction (see [`Tx::adopt`]).
     adopted: Vec<u128>,
-    /// The running closure's writes.
-    undo: UndoLog,
 }
 
 /// Where a closure started: what rolling it back returns the [`Tx`] to.
@@ -421,25 +384,43 @@ struct Mark {
     object_bytes_delta: i64,
 }
 
-impl<'a> Tx<'a> {
-    /// Opens a table for reading; it sees this transaction's writes.
-    pub(crate) fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &self,
-        def: TableDefinition<'_, K, V>,
-    ) -> Result<TableReader<'a, K, V>, StoreError> {
-        Ok(TableReader(self.txn.open_table(def)?))
+impl KvRead for Tx<'_> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.overlay.get(table, key) {
+            Some(pending) => Ok(pending.clone()),
+            None => self.batch.get(table, key),
+        }
     }
 
-    /// Opens a table for writing; every write is logged for undo.
-    pub(crate) fn writer<K: redb::Key + 'static, V: redb::Value + 'static>(
-        &mut self,
-        def: TableDefinition<'static, K, V>,
-    ) -> Result<TableWriter<'_, K, V>, StoreError> {
-        TableWriter::open(self.txn, def, &mut self.undo)
+    fn range(&self, table: Table, from: &[u8], to: Option<&[u8]>, reverse: bool) -> Result<KvIter<'_>, StoreError> {
+        let base = self.batch.range(table, from, to, reverse)?;
+        Ok(self.overlay.merge(table, base, from, to, reverse))
+    }
+}
+
+impl<'a> Tx<'a> {
+    /// One table as this batch sees it.
+    pub(crate) fn table(&self, table: Table) -> View<'_> {
+        View { kv: self, table }
+    }
+
+    /// Sets `key` of `table` (logged for undo).
+    pub(crate) fn put(&mut self, table: Table, key: impl AsRef<[u8]>, value: &[u8]) {
+        self.overlay.put(table, key.as_ref(), value);
+    }
+
+    /// Removes `key` of `table` if it exists (logged for undo).
+    pub(crate) fn delete(&mut self, table: Table, key: impl AsRef<[u8]>) {
+        self.overlay.delete(table, key.as_ref());
+    }
+
+    /// Sets a counter of the meta table.
+    pub(crate) fn put_counter(&mut self, key: &str, value: u64) {
+        self.put(Table::Meta, key, &u64_key(value));
     }
 
     fn mark(&mut self) -> Mark {
-        self.undo.clear();
+        self.overlay.mark();
         self.adopted.clear();
         Mark {
             next_seq: self.next_seq,
@@ -452,7 +433,7 @@ impl<'a> Tx<'a> {
     /// its change-log sequence numbers and its byte accounting. Blob files it
     /// adopted are freed after the commit like any other garbage.
     fn roll_back(&mut self, mark: Mark) -> Result<(), StoreError> {
-        self.undo.roll_back(self.txn)?;
+        self.overlay.roll_back()?;
         self.next_seq = mark.next_seq;
         self.garbage.truncate(mark.garbage);
         self.object_bytes_delta = mark.object_bytes_delta;
@@ -488,14 +469,18 @@ impl<'a> Tx<'a> {
 
     /// Appends a change to the log in this transaction; returns its sequence number.
     pub fn append(&mut self, origin: &str, hlc: u64, change: Change) -> Result<u64, StoreError> {
-        let seq = self.next_seq;
         let entry = ChangeEntry {
-            seq,
+            seq: self.next_seq,
             origin: origin.to_string(),
             hlc,
             change,
         };
-        self.writer(CHANGES)?.insert(seq, serde_json::to_vec(&entry)?.as_slice())?;
+        self.append_raw_entry(&serde_json::to_vec(&entry)?)
+    }
+
+    fn append_raw_entry(&mut self, raw: &[u8]) -> Result<u64, StoreError> {
+        let seq = self.next_seq;
+        self.put(Table::Changes, u64_key(seq), raw);
         self.next_seq += 1;
         Ok(seq)
     }
@@ -504,10 +489,7 @@ impl<'a> Tx<'a> {
     /// for tests of readers facing an entry they cannot decode.
     #[cfg(feature = "fault-injection")]
     pub fn append_raw(&mut self, raw: &[u8]) -> Result<u64, StoreError> {
-        let seq = self.next_seq;
-        self.writer(CHANGES)?.insert(seq, raw)?;
-        self.next_seq += 1;
-        Ok(seq)
+        self.append_raw_entry(raw)
     }
 
     /// Makes a staged body part of this transaction: inline bytes are inserted,
@@ -515,9 +497,7 @@ impl<'a> Tx<'a> {
     pub fn adopt(&mut self, body: &mut StagedBody) -> Result<Segment, StoreError> {
         let segment = body.segment.clone();
         match body.inline.take() {
-            Some(bytes) => {
-                self.writer(INLINE)?.insert(segment.id, bytes.as_ref())?;
-            }
+            Some(bytes) => self.put(Table::Inline, u128_key(segment.id), bytes.as_ref()),
             None => {
                 self.sync_dirs.insert(self.shared.blobs.shard_dir(segment.id));
                 self.adopted.push(segment.id);
@@ -530,10 +510,9 @@ impl<'a> Tx<'a> {
 
     /// Frees body segments no longer referenced once this transaction commits.
     pub fn release(&mut self, segments: &[Segment]) -> Result<(), StoreError> {
-        let mut inline = TableWriter::open(self.txn, INLINE, &mut self.undo)?;
         for seg in segments {
             if seg.inline {
-                inline.remove(seg.id)?;
+                self.delete(Table::Inline, u128_key(seg.id));
             } else {
                 self.garbage.push(seg.id);
             }
@@ -554,10 +533,10 @@ fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
             Ok(job) => job,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 reap(&shared, &mut graveyard, false);
-                if shared.needs_reopen.load(Ordering::Acquire)
-                    && let Err(e) = shared.reopen()
+                if shared.needs_recovery.load(Ordering::Acquire)
+                    && let Err(e) = shared.recover()
                 {
-                    tracing::warn!(error = %e, "cannot reopen the database yet");
+                    tracing::warn!(error = %e, "cannot recover the database yet");
                 }
                 continue;
             }
@@ -592,8 +571,8 @@ fn reap(shared: &Shared, graveyard: &mut VecDeque<(Instant, u128)>, all: bool) {
 /// Runs a batch of mutations in one transaction and commits it durably.
 /// Returns the blob files the batch freed.
 fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
-    let txn = match begin_batch(shared) {
-        Ok(txn) => txn,
+    let (mut batch, last_seq) = match begin_batch(shared) {
+        Ok(begun) => begun,
         Err(e) => {
             if !matches!(e, StoreError::InsufficientStorage(_)) {
                 tracing::error!(error = %e, "cannot begin write transaction");
@@ -604,16 +583,15 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
             return Vec::new();
         }
     };
-    let start_seq = *shared.last_seq.borrow() + 1;
     let mut tx = Tx {
-        txn: &txn,
+        batch: &*batch,
+        overlay: Overlay::default(),
         shared,
-        next_seq: start_seq,
+        next_seq: last_seq + 1,
         sync_dirs: BTreeSet::new(),
         garbage: Vec::new(),
         object_bytes_delta: 0,
         adopted: Vec::new(),
-        undo: UndoLog::default(),
     };
     let mut completions = Vec::with_capacity(jobs.len());
     let mut abandoned: Option<StoreError> = None;
@@ -628,37 +606,36 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         }
     }
     let last_seq = tx.next_seq - 1;
-    let Tx {
-        sync_dirs,
-        garbage,
-        object_bytes_delta,
-        ..
-    } = tx;
     let result = match abandoned {
-        Some(e) => {
-            drop(txn); // aborted; holding it would block the writer's next transaction
-            Err(e)
-        }
-        None => finish_commit(shared, txn, &sync_dirs, last_seq, object_bytes_delta),
+        Some(e) => Err(e),
+        None => finish_counters(&mut tx, last_seq).map(|()| (tx.overlay, tx.sync_dirs, tx.garbage)),
     };
-    match &result {
-        Ok(()) => {
+    let result = result.and_then(|(overlay, sync_dirs, garbage)| {
+        finish_commit(&mut batch, overlay, &sync_dirs)?;
+        batch.commit()?;
+        Ok(garbage)
+    });
+    let garbage = match result {
+        Ok(garbage) => {
             shared.last_seq.send_replace(last_seq);
+            Ok(garbage)
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed");
-            if shared.poisoned() {
-                shared.needs_reopen.store(true, Ordering::Release);
-                if let Err(e) = shared.reopen() {
-                    tracing::error!(error = %e, "cannot reopen the database yet; retrying with the next write");
+            if shared.backend.needs_recovery() {
+                shared.needs_recovery.store(true, Ordering::Release);
+                if let Err(e) = shared.recover() {
+                    tracing::error!(error = %e, "cannot recover the database yet; retrying with the next write");
                 }
             }
+            Err(e)
         }
-    }
+    };
+    let outcome = garbage.as_ref().map(|_| ()).map_err(copy_error);
     for done in completions {
-        done(clone_result(&result));
+        done(clone_result(&outcome));
     }
-    if result.is_ok() { garbage } else { Vec::new() }
+    garbage.unwrap_or_default()
 }
 
 /// Runs one closure of a batch and rolls it back when it fails or panics (a
@@ -682,34 +659,40 @@ fn run_job(tx: &mut Tx<'_>, job: Job, completions: &mut Vec<Completion>) -> Resu
     Ok(())
 }
 
-/// Opens the batch's transaction: reopens a database an I/O failure left
-/// unusable, and refuses the batch below the free-space reserve.
-fn begin_batch(shared: &Shared) -> Result<WriteTransaction, StoreError> {
-    if shared.needs_reopen.load(Ordering::Acquire) {
-        shared.reopen()?;
+/// Opens the batch's transaction (after recovering a backend a failed commit
+/// left unusable, and refusing the batch below the free-space reserve) and
+/// reads the last committed sequence number and clock floor from it.
+fn begin_batch(shared: &Shared) -> Result<(Box<dyn Batch + '_>, u64), StoreError> {
+    if shared.needs_recovery.load(Ordering::Acquire) {
+        shared.recover()?;
     }
     shared.blobs.space().check()?;
-    shared.with_db(|db| Ok(db.begin_write()?))
+    let batch = shared.backend.begin()?;
+    let meta = View { kv: &*batch, table: Table::Meta };
+    let last_seq = meta.counter(META_LAST_SEQ)?;
+    shared.clock.observe(meta.counter(META_HLC)?);
+    Ok((batch, last_seq))
 }
 
-fn finish_commit(
-    shared: &Shared,
-    txn: WriteTransaction,
-    sync_dirs: &BTreeSet<PathBuf>,
-    last_seq: u64,
-    object_bytes_delta: i64,
-) -> Result<(), StoreError> {
-    {
-        let mut meta = txn.open_table(META)?;
-        meta.insert(META_LAST_SEQ, last_seq)?;
-        meta.insert(META_HLC, shared.clock.last())?;
-        let bytes = meta.get(META_OBJECT_BYTES)?.map(|v| v.value()).unwrap_or(0);
-        meta.insert(META_OBJECT_BYTES, bytes.saturating_add_signed(object_bytes_delta))?;
+/// Writes the batch's counters: last sequence number, clock floor, stored bytes.
+fn finish_counters(tx: &mut Tx<'_>, last_seq: u64) -> Result<(), StoreError> {
+    let bytes = tx.table(Table::Meta).counter(META_OBJECT_BYTES)?;
+    tx.overlay.mark(); // nothing after this is rolled back
+    tx.put_counter(META_LAST_SEQ, last_seq);
+    tx.put_counter(META_HLC, tx.shared.clock.last());
+    tx.put_counter(META_OBJECT_BYTES, bytes.saturating_add_signed(tx.object_bytes_delta));
+    Ok(())
+}
+
+/// Hands the batch's writes to the backend and fsyncs the blob directories
+/// its bodies were written to, so both are durable once the backend commits.
+fn finish_commit(batch: &mut Box<dyn Batch + '_>, overlay: Overlay, sync_dirs: &BTreeSet<PathBuf>) -> Result<(), StoreError> {
+    for (table, writes) in overlay.into_writes() {
+        batch.apply(table, &writes)?;
     }
     for dir in sync_dirs {
         sync_dir(dir)?;
     }
-    txn.commit()?;
     Ok(())
 }
 
@@ -753,7 +736,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn concurrent_writes_all_land_in_the_change_log_without_gaps() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "r").unwrap();
+        let store = crate::test_backend::open(dir.path(), "r").unwrap();
         let mut handles = Vec::new();
         for i in 0..200 {
             let store = store.clone();
@@ -788,7 +771,7 @@ mod tests {
     async fn sequence_numbers_continue_after_reopen() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path(), "r").unwrap();
+            let store = crate::test_backend::open(dir.path(), "r").unwrap();
             store
                 .write(|tx| tx.append("r", 1, Change::BucketDeleted { name: "x".into() }))
                 .await
@@ -807,7 +790,7 @@ mod tests {
     async fn orphan_blob_files_are_swept_at_open_and_committed_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
         let kept = {
-            let store = Store::open(dir.path(), "r").unwrap();
+            let store = crate::test_backend::open(dir.path(), "r").unwrap();
             let mut orphan = crate::BodyWriter::new();
             orphan.write(store.blobs(), &vec![1u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
             let orphan = orphan.finish(store.blobs()).await.unwrap();
@@ -834,7 +817,7 @@ mod tests {
 
     fn reopen(path: &Path) -> Store {
         for _ in 0..100 {
-            if let Ok(s) = Store::open(path, "r") {
+            if let Ok(s) = crate::test_backend::open(path, "r") {
                 return s;
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
@@ -845,7 +828,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn writes_below_the_free_space_reserve_are_refused_and_resume_once_it_is_met() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "r").unwrap();
+        let store = crate::test_backend::open(dir.path(), "r").unwrap();
         store.create_bucket(bucket("b")).await.unwrap();
         let seq = store.last_seq();
         store.blobs().space().set_min_free_bytes(u64::MAX);
@@ -867,9 +850,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn reopening_the_database_keeps_every_commit_and_the_sequence() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "r").unwrap();
+        let store = crate::test_backend::open(dir.path(), "r").unwrap();
         store.create_bucket(bucket("b")).await.unwrap();
-        store.shared.reopen().unwrap();
+        store.shared.recover().unwrap();
         assert!(store.read().unwrap().bucket("b").unwrap().is_some());
         store.create_bucket(bucket("c")).await.unwrap();
         assert_eq!(store.last_seq(), 2);
@@ -909,7 +892,7 @@ mod tests {
     /// and after it in the same batch commit.
     async fn a_closure_that_writes_then_fails_commits_nothing(panics: bool) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "r").unwrap();
+        let store = crate::test_backend::open(dir.path(), "r").unwrap();
         store
             .write(|tx| -> Result<(), StoreError> {
                 tx.item_put(Space::Items, b"overwritten", b"old")?;
@@ -1002,7 +985,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_failed_closure_too_big_to_undo_fails_its_whole_batch_and_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "r").unwrap();
+        let store = crate::test_backend::open(dir.path(), "r").unwrap();
         let big = vec![7u8; 64 << 10];
         let keys: Vec<Vec<u8>> = (0..32u8).map(|i| vec![b'k', i]).collect();
         let (k, b) = (keys.clone(), big.clone());
@@ -1023,8 +1006,13 @@ mod tests {
             tokio::spawn(async move {
                 store
                     .write(move |tx| -> Result<(), StoreError> {
-                        // Replaces 2 MiB, more than the undo log holds in tests.
-                        keys.iter().try_for_each(|key| tx.item_delete(Space::Items, key))?;
+                        // Writes 2 MiB, then replaces it: the second pass
+                        // logs 2 MiB of the batch's own values, more than
+                        // the undo log holds in tests.
+                        let other = vec![8u8; 64 << 10];
+                        for _ in 0..2 {
+                            keys.iter().try_for_each(|key| tx.item_put(Space::Items, key, &other))?;
+                        }
                         Err(StoreError::NoSuchBucket)
                     })
                     .await
@@ -1044,7 +1032,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn a_failed_mutation_reports_its_error_and_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "r").unwrap();
+        let store = crate::test_backend::open(dir.path(), "r").unwrap();
         let err = store.write(|_tx| -> Result<(), StoreError> { Err(StoreError::NoSuchBucket) }).await;
         assert!(matches!(err, Err(StoreError::NoSuchBucket)));
         assert_eq!(store.last_seq(), 0);

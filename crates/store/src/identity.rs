@@ -4,47 +4,32 @@
 //! Keys are paths (`POOL/user/NAME`, `POOL/revoked/ID`): one prefix scan lists
 //! a pool's users in name order.
 
-use redb::{ReadableTable, TableDefinition};
-
 use crate::changelog::Change;
 use crate::db::{ReadTx, Tx};
 use crate::error::StoreError;
-
-/// Record key → its JSON.
-pub(crate) const IDENTITY: TableDefinition<&str, &[u8]> = TableDefinition::new("identity");
-
-/// A record in any view of the table.
-fn record_in<T: ReadableTable<&'static str, &'static [u8]>>(table: &T, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-    let raw = table.get(key)?;
-    raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
-}
+use crate::kv::{Table, View};
 
 /// At most `limit` records whose keys start with `prefix` and sort after `after`.
-fn scan_in<T: ReadableTable<&'static str, &'static [u8]>>(
-    table: &T,
-    prefix: &str,
-    after: Option<&str>,
-    limit: usize,
-) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+fn scan_in(table: &View<'_>, prefix: &str, after: Option<&str>, limit: usize) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
     let mut out = Vec::new();
     let start = after.filter(|a| a.starts_with(prefix)).unwrap_or(prefix);
-    for entry in table.range(start..)? {
+    let end = crate::keys::prefix_end(prefix.as_bytes());
+    for entry in table.range(start.as_bytes(), end.as_deref(), false)? {
         let (key, value) = entry?;
-        let key = key.value();
-        if !key.starts_with(prefix) || out.len() >= limit {
+        if out.len() >= limit {
             break;
         }
-        if Some(key) == after {
+        if Some(key.as_slice()) == after.map(str::as_bytes) {
             continue;
         }
-        out.push((key.to_string(), serde_json::from_slice(value.value())?));
+        out.push((String::from_utf8_lossy(&key).into_owned(), serde_json::from_slice(&value)?));
     }
     Ok(out)
 }
 
 impl ReadTx {
     pub fn identity_record(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        record_in(&self.table(IDENTITY)?, key)
+        self.table(Table::Identity).json(key)
     }
 
     /// At most `limit` records under `prefix`, in key order, after the key `after`.
@@ -54,19 +39,19 @@ impl ReadTx {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
-        scan_in(&self.table(IDENTITY)?, prefix, after, limit)
+        scan_in(&self.table(Table::Identity), prefix, after, limit)
     }
 }
 
 impl Tx<'_> {
     pub fn identity_record(&self, key: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        record_in(&self.table(IDENTITY)?, key)
+        self.table(Table::Identity).json(key)
     }
 
     /// Stores a record and logs it (origin and clock time as given: local, or
     /// those of the region that made the change).
     pub fn put_identity_record(&mut self, key: &str, record: serde_json::Value, origin: &str, hlc: u64) -> Result<u64, StoreError> {
-        self.writer(IDENTITY)?.insert(key, serde_json::to_vec(&record)?.as_slice())?;
+        self.put(Table::Identity, key, &serde_json::to_vec(&record)?);
         self.append(
             origin,
             hlc,
@@ -80,13 +65,12 @@ impl Tx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::Store;
     use serde_json::json;
 
     #[tokio::test]
     async fn records_scan_by_prefix_in_key_order_and_are_logged() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "east").unwrap();
+        let store = crate::test_backend::open(dir.path(), "east").unwrap();
         store
             .write(|tx| {
                 for name in ["carol", "alice", "bob"] {

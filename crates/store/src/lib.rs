@@ -1,9 +1,10 @@
 //! Embedded durable storage for a tandem region node.
 //!
-//! One redb database holds bucket and object metadata, small object bodies, and
-//! the change log; larger bodies are files. Every mutation is appended to the
+//! Bucket and object metadata, small object bodies, items and the change log
+//! are tables of a backend ([`kv`]): an embedded redb database by default, or
+//! PostgreSQL; larger bodies are files. Every mutation is appended to the
 //! change log in the same transaction as the mutation, and a mutation is
-//! acknowledged only after its transaction (and any body file) is fsynced. See
+//! acknowledged only after its transaction (and any body file) is durable. See
 //! [`db`] for the group-commit writer.
 //!
 //! This crate knows nothing of HTTP or of any API's wire format.
@@ -19,19 +20,25 @@ pub mod hlc;
 pub mod identity;
 pub mod items;
 pub mod keys;
+pub(crate) mod kv;
 pub mod objects;
+pub(crate) mod overlay;
+pub(crate) mod postgres_backend;
 pub mod records;
+pub(crate) mod redb_backend;
+pub(crate) mod redb_migrate;
 pub mod replica;
 pub mod rules;
 pub mod space;
-pub(crate) mod undo;
+#[cfg(test)]
+pub(crate) mod test_backend;
 pub mod uploads;
 
 pub use blobs::{BodyWriter, StagedBody};
 pub use changelog::{Change, ChangeEntry};
 pub use completed::CompletedUpload;
 pub use control::{Resource, WriteGate};
-pub use db::{ReadTx, Store, StoreOptions, StoreStats, Tx};
+pub use db::{ReadTx, Store, StoreBackend, StoreOptions, StoreStats, Tx};
 pub use error::StoreError;
 pub use items::Space;
 

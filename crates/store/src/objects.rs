@@ -4,13 +4,13 @@
 //! replaced, which bodies are freed, and which change-log entry is appended.
 
 use bytes::Bytes;
-use redb::ReadableTable;
 use std::path::PathBuf;
 
 use crate::blobs::StagedBody;
 use crate::changelog::Change;
-use crate::db::{CURRENT, INLINE, ReadTx, Store, Tx, VERSIONS};
+use crate::db::{ReadTx, Store, Tx};
 use crate::error::StoreError;
+use crate::kv::{Table, View, u128_key};
 use crate::keys::{object_key, prefix_end, split_object_key, split_version_key, version_key, versions_prefix};
 use crate::records::{BucketRecord, ObjectVersion, ReplicationStatus, Segment, Versioning};
 
@@ -50,21 +50,12 @@ fn decode(raw: &[u8]) -> Result<ObjectVersion, StoreError> {
 }
 
 /// Finds a version of a key by id in any table holding versions.
-pub(crate) fn find_version<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    table: &T,
-    bucket: &str,
-    key: &str,
-    version_id: &str,
-) -> Result<Option<(Vec<u8>, ObjectVersion)>, StoreError> {
-    let prefix = versions_prefix(bucket, key);
-    for item in table.range(prefix.as_slice()..)? {
+pub(crate) fn find_version(versions: &View<'_>, bucket: &str, key: &str, version_id: &str) -> Result<Option<(Vec<u8>, ObjectVersion)>, StoreError> {
+    for item in versions.prefixed(&versions_prefix(bucket, key), false)? {
         let (k, v) = item?;
-        if !k.value().starts_with(&prefix) {
-            break;
-        }
-        let version = decode(v.value())?;
+        let version = decode(&v)?;
         if version.version_id == version_id {
-            return Ok(Some((k.value().to_vec(), version)));
+            return Ok(Some((k, version)));
         }
     }
     Ok(None)
@@ -79,13 +70,11 @@ impl ReadTx {
         }
         match version_id {
             None => {
-                let table = self.table(CURRENT)?;
-                let raw = table.get(object_key(bucket, key).as_slice())?.ok_or(StoreError::NoSuchKey)?;
-                decode(raw.value())
+                let raw = self.table(Table::Current).get(object_key(bucket, key))?.ok_or(StoreError::NoSuchKey)?;
+                decode(&raw)
             }
             Some(id) => {
-                let table = self.table(VERSIONS)?;
-                find_version(&table, bucket, key, id)?
+                find_version(&self.table(Table::Versions), bucket, key, id)?
                     .map(|(_, v)| v)
                     .ok_or(StoreError::NoSuchVersion)
             }
@@ -95,11 +84,11 @@ impl ReadTx {
     /// Where each segment's bytes are, read from this same snapshot.
     pub fn segment_source(&self, segment: &Segment, store: &Store) -> Result<SegmentSource, StoreError> {
         if segment.inline {
-            let table = self.table(INLINE)?;
-            let raw = table
-                .get(segment.id)?
+            let raw = self
+                .table(Table::Inline)
+                .get(u128_key(segment.id))?
                 .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:x} missing", segment.id)))?;
-            Ok(SegmentSource::Bytes(Bytes::copy_from_slice(raw.value())))
+            Ok(SegmentSource::Bytes(Bytes::from(raw)))
         } else {
             Ok(SegmentSource::File(store.blobs().path(segment.id)))
         }
@@ -111,8 +100,7 @@ impl ReadTx {
     where
         F: FnMut(&str, ObjectVersion) -> Visit,
     {
-        let table = self.table(CURRENT)?;
-        scan(&table, bucket, prefix, start, split_object_key, &mut visit)
+        scan(&self.table(Table::Current), bucket, prefix, start, split_object_key, &mut visit)
     }
 
     /// Visits every version of a bucket's keys: keys in order, newest version first.
@@ -120,29 +108,24 @@ impl ReadTx {
     where
         F: FnMut(&str, ObjectVersion) -> Visit,
     {
-        let table = self.table(VERSIONS)?;
-        scan(&table, bucket, prefix, start, split_version_key, &mut visit)
+        scan(&self.table(Table::Versions), bucket, prefix, start, split_version_key, &mut visit)
     }
 }
 
 /// The ordered scan shared by current-version and all-version listings.
-pub(crate) fn scan<T, S, F>(table: &T, bucket: &str, prefix: &str, start: &str, split: S, visit: &mut F) -> Result<(), StoreError>
+pub(crate) fn scan<S, F>(table: &View<'_>, bucket: &str, prefix: &str, start: &str, split: S, visit: &mut F) -> Result<(), StoreError>
 where
-    T: ReadableTable<&'static [u8], &'static [u8]>,
     S: for<'a> Fn(&str, &'a [u8]) -> Option<&'a str>,
     F: FnMut(&str, ObjectVersion) -> Visit,
 {
     let scope = object_key(bucket, prefix);
+    let scope_end = prefix_end(&scope);
     let mut from = object_key(bucket, if start > prefix { start } else { prefix });
     'outer: loop {
-        for item in table.range(from.as_slice()..)? {
-            let (k, v) = item?;
-            let raw = k.value();
-            if !raw.starts_with(&scope) {
-                break 'outer;
-            }
-            let Some(key) = split(bucket, raw) else { continue };
-            match visit(key, decode(v.value())?) {
+        for item in table.range(&from, scope_end.as_deref(), false)? {
+            let (raw, v) = item?;
+            let Some(key) = split(bucket, &raw) else { continue };
+            match visit(key, decode(&v)?) {
                 Visit::Continue => {}
                 Visit::Stop => break 'outer,
                 Visit::SkipPrefix(p) => match prefix_end(&object_key(bucket, &p)) {
@@ -162,9 +145,8 @@ where
 impl Tx<'_> {
     /// The current version of a key, if any (possibly a delete marker).
     pub fn current(&self, bucket: &str, key: &str) -> Result<Option<ObjectVersion>, StoreError> {
-        let table = self.table(CURRENT)?;
-        let raw = table.get(object_key(bucket, key).as_slice())?;
-        raw.map(|r| decode(r.value())).transpose()
+        let raw = self.table(Table::Current).get(object_key(bucket, key))?;
+        raw.map(|r| decode(&r)).transpose()
     }
 
     /// Makes `version` (with segments already adopted) a new version of the key:
@@ -201,19 +183,16 @@ impl Tx<'_> {
     /// Inserts a version, replacing an existing version with the same id, and
     /// points `current` at the newest version of the key.
     pub(crate) fn install_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
-        let replaced = {
-            let mut versions = self.writer(VERSIONS)?;
-            let existing = find_version(&versions, bucket, key, &version.version_id)?;
-            if let Some((raw_key, _)) = &existing {
-                versions.remove(raw_key.as_slice())?;
-            }
-            versions.insert(
-                version_key(bucket, key, version.hlc, &version.version_id).as_slice(),
-                serde_json::to_vec(version)?.as_slice(),
-            )?;
-            existing.map(|(_, v)| v)
-        };
-        if let Some(old) = replaced {
+        let existing = find_version(&self.table(Table::Versions), bucket, key, &version.version_id)?;
+        if let Some((raw_key, _)) = &existing {
+            self.delete(Table::Versions, raw_key);
+        }
+        self.put(
+            Table::Versions,
+            version_key(bucket, key, version.hlc, &version.version_id),
+            &serde_json::to_vec(version)?,
+        );
+        if let Some((_, old)) = existing {
             self.release(&old.segments)?;
         }
         self.refresh_current(bucket, key)
@@ -222,49 +201,31 @@ impl Tx<'_> {
     /// Replaces a version record in place (same id, same clock time) and
     /// refreshes the current pointer.
     pub(crate) fn rewrite_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
-        self.writer(VERSIONS)?.insert(
-            version_key(bucket, key, version.hlc, &version.version_id).as_slice(),
-            serde_json::to_vec(version)?.as_slice(),
-        )?;
+        self.put(
+            Table::Versions,
+            version_key(bucket, key, version.hlc, &version.version_id),
+            &serde_json::to_vec(version)?,
+        );
         self.refresh_current(bucket, key)
     }
 
     /// Points `current` at the newest remaining version of the key, or removes it.
     pub(crate) fn refresh_current(&mut self, bucket: &str, key: &str) -> Result<(), StoreError> {
-        let newest = {
-            let versions = self.table(VERSIONS)?;
-            let prefix = versions_prefix(bucket, key);
-            let mut range = versions.range(prefix.as_slice()..)?;
-            match range.next() {
-                Some(item) => {
-                    let (k, v) = item?;
-                    k.value().starts_with(&prefix).then(|| v.value().to_vec())
-                }
-                None => None,
-            }
-        };
-        let mut current = self.writer(CURRENT)?;
+        let newest = self.table(Table::Versions).first_with(&versions_prefix(bucket, key))?;
         let ck = object_key(bucket, key);
         match newest {
-            Some(raw) => current.insert(ck.as_slice(), raw.as_slice())?,
-            None => current.remove(ck.as_slice())?,
-        };
+            Some((_, raw)) => self.put(Table::Current, ck, &raw),
+            None => self.delete(Table::Current, ck),
+        }
         Ok(())
     }
 
     /// Removes one version for good and logs it.
     fn remove_version(&mut self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
-        let removed = {
-            let mut versions = self.writer(VERSIONS)?;
-            match find_version(&versions, bucket, key, version_id)? {
-                Some((raw_key, v)) => {
-                    versions.remove(raw_key.as_slice())?;
-                    Some(v)
-                }
-                None => None,
-            }
+        let Some((raw_key, removed)) = find_version(&self.table(Table::Versions), bucket, key, version_id)? else {
+            return Ok(None);
         };
-        let Some(removed) = removed else { return Ok(None) };
+        self.delete(Table::Versions, raw_key);
         self.release(&removed.segments)?;
         self.refresh_current(bucket, key)?;
         let hlc = self.now();
@@ -356,8 +317,7 @@ impl Store {
                     .filter(|v| !v.delete_marker)
                     .ok_or(StoreError::NoSuchKey)?,
                 Some(id) => {
-                    let versions = tx.table(VERSIONS)?;
-                    find_version(&versions, &bucket, &key, id)?
+                    find_version(&tx.table(Table::Versions), &bucket, &key, id)?
                         .map(|(_, v)| v)
                         .ok_or(StoreError::NoSuchVersion)?
                 }

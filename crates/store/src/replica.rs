@@ -6,20 +6,16 @@
 //! Applying is idempotent: a change delivered twice, or after a newer one, is
 //! recognised as stale and changes nothing.
 
-use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::blobs::StagedBody;
 use crate::changelog::Change;
-use crate::db::{META, ReadTx, Store, Tx, VERSIONS};
+use crate::db::{ReadTx, Store, Tx};
+use crate::kv::{Table, View, u64_key};
 use crate::error::StoreError;
 use crate::keys::split_version_key;
 use crate::objects::{Visit, find_version, scan};
 use crate::records::{EditStamp, ObjectVersion, ReplicationStatus};
-
-/// Bucket name → which region holds it. Replicated to every region, so bucket
-/// names are unique across the deployment.
-pub(crate) const REGISTRY: TableDefinition<&str, &[u8]> = TableDefinition::new("registry");
 
 /// Who holds a bucket name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +55,6 @@ pub enum Applied {
     Stale,
 }
 
-/// A name's registry entry in any view of the registry table.
-fn registry_in<T: ReadableTable<&'static str, &'static [u8]>>(table: &T, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-    let raw = table.get(name)?;
-    raw.map(|r| serde_json::from_slice(r.value()).map_err(StoreError::from)).transpose()
-}
-
 fn cursor_key(peer: &str) -> String {
     format!("cursor/{peer}")
 }
@@ -72,28 +62,27 @@ fn cursor_key(peer: &str) -> String {
 impl ReadTx {
     /// Which region holds a bucket name, as far as this region knows.
     pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-        registry_in(&self.table(REGISTRY)?, name)
+        self.table(Table::Registry).json(name)
     }
 
     /// The last change-log sequence number a peer has durably applied.
     pub fn cursor(&self, peer: &str) -> Result<u64, StoreError> {
-        let table = self.table(META)?;
-        Ok(table.get(cursor_key(peer).as_str())?.map(|v| v.value()).unwrap_or(0))
+        self.table(Table::Meta).counter(&cursor_key(peer))
     }
 }
 
 impl Tx<'_> {
     pub fn registry(&self, name: &str) -> Result<Option<RegistryEntry>, StoreError> {
-        registry_in(&self.table(REGISTRY)?, name)
+        self.table(Table::Registry).json(name)
     }
 
     pub(crate) fn put_registry(&mut self, name: &str, entry: &RegistryEntry) -> Result<(), StoreError> {
-        self.writer(REGISTRY)?.insert(name, serde_json::to_vec(entry)?.as_slice())?;
+        self.put(Table::Registry, name, &serde_json::to_vec(entry)?);
         Ok(())
     }
 
     pub(crate) fn remove_registry(&mut self, name: &str) -> Result<(), StoreError> {
-        self.writer(REGISTRY)?.remove(name)?;
+        self.delete(Table::Registry, name);
         Ok(())
     }
 
@@ -122,11 +111,9 @@ impl Tx<'_> {
 
     /// Moves a peer's cursor forward (never back).
     pub fn advance_cursor(&mut self, peer: &str, seq: u64) -> Result<(), StoreError> {
-        let mut table = self.writer(META)?;
         let key = cursor_key(peer);
-        let current = table.get(key.as_str())?.map(|v| v.value()).unwrap_or(0);
-        if seq > current {
-            table.insert(key.as_str(), seq)?;
+        if seq > self.table(Table::Meta).counter(&key)? {
+            self.put(Table::Meta, &key, &u64_key(seq));
         }
         Ok(())
     }
@@ -145,7 +132,7 @@ impl Tx<'_> {
     ) -> Result<Applied, StoreError> {
         self.require_bucket(bucket)?;
         self.observe_clock(version.hlc);
-        if let Some((_, held)) = find_version(&self.table(VERSIONS)?, bucket, key, &version.version_id)?
+        if let Some((_, held)) = find_version(&self.table(Table::Versions), bucket, key, &version.version_id)?
             && (held.hlc, &held.origin) >= (version.hlc, &version.origin)
         {
             return Ok(Applied::Stale);
@@ -182,7 +169,7 @@ impl Tx<'_> {
     ) -> Result<Applied, StoreError> {
         self.require_bucket(bucket)?;
         self.observe_clock(hlc);
-        let Some((_, mut held)) = find_version(&self.table(VERSIONS)?, bucket, key, &edited.version_id)? else {
+        let Some((_, mut held)) = find_version(&self.table(Table::Versions), bucket, key, &edited.version_id)? else {
             return Ok(Applied::Stale);
         };
         let stamp_of = |v: &ObjectVersion, hlc: u64, origin: &str| {
@@ -220,7 +207,7 @@ impl Tx<'_> {
         version_id: &str,
         status: ReplicationStatus,
     ) -> Result<(), StoreError> {
-        let found = find_version(&self.table(VERSIONS)?, bucket, key, version_id)?;
+        let found = find_version(&self.table(Table::Versions), bucket, key, version_id)?;
         let Some((_, mut version)) = found else { return Ok(()) };
         if version.replication_status.is_none() || version.replication_status == Some(status) {
             return Ok(());
@@ -233,8 +220,7 @@ impl Tx<'_> {
 impl ReadTx {
     /// One version by id, with its status (used to ship the freshest record).
     pub fn version(&self, bucket: &str, key: &str, version_id: &str) -> Result<Option<ObjectVersion>, StoreError> {
-        let table = self.table(VERSIONS)?;
-        Ok(find_version(&table, bucket, key, version_id)?.map(|(_, v)| v))
+        Ok(find_version(&self.table(Table::Versions), bucket, key, version_id)?.map(|(_, v)| v))
     }
 }
 
@@ -251,7 +237,7 @@ impl Store {
             let Some(config) = record.replication.clone() else {
                 return Ok(ResyncPage::default());
             };
-            let (versions, next) = versions_page(&tx.table(VERSIONS)?, &bucket, after.as_deref(), limit)?;
+            let (versions, next) = versions_page(&tx.table(Table::Versions), &bucket, after.as_deref(), limit)?;
             let mut page = ResyncPage {
                 scanned: versions.len() as u64,
                 next,
@@ -288,8 +274,8 @@ impl Store {
 /// boundary past `limit` versions, and the last key when more may follow.
 type VersionsPage = (Vec<(String, ObjectVersion)>, Option<String>);
 
-fn versions_page<T: ReadableTable<&'static [u8], &'static [u8]>>(
-    table: &T,
+fn versions_page(
+    table: &View<'_>,
     bucket: &str,
     after: Option<&str>,
     limit: usize,
@@ -317,7 +303,7 @@ impl ReadTx {
         if self.bucket(bucket)?.is_none() {
             return Err(StoreError::NoSuchBucket);
         }
-        versions_page(&self.table(VERSIONS)?, bucket, after, limit)
+        versions_page(&self.table(Table::Versions), bucket, after, limit)
     }
 }
 
@@ -347,7 +333,7 @@ mod tests {
     }
 
     fn open(dir: &tempfile::TempDir, region: &str) -> Store {
-        Store::open(dir.path(), region).unwrap()
+        crate::test_backend::open(dir.path(), region).unwrap()
     }
 
     #[tokio::test]

@@ -2,11 +2,10 @@
 //! turns the chosen parts into the segments of one new object version, in one
 //! commit, and frees the parts that were not used.
 
-use redb::ReadableTable;
-
 use crate::blobs::StagedBody;
 use crate::completed::CompletedUpload;
-use crate::db::{PARTS, ReadTx, Store, Tx, UPLOADS};
+use crate::db::{ReadTx, Store, Tx};
+use crate::kv::{Table, View};
 use crate::error::StoreError;
 use crate::keys::{part_key, parts_prefix};
 use crate::objects::Precondition;
@@ -18,36 +17,27 @@ pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// Builds the object version from the upload and the parts chosen, in order.
 pub type Finalize = Box<dyn FnOnce(&UploadRecord, &[PartRecord]) -> Result<ObjectVersion, StoreError> + Send>;
 
-fn read_parts<T: ReadableTable<&'static [u8], &'static [u8]>>(table: &T, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
-    let prefix = parts_prefix(upload_id);
+fn read_parts(table: &View<'_>, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
     let mut out = Vec::new();
-    for item in table.range(prefix.as_slice()..)? {
-        let (k, v) = item?;
-        if !k.value().starts_with(&prefix) {
-            break;
-        }
-        out.push(serde_json::from_slice(v.value())?);
+    for item in table.prefixed(&parts_prefix(upload_id), false)? {
+        out.push(serde_json::from_slice(&item?.1)?);
     }
     Ok(out)
 }
 
+fn upload_in(table: &View<'_>, upload_id: &str) -> Result<UploadRecord, StoreError> {
+    table.json(upload_id)?.ok_or(StoreError::NoSuchUpload)
+}
+
 impl ReadTx {
     pub fn upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
-        let table = self.table(UPLOADS)?;
-        let raw = table.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
-        Ok(serde_json::from_slice(raw.value())?)
+        upload_in(&self.table(Table::Uploads), upload_id)
     }
 
     /// Uploads in progress in a bucket, ordered by key then initiation time.
     pub fn uploads(&self, bucket: &str) -> Result<Vec<UploadRecord>, StoreError> {
-        let table = self.table(UPLOADS)?;
-        let mut out: Vec<UploadRecord> = Vec::new();
-        for item in table.iter()? {
-            let upload: UploadRecord = serde_json::from_slice(item?.1.value())?;
-            if upload.bucket == bucket {
-                out.push(upload);
-            }
-        }
+        let mut out: Vec<UploadRecord> = self.table(Table::Uploads).all_json()?;
+        out.retain(|upload| upload.bucket == bucket);
         out.sort_by(|a, b| {
             (a.key.as_str(), a.initiated_ms, a.upload_id.as_str()).cmp(&(b.key.as_str(), b.initiated_ms, b.upload_id.as_str()))
         });
@@ -55,28 +45,22 @@ impl ReadTx {
     }
 
     pub fn parts(&self, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
-        read_parts(&self.table(PARTS)?, upload_id)
+        read_parts(&self.table(Table::Parts), upload_id)
     }
 }
 
 impl Tx<'_> {
     fn require_upload(&self, upload_id: &str) -> Result<UploadRecord, StoreError> {
-        let table = self.table(UPLOADS)?;
-        let raw = table.get(upload_id)?.ok_or(StoreError::NoSuchUpload)?;
-        Ok(serde_json::from_slice(raw.value())?)
+        upload_in(&self.table(Table::Uploads), upload_id)
     }
 
     /// Removes an upload and frees its parts' bodies.
     pub(crate) fn remove_upload(&mut self, upload_id: &str) -> Result<Vec<PartRecord>, StoreError> {
-        let parts = {
-            let mut table = self.writer(PARTS)?;
-            let parts = read_parts(&table, upload_id)?;
-            for part in &parts {
-                table.remove(part_key(upload_id, part.part_number).as_slice())?;
-            }
-            parts
-        };
-        self.writer(UPLOADS)?.remove(upload_id)?;
+        let parts = read_parts(&self.table(Table::Parts), upload_id)?;
+        for part in &parts {
+            self.delete(Table::Parts, part_key(upload_id, part.part_number));
+        }
+        self.delete(Table::Uploads, upload_id);
         Ok(parts)
     }
 }
@@ -85,8 +69,7 @@ impl Store {
     pub async fn create_upload(&self, upload: UploadRecord) -> Result<(), StoreError> {
         self.write(move |tx| {
             tx.writable_bucket(&upload.bucket)?;
-            tx.writer(UPLOADS)?
-                .insert(upload.upload_id.as_str(), serde_json::to_vec(&upload)?.as_slice())?;
+            tx.put(Table::Uploads, &upload.upload_id, &serde_json::to_vec(&upload)?);
             Ok(())
         })
         .await
@@ -99,14 +82,10 @@ impl Store {
             let upload = tx.require_upload(&upload_id)?;
             tx.writable_bucket(&upload.bucket)?;
             let pk = part_key(&upload_id, part.part_number);
-            let old: Option<PartRecord> = {
-                let table = tx.table(PARTS)?;
-                let raw = table.get(pk.as_slice())?;
-                raw.map(|r| serde_json::from_slice(r.value())).transpose()?
-            };
+            let old: Option<PartRecord> = tx.table(Table::Parts).json(&pk)?;
             part.segment = tx.adopt(&mut body)?;
             part.size = part.segment.len;
-            tx.writer(PARTS)?.insert(pk.as_slice(), serde_json::to_vec(&part)?.as_slice())?;
+            tx.put(Table::Parts, &pk, &serde_json::to_vec(&part)?);
             if let Some(old) = old {
                 tx.release(&[old.segment])?;
             }
@@ -142,7 +121,7 @@ impl Store {
         self.write(move |tx| {
             let upload = tx.require_upload(&upload_id)?;
             let record = tx.writable_bucket(&upload.bucket)?;
-            let stored = read_parts(&tx.table(PARTS)?, &upload_id)?;
+            let stored = read_parts(&tx.table(Table::Parts), &upload_id)?;
             let parts = select_parts(&stored, &chosen)?;
             let current = tx.current(&upload.bucket, &upload.key)?;
             precondition(current.as_ref().filter(|v| !v.delete_marker))?;

@@ -237,6 +237,10 @@ pub struct RegionConfig {
     /// The AWS region name clients sign requests for (`AWS_DEFAULT_REGION`);
     /// a request scoped to another is refused, naming this one. Default us-east-1.
     pub signing_region: Option<String>,
+    /// Where the region's tables live: `embedded` (the default, in
+    /// `data_dir`) or a `postgres://` URL (its password may come from
+    /// `PGPASSWORD`). Object bodies stay in `data_dir`.
+    pub backend: Option<String>,
 }
 
 /// The signing region of a region that does not name one.
@@ -335,6 +339,11 @@ impl RegionConfig {
         self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen))
     }
 
+    /// Where the region's tables live.
+    pub fn store_backend(&self) -> Result<tandem_store::StoreBackend, String> {
+        tandem_store::StoreBackend::parse(self.backend.as_deref().unwrap_or("embedded"))
+    }
+
     /// The AWS region name clients sign for.
     pub fn signing_region(&self) -> String {
         self.signing_region.clone().unwrap_or_else(|| DEFAULT_SIGNING_REGION.to_string())
@@ -369,6 +378,7 @@ impl Config {
             replication_url: None,
             data_dir: data_root.join(name),
             signing_region: Some(signing_region.to_string()),
+            backend: None,
         };
         Config {
             regions: vec![region("us-east", 0, "us-east-1"), region("ap-tokyo", 1, "ap-northeast-1")],
@@ -419,6 +429,7 @@ impl Config {
                     public_url: Some(url),
                     replication_url: None,
                     data_dir: PathBuf::new(),
+                    backend: None,
                 })
                 .collect(),
             access_keys: file.map(|f| f.access_keys.clone()).unwrap_or_default(),
@@ -454,6 +465,8 @@ impl Config {
             if self.regions[..i].iter().any(|o| o.name == r.name) {
                 return Err(ConfigError::Invalid(format!("region {:?} is defined twice", r.name)));
             }
+            r.store_backend()
+                .map_err(|e| ConfigError::Invalid(format!("region {:?}: {e}", r.name)))?;
         }
         self.validate_sts()?;
         let roles: Vec<String> = self.roles.iter().map(|r| r.name.clone()).collect();
@@ -540,6 +553,8 @@ impl Config {
             store: tandem_store::StoreOptions {
                 min_free_bytes: self.store.min_free_bytes,
                 max_clock_lead_ms: self.store.max_clock_lead_ms,
+                // Checked when the file was read (validate).
+                backend: region.store_backend().unwrap_or_default(),
             },
             server: self.server.limits(),
             replication_key: self.replication.as_ref().map(|r| ReplicationKey {

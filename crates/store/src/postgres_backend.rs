@@ -3,9 +3,9 @@
 //! unsigned bytes, as the store's keys need.
 //!
 //! The store's calls are synchronous, so the backend runs tokio-postgres on a
-//! small runtime of its own and the caller waits for each answer (inside
-//! `block_in_place` when it is a worker of a multi-threaded runtime, so the
-//! caller's runtime goes on with other tasks meanwhile).
+//! small runtime of its own and the caller waits for each answer: a reading
+//! request holds its runtime worker for its round trips (every statement is
+//! bounded by `statement_timeout`, connecting by `connect_timeout`).
 //!
 //! - A snapshot is a pooled connection in a `REPEATABLE READ READ ONLY`
 //!   transaction, begun at its first read and rolled back, in the background,
@@ -37,8 +37,11 @@ const MAX_IDLE: usize = 16;
 const FIRST_PAGE: i64 = 32;
 const MAX_PAGE: i64 = 1024;
 
-/// What a connection sets before it is used.
-const SESSION_SETUP: &str = "SET synchronous_commit = on";
+/// What a connection sets before it is used: commits durable before they
+/// return, and no statement (a lock wait included) longer than 30 s.
+const SESSION_SETUP: &str = "SET synchronous_commit = on; SET statement_timeout = '30s'";
+/// Connecting gives up after this unless the URL says otherwise.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {
     StoreError::Db(format!("postgres: {e}"))
@@ -110,11 +113,11 @@ impl Inner {
         self.handle().spawn(async move {
             let _ = tx.send(fut.await);
         });
-        let wait = move || rx.recv().unwrap_or_else(|_| Err(StoreError::Db("postgres: the query task was dropped".into())));
-        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
-            _ => wait(),
-        }
+        // A plain wait, not `block_in_place`: a task that resumes from
+        // `block_in_place` while its runtime shuts down panics on its next
+        // timer. The wait is one round trip, bounded by `statement_timeout`.
+        rx.recv()
+            .unwrap_or_else(|_| Err(StoreError::Db("postgres: the query task was dropped".into())))
     }
 
     /// Runs work in the background, answering no one (a rollback on drop).
@@ -190,6 +193,9 @@ impl PostgresBackend {
         let mut config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Db(format!("the postgres URL does not parse: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
         if config.get_password().is_none()
             && let Ok(password) = std::env::var("PGPASSWORD")
         {
@@ -422,24 +428,30 @@ struct PgSnapshot {
     conn: Mutex<Option<Arc<Conn>>>,
 }
 
-impl PgSnapshot {
-    fn conn(&self) -> Result<Arc<Conn>, StoreError> {
+impl Reader for PgSnapshot {
+    /// The first read checks a connection out and begins the snapshot
+    /// transaction, sending `BEGIN` and the query together (tokio-postgres
+    /// pipelines requests polled in order): one round trip, not two.
+    fn rows(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError> {
         let mut slot = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(conn) = slot.as_ref() {
-            return Ok(Arc::clone(conn));
+            return self.inner.query(conn, sql, params);
         }
         let conn = self.inner.checkout()?;
-        self.inner
-            .execute(&conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-        *slot = Some(Arc::clone(&conn));
-        Ok(conn)
-    }
-}
-
-impl Reader for PgSnapshot {
-    fn rows(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError> {
-        let conn = self.conn()?;
-        self.inner.query(&conn, sql, params)
+        let c = Arc::clone(&conn);
+        let rows = self.inner.run(async move {
+            let statement = c.statement(&sql).await.map_err(pg_error)?;
+            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
+            let (begun, rows) = tokio::join!(
+                c.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
+                c.client.query(&statement, &refs)
+            );
+            begun.map_err(pg_error)?;
+            rows.map_err(pg_error)
+        });
+        // Kept even after an error: dropping the snapshot rolls it back.
+        *slot = Some(conn);
+        rows
     }
 }
 
@@ -538,6 +550,59 @@ impl Drop for PgBatch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::changelog::Change;
+    use crate::db::{Store, StoreBackend, StoreOptions};
+
+    /// Two nodes of one region: two stores on one database, each with its
+    /// own writer, writing at once. On PostgreSQL their batches take turns,
+    /// and the change log is gap-free with each node's changes in the order
+    /// it committed them. The embedded backend has one writer per file: a
+    /// second store on the same directory is refused.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn two_writers_on_one_database_keep_one_gap_free_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = crate::test_backend::backend_for(dir.path());
+        let options = StoreOptions {
+            backend: backend.clone(),
+            ..StoreOptions::default()
+        };
+        let first = Store::open_with(&dir.path().join("a"), "r", &options).unwrap();
+        let second = match backend {
+            StoreBackend::Embedded => {
+                let refused = Store::open_with(&dir.path().join("a"), "r", &options).err().expect("a second writer is refused");
+                assert!(refused.to_string().contains("locked by another process"), "{refused}");
+                return;
+            }
+            StoreBackend::Postgres(_) => Store::open_with(&dir.path().join("b"), "r", &options).unwrap(),
+        };
+        let mut tasks = Vec::new();
+        for (node, store) in [("a", first.clone()), ("b", second.clone())] {
+            for i in 0..100 {
+                let store = store.clone();
+                tasks.push(tokio::spawn(async move {
+                    let name = format!("{node}{i:03}");
+                    store
+                        .write(move |tx| {
+                            let hlc = tx.now();
+                            tx.append(node, hlc, Change::BucketDeleted { name })
+                        })
+                        .await
+                        .unwrap()
+                }));
+            }
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let log = first.changes_after(0, 1000).unwrap();
+        assert_eq!(log.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=200).collect::<Vec<_>>());
+        for node in ["a", "b"] {
+            let mine: Vec<u64> = log.iter().filter(|e| e.origin == node).map(|e| e.hlc).collect();
+            assert_eq!(mine.len(), 100);
+            assert!(mine.windows(2).all(|w| w[0] < w[1]), "node {node}'s changes are in its commit order");
+        }
+        assert_eq!(second.changes_after(0, 1000).unwrap().len(), 200, "both read the one log");
+    }
 
     #[test]
     fn a_password_never_leaves_the_url() {

@@ -1,0 +1,130 @@
+"""The PostgreSQL backend as an operator meets it: `backend` in tandem.toml,
+what start-up says when the URL is wrong or the database unreachable (never
+the password), and writes landing in the database's own tables, where they
+outlive the node.
+
+Needs TANDEM_TEST_POSTGRES (scripts/postgres.sh starts a throw-away server).
+"""
+
+import os
+import subprocess
+
+import pytest
+
+from dynamo_helpers import ddb_client
+from e2e_helpers import Node, postgres_backend_url, write_config
+
+SECRET = "hunter2-never-printed"
+
+
+def server() -> str:
+    url = os.environ.get("TANDEM_TEST_POSTGRES")
+    if not url:
+        pytest.fail("these tests need TANDEM_TEST_POSTGRES (source scripts/postgres.sh)")
+    return url
+
+
+def psql(url: str, sql: str) -> str:
+    """`sql` through psql on `url` (a backend URL: its search_path option selects the schema)."""
+    return subprocess.run(["psql", url, "-qAtc", sql], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def start_with_backend(tandem_bin, root, backend: str, timeout: float = 20):
+    """Runs `tandem serve` on a config whose region has `backend`; returns the finished process."""
+    node = Node(tandem_bin, root)
+    node.root.mkdir(parents=True, exist_ok=True)
+    write_config(
+        node.config_path,
+        [{"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir), "backend": backend}],
+    )
+    return subprocess.run(
+        [str(tandem_bin), "serve", "--config", str(node.config_path), "--region", node.region],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_a_backend_that_is_neither_embedded_nor_postgres_is_refused_without_its_password(tandem_bin, tmp_path):
+    done = start_with_backend(tandem_bin, tmp_path, f"mysql://app:{SECRET}@db.internal/tandem")
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert 'backend must be "embedded" or a postgres:// URL' in out, out
+    assert "us-east" in out, out
+    assert SECRET not in out, out
+
+
+def test_an_unreachable_database_fails_start_up_naming_it_without_its_password(tandem_bin, tmp_path):
+    done = start_with_backend(tandem_bin, tmp_path, f"postgres://app:{SECRET}@127.0.0.1:1/tandem?connect_timeout=2")
+    assert done.returncode != 0
+    out = done.stdout + done.stderr
+    assert "cannot connect to postgres://app@127.0.0.1:1/tandem" in out, out
+    assert SECRET not in out, out
+
+
+def test_a_password_from_pgpassword_is_used_and_never_logged(tandem_bin, tmp_path):
+    """A role with a password, given only through PGPASSWORD: the node starts
+    on it, and neither its log nor its answers show the password."""
+    admin = server()
+    psql(admin, f"DO $$ BEGIN CREATE ROLE tandem_pw LOGIN PASSWORD '{SECRET}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    psql(admin, "GRANT CREATE ON DATABASE postgres TO tandem_pw")
+    url = postgres_backend_url(str(tmp_path / "pw")).replace("postgres://postgres@", "postgres://tandem_pw@")
+    psql(admin, f"GRANT ALL ON SCHEMA {url.rsplit('%3D', 1)[1]} TO tandem_pw")
+    node = Node(tandem_bin, tmp_path)
+    node.env["PGPASSWORD"] = SECRET
+    node.root.mkdir(parents=True, exist_ok=True)
+    write_config(
+        node.config_path,
+        [{"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir), "backend": url}],
+    )
+    node.start()
+    try:
+        s3 = node.client()
+        s3.create_bucket(Bucket="pw-bucket")
+        s3.put_object(Bucket="pw-bucket", Key="k", Body=b"v")
+        assert s3.get_object(Bucket="pw-bucket", Key="k")["Body"].read() == b"v"
+        assert SECRET not in node.log_tail(10_000)
+    finally:
+        node.stop()
+
+
+def test_writes_land_in_the_database_and_outlive_the_node(tandem_bin, tmp_path):
+    """The region's tables are the database's: an object and an item written
+    through the APIs are rows there, with their change-log entries; a new
+    node with an empty data directory of its own, on the same database,
+    serves the item (object bodies above 64 KiB stay in the data directory
+    until bodies move to the database too)."""
+    backend = postgres_backend_url(str(tmp_path / "shared"))
+    node = Node(tandem_bin, tmp_path / "first")
+    node.root.mkdir(parents=True, exist_ok=True)
+    region = {"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir), "backend": backend}
+    write_config(node.config_path, [region])
+    node.start()
+    s3 = node.client()
+    s3.create_bucket(Bucket="rows")
+    s3.put_object(Bucket="rows", Key="photo.jpg", Body=b"small body, kept inline")
+    ddb = ddb_client(node)
+    ddb.create_table(
+        TableName="rows",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(TableName="rows", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+    node.stop()
+
+    assert psql(backend, "SELECT convert_from(k, 'UTF8') FROM tandem_current") == "rows/photo.jpg"
+    assert int(psql(backend, "SELECT count(*) FROM tandem_changes")) >= 4
+    assert int(psql(backend, "SELECT count(*) FROM tandem_items")) == 1
+
+    other = Node(tandem_bin, tmp_path / "second")
+    other.root.mkdir(parents=True, exist_ok=True)
+    write_config(other.config_path, [{**region, "listen": f"127.0.0.1:{other.port}", "data_dir": str(other.data_dir)}])
+    other.start()
+    try:
+        item = ddb_client(other).get_item(TableName="rows", Key={"pk": {"S": "a"}})["Item"]
+        assert item["n"] == {"N": "1"}
+        body = other.client().get_object(Bucket="rows", Key="photo.jpg")["Body"].read()
+        assert body == b"small body, kept inline"
+    finally:
+        other.stop()

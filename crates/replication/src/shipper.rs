@@ -2,7 +2,8 @@
 //! cursor, routes each change ([`crate::route`]), streams the batch to the
 //! peer, and only after the peer answers that it has durably applied the batch
 //! moves the cursor and marks the shipped versions COMPLETED. A failed batch is
-//! retried with backoff, forever; its versions show FAILED meanwhile.
+//! retried with backoff, forever; its versions show FAILED meanwhile. Each
+//! cursor move is taken off the kept backlog ([`crate::backlog`]).
 
 use bytes::Bytes;
 use futures::SinkExt;
@@ -15,6 +16,7 @@ use tandem_store::{ChangeEntry, ReplicationStatus, Store};
 use tokio::io::AsyncReadExt;
 
 use crate::apply::Summary;
+use crate::backlog::PeerBacklog;
 use crate::error::ReplicationError;
 use crate::frame::{Op, encode_header};
 use crate::peer::{Peer, PeerClient, RequestBody};
@@ -56,6 +58,7 @@ pub struct Shipper {
     pub store: Store,
     pub client: PeerClient,
     pub stats: Arc<PeerStats>,
+    pub backlog: Arc<PeerBacklog>,
 }
 
 enum Step {
@@ -174,6 +177,7 @@ impl Shipper {
                 Ok(())
             })
             .await?;
+        self.backlog.shipped_through(through);
         *position = Position {
             at: through,
             durable: through,

@@ -9,10 +9,11 @@
 //! least once, apply is idempotent, and a change never returns to its origin.
 //!
 //! [`backlog`] (kept incrementally, see [`tally`]), [`stats`] and [`metrics`]
-//! say how far behind each peer is.
+//! say how far behind each peer is; [`batch_size`] sizes batches by it.
 
 pub mod apply;
 pub mod backlog;
+pub mod batch_size;
 pub mod error;
 pub mod frame;
 pub mod heartbeat;

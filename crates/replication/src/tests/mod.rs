@@ -1,9 +1,10 @@
-//! Tests of the kept backlog against a real store (no
+//! Tests of the kept backlog and of batch sizing against a real store (no
 //! network): a region `us-east` with one peer `ap-tokyo`, logs written
 //! straight into the store, and a plain full scan of the log to compare the
 //! kept counts with.
 
 mod backlog;
+mod batching;
 
 use std::collections::BTreeMap;
 

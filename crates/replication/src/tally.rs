@@ -14,6 +14,8 @@ use crate::backlog::{Backlog, Pending, Waiting};
 /// peer). Beyond it counting pauses until the peer catches up, and the
 /// backlog says it is larger than shown (`truncated`).
 pub const TRACKED: usize = 1 << 20;
+/// A drained tally gives back memory it grew beyond this many changes.
+const KEEP_CAPACITY: usize = 1 << 14;
 
 /// One change of a routed page of the log, as the tally keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +156,9 @@ impl Tally {
         while let Some(front) = self.waiting.front().copied().filter(|c| c.seq <= cursor) {
             self.waiting.pop_front();
             self.remove(front);
+        }
+        if self.waiting.is_empty() && self.waiting.capacity() > KEEP_CAPACITY {
+            self.waiting.shrink_to(KEEP_CAPACITY);
         }
     }
 

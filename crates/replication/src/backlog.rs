@@ -22,7 +22,7 @@
 //!   deleted, a table defined or deleted) or a peer's batch changes the
 //!   registry or a table's replicas, while older changes still wait, the
 //!   waiting changes are **recounted**: [`follow`] rebuilds the counts from
-//!   the cursor aside and swaps them in (at most once per [`RECOUNT_SPACING`]),
+//!   the cursor aside and swaps them in (spaced by [`recount_spacing`]),
 //!   so readers never see a partial count. Until then those changes show as
 //!   first counted; either way they leave the counts when the cursor passes them.
 
@@ -42,8 +42,16 @@ const PAGE: usize = 1000;
 /// Entries a status request or heartbeat counts itself at most when it finds
 /// changes not counted yet (normally a few at most: [`follow`] keeps up).
 const INLINE: usize = 10 * PAGE;
-/// Recounts are at least this far apart.
+/// Recounts are at least this far apart, and [`follow`] looks this often.
 pub const RECOUNT_SPACING: Duration = Duration::from_secs(1);
+
+/// How long to wait after a recount that took `took` before the next one:
+/// [`RECOUNT_SPACING`], or ten times as long as it took, so recounting a
+/// large backlog over and over (routing changes arriving all the time) costs
+/// at most a tenth of a core.
+pub fn recount_spacing(took: Duration) -> Duration {
+    RECOUNT_SPACING.max(took * 10)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Pending {
@@ -245,10 +253,11 @@ impl PeerBacklog {
     }
 
     /// One step of [`follow`]: counts everything new, then recounts if one
-    /// is due and `may_recount`. Returns whether it recounted.
+    /// is due and `may_recount` (and something waits: with nothing counted,
+    /// there is nothing to route again). Returns whether it recounted.
     pub fn keep_up(&self, store: &Store, may_recount: bool) -> Result<bool, ReplicationError> {
         self.catch_up(store, usize::MAX)?;
-        if !may_recount || !self.recount.swap(false, Ordering::Relaxed) {
+        if !may_recount || !self.recount.swap(false, Ordering::Relaxed) || !lock(&self.tally).has_waiting() {
             return Ok(false);
         }
         self.recount(store).inspect_err(|_| self.routing_changed())?;
@@ -261,12 +270,12 @@ impl PeerBacklog {
 /// [`RECOUNT_SPACING`] (for a recount that was not due yet).
 pub async fn follow(backlog: Arc<PeerBacklog>, store: Store) {
     let mut commits = store.subscribe();
-    let mut recounted: Option<Instant> = None;
+    let mut next_recount = Instant::now();
     loop {
-        let may_recount = recounted.is_none_or(|at| at.elapsed() >= RECOUNT_SPACING);
-        let (held, s) = (Arc::clone(&backlog), store.clone());
+        let may_recount = Instant::now() >= next_recount;
+        let (held, s, started) = (Arc::clone(&backlog), store.clone(), Instant::now());
         match tokio::task::spawn_blocking(move || held.keep_up(&s, may_recount)).await {
-            Ok(Ok(true)) => recounted = Some(Instant::now()),
+            Ok(Ok(true)) => next_recount = Instant::now() + recount_spacing(started.elapsed()),
             Ok(Ok(false)) => {}
             Ok(Err(e)) => tracing::warn!(peer = %backlog.peer, error = %e, "cannot count the backlog"),
             Err(e) => tracing::warn!(peer = %backlog.peer, error = %e, "backlog task failed"),

@@ -92,6 +92,11 @@ impl Tally {
         self.waiting.len() >= TRACKED
     }
 
+    /// Whether anything waits (unroutable changes included).
+    pub fn has_waiting(&self) -> bool {
+        !self.waiting.is_empty()
+    }
+
     /// What waits, in changes and bytes (for sizing batches).
     pub fn totals(&self) -> (u64, u64) {
         (self.changes, self.bytes)
@@ -106,7 +111,7 @@ impl Tally {
         if page.after > self.counted_through {
             return false;
         }
-        let stale = page.rerouting && !self.waiting.is_empty();
+        let stale = page.rerouting && self.has_waiting();
         let floor = self.counted_through;
         for routed in page.routed.into_iter().filter(|r| r.seq > floor) {
             self.push(routed);

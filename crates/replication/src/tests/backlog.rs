@@ -220,3 +220,21 @@ async fn counting_alongside_commits_and_readers_ends_equal_to_a_full_scan() {
     follower.abort();
     assert_eq!(counts(&backlog.backlog(&store).unwrap()), counts(&full_scan(&store)));
 }
+
+#[test]
+fn recounts_are_spaced_by_what_they_cost() {
+    use crate::backlog::{RECOUNT_SPACING, recount_spacing};
+    assert_eq!(recount_spacing(Duration::from_millis(5)), RECOUNT_SPACING);
+    assert_eq!(recount_spacing(Duration::from_secs(2)), Duration::from_secs(20));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_waiting_means_nothing_to_recount() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let backlog = counted(&store);
+    backlog.routing_changed();
+    let read = backlog.entries_read();
+    assert!(!backlog.keep_up(&store, true).unwrap());
+    assert_eq!(backlog.entries_read(), read);
+}

@@ -1,7 +1,7 @@
 //! Feeds the console's time series (`tandem_console::series`): every
 //! interval, the replication status towards each peer (lag, backlog,
 //! whether the link is failing) is sampled off the runtime's threads, since
-//! counting a backlog reads the change log.
+//! reading the kept backlog may count the few changes committed since.
 
 use tandem_console::series::{Sample, Series};
 

@@ -41,6 +41,10 @@ pub struct Summary {
     /// The highest origin sequence number in the batch.
     #[serde(default)]
     pub through: u64,
+    /// The batch changed the bucket registry or a table's replicas here,
+    /// which decide where this region's own changes route.
+    #[serde(skip)]
+    pub rerouting: bool,
 }
 
 /// Reads and applies one batch from `origin`; `lag` observes, for each
@@ -59,6 +63,7 @@ where
 {
     let received = receive(store, origin, body).await?;
     let through = received.iter().map(|r| r.shipped.seq).max().unwrap_or(0);
+    let rerouting = received.iter().any(|r| r.shipped.op.reroutes());
     let (outcomes, rejected, states) = store
         .write(move |tx| -> Result<_, ReplicationError> {
             let mut accepted = Vec::with_capacity(received.len());
@@ -85,6 +90,7 @@ where
     let mut summary = Summary {
         rejected,
         through,
+        rerouting,
         ..Default::default()
     };
     if let Some(control) = control {

@@ -81,6 +81,15 @@ impl Op {
             Op::Item { table, .. } | Op::ReplicaDropped { table } => format!("table/{table}"),
         }
     }
+
+    /// Whether applying it changes where the receiver's own changes route:
+    /// the bucket registry, or a table's replicas.
+    pub fn reroutes(&self) -> bool {
+        matches!(
+            self,
+            Op::BucketClaim { .. } | Op::BucketRelease { .. } | Op::ReplicaDropped { .. } | Op::Table { .. }
+        )
+    }
 }
 
 /// Encodes a frame header (length prefix and JSON).

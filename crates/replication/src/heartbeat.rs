@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tandem_store::Store;
 
-use crate::backlog::{Waiting, scan};
+use crate::backlog::{PeerBacklog, Waiting};
 use crate::error::ReplicationError;
 use crate::peer::{Peer, PeerClient};
 use crate::stats::PeerStats;
@@ -45,13 +45,14 @@ pub struct Heartbeat {
     /// Changes (and their bytes) waiting beyond `waiting`.
     pub more_changes: u64,
     pub more_bytes: u64,
-    /// The origin stopped scanning at its limit: there are more still.
+    /// The origin had not counted every change yet (after a restart, or
+    /// beyond its limit): there are more still.
     pub truncated: bool,
 }
 
-/// The heartbeat of `store` for `peer`, as of now.
-pub fn take(store: &Store, peer: &str) -> Result<Heartbeat, ReplicationError> {
-    let (backlog, waiting) = scan(store, peer, DETAIL)?;
+/// The heartbeat of `store` for the peer whose backlog is `backlog`, as of now.
+pub fn take(store: &Store, backlog: &PeerBacklog) -> Result<Heartbeat, ReplicationError> {
+    let (backlog, waiting) = backlog.with_waiting(store, DETAIL)?;
     let (listed, listed_bytes) = (waiting.len() as u64, waiting.iter().map(|w| w[1]).sum::<u64>());
     Ok(Heartbeat {
         last_seq: backlog.last_seq,
@@ -67,10 +68,10 @@ pub fn take(store: &Store, peer: &str) -> Result<Heartbeat, ReplicationError> {
 /// Sends heartbeats to one peer until the task is aborted. Each is taken
 /// in turn but sent on its own, so a slow link delays them without spacing
 /// them out: at most [`TIMEOUT`] / [`EVERY`] are on their way at once.
-pub async fn run(peer: Peer, store: Store, client: PeerClient, stats: Arc<PeerStats>) {
+pub async fn run(peer: Peer, store: Store, client: PeerClient, stats: Arc<PeerStats>, backlog: Arc<PeerBacklog>) {
     loop {
-        let (held, name) = (store.clone(), peer.name.clone());
-        match tokio::task::spawn_blocking(move || take(&held, &name)).await {
+        let (held, counts) = (store.clone(), Arc::clone(&backlog));
+        match tokio::task::spawn_blocking(move || take(&held, &counts)).await {
             Ok(Ok(heartbeat)) => {
                 let (peer, client, stats) = (peer.clone(), client.clone(), Arc::clone(&stats));
                 tokio::spawn(async move {

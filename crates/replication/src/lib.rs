@@ -8,10 +8,12 @@
 //! and only then answers; the shipper then moves its cursor. Delivery is at
 //! least once, apply is idempotent, and a change never returns to its origin.
 //!
-//! [`backlog`], [`stats`] and [`metrics`] say how far behind each peer is.
+//! [`backlog`] (kept incrementally, see [`tally`]), [`stats`] and [`metrics`]
+//! say how far behind each peer is; [`batch_size`] sizes batches by it.
 
 pub mod apply;
 pub mod backlog;
+pub mod batch_size;
 pub mod error;
 pub mod frame;
 pub mod heartbeat;
@@ -21,6 +23,9 @@ pub mod peer;
 pub mod route;
 pub mod shipper;
 pub mod stats;
+pub mod tally;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -42,6 +47,7 @@ struct Inner {
     peers: Vec<Peer>,
     key: Option<ReplicationKey>,
     shippers: BTreeMap<String, Arc<stats::PeerStats>>,
+    backlogs: BTreeMap<String, Arc<backlog::PeerBacklog>>,
     applied: stats::ApplyStats,
     metrics: metrics::ReplicationMetrics,
     control: Option<tandem_control::AppControl>,
@@ -52,12 +58,17 @@ impl Replication {
     /// accepts batches (a single-region deployment).
     pub fn new(store: Store, peers: Vec<Peer>, key: Option<ReplicationKey>, control: Option<tandem_control::AppControl>) -> Self {
         let shippers = peers.iter().map(|p| (p.name.clone(), Arc::default())).collect();
+        let backlogs = peers
+            .iter()
+            .map(|p| (p.name.clone(), Arc::new(backlog::PeerBacklog::new(&p.name))))
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 store,
                 peers,
                 key,
                 shippers,
+                backlogs,
                 applied: stats::ApplyStats::default(),
                 metrics: metrics::ReplicationMetrics::default(),
                 control,
@@ -69,24 +80,33 @@ impl Replication {
         &self.inner.peers
     }
 
-    /// Starts one shipper and one heartbeat per peer.
+    /// Starts one shipper, one heartbeat and one backlog counter per peer.
     pub fn spawn_shippers(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(key) = &self.inner.key else { return vec![] };
         let client = PeerClient::new(self.inner.store.region(), key.clone());
+        let store = &self.inner.store;
         let mut tasks = Vec::new();
         for peer in &self.inner.peers {
             let stats = Arc::clone(&self.inner.shippers[&peer.name]);
+            let backlog = Arc::clone(&self.inner.backlogs[&peer.name]);
+            tasks.push(tokio::spawn(backlog::follow(Arc::clone(&backlog), store.clone())));
             let shipper = shipper::Shipper {
                 peer: peer.clone(),
-                store: self.inner.store.clone(),
+                store: store.clone(),
                 client: client.clone(),
                 stats: Arc::clone(&stats),
+                backlog: Arc::clone(&backlog),
             };
             tasks.push(tokio::spawn(shipper.run()));
-            let beat = heartbeat::run(peer.clone(), self.inner.store.clone(), client.clone(), stats);
+            let beat = heartbeat::run(peer.clone(), store.clone(), client.clone(), stats, backlog);
             tasks.push(tokio::spawn(beat));
         }
         tasks
+    }
+
+    /// The kept backlog towards one of the peers.
+    fn backlog(&self, peer: &Peer) -> Result<backlog::Backlog, ReplicationError> {
+        self.inner.backlogs[&peer.name].backlog(&self.inner.store)
     }
 
     /// Authenticates a peer's heartbeat and keeps it. Returns the HTTP status
@@ -157,6 +177,9 @@ impl Replication {
                     }
                 })?;
             self.inner.applied.record(&origin, summary.applied, summary.stale, summary.through);
+            if summary.rerouting {
+                self.inner.backlogs.values().for_each(|b| b.routing_changed());
+            }
             Ok::<_, ReplicationError>(summary)
         };
         match outcome.await {
@@ -173,7 +196,7 @@ impl Replication {
         let mut peers = Vec::new();
         for peer in &self.inner.peers {
             let state = self.inner.shippers[&peer.name].snapshot();
-            let backlog = backlog::backlog(&self.inner.store, &peer.name)?;
+            let backlog = self.backlog(peer)?;
             let health = match (state.failing(), backlog.changes) {
                 (false, 0) => "in-sync",
                 (false, _) => "catching-up",
@@ -202,11 +225,12 @@ impl Replication {
         self.inner.metrics.register(registry);
     }
 
-    /// Refreshes backlog gauges and counters before a scrape.
+    /// Refreshes backlog gauges and counters before a scrape (reading the
+    /// kept counts: the cost does not grow with the backlog).
     pub fn refresh_metrics(&self) {
         let m = &self.inner.metrics;
         for peer in &self.inner.peers {
-            let backlog = backlog::backlog(&self.inner.store, &peer.name).ok();
+            let backlog = self.backlog(peer).ok();
             m.refresh_peer(&peer.name, backlog.as_ref(), &self.inner.shippers[&peer.name].snapshot());
         }
         let now = tandem_store::now_ms();

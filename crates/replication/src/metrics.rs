@@ -1,6 +1,6 @@
 //! Replication in Prometheus terms: per peer the backlog (changes, bytes, by
-//! bucket/table), lag, shipped changes and bytes, failures and the time of the
-//! last success; per origin the changes applied here and a histogram of
+//! bucket/table), lag, shipped changes and bytes, failures, the time of the
+//! last success and the size of the shipper's batches; per origin the changes applied here and a histogram of
 //! origin-commit-to-apply latency, and batches the clock guard refused; for
 //! the node's hybrid logical clock how far it leads the wall clock and what
 //! the guard refused; per origin how far behind it this region is (its RPO
@@ -56,6 +56,8 @@ pub struct ReplicationMetrics {
     refused: Family<PeerLabels, Counter>,
     rejected: Family<PeerLabels, Counter>,
     last_success: Family<PeerLabels, Gauge>,
+    batch_entries: Family<PeerLabels, Gauge>,
+    batch_bytes: Family<PeerLabels, Gauge>,
     applied: Family<OriginLabels, Counter>,
     clock_refused: Family<OriginLabels, Counter>,
     hlc_lead: FloatGauge,
@@ -85,6 +87,8 @@ impl Default for ReplicationMetrics {
             refused: Family::default(),
             rejected: Family::default(),
             last_success: Family::default(),
+            batch_entries: Family::default(),
+            batch_bytes: Family::default(),
             applied: Family::default(),
             clock_refused: Family::default(),
             hlc_lead: FloatGauge::default(),
@@ -170,6 +174,16 @@ impl ReplicationMetrics {
             "When the peer last applied a batch",
             self.last_success.clone(),
         );
+        r.register(
+            "batch_entries",
+            "Log entries the shipper reads for its next batch (grows with the backlog)",
+            self.batch_entries.clone(),
+        );
+        r.register(
+            "batch_bytes",
+            "Body bytes at which the shipper's next batch stops growing (grows with the backlog)",
+            self.batch_bytes.clone(),
+        );
         r.register("applied_changes", "Changes from each origin applied here", self.applied.clone());
         r.register(
             "clock_refused_batches",
@@ -232,6 +246,10 @@ impl ReplicationMetrics {
         catch_up(&self.rejected.get_or_create(&labels), state.rejected);
         if let Some(ms) = state.last_success_ms {
             self.last_success.get_or_create(&labels).set((ms / 1000) as i64);
+        }
+        if let Some(size) = state.batch {
+            self.batch_entries.get_or_create(&labels).set(size.entries as i64);
+            self.batch_bytes.get_or_create(&labels).set(size.bytes as i64);
         }
     }
 

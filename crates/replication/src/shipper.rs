@@ -2,7 +2,9 @@
 //! cursor, routes each change ([`crate::route`]), streams the batch to the
 //! peer, and only after the peer answers that it has durably applied the batch
 //! moves the cursor and marks the shipped versions COMPLETED. A failed batch is
-//! retried with backoff, forever; its versions show FAILED meanwhile.
+//! retried with backoff, forever; its versions show FAILED meanwhile. Each
+//! batch is sized by the peer's backlog ([`crate::batch_size`]), and each
+//! cursor move is taken off the kept backlog ([`crate::backlog`]).
 
 use bytes::Bytes;
 use futures::SinkExt;
@@ -15,6 +17,8 @@ use tandem_store::{ChangeEntry, ReplicationStatus, Store};
 use tokio::io::AsyncReadExt;
 
 use crate::apply::Summary;
+use crate::backlog::PeerBacklog;
+use crate::batch_size::BatchSize;
 use crate::error::ReplicationError;
 use crate::frame::{Op, encode_header};
 use crate::peer::{Peer, PeerClient, RequestBody};
@@ -23,23 +27,21 @@ use crate::stats::PeerStats;
 
 /// Path of the apply endpoint on every node.
 pub const APPLY_PATH: &str = "/_tandem/replication/apply";
-/// Change-log entries read per step.
-const SCAN: usize = 512;
-/// A batch stops growing once its bodies reach this many bytes.
-const MAX_BATCH_BYTES: u64 = 64 << 20;
+/// A batch stops growing once it holds this many open body files.
+const MAX_BATCH_FILES: usize = 512;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// Bytes read from a body file per frame piece.
 const READ_CHUNK: usize = 256 * 1024;
 
 /// A routed batch: what to send, and how far it takes the cursor.
-struct Batch {
-    outgoing: Vec<Outgoing>,
+pub(crate) struct Batch {
+    pub(crate) outgoing: Vec<Outgoing>,
     unroutable: Vec<Unroutable>,
     /// Changes that can never ship; recorded once the cursor moves past them.
     rejected: Vec<RejectedChange>,
     /// Sequence number of the last entry the batch covers.
-    through: u64,
+    pub(crate) through: u64,
 }
 
 /// One shipped change, as the answer to its batch is sorted out.
@@ -56,6 +58,7 @@ pub struct Shipper {
     pub store: Store,
     pub client: PeerClient,
     pub stats: Arc<PeerStats>,
+    pub backlog: Arc<PeerBacklog>,
 }
 
 enum Step {
@@ -112,15 +115,25 @@ impl Shipper {
         })
     }
 
+    /// The size of the next batch, by the backlog as counted now (and shown
+    /// in the shipper's status).
+    pub fn next_batch_size(&self) -> BatchSize {
+        let (changes, bytes) = self.backlog.totals();
+        let size = BatchSize::for_backlog(changes, bytes);
+        self.stats.batch_size(size);
+        size
+    }
+
     async fn step(&self, position: &mut Position) -> Result<Step, ReplicationError> {
-        let entries = self.store.changes_after(position.at, SCAN)?;
+        let size = self.next_batch_size();
+        let entries = self.store.changes_after(position.at, size.entries)?;
         let Some(last) = entries.last() else {
             if position.at > position.durable && position.saved.elapsed() >= SAVE_EVERY {
                 self.save(position, position.at, vec![]).await?;
             }
             return Ok(Step::Idle);
         };
-        let batch = self.plan(&entries, last.seq)?;
+        let batch = self.plan(&entries, last.seq, size)?;
         if !batch.unroutable.is_empty() {
             self.record_unroutable(&batch.unroutable).await?;
         }
@@ -174,6 +187,7 @@ impl Shipper {
                 Ok(())
             })
             .await?;
+        self.backlog.shipped_through(through);
         *position = Position {
             at: through,
             durable: through,
@@ -182,9 +196,10 @@ impl Shipper {
         Ok(())
     }
 
-    /// Routes entries until the batch is full; a table definition ends a batch
-    /// so the peer creates the table before it checks items for it.
-    fn plan(&self, entries: &[ChangeEntry], last: u64) -> Result<Batch, ReplicationError> {
+    /// Routes entries until the batch is full (`size`, or [`MAX_BATCH_FILES`]
+    /// open files); a table definition ends a batch so the peer creates the
+    /// table before it checks items for it.
+    pub(crate) fn plan(&self, entries: &[ChangeEntry], last: u64, size: BatchSize) -> Result<Batch, ReplicationError> {
         let read = self.store.read()?;
         let mut router = Router::new(&read, &self.store, &self.peer.name, true);
         let mut batch = Batch {
@@ -193,7 +208,7 @@ impl Shipper {
             through: last,
             rejected: vec![],
         };
-        let mut bytes = 0;
+        let (mut bytes, mut files) = (0, 0);
         for entry in entries {
             match router.route(entry)? {
                 Route::Skip => {}
@@ -201,7 +216,9 @@ impl Shipper {
                 Route::Quarantine(r) => batch.rejected.push(r),
                 Route::Ship(out) => {
                     bytes += out.shipped.body_len;
-                    let ends_batch = matches!(out.shipped.op, Op::Table { .. }) || bytes >= MAX_BATCH_BYTES;
+                    files += out.body.iter().filter(|p| matches!(p, BodyPiece::File(_))).count();
+                    let full = bytes >= size.bytes || files >= MAX_BATCH_FILES;
+                    let ends_batch = matches!(out.shipped.op, Op::Table { .. }) || full;
                     batch.outgoing.push(out);
                     if ends_batch {
                         batch.through = entry.seq;

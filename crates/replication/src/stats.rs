@@ -6,6 +6,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::backlog::Waiting;
+use crate::batch_size::BatchSize;
 use crate::heartbeat::Heartbeat;
 use crate::route::RejectedChange;
 
@@ -40,6 +41,8 @@ pub struct ShipperState {
     pub heartbeat_failures: u64,
     /// Wall-clock milliseconds of the last heartbeat the peer took.
     pub last_heartbeat_ms: Option<u64>,
+    /// The size of the batch being planned, which follows the backlog.
+    pub batch: Option<BatchSize>,
 }
 
 /// Heartbeats lost in a row before the link counts as failing.
@@ -120,6 +123,10 @@ impl PeerStats {
                 s.last_error_ms = Some(tandem_store::now_ms());
             }
         })
+    }
+
+    pub fn batch_size(&self, size: BatchSize) {
+        self.with(|s| s.batch = Some(size))
     }
 
     pub fn unroutable(&self, count: u64, reason: &str) {

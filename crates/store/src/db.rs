@@ -368,6 +368,11 @@ impl ReadTx {
 pub struct Tx<'a> {
     batch: &'a dyn Batch,
     overlay: Overlay,
+    /// Values this batch read from the backend: nothing else writes while a
+    /// batch is open, so they hold until it commits, and the many writes of a
+    /// batch that read the same bucket record read it once (a round trip on
+    /// PostgreSQL).
+    read_cache: std::cell::RefCell<ReadCache>,
     pub(crate) shared: &'a Shared,
     next_seq: u64,
     sync_dirs: BTreeSet<PathBuf>,
@@ -384,12 +389,38 @@ struct Mark {
     object_bytes_delta: i64,
 }
 
+/// The backend values a batch has read, bounded in count and value size.
+#[derive(Default)]
+struct ReadCache {
+    values: std::collections::HashMap<(Table, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl ReadCache {
+    const MAX_ENTRIES: usize = 4096;
+    const MAX_VALUE: usize = 16 * 1024;
+
+    fn get(&self, table: Table, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.values.get(&(table, key.to_vec())).cloned()
+    }
+
+    fn keep(&mut self, table: Table, key: &[u8], value: &Option<Vec<u8>>) {
+        if self.values.len() < Self::MAX_ENTRIES && value.as_ref().is_none_or(|v| v.len() <= Self::MAX_VALUE) {
+            self.values.insert((table, key.to_vec()), value.clone());
+        }
+    }
+}
+
 impl KvRead for Tx<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.overlay.get(table, key) {
-            Some(pending) => Ok(pending.clone()),
-            None => self.batch.get(table, key),
+        if let Some(pending) = self.overlay.get(table, key) {
+            return Ok(pending.clone());
         }
+        if let Some(cached) = self.read_cache.borrow().get(table, key) {
+            return Ok(cached);
+        }
+        let value = self.batch.get(table, key)?;
+        self.read_cache.borrow_mut().keep(table, key, &value);
+        Ok(value)
     }
 
     fn range(&self, table: Table, from: &[u8], to: Option<&[u8]>, reverse: bool) -> Result<KvIter<'_>, StoreError> {
@@ -586,6 +617,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
     let mut tx = Tx {
         batch: &*batch,
         overlay: Overlay::default(),
+        read_cache: Default::default(),
         shared,
         next_seq: last_seq + 1,
         sync_dirs: BTreeSet::new(),

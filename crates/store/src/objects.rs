@@ -49,8 +49,11 @@ fn decode(raw: &[u8]) -> Result<ObjectVersion, StoreError> {
     Ok(serde_json::from_slice(raw)?)
 }
 
+/// A version found in the versions table: its table key and its record.
+type Found = (Vec<u8>, ObjectVersion);
+
 /// Finds a version of a key by id in any table holding versions.
-pub(crate) fn find_version(versions: &View<'_>, bucket: &str, key: &str, version_id: &str) -> Result<Option<(Vec<u8>, ObjectVersion)>, StoreError> {
+pub(crate) fn find_version(versions: &View<'_>, bucket: &str, key: &str, version_id: &str) -> Result<Option<Found>, StoreError> {
     for item in versions.prefixed(&versions_prefix(bucket, key), false)? {
         let (k, v) = item?;
         let version = decode(&v)?;
@@ -183,19 +186,45 @@ impl Tx<'_> {
     /// Inserts a version, replacing an existing version with the same id, and
     /// points `current` at the newest version of the key.
     pub(crate) fn install_version(&mut self, bucket: &str, key: &str, version: &ObjectVersion) -> Result<(), StoreError> {
-        let existing = find_version(&self.table(Table::Versions), bucket, key, &version.version_id)?;
+        let (existing, newest_other) = self.version_and_newest_other(bucket, key, &version.version_id)?;
         if let Some((raw_key, _)) = &existing {
             self.delete(Table::Versions, raw_key);
         }
-        self.put(
-            Table::Versions,
-            version_key(bucket, key, version.hlc, &version.version_id),
-            &serde_json::to_vec(version)?,
-        );
+        let new_key = version_key(bucket, key, version.hlc, &version.version_id);
+        let raw = serde_json::to_vec(version)?;
+        self.put(Table::Versions, &new_key, &raw);
         if let Some((_, old)) = existing {
             self.release(&old.segments)?;
         }
-        self.refresh_current(bucket, key)
+        // The usual case, a version newer than every other: it is current,
+        // with no second read of the versions.
+        match newest_other {
+            Some(other) if other < new_key => self.refresh_current(bucket, key),
+            _ => {
+                self.put(Table::Current, object_key(bucket, key), &raw);
+                Ok(())
+            }
+        }
+    }
+
+    /// One scan of a key's versions, newest first: the version with
+    /// `version_id` (its table key and record), and the table key of the
+    /// newest version with another id.
+    fn version_and_newest_other(&self, bucket: &str, key: &str, version_id: &str) -> Result<(Option<Found>, Option<Vec<u8>>), StoreError> {
+        let (mut found, mut newest_other) = (None, None);
+        for item in self.table(Table::Versions).prefixed(&versions_prefix(bucket, key), false)? {
+            let (k, v) = item?;
+            let version = decode(&v)?;
+            if version.version_id == version_id {
+                found = Some((k, version));
+            } else if newest_other.is_none() {
+                newest_other = Some(k);
+            }
+            if found.is_some() && newest_other.is_some() {
+                break;
+            }
+        }
+        Ok((found, newest_other))
     }
 
     /// Replaces a version record in place (same id, same clock time) and

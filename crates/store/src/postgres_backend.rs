@@ -3,9 +3,10 @@
 //! unsigned bytes, as the store's keys need.
 //!
 //! The store's calls are synchronous, so the backend runs tokio-postgres on a
-//! small runtime of its own and the caller waits for each answer: a reading
-//! request holds its runtime worker for its round trips (every statement is
-//! bounded by `statement_timeout`, connecting by `connect_timeout`).
+//! small runtime of its own and the caller waits for each answer, inside
+//! `block_in_place` on a worker of a multi-threaded runtime so that the
+//! worker's other tasks go on meanwhile (every statement is bounded by
+//! `statement_timeout`, connecting by `connect_timeout`).
 //!
 //! - A snapshot is a pooled connection in a `REPEATABLE READ READ ONLY`
 //!   transaction, begun at its first read and rolled back, in the background,
@@ -113,11 +114,15 @@ impl Inner {
         self.handle().spawn(async move {
             let _ = tx.send(fut.await);
         });
-        // A plain wait, not `block_in_place`: a task that resumes from
-        // `block_in_place` while its runtime shuts down panics on its next
-        // timer. The wait is one round trip, bounded by `statement_timeout`.
-        rx.recv()
-            .unwrap_or_else(|_| Err(StoreError::Db("postgres: the query task was dropped".into())))
+        let wait = move || rx.recv().unwrap_or_else(|_| Err(StoreError::Db("postgres: the query task was dropped".into())));
+        // On a worker of a multi-threaded runtime, `block_in_place` hands the
+        // worker's other tasks to another thread for the round trip. (A task
+        // that resumes from it while its runtime shuts down panics on its
+        // next timer, so `tandem` exits without dropping its runtime.)
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
     }
 
     /// Runs work in the background, answering no one (a rollback on drop).

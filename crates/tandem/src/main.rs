@@ -396,13 +396,19 @@ fn main() -> ExitCode {
             }
         }
     });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => 0,
         Err(message) => {
             eprintln!("tandem: {message}");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit without dropping the runtime. Dropping it shuts its timers down
+    // while a task may still be inside `block_in_place` (a read waiting for
+    // PostgreSQL): that task would resume into a stopped timer and panic.
+    // Nothing is lost: every acknowledged write is durable, logs are unbuffered.
+    std::mem::forget(runtime);
+    std::process::exit(code)
 }
 
 async fn replication(command: ReplicationCommand) -> Result<(), String> {

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from dynamo_helpers import ddb_client
+from dynamo_helpers import ddb_client, make_table
 from e2e_helpers import Node, postgres_backend_url, write_config
 
 SECRET = "hunter2-never-printed"
@@ -104,12 +104,7 @@ def test_writes_land_in_the_database_and_outlive_the_node(tandem_bin, tmp_path):
     s3.create_bucket(Bucket="rows")
     s3.put_object(Bucket="rows", Key="photo.jpg", Body=b"small body, kept inline")
     ddb = ddb_client(node)
-    ddb.create_table(
-        TableName="rows",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    make_table(ddb, "rows")
     ddb.put_item(TableName="rows", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
     node.stop()
 

@@ -82,7 +82,11 @@ pub fn response(method: &http::Method, path: &str) -> Option<http::Response<byte
     for (name, value) in SECURITY_HEADERS {
         builder = builder.header(*name, *value);
     }
-    let body = if head { bytes::Bytes::new() } else { bytes::Bytes::from_static(asset.body) };
+    let body = if head {
+        bytes::Bytes::new()
+    } else {
+        bytes::Bytes::from_static(asset.body)
+    };
     builder.body(body).ok()
 }
 

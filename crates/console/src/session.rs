@@ -29,7 +29,9 @@ pub struct Session {
 impl std::fmt::Debug for Session {
     // The token is a credential: never in logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("access_key_id", &self.access_key_id).finish_non_exhaustive()
+        f.debug_struct("Session")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
     }
 }
 

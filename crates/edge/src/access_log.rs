@@ -102,7 +102,10 @@ mod tests {
             redacted(target),
             "/b/k?X-Amz-Credential=ASIAX%2F20260101&X-Amz-Security-Token=REDACTED&X-Amz-Signature=REDACTED&partNumber=1"
         );
-        assert_eq!(redacted("/b/k?AWSAccessKeyId=AKID&Signature=xyz&Expires=1"), "/b/k?AWSAccessKeyId=AKID&Signature=REDACTED&Expires=1");
+        assert_eq!(
+            redacted("/b/k?AWSAccessKeyId=AKID&Signature=xyz&Expires=1"),
+            "/b/k?AWSAccessKeyId=AKID&Signature=REDACTED&Expires=1"
+        );
         assert_eq!(redacted("/b/k?list-type=2"), "/b/k?list-type=2");
         assert_eq!(redacted("/b/k"), "/b/k");
     }

@@ -333,7 +333,10 @@ impl EdgeSection {
     /// The certificate files of the distributions with TLS: what a client
     /// of the edge trusts (a self-signed certificate is its own CA).
     pub fn tls_certs(&self) -> Vec<std::path::PathBuf> {
-        self.distributions.iter().filter_map(|d| d.tls.as_ref().map(|t| t.cert.clone())).collect()
+        self.distributions
+            .iter()
+            .filter_map(|d| d.tls.as_ref().map(|t| t.cert.clone()))
+            .collect()
     }
 
     /// The URL of a node.

@@ -26,7 +26,8 @@ fn json(status: StatusCode, body: serde_json::Value) -> Response<EdgeBody> {
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -60,7 +61,10 @@ fn admin_session<B>(
 ) -> Result<(), (StatusCode, &'static str)> {
     let signed_out = (StatusCode::UNAUTHORIZED, "sign in to the console first");
     let session = Session::of_request(req.headers()).ok_or(signed_out)?;
-    let key = sessions.ok_or((StatusCode::FORBIDDEN, "the edge has no [sts] signing_key to check console sessions with"))?;
+    let key = sessions.ok_or((
+        StatusCode::FORBIDDEN,
+        "the edge has no [sts] signing_key to check console sessions with",
+    ))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = key
         .verify_as(TokenKind::Console, &session.session_token, &session.access_key_id, now)

@@ -132,7 +132,11 @@ impl Node {
     /// Checks a key's secret (or temporary credentials) and answers with a
     /// console session; a key that may not read the deployment is refused.
     async fn console_sign_in(&self, req: Request<ReqBody>) -> Response<Body> {
-        let source = req.extensions().get::<tandem_iam::SourceAddr>().map(|s| s.0.to_string()).unwrap_or_default();
+        let source = req
+            .extensions()
+            .get::<tandem_iam::SourceAddr>()
+            .map(|s| s.0.to_string())
+            .unwrap_or_default();
         let sign_in: SignIn = match json_body(req.into_body(), "{\"access_key_id\", \"secret_access_key\", \"session_token\"?}").await {
             Ok(s) => s,
             Err(f) => return f.response(),
@@ -195,7 +199,9 @@ impl Node {
             },
         };
         let exp = claims.exp.min(now + session::SESSION_SECS);
-        let minted = sessions.key().mint_as(tandem_sts::token::TokenKind::Console, tandem_sts::token::Claims { exp, ..claims });
+        let minted = sessions
+            .key()
+            .mint_as(tandem_sts::token::TokenKind::Console, tandem_sts::token::Claims { exp, ..claims });
         let session = Session {
             access_key_id: minted.access_key_id,
             session_token: minted.session_token,
@@ -227,7 +233,12 @@ impl Node {
             .sessions()
             .and_then(|s| {
                 s.key()
-                    .verify_as(tandem_sts::token::TokenKind::Console, &session.session_token, &session.access_key_id, now.unix_timestamp())
+                    .verify_as(
+                        tandem_sts::token::TokenKind::Console,
+                        &session.session_token,
+                        &session.access_key_id,
+                        now.unix_timestamp(),
+                    )
                     .ok()
             })
             .map_or(session.access_key_id.clone(), |claims| claims.parent);

@@ -99,10 +99,6 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         ));
     }
     Ok(ObjectVersion {
-        version_id: String::new(),
-        delete_marker: false,
-        size: 0,
-        etag: String::new(),
         content_type: Some(d.content_type.unwrap_or_else(|| "binary/octet-stream".to_string())),
         content_encoding: stored_encoding(d.content_encoding),
         content_disposition: d.content_disposition,
@@ -110,17 +106,9 @@ pub fn template(owner: &str, d: Descriptive, tags: Vec<(String, String)>, grants
         cache_control: d.cache_control,
         expires,
         metadata,
-        checksums: BTreeMap::new(),
         tags,
         grants,
-        owner: owner.to_string(),
-        modified_ms: tandem_store::now_ms(),
-        hlc: 0,
-        origin: String::new(),
-        segments: vec![],
-        part_sizes: vec![],
-        replication_status: None,
-        edited: None,
+        ..ObjectVersion::empty(owner, String::new())
     })
 }
 

@@ -4,9 +4,9 @@
 
 use crate::changelog::Change;
 use crate::db::{ReadTx, Store, Tx};
-use crate::kv::Table;
 use crate::error::StoreError;
 use crate::keys::bucket_prefix;
+use crate::kv::Table;
 use crate::records::{BucketRecord, UploadRecord};
 use crate::replica::RegistryEntry;
 

@@ -13,7 +13,6 @@ use crate::db::{ReadTx, Tx};
 use crate::error::StoreError;
 use crate::kv::{Table, u64_of};
 
-
 /// How long a completion is remembered.
 pub const KEEP_MS: u64 = 24 * 60 * 60 * 1000;
 /// Most expired records one completion prunes.

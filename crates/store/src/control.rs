@@ -137,7 +137,11 @@ impl Tx<'_> {
     /// [`MAX_DRILLS`].
     pub fn put_drill(&mut self, at_ms: u64, report: &serde_json::Value) -> Result<(), StoreError> {
         self.put(Table::Drills, drill_key(at_ms, rand::random::<u64>()), &serde_json::to_vec(report)?);
-        let kept: Vec<Vec<u8>> = self.table(Table::Drills).all(true)?.map(|e| e.map(|(k, _)| k)).collect::<Result<_, _>>()?;
+        let kept: Vec<Vec<u8>> = self
+            .table(Table::Drills)
+            .all(true)?
+            .map(|e| e.map(|(k, _)| k))
+            .collect::<Result<_, _>>()?;
         for oldest in kept.iter().skip(MAX_DRILLS as usize) {
             self.delete(Table::Drills, oldest);
         }

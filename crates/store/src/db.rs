@@ -25,9 +25,9 @@ use std::collections::BTreeSet;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
@@ -156,7 +156,10 @@ impl Store {
         let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
         let (last_seq, hlc_floor) = {
             let snap = backend.snapshot()?;
-            let meta = View { kv: &*snap, table: Table::Meta };
+            let meta = View {
+                kv: &*snap,
+                table: Table::Meta,
+            };
             let counters = (meta.counter(META_LAST_SEQ)?, meta.counter(META_HLC)?);
             sweep_orphan_blobs(&*snap, &blobs)?;
             counters
@@ -288,7 +291,11 @@ impl Shared {
     fn recover(&self) -> Result<(), StoreError> {
         self.backend.recover()?;
         let durable = self.backend.snapshot()?;
-        let on_disk = View { kv: &*durable, table: Table::Meta }.counter(META_LAST_SEQ)?;
+        let on_disk = View {
+            kv: &*durable,
+            table: Table::Meta,
+        }
+        .counter(META_LAST_SEQ)?;
         let in_memory = *self.last_seq.borrow();
         if on_disk > in_memory {
             // The failed commit reached the disk after all: its callers were
@@ -700,7 +707,10 @@ fn begin_batch(shared: &Shared) -> Result<(Box<dyn Batch + '_>, u64), StoreError
     }
     shared.blobs.space().check()?;
     let batch = shared.backend.begin()?;
-    let meta = View { kv: &*batch, table: Table::Meta };
+    let meta = View {
+        kv: &*batch,
+        table: Table::Meta,
+    };
     let last_seq = meta.counter(META_LAST_SEQ)?;
     shared.clock.observe(meta.counter(META_HLC)?);
     Ok((batch, last_seq))

@@ -7,8 +7,8 @@
 
 use crate::db::{ReadTx, Tx};
 use crate::error::StoreError;
-use crate::kv::{Table, View};
 use crate::keys::prefix_end;
+use crate::kv::{Table, View};
 
 /// Which key space an operation addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -194,7 +194,9 @@ impl<'a> View<'a> {
 
     /// The value of `key` as JSON.
     pub fn json<T: serde::de::DeserializeOwned>(&self, key: impl AsRef<[u8]>) -> Result<Option<T>, StoreError> {
-        self.get(key)?.map(|raw| serde_json::from_slice(&raw).map_err(StoreError::from)).transpose()
+        self.get(key)?
+            .map(|raw| serde_json::from_slice(&raw).map_err(StoreError::from))
+            .transpose()
     }
 
     /// Every value of the table as JSON, in key order.

@@ -10,8 +10,8 @@ use crate::blobs::StagedBody;
 use crate::changelog::Change;
 use crate::db::{ReadTx, Store, Tx};
 use crate::error::StoreError;
-use crate::kv::{Table, View, u128_key};
 use crate::keys::{object_key, prefix_end, split_object_key, split_version_key, version_key, versions_prefix};
+use crate::kv::{Table, View, u128_key};
 use crate::records::{BucketRecord, ObjectVersion, ReplicationStatus, Segment, Versioning};
 
 /// What a scan visitor wants next.
@@ -73,14 +73,15 @@ impl ReadTx {
         }
         match version_id {
             None => {
-                let raw = self.table(Table::Current).get(object_key(bucket, key))?.ok_or(StoreError::NoSuchKey)?;
+                let raw = self
+                    .table(Table::Current)
+                    .get(object_key(bucket, key))?
+                    .ok_or(StoreError::NoSuchKey)?;
                 decode(&raw)
             }
-            Some(id) => {
-                find_version(&self.table(Table::Versions), bucket, key, id)?
-                    .map(|(_, v)| v)
-                    .ok_or(StoreError::NoSuchVersion)
-            }
+            Some(id) => find_version(&self.table(Table::Versions), bucket, key, id)?
+                .map(|(_, v)| v)
+                .ok_or(StoreError::NoSuchVersion),
         }
     }
 
@@ -345,11 +346,9 @@ impl Store {
                     .current(&bucket, &key)?
                     .filter(|v| !v.delete_marker)
                     .ok_or(StoreError::NoSuchKey)?,
-                Some(id) => {
-                    find_version(&tx.table(Table::Versions), &bucket, &key, id)?
-                        .map(|(_, v)| v)
-                        .ok_or(StoreError::NoSuchVersion)?
-                }
+                Some(id) => find_version(&tx.table(Table::Versions), &bucket, &key, id)?
+                    .map(|(_, v)| v)
+                    .ok_or(StoreError::NoSuchVersion)?,
             };
             edit(&mut version)?;
             let (hlc, origin) = (tx.now(), tx.region().to_string());
@@ -376,27 +375,7 @@ impl Store {
 /// A delete marker written by `owner` (id and clock are set at commit).
 fn delete_marker(owner: &str) -> ObjectVersion {
     ObjectVersion {
-        version_id: String::new(),
         delete_marker: true,
-        size: 0,
-        etag: String::new(),
-        content_type: None,
-        content_encoding: None,
-        content_disposition: None,
-        content_language: None,
-        cache_control: None,
-        expires: None,
-        metadata: Default::default(),
-        checksums: Default::default(),
-        tags: vec![],
-        grants: vec![],
-        owner: owner.to_string(),
-        modified_ms: crate::now_ms(),
-        hlc: 0,
-        origin: String::new(),
-        segments: vec![],
-        part_sizes: vec![],
-        replication_status: None,
-        edited: None,
+        ..ObjectVersion::empty(owner, String::new())
     }
 }

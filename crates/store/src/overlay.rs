@@ -122,8 +122,7 @@ impl Overlay {
         };
         let upper = to.map_or(Bound::Unbounded, |t| Bound::Excluded(t.to_vec()));
         let range = writes.range::<Vec<u8>, _>((Bound::Included(from.to_vec()), upper));
-        let pending: PendingIter<'a> =
-            if reverse { Box::new(range.rev()) } else { Box::new(range) };
+        let pending: PendingIter<'a> = if reverse { Box::new(range.rev()) } else { Box::new(range) };
         Box::new(Merged {
             base: base.peekable(),
             pending: pending.peekable(),

@@ -114,7 +114,10 @@ impl Inner {
         self.handle().spawn(async move {
             let _ = tx.send(fut.await);
         });
-        let wait = move || rx.recv().unwrap_or_else(|_| Err(StoreError::Db("postgres: the query task was dropped".into())));
+        let wait = move || {
+            rx.recv()
+                .unwrap_or_else(|_| Err(StoreError::Db("postgres: the query task was dropped".into())))
+        };
         // On a worker of a multi-threaded runtime, `block_in_place` hands the
         // worker's other tasks to another thread for the round trip. (A task
         // that resumes from it while its runtime shuts down panics on its
@@ -243,7 +246,9 @@ impl PostgresBackend {
 
 /// `url` with its password, if any, replaced by `***`.
 pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return "***".into() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "***".into();
+    };
     match rest.split_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or_default();
@@ -574,7 +579,9 @@ mod tests {
         let first = Store::open_with(&dir.path().join("a"), "r", &options).unwrap();
         let second = match backend {
             StoreBackend::Embedded => {
-                let refused = Store::open_with(&dir.path().join("a"), "r", &options).err().expect("a second writer is refused");
+                let refused = Store::open_with(&dir.path().join("a"), "r", &options)
+                    .err()
+                    .expect("a second writer is refused");
                 assert!(refused.to_string().contains("locked by another process"), "{refused}");
                 return;
             }
@@ -604,7 +611,10 @@ mod tests {
         for node in ["a", "b"] {
             let mine: Vec<u64> = log.iter().filter(|e| e.origin == node).map(|e| e.hlc).collect();
             assert_eq!(mine.len(), 100);
-            assert!(mine.windows(2).all(|w| w[0] < w[1]), "node {node}'s changes are in its commit order");
+            assert!(
+                mine.windows(2).all(|w| w[0] < w[1]),
+                "node {node}'s changes are in its commit order"
+            );
         }
         assert_eq!(second.changes_after(0, 1000).unwrap().len(), 200, "both read the one log");
     }

@@ -201,6 +201,37 @@ pub struct ObjectVersion {
     pub edited: Option<EditStamp>,
 }
 
+impl ObjectVersion {
+    /// A version of `owner` with no body, metadata or tags, modified now; the
+    /// id, clock time and origin are set when it is committed.
+    pub fn empty(owner: &str, etag: String) -> Self {
+        Self {
+            version_id: String::new(),
+            delete_marker: false,
+            size: 0,
+            etag,
+            content_type: None,
+            content_encoding: None,
+            content_disposition: None,
+            content_language: None,
+            cache_control: None,
+            expires: None,
+            metadata: Default::default(),
+            checksums: Default::default(),
+            tags: vec![],
+            grants: vec![],
+            owner: owner.to_string(),
+            modified_ms: crate::now_ms(),
+            hlc: 0,
+            origin: String::new(),
+            segments: vec![],
+            part_sizes: vec![],
+            replication_status: None,
+            edited: None,
+        }
+    }
+}
+
 /// A hybrid-logical-clock time and the region that made a change at it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct EditStamp {

@@ -30,13 +30,9 @@ pub(crate) fn migrate(txn: &WriteTransaction) -> Result<(), StoreError> {
             | Table::Identity
             | Table::Catalog
             | Table::Registry => convert::<Str, Bytes>(txn, table, |k, v| (k.as_bytes().to_vec(), v.to_vec()))?,
-            Table::Current
-            | Table::Versions
-            | Table::Parts
-            | Table::CompletedAt
-            | Table::Items
-            | Table::Index
-            | Table::Tombstones => convert::<Bytes, Bytes>(txn, table, |k, v| (k.to_vec(), v.to_vec()))?,
+            Table::Current | Table::Versions | Table::Parts | Table::CompletedAt | Table::Items | Table::Index | Table::Tombstones => {
+                convert::<Bytes, Bytes>(txn, table, |k, v| (k.to_vec(), v.to_vec()))?
+            }
             Table::Inline => convert::<u128, Bytes>(txn, table, |k, v| (u128_key(k).to_vec(), v.to_vec()))?,
             Table::Changes => convert::<u64, Bytes>(txn, table, |k, v| (u64_key(k).to_vec(), v.to_vec()))?,
             Table::Meta => convert::<Str, u64>(txn, table, |k, v| (k.as_bytes().to_vec(), u64_key(v).to_vec()))?,

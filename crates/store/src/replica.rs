@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::blobs::StagedBody;
 use crate::changelog::Change;
 use crate::db::{ReadTx, Store, Tx};
-use crate::kv::{Table, View, u64_key};
 use crate::error::StoreError;
 use crate::keys::split_version_key;
+use crate::kv::{Table, View, u64_key};
 use crate::objects::{Visit, find_version, scan};
 use crate::records::{EditStamp, ObjectVersion, ReplicationStatus};
 
@@ -274,12 +274,7 @@ impl Store {
 /// boundary past `limit` versions, and the last key when more may follow.
 type VersionsPage = (Vec<(String, ObjectVersion)>, Option<String>);
 
-fn versions_page(
-    table: &View<'_>,
-    bucket: &str,
-    after: Option<&str>,
-    limit: usize,
-) -> Result<VersionsPage, StoreError> {
+fn versions_page(table: &View<'_>, bucket: &str, after: Option<&str>, limit: usize) -> Result<VersionsPage, StoreError> {
     let mut out: Vec<(String, ObjectVersion)> = Vec::new();
     let mut more = false;
     scan(table, bucket, "", after.unwrap_or(""), split_version_key, &mut |key, version| {

@@ -32,7 +32,9 @@ fn database_for(server: &str, dir: &Path) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     dir.hash(&mut hasher);
     let name = format!("tandem_test_{:016x}", hasher.finish());
-    let (base, _) = server.rsplit_once('/').expect("TANDEM_TEST_POSTGRES is a postgres:// URL with a database");
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("TANDEM_TEST_POSTGRES is a postgres:// URL with a database");
     let server = server.to_string();
     let create = name.clone();
     // A runtime of its own on a thread of its own: tests call this from theirs.

@@ -5,9 +5,9 @@
 use crate::blobs::StagedBody;
 use crate::completed::CompletedUpload;
 use crate::db::{ReadTx, Store, Tx};
-use crate::kv::{Table, View};
 use crate::error::StoreError;
 use crate::keys::{part_key, parts_prefix};
+use crate::kv::{Table, View};
 use crate::objects::Precondition;
 use crate::records::{ObjectVersion, PartRecord, UploadRecord};
 

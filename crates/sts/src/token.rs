@@ -200,9 +200,15 @@ mod tests {
         let key = SessionKey::new(b"shared");
         let sts = key.mint(claims(2_000));
         let console = key.mint_as(TokenKind::Console, claims(2_000));
-        assert!(key.verify_as(TokenKind::Console, &sts.session_token, &sts.access_key_id, 1_000).is_err());
+        assert!(
+            key.verify_as(TokenKind::Console, &sts.session_token, &sts.access_key_id, 1_000)
+                .is_err()
+        );
         assert!(key.verify(&console.session_token, &console.access_key_id, 1_000).is_err());
-        assert!(key.verify_as(TokenKind::Console, &console.session_token, &console.access_key_id, 1_000).is_ok());
+        assert!(
+            key.verify_as(TokenKind::Console, &console.session_token, &console.access_key_id, 1_000)
+                .is_ok()
+        );
     }
 
     #[test]

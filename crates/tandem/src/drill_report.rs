@@ -212,7 +212,14 @@ mod tests {
         // took_ms is at_ms % 1000 here: 10, 20, ... 990 in the first second.
         let writes: Vec<Write> = (1..=99).map(|i| w(i * 10, true)).chain([w(5, false), w(2000, true)]).collect();
         let first = latency(&writes, 0, 1000).unwrap();
-        assert_eq!(first, Latency { writes: 99, p50_ms: 500, p99_ms: 980 });
+        assert_eq!(
+            first,
+            Latency {
+                writes: 99,
+                p50_ms: 500,
+                p99_ms: 980
+            }
+        );
         assert_eq!(latency(&writes, 1000, 3000).unwrap().writes, 1);
         assert_eq!(latency(&writes, 3000, 4000), None);
     }

@@ -108,28 +108,8 @@ async fn replicated_bucket(store: &Store, name: &str, dest: &str) {
 
 fn template() -> ObjectVersion {
     ObjectVersion {
-        version_id: String::new(),
-        delete_marker: false,
-        size: 0,
-        etag: "e".into(),
-        content_type: None,
-        content_encoding: None,
-        content_disposition: None,
-        content_language: None,
-        cache_control: None,
-        expires: None,
-        metadata: Default::default(),
-        checksums: Default::default(),
-        tags: vec![],
-        grants: vec![],
-        owner: "o".into(),
         modified_ms: 0,
-        hlc: 0,
-        origin: String::new(),
-        segments: vec![],
-        part_sizes: vec![],
-        replication_status: None,
-        edited: None,
+        ..ObjectVersion::empty("o", "e".into())
     }
 }
 

@@ -156,10 +156,7 @@ impl Store {
         let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
         let (last_seq, hlc_floor) = {
             let snap = backend.snapshot()?;
-            let meta = View {
-                kv: &*snap,
-                table: Table::Meta,
-            };
+            let meta = View::new(&*snap, Table::Meta);
             let counters = (meta.counter(META_LAST_SEQ)?, meta.counter(META_HLC)?);
             sweep_orphan_blobs(&*snap, &blobs)?;
             counters
@@ -195,11 +192,6 @@ impl Store {
 
     pub fn blobs(&self) -> &BlobFiles {
         &self.shared.blobs
-    }
-
-    /// What backend holds the tables, for logs and status.
-    pub fn backend(&self) -> String {
-        self.shared.backend.describe()
     }
 
     /// Runs `f` inside a shared write transaction and returns its result once the
@@ -291,11 +283,7 @@ impl Shared {
     fn recover(&self) -> Result<(), StoreError> {
         self.backend.recover()?;
         let durable = self.backend.snapshot()?;
-        let on_disk = View {
-            kv: &*durable,
-            table: Table::Meta,
-        }
-        .counter(META_LAST_SEQ)?;
+        let on_disk = View::new(&*durable, Table::Meta).counter(META_LAST_SEQ)?;
         let in_memory = *self.last_seq.borrow();
         if on_disk > in_memory {
             // The failed commit reached the disk after all: its callers were
@@ -319,7 +307,7 @@ fn sweep_orphan_blobs(snap: &dyn KvRead, blobs: &BlobFiles) -> Result<(), StoreE
     }
     let mut referenced = std::collections::HashSet::new();
     for table in [Table::Versions, Table::Parts] {
-        for item in (View { kv: snap, table }).all(false)? {
+        for item in View::new(snap, table).all(false)? {
             let (_, v) = item?;
             let refs: SegmentRefs = serde_json::from_slice(&v)?;
             referenced.extend(
@@ -365,7 +353,7 @@ pub struct ReadTx {
 impl ReadTx {
     /// One table of the snapshot.
     pub(crate) fn table(&self, table: Table) -> View<'_> {
-        View { kv: &*self.snap, table }
+        View::new(&*self.snap, table)
     }
 }
 
@@ -375,11 +363,6 @@ impl ReadTx {
 pub struct Tx<'a> {
     batch: &'a dyn Batch,
     overlay: Overlay,
-    /// Values this batch read from the backend: nothing else writes while a
-    /// batch is open, so they hold until it commits, and the many writes of a
-    /// batch that read the same bucket record read it once (a round trip on
-    /// PostgreSQL).
-    read_cache: std::cell::RefCell<ReadCache>,
     pub(crate) shared: &'a Shared,
     next_seq: u64,
     sync_dirs: BTreeSet<PathBuf>,
@@ -396,38 +379,12 @@ struct Mark {
     object_bytes_delta: i64,
 }
 
-/// The backend values a batch has read, bounded in count and value size.
-#[derive(Default)]
-struct ReadCache {
-    values: std::collections::HashMap<(Table, Vec<u8>), Option<Vec<u8>>>,
-}
-
-impl ReadCache {
-    const MAX_ENTRIES: usize = 4096;
-    const MAX_VALUE: usize = 16 * 1024;
-
-    fn get(&self, table: Table, key: &[u8]) -> Option<Option<Vec<u8>>> {
-        self.values.get(&(table, key.to_vec())).cloned()
-    }
-
-    fn keep(&mut self, table: Table, key: &[u8], value: &Option<Vec<u8>>) {
-        if self.values.len() < Self::MAX_ENTRIES && value.as_ref().is_none_or(|v| v.len() <= Self::MAX_VALUE) {
-            self.values.insert((table, key.to_vec()), value.clone());
-        }
-    }
-}
-
 impl KvRead for Tx<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(pending) = self.overlay.get(table, key) {
-            return Ok(pending.clone());
+        match self.overlay.get(table, key) {
+            Some(pending) => Ok(pending.clone()),
+            None => self.batch.get(table, key),
         }
-        if let Some(cached) = self.read_cache.borrow().get(table, key) {
-            return Ok(cached);
-        }
-        let value = self.batch.get(table, key)?;
-        self.read_cache.borrow_mut().keep(table, key, &value);
-        Ok(value)
     }
 
     fn range(&self, table: Table, from: &[u8], to: Option<&[u8]>, reverse: bool) -> Result<KvIter<'_>, StoreError> {
@@ -439,7 +396,7 @@ impl KvRead for Tx<'_> {
 impl<'a> Tx<'a> {
     /// One table as this batch sees it.
     pub(crate) fn table(&self, table: Table) -> View<'_> {
-        View { kv: self, table }
+        View::new(self, table)
     }
 
     /// Sets `key` of `table` (logged for undo).
@@ -609,7 +566,7 @@ fn reap(shared: &Shared, graveyard: &mut VecDeque<(Instant, u128)>, all: bool) {
 /// Runs a batch of mutations in one transaction and commits it durably.
 /// Returns the blob files the batch freed.
 fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
-    let (mut batch, last_seq) = match begin_batch(shared) {
+    let (batch, last_seq) = match begin_batch(shared) {
         Ok(begun) => begun,
         Err(e) => {
             if !matches!(e, StoreError::InsufficientStorage(_)) {
@@ -624,7 +581,6 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
     let mut tx = Tx {
         batch: &*batch,
         overlay: Overlay::default(),
-        read_cache: Default::default(),
         shared,
         next_seq: last_seq + 1,
         sync_dirs: BTreeSet::new(),
@@ -645,19 +601,31 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         }
     }
     let last_seq = tx.next_seq - 1;
-    let result = match abandoned {
+    let counted = match abandoned {
         Some(e) => Err(e),
-        None => finish_counters(&mut tx, last_seq).map(|()| (tx.overlay, tx.sync_dirs, tx.garbage)),
+        None => finish_counters(&mut tx, last_seq),
     };
-    let result = result.and_then(|(overlay, sync_dirs, garbage)| {
-        finish_commit(&mut batch, overlay, &sync_dirs)?;
-        batch.commit()?;
-        Ok(garbage)
-    });
-    let garbage = match result {
-        Ok(garbage) => {
+    // The batch ends here, committed or dropped (rolled back): recovery
+    // below needs the backend's writer free.
+    let result = match counted {
+        Ok(()) => {
+            let Tx {
+                overlay,
+                sync_dirs,
+                garbage,
+                ..
+            } = tx;
+            finish_commit(batch, overlay, &sync_dirs).map(|()| garbage)
+        }
+        Err(e) => {
+            drop(tx);
+            drop(batch);
+            Err(e)
+        }
+    };
+    match &result {
+        Ok(_) => {
             shared.last_seq.send_replace(last_seq);
-            Ok(garbage)
         }
         Err(e) => {
             tracing::error!(error = %e, "write batch failed");
@@ -667,14 +635,12 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
                     tracing::error!(error = %e, "cannot recover the database yet; retrying with the next write");
                 }
             }
-            Err(e)
         }
-    };
-    let outcome = garbage.as_ref().map(|_| ()).map_err(copy_error);
-    for done in completions {
-        done(clone_result(&outcome));
     }
-    garbage.unwrap_or_default()
+    for done in completions {
+        done(result.as_ref().map(|_| ()).map_err(copy_error));
+    }
+    result.unwrap_or_default()
 }
 
 /// Runs one closure of a batch and rolls it back when it fails or panics (a
@@ -707,10 +673,7 @@ fn begin_batch(shared: &Shared) -> Result<(Box<dyn Batch + '_>, u64), StoreError
     }
     shared.blobs.space().check()?;
     let batch = shared.backend.begin()?;
-    let meta = View {
-        kv: &*batch,
-        table: Table::Meta,
-    };
+    let meta = View::new(&*batch, Table::Meta);
     let last_seq = meta.counter(META_LAST_SEQ)?;
     shared.clock.observe(meta.counter(META_HLC)?);
     Ok((batch, last_seq))
@@ -726,23 +689,16 @@ fn finish_counters(tx: &mut Tx<'_>, last_seq: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Hands the batch's writes to the backend and fsyncs the blob directories
-/// its bodies were written to, so both are durable once the backend commits.
-fn finish_commit(batch: &mut Box<dyn Batch + '_>, overlay: Overlay, sync_dirs: &BTreeSet<PathBuf>) -> Result<(), StoreError> {
+/// Hands the batch's writes to the backend, fsyncs the blob directories its
+/// bodies were written to, and commits: both are durable once it returns.
+fn finish_commit(mut batch: Box<dyn Batch + '_>, overlay: Overlay, sync_dirs: &BTreeSet<PathBuf>) -> Result<(), StoreError> {
     for (table, writes) in overlay.into_writes() {
-        batch.apply(table, &writes)?;
+        batch.apply(table, writes)?;
     }
     for dir in sync_dirs {
         sync_dir(dir)?;
     }
-    Ok(())
-}
-
-fn clone_result(r: &Result<(), StoreError>) -> Result<(), StoreError> {
-    match r {
-        Ok(()) => Ok(()),
-        Err(e) => Err(copy_error(e)),
-    }
+    batch.commit()
 }
 
 /// The same failure for another caller of the batch (a full disk stays one).

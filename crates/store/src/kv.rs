@@ -136,7 +136,7 @@ impl<T: KvRead + Send + Sync> Snapshot for T {}
 /// (and none of its own writes, which come only through `apply`).
 pub trait Batch: KvRead {
     /// Sets (`Some`) or removes (`None`) each key, in the given order.
-    fn apply(&mut self, table: Table, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError>;
+    fn apply(&mut self, table: Table, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError>;
 
     /// Makes every applied write durable, or none of them.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
@@ -188,6 +188,10 @@ pub struct View<'a> {
 }
 
 impl<'a> View<'a> {
+    pub fn new(kv: &'a dyn KvRead, table: Table) -> Self {
+        Self { kv, table }
+    }
+
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, StoreError> {
         self.kv.get(self.table, key.as_ref())
     }
@@ -225,7 +229,7 @@ impl<'a> View<'a> {
         self.kv.range(self.table, &[], None, reverse)
     }
 
-    /// The first entry at or after `from` whose key starts with `prefix`.
+    /// The first entry whose key starts with `prefix`.
     pub fn first_with(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
         self.prefixed(prefix, false)?.next().transpose()
     }

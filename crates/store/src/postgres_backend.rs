@@ -172,9 +172,10 @@ impl Inner {
         self.run(async move { conn.query(&sql, &params).await.map_err(pg_error) })
     }
 
-    fn execute(&self, conn: &Arc<Conn>, sql: &'static str) -> Result<(), StoreError> {
-        let conn = Arc::clone(conn);
-        self.run(async move { conn.client.batch_execute(sql).await.map_err(pg_error) })
+    /// Runs statements that return no rows (simple query protocol).
+    fn execute(&self, conn: &Arc<Conn>, sql: impl Into<String>) -> Result<(), StoreError> {
+        let (conn, sql) = (Arc::clone(conn), sql.into());
+        self.run(async move { conn.client.batch_execute(&sql).await.map_err(pg_error) })
     }
 }
 
@@ -286,8 +287,7 @@ fn create_schema(inner: &Inner, conn: &Arc<Conn>) -> Result<(), StoreError> {
         "INSERT INTO {} (k, v) VALUES ('last_seq'::bytea, '\\x0000000000000000'::bytea) ON CONFLICT DO NOTHING;\nCOMMIT;",
         relation(Table::Meta)
     ));
-    let conn = Arc::clone(conn);
-    inner.run(async move { conn.client.batch_execute(&sql).await.map_err(pg_error) })
+    inner.execute(conn, sql)
 }
 
 impl Backend for PostgresBackend {
@@ -304,13 +304,12 @@ impl Backend for PostgresBackend {
             "BEGIN; SELECT 1 FROM {} WHERE k = 'last_seq'::bytea FOR UPDATE",
             relation(Table::Meta)
         );
-        let c = Arc::clone(&conn);
-        self.inner
-            .run(async move { c.client.batch_execute(&lock).await.map_err(pg_error) })?;
+        self.inner.execute(&conn, lock)?;
         Ok(Box::new(PgBatch {
             inner: &self.inner,
             conn,
             open: true,
+            read_cache: Default::default(),
         }))
     }
 
@@ -450,11 +449,9 @@ impl Reader for PgSnapshot {
         let conn = self.inner.checkout()?;
         let c = Arc::clone(&conn);
         let rows = self.inner.run(async move {
-            let statement = c.statement(&sql).await.map_err(pg_error)?;
-            let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
             let (begun, rows) = tokio::join!(
                 c.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"),
-                c.client.query(&statement, &refs)
+                c.query(&sql, &params)
             );
             begun.map_err(pg_error)?;
             rows.map_err(pg_error)
@@ -495,6 +492,34 @@ struct PgBatch<'a> {
     conn: Arc<Conn>,
     /// Not yet committed (rolled back if dropped).
     open: bool,
+    /// Values this batch has read. While it holds the lock no other batch
+    /// commits, and its own writes come only at the end, so they hold until
+    /// the commit: the many writes of a batch that read the same bucket
+    /// record read it once, not once per write (a round trip each).
+    read_cache: std::cell::RefCell<ReadCache>,
+}
+
+/// The values a batch has read, bounded in count and value size.
+#[derive(Default)]
+struct ReadCache {
+    values: HashMap<Table, HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    entries: usize,
+}
+
+impl ReadCache {
+    const MAX_ENTRIES: usize = 4096;
+    const MAX_VALUE: usize = 16 * 1024;
+
+    fn get(&self, table: Table, key: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.values.get(&table)?.get(key).cloned()
+    }
+
+    fn keep(&mut self, table: Table, key: &[u8], value: &Option<Vec<u8>>) {
+        if self.entries < Self::MAX_ENTRIES && value.as_ref().is_none_or(|v| v.len() <= Self::MAX_VALUE) {
+            self.values.entry(table).or_default().insert(key.to_vec(), value.clone());
+            self.entries += 1;
+        }
+    }
 }
 
 impl Reader for PgBatch<'_> {
@@ -505,7 +530,12 @@ impl Reader for PgBatch<'_> {
 
 impl KvRead for PgBatch<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        get(self, table, key)
+        if let Some(cached) = self.read_cache.borrow().get(table, key) {
+            return Ok(cached);
+        }
+        let value = get(self, table, key)?;
+        self.read_cache.borrow_mut().keep(table, key, &value);
+        Ok(value)
     }
 
     fn range(&self, table: Table, from: &[u8], to: Option<&[u8]>, reverse: bool) -> Result<KvIter<'_>, StoreError> {
@@ -514,15 +544,15 @@ impl KvRead for PgBatch<'_> {
 }
 
 impl Batch for PgBatch<'_> {
-    fn apply(&mut self, table: Table, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+    fn apply(&mut self, table: Table, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError> {
         let (mut keys, mut values, mut removed) = (Vec::new(), Vec::new(), Vec::new());
         for (key, value) in writes {
             match value {
                 Some(v) => {
-                    keys.push(key.clone());
-                    values.push(v.clone());
+                    keys.push(key);
+                    values.push(v);
                 }
-                None => removed.push(key.clone()),
+                None => removed.push(key),
             }
         }
         let rel = relation(table);

@@ -176,9 +176,9 @@ impl KvRead for RedbBatch {
 }
 
 impl Batch for RedbBatch {
-    fn apply(&mut self, table: Table, writes: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<(), StoreError> {
+    fn apply(&mut self, table: Table, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError> {
         let mut t = self.write.open_table(def(table))?;
-        for (key, value) in writes {
+        for (key, value) in &writes {
             match value {
                 Some(value) => drop(t.insert(key.as_slice(), value.as_slice())?),
                 None => drop(t.remove(key.as_slice())?),

@@ -2,7 +2,7 @@
 
 import pytest
 
-from e2e_helpers import http_status, md5_hex, multipart_etag, random_bytes, s3_error
+from e2e_helpers import KEYS, http_status, md5_hex, multipart_etag, random_bytes, raw_http, s3_error, sha256_hex, sigv4_sign
 
 MIB = 1024 * 1024
 
@@ -118,6 +118,35 @@ def test_abort_discards_upload_and_creates_no_object(s3, bucket):
         s3.upload_part(Bucket=bucket, Key="ab", UploadId=uid, PartNumber=2, Body=b"late")
     with s3_error("NoSuchKey", 404):
         s3.get_object(Bucket=bucket, Key="ab")
+
+
+def test_requests_after_parts_refused_before_their_body_on_one_connection_are_answered(s3, bucket):
+    """botocore sends a part with `Expect: 100-continue` and waits; the node refuses a part of
+    an aborted upload without reading it, so botocore never sends the body, and keeps the
+    connection for its next request. Were that connection kept open on the node's side, its
+    next request's first bytes would be read as the unsent body (a 400 for the next request),
+    or it would be closed under the client (which here does not retry)."""
+    uid, _ = upload_parts(s3, bucket, "refused", [b"x"])
+    s3.abort_multipart_upload(Bucket=bucket, Key="refused", UploadId=uid)
+    for _ in range(100):
+        with s3_error("NoSuchUpload", 404):
+            s3.upload_part(Bucket=bucket, Key="refused", UploadId=uid, PartNumber=2, Body=b"late")
+        with s3_error("NoSuchKey", 404):
+            s3.get_object(Bucket=bucket, Key="refused")
+
+
+def test_an_answer_before_an_awaited_body_says_connection_close(node, s3, bucket):
+    uid, _ = upload_parts(s3, bucket, "awaited", [b"x"])
+    s3.abort_multipart_upload(Bucket=bucket, Key="awaited", UploadId=uid)
+    path, body = f"/{bucket}/awaited", b"late"
+    query = [("partNumber", "2"), ("uploadId", uid)]
+    hdrs = {"Host": f"127.0.0.1:{node.port}", "Content-Length": str(len(body)), "Expect": "100-continue"}
+    signed = sigv4_sign("PUT", path, query, hdrs, sha256_hex(body), KEYS["admin"]).headers
+    target = path + "?" + "&".join(f"{k}={v}" for k, v in query)
+    head = "\r\n".join([f"PUT {target} HTTP/1.1"] + [f"{k}: {v}" for k, v in signed.items()]) + "\r\n\r\n"
+    status, headers, answer = raw_http(node.port, head.encode())
+    assert status == 404 and b"NoSuchUpload" in answer
+    assert headers.get("connection") == "close"
 
 
 def test_unknown_upload_id_is_no_such_upload(s3, bucket):

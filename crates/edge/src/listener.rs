@@ -14,7 +14,6 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tandem_node::ServerLimits;
 use tandem_node::conn::{Activity, GuardedIo, Timeouts};
-use tandem_node::progress::{ProgressBody, TrackedBody};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
@@ -79,15 +78,12 @@ async fn connection(
     let io = GuardedIo::new(stream, activity.clone(), timeouts);
     let progress = limits.body_progress_timeout;
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let request = activity.begin();
-        if tandem_node::expect::owes_continue(&req) {
-            activity.owe_continue();
-        }
-        let proxy = proxy.clone();
+        let (proxy, activity) = (proxy.clone(), activity.clone());
         async move {
-            let req = req.map(|body| crate::body::boxed(ProgressBody::new(body, progress)));
-            let resp = proxy.handle(req, peer).await;
-            Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
+            let resp = tandem_node::request::serve(&activity, progress, req, |req| async move {
+                proxy.handle(req.map(crate::body::boxed), peer).await
+            });
+            Ok::<_, Infallible>(resp.await)
         }
     });
     let builder = tandem_node::connection_builder(limits);

@@ -28,7 +28,6 @@ use tokio::time::Instant;
 use crate::Node;
 use crate::conn::{Activity, GuardedIo, Timeouts};
 use crate::limits::ServerLimits;
-use crate::progress::{ProgressBody, TrackedBody};
 
 /// Refused connections being answered at once.
 pub const MAX_REFUSING: usize = 64;
@@ -202,16 +201,13 @@ fn spawn_connection(
     let progress = limits.body_progress_timeout;
     let handler = node.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-        let request = activity.begin();
-        if crate::expect::owes_continue(&req) {
-            activity.owe_continue();
-        }
-        let node = handler.clone();
+        let (node, activity) = (handler.clone(), activity.clone());
         async move {
-            let mut req = req.map(|body| ProgressBody::new(body, progress));
-            req.extensions_mut().insert(tandem_iam::SourceAddr(peer));
-            let resp = node.handle(req).await;
-            Ok::<_, Infallible>(resp.map(|body| TrackedBody::new(body, request)))
+            let resp = crate::request::serve(&activity, progress, req, |mut req| async move {
+                req.extensions_mut().insert(tandem_iam::SourceAddr(peer));
+                node.handle(req).await
+            });
+            Ok::<_, Infallible>(resp.await)
         }
     });
     let conn = graceful.watch(builder.serve_connection_with_upgrades(io, service).into_owned());

@@ -28,6 +28,7 @@ pub mod metrics;
 mod post_body;
 pub mod progress;
 mod read_headers;
+pub mod request;
 mod request_id;
 mod series;
 mod sigv2_path;

@@ -10,6 +10,7 @@
 //! error. Either way hyper closes the connection, as the body is unfinished.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -50,6 +51,20 @@ impl BodyFaults {
     }
 }
 
+/// Whether a request body was read to its end. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct BodyEnd(Arc<AtomicBool>);
+
+impl BodyEnd {
+    pub fn reached(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn set(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// A request body error: the client's, or a stall.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -67,6 +82,7 @@ pub struct ProgressBody<B> {
     /// Set while the body is waited on and nothing has arrived.
     waiting_since: Option<Instant>,
     faults: BodyFaults,
+    end: BodyEnd,
 }
 
 impl<B> ProgressBody<B> {
@@ -77,12 +93,18 @@ impl<B> ProgressBody<B> {
             timer: Box::pin(tokio::time::sleep(timeout)),
             waiting_since: None,
             faults: BodyFaults::default(),
+            end: BodyEnd::default(),
         }
     }
 
     /// Where this body records a stall (shared with whoever reads it).
     pub fn faults(&self) -> BodyFaults {
         self.faults.clone()
+    }
+
+    /// Tells whether this body has been read to its end.
+    pub fn end(&self) -> BodyEnd {
+        self.end.clone()
     }
 }
 
@@ -99,6 +121,9 @@ where
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
                 this.waiting_since = None;
+                if frame.is_none() || this.inner.is_end_stream() {
+                    this.end.set();
+                }
                 Poll::Ready(frame.map(|f| f.map_err(BodyError::from)))
             }
             Poll::Pending => {

@@ -34,8 +34,9 @@ cargo build --release --workspace --locked
 echo "==> Rust tests"
 env -u TANDEM_TEST_POSTGRES cargo test --release --workspace --locked
 
-echo "==> store tests on the PostgreSQL backend"
+echo "==> store tests on the PostgreSQL backend, bodies in files and then in PostgreSQL"
 cargo test --release --locked -p tandem-store
+TANDEM_TEST_BODIES=postgres cargo test --release --locked -p tandem-store
 
 echo "==> fuzz smoke: every fuzz target for 20,000 inputs or 15 s"
 bash scripts/fuzz.sh --smoke
@@ -47,8 +48,8 @@ echo "==> end-to-end tests"
 export TANDEM_BIN="$PWD/target/release/tandem"
 python3 -m pytest -q tests/e2e "$@"
 
-echo "==> end-to-end tests on the PostgreSQL backend (S3, DynamoDB, replication, apps and failover)"
-TANDEM_E2E_BACKEND=postgres python3 -m pytest -q \
+echo "==> end-to-end tests on the PostgreSQL backend with bodies in PostgreSQL (S3, DynamoDB, replication, apps and failover)"
+TANDEM_E2E_BACKEND=postgres TANDEM_E2E_BODIES=postgres python3 -m pytest -q \
     tests/e2e/test_objects.py tests/e2e/test_buckets.py tests/e2e/test_listing.py \
     tests/e2e/test_multipart.py tests/e2e/test_versioning.py tests/e2e/test_crash.py \
     tests/e2e/test_dynamo_items.py tests/e2e/test_dynamo_query_scan.py tests/e2e/test_dynamo_tables.py \

@@ -370,10 +370,14 @@ def postgres_backend_url(data_dir: str) -> str:
 
 
 def with_test_backend(region: dict) -> dict:
-    """`region` of a tandem.toml, on the backend the suite runs on."""
+    """`region` of a tandem.toml, on the backend the suite runs on; with
+    TANDEM_E2E_BODIES=postgres as well, its bodies in that database too."""
     if test_backend() != "postgres" or "backend" in region or "data_dir" not in region:
         return region
-    return {**region, "backend": postgres_backend_url(str(region["data_dir"]))}
+    region = {**region, "backend": postgres_backend_url(str(region["data_dir"]))}
+    if os.environ.get("TANDEM_E2E_BODIES") == "postgres":
+        region.setdefault("bodies", "postgres")
+    return region
 
 
 def write_config(

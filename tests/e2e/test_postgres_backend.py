@@ -93,7 +93,7 @@ def test_writes_land_in_the_database_and_outlive_the_node(tandem_bin, tmp_path):
     through the APIs are rows there, with their change-log entries; a new
     node with an empty data directory of its own, on the same database,
     serves the item (object bodies above 64 KiB stay in the data directory
-    until bodies move to the database too)."""
+    unless `bodies = "postgres"`, below)."""
     backend = postgres_backend_url(str(tmp_path / "shared"))
     node = Node(tandem_bin, tmp_path / "first")
     node.root.mkdir(parents=True, exist_ok=True)
@@ -123,3 +123,70 @@ def test_writes_land_in_the_database_and_outlive_the_node(tandem_bin, tmp_path):
         assert body == b"small body, kept inline"
     finally:
         other.stop()
+
+
+def test_with_bodies_in_the_database_a_node_with_an_empty_data_directory_serves_every_body(tandem_bin, tmp_path):
+    """`bodies = "postgres"`: a 3 MiB object's bytes are rows of tandem_bodies,
+    not files of the data directory, so a second node with a data directory
+    of its own reads the whole object and any range of it; deleting the
+    object frees its rows after their grace, not before."""
+    from e2e_helpers import random_bytes
+
+    backend = postgres_backend_url(str(tmp_path / "bodies"))
+    node = Node(tandem_bin, tmp_path / "first")
+    node.root.mkdir(parents=True, exist_ok=True)
+    region = {
+        "name": node.region,
+        "listen": f"127.0.0.1:{node.port}",
+        "data_dir": str(node.data_dir),
+        "backend": backend,
+        "bodies": "postgres",
+    }
+    write_config(node.config_path, [region])
+    node.start()
+    big = random_bytes(3 * 1024 * 1024 + 77, seed=19)
+    try:
+        s3 = node.client()
+        s3.create_bucket(Bucket="bodies")
+        s3.put_object(Bucket="bodies", Key="big.bin", Body=big)
+    finally:
+        node.stop()
+    assert int(psql(backend, "SELECT sum(length(data)) FROM tandem_bodies")) == len(big)
+    blob_files = [p for p in (node.data_dir / "blobs").rglob("*") if p.is_file()]
+    assert blob_files == [], blob_files
+
+    other = Node(tandem_bin, tmp_path / "second")
+    other.root.mkdir(parents=True, exist_ok=True)
+    write_config(other.config_path, [{**region, "listen": f"127.0.0.1:{other.port}", "data_dir": str(other.data_dir)}])
+    other.start()
+    try:
+        s3 = other.client()
+        assert s3.get_object(Bucket="bodies", Key="big.bin")["Body"].read() == big
+        start = 1024 * 1024 - 5
+        got = s3.get_object(Bucket="bodies", Key="big.bin", Range=f"bytes={start}-{start + 99}")["Body"].read()
+        assert got == big[start : start + 100]
+        s3.delete_object(Bucket="bodies", Key="big.bin")
+        assert int(psql(backend, "SELECT count(*) FROM tandem_bodies")) > 0, "freed rows wait out their grace"
+    finally:
+        other.stop()
+
+
+def test_bodies_in_postgres_without_a_postgres_backend_are_refused(tandem_bin, tmp_path):
+    node = Node(tandem_bin, tmp_path)
+    node.root.mkdir(parents=True, exist_ok=True)
+    region = {
+        "name": node.region,
+        "listen": f"127.0.0.1:{node.port}",
+        "data_dir": str(node.data_dir),
+        "backend": "embedded",
+        "bodies": "postgres",
+    }
+    write_config(node.config_path, [region])
+    done = subprocess.run(
+        [str(tandem_bin), "serve", "--config", str(node.config_path), "--region", node.region],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode != 0
+    assert 'bodies = "postgres" keeps bodies in the backend\'s database' in done.stdout + done.stderr

@@ -10,7 +10,6 @@
 //! for any PUT. `aws-chunked` bodies carry `x-amz-decoded-content-length` and
 //! are left to s3s; anything that does not verify is passed on untouched.
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request};
@@ -18,11 +17,8 @@ use s3s::Body;
 use tandem_s3::MAX_PUT_SIZE;
 use tandem_s3::Principals;
 use tandem_s3::refusal::Refusal;
+use tandem_store::body_store;
 use tandem_store::{BodyWriter, StagedBody, Store, StoreError};
-use tokio::io::AsyncReadExt;
-
-/// Size of the pieces a spooled file body is handed to s3s in.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// Whether the request is a header-signed PUT of unknown length whose payload
 /// hash is not a streaming one.
@@ -71,23 +67,25 @@ async fn spool(store: &Store, mut body: Body, limit: u64) -> Result<StagedBody, 
     writer.finish_unsynced(store.blobs()).await.map_err(store_failure)
 }
 
-/// The spooled body as s3s reads it; the staged file goes when it is dropped.
+/// The spooled body as s3s reads it; the staged body goes when it is dropped.
 async fn replay(staged: StagedBody) -> Result<Body, Refusal> {
     if let Some(bytes) = &staged.inline {
         return Ok(Body::from(bytes.clone()));
     }
-    let path = staged.file().map(|p| p.to_path_buf()).unwrap_or_default();
-    let file = tokio::fs::File::open(&path).await.map_err(|e| store_failure(e.into()))?;
-    let pieces = futures::stream::unfold((file, staged), |(mut file, staged)| async move {
-        let mut buf = vec![0u8; READ_CHUNK];
-        match file.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(http_body::Frame::data(Bytes::from(buf))), (file, staged)))
-            }
-            Err(e) => Some((Err(e), (file, staged))),
+    let len = staged.segment.len;
+    let reader = match staged.open() {
+        Ok(Some(reader)) => reader,
+        Ok(None) => {
+            return Err(store_failure(StoreError::Corrupt(
+                "a spooled body is neither inline nor stored".into(),
+            )));
         }
+        Err(e) => return Err(store_failure(e)),
+    };
+    // The stream keeps the staged body, so it is removed once s3s is done.
+    let pieces = futures::StreamExt::map(body_store::stream(reader, 0, len), move |piece| {
+        let _staged = &staged;
+        piece.map(http_body::Frame::data)
     });
     Ok(Body::http_body_unsync(http_body_util::StreamBody::new(Box::pin(pieces))))
 }
@@ -111,6 +109,7 @@ pub(crate) async fn with_length(req: Request<Body>, store: &Store, principals: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     fn pieces(n: usize, size: usize) -> Body {
         let frames = (0..n).map(move |i| Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(vec![i as u8; size]))));
@@ -129,12 +128,15 @@ mod tests {
         assert!(small.inline.is_some() && small.segment.len == 30);
         assert_eq!(replayed(small).await, [vec![0u8; 10], vec![1; 10], vec![2; 10]].concat());
         let large = spool(&store, pieces(5, 700 * 1024), 1 << 30).await.unwrap();
-        let file = large.file().unwrap().to_path_buf();
-        assert!(file.exists() && large.segment.len == 5 * 700 * 1024);
+        assert_eq!(store.blobs().orphan_candidates().unwrap(), [large.segment.id]);
+        assert_eq!(large.segment.len, 5 * 700 * 1024);
         let bytes = replayed(large).await;
         assert_eq!(bytes.len(), 5 * 700 * 1024);
         assert!(bytes[..700 * 1024].iter().all(|b| *b == 0) && bytes[4 * 700 * 1024..].iter().all(|b| *b == 4));
-        assert!(!file.exists(), "the spooled file goes with the body");
+        assert!(
+            store.blobs().orphan_candidates().unwrap().is_empty(),
+            "the spooled body goes with it"
+        );
     }
 
     #[tokio::test]

@@ -15,17 +15,18 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use tandem_dynamo::table::TableDef;
+use tandem_store::body_store::BodyReader;
 use tandem_store::{BucketRecord, Change, ChangeEntry, ObjectVersion, ReadTx, SegmentSource, Store, StoreError};
 
 use crate::error::ReplicationError;
 use crate::frame::{Op, Shipped};
 
-/// Where a piece of an object body is read from while it ships. Files are
-/// opened while the version is known to exist, so a later delete cannot pull
-/// the bytes away mid-batch.
+/// Where a piece of an object body is read from while it ships. Stored
+/// bodies are opened while the version is known to exist, so a later delete
+/// cannot pull the bytes away mid-batch.
 pub enum BodyPiece {
     Bytes(Bytes),
-    File(std::fs::File),
+    Stored { body: Box<dyn BodyReader>, len: u64 },
 }
 
 /// A source version: bucket, key, version id.
@@ -306,7 +307,7 @@ impl<'a> Router<'a> {
         for segment in &version.segments {
             pieces.push(match self.read.segment_source(segment, self.store)? {
                 SegmentSource::Bytes(b) => BodyPiece::Bytes(b),
-                SegmentSource::File(path) => BodyPiece::File(std::fs::File::open(&path).map_err(tandem_store::StoreError::from)?),
+                SegmentSource::Stored(body) => BodyPiece::Stored { body, len: segment.len },
             });
         }
         Ok(pieces)

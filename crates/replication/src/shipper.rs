@@ -13,8 +13,8 @@ use http::{Method, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tandem_store::body_store::{self, BodyReader};
 use tandem_store::{ChangeEntry, ReplicationStatus, Store};
-use tokio::io::AsyncReadExt;
 
 use crate::apply::Summary;
 use crate::backlog::PeerBacklog;
@@ -27,12 +27,10 @@ use crate::stats::PeerStats;
 
 /// Path of the apply endpoint on every node.
 pub const APPLY_PATH: &str = "/_tandem/replication/apply";
-/// A batch stops growing once it holds this many open body files.
+/// A batch stops growing once it holds this many opened stored bodies.
 const MAX_BATCH_FILES: usize = 512;
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// Bytes read from a body file per frame piece.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// A routed batch: what to send, and how far it takes the cursor.
 pub(crate) struct Batch {
@@ -216,7 +214,7 @@ impl Shipper {
                 Route::Quarantine(r) => batch.rejected.push(r),
                 Route::Ship(out) => {
                     bytes += out.shipped.body_len;
-                    files += out.body.iter().filter(|p| matches!(p, BodyPiece::File(_))).count();
+                    files += out.body.iter().filter(|p| matches!(p, BodyPiece::Stored { .. })).count();
                     let full = bytes >= size.bytes || files >= MAX_BATCH_FILES;
                     let ends_batch = matches!(out.shipped.op, Op::Table { .. }) || full;
                     batch.outgoing.push(out);
@@ -309,7 +307,7 @@ async fn produce(outgoing: Vec<Outgoing>, mut tx: mpsc::Sender<Result<Bytes, std
         for piece in out.body {
             let sent = match piece {
                 BodyPiece::Bytes(b) => tx.send(Ok(b)).await.is_ok(),
-                BodyPiece::File(file) => stream_file(file, &mut tx).await,
+                BodyPiece::Stored { body, len } => stream_stored(body, len, &mut tx).await,
             };
             if !sent {
                 return;
@@ -318,22 +316,13 @@ async fn produce(outgoing: Vec<Outgoing>, mut tx: mpsc::Sender<Result<Bytes, std
     }
 }
 
-async fn stream_file(file: std::fs::File, tx: &mut mpsc::Sender<Result<Bytes, std::io::Error>>) -> bool {
-    let mut file = tokio::fs::File::from_std(file);
-    loop {
-        let mut buf = vec![0u8; READ_CHUNK];
-        match file.read(&mut buf).await {
-            Ok(0) => return true,
-            Ok(n) => {
-                buf.truncate(n);
-                if tx.send(Ok(Bytes::from(buf))).await.is_err() {
-                    return false;
-                }
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e)).await;
-                return false;
-            }
+async fn stream_stored(body: Box<dyn BodyReader>, len: u64, tx: &mut mpsc::Sender<Result<Bytes, std::io::Error>>) -> bool {
+    let mut pieces = std::pin::pin!(body_store::stream(body, 0, len));
+    while let Some(piece) = futures::StreamExt::next(&mut pieces).await {
+        let failed = piece.is_err();
+        if tx.send(piece).await.is_err() || failed {
+            return false;
         }
     }
+    true
 }

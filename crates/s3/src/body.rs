@@ -3,24 +3,21 @@
 //! trailers), and streaming stored segments back, whole or by range.
 
 use std::collections::BTreeMap;
-use std::io::SeekFrom;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::{self, StreamingBlob};
 use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
+use tandem_store::body_store::{self, BodyReader};
 use tandem_store::{BodyWriter, ObjectVersion, SegmentSource, StagedBody, Store};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use transform_stream::AsyncTryStream;
 
 use crate::error::OrS3;
 
 /// Largest object a single PUT may carry, as in S3.
 pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
-/// Size of the chunks a file body is streamed in.
-const READ_CHUNK: usize = 256 * 1024;
 
 /// Checksum algorithms by their S3 name, in the order S3 lists them.
 pub const ALGORITHMS: [&str; 5] = ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"];
@@ -247,14 +244,15 @@ fn verify_md5(content_md5: Option<&str>, digest: &[u8]) -> S3Result<()> {
     Ok(())
 }
 
-/// One piece of a response body: a slice of an inline body or of a file.
+/// One piece of a response body: a slice of an inline body or of a stored one.
 enum Piece {
     Bytes(Bytes),
-    File { file: tokio::fs::File, offset: u64, len: u64 },
+    Stored { body: Box<dyn BodyReader>, offset: u64, len: u64 },
 }
 
-/// Opens the bytes `range` of a version for streaming. Files are opened now,
-/// so a concurrent delete of the version cannot cut the response short.
+/// Opens the bytes `range` of a version for streaming. Stored bodies are
+/// opened now, so a concurrent delete of the version cannot cut the
+/// response short.
 pub async fn open_range(store: &Store, version: &ObjectVersion, range: std::ops::Range<u64>) -> S3Result<StreamingBlob> {
     let read = store.read().or_s3()?;
     let mut pieces = Vec::new();
@@ -266,13 +264,7 @@ pub async fn open_range(store: &Store, version: &ObjectVersion, range: std::ops:
             let (offset, len) = (from - seg_start, to - from);
             match read.segment_source(seg, store).or_s3()? {
                 SegmentSource::Bytes(b) => pieces.push(Piece::Bytes(b.slice(offset as usize..(offset + len) as usize))),
-                SegmentSource::File(path) => {
-                    let file = tokio::fs::File::open(&path).await.map_err(|e| {
-                        tracing::error!(path = %path.display(), error = %e, "blob file missing");
-                        s3_error!(InternalError, "The object's data could not be read")
-                    })?;
-                    pieces.push(Piece::File { file, offset, len });
-                }
+                SegmentSource::Stored(body) => pieces.push(Piece::Stored { body, offset, len }),
             }
         }
         seg_start = seg_end;
@@ -285,13 +277,10 @@ fn stream_pieces(pieces: Vec<Piece>) -> impl futures::Stream<Item = Result<Bytes
         for piece in pieces {
             match piece {
                 Piece::Bytes(b) => y.yield_ok(b).await,
-                Piece::File { mut file, offset, mut len } => {
-                    file.seek(SeekFrom::Start(offset)).await?;
-                    while len > 0 {
-                        let mut buf = vec![0u8; READ_CHUNK.min(len as usize)];
-                        file.read_exact(&mut buf).await?;
-                        len -= buf.len() as u64;
-                        y.yield_ok(Bytes::from(buf)).await;
+                Piece::Stored { body, offset, len } => {
+                    let mut bytes = std::pin::pin!(body_store::stream(body, offset, len));
+                    while let Some(b) = bytes.try_next().await? {
+                        y.yield_ok(b).await;
                     }
                 }
             }

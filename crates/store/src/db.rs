@@ -21,10 +21,9 @@
 //! anyway, the writer has the backend recover ([`Backend::recover`]),
 //! retrying until it succeeds, and reloads the sequence counter from it.
 
-use std::collections::BTreeSet;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -32,13 +31,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, watch};
 
-use crate::blobs::{BlobFiles, StagedBody, sync_dir};
+use crate::blobs::{BlobFiles, Bodies, StagedBody};
+use crate::body_store::BodyStore;
 use crate::changelog::{Change, ChangeEntry};
 use crate::error::StoreError;
 use crate::hlc::HybridClock;
 use crate::kv::{Backend, Batch, KvIter, KvRead, Snapshot, Table, View, u64_key, u128_key};
 use crate::overlay::Overlay;
 use crate::records::Segment;
+use crate::space::DiskSpace;
 
 const META_LAST_SEQ: &str = "last_seq";
 const META_HLC: &str = "hlc";
@@ -63,7 +64,7 @@ pub(crate) struct Shared {
     backend: Box<dyn Backend>,
     /// Set when a commit failed in a way that needs [`Backend::recover`].
     needs_recovery: AtomicBool,
-    pub(crate) blobs: BlobFiles,
+    pub(crate) blobs: Bodies,
     pub(crate) region: String,
     pub(crate) clock: HybridClock,
     /// Last committed change sequence number; readers of the change log wait on it.
@@ -110,6 +111,28 @@ impl StoreBackend {
     }
 }
 
+/// Where a region's bodies above the inline size live (`bodies` in
+/// tandem.toml).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BodyBackend {
+    /// Files under the data directory.
+    #[default]
+    Files,
+    /// Chunks in the PostgreSQL database of the `postgres` backend.
+    Postgres,
+}
+
+impl BodyBackend {
+    /// Reads `bodies` of tandem.toml.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "" | "files" => Ok(Self::Files),
+            "postgres" => Ok(Self::Postgres),
+            other => Err(format!("bodies must be \"files\" or \"postgres\", not {other:?}")),
+        }
+    }
+}
+
 impl std::fmt::Debug for StoreBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -127,6 +150,7 @@ pub struct StoreOptions {
     /// How far a remote timestamp may lead this node's wall clock.
     pub max_clock_lead_ms: u64,
     pub backend: StoreBackend,
+    pub bodies: BodyBackend,
 }
 
 impl Default for StoreOptions {
@@ -135,6 +159,7 @@ impl Default for StoreOptions {
             min_free_bytes: crate::space::DEFAULT_MIN_FREE_BYTES,
             max_clock_lead_ms: crate::hlc::DEFAULT_MAX_LEAD_MS,
             backend: StoreBackend::Embedded,
+            bodies: BodyBackend::Files,
         }
     }
 }
@@ -149,11 +174,8 @@ impl Store {
     /// Opens (or creates) the store with the given limits and backend.
     pub fn open_with(data_dir: &Path, region: &str, options: &StoreOptions) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir)?;
-        let backend: Box<dyn Backend> = match &options.backend {
-            StoreBackend::Embedded => Box::new(crate::redb_backend::RedbBackend::open(&data_dir.join("meta.redb"))?),
-            StoreBackend::Postgres(url) => Box::new(crate::postgres_backend::PostgresBackend::open(url)?),
-        };
-        let blobs = BlobFiles::open(&data_dir.join("blobs"))?;
+        let (backend, body_store) = open_backends(data_dir, options)?;
+        let blobs = Bodies::new(body_store, DiskSpace::new(data_dir));
         let (last_seq, hlc_floor) = {
             let snap = backend.snapshot()?;
             let meta = View::new(&*snap, Table::Meta);
@@ -162,7 +184,7 @@ impl Store {
             counters
         };
         blobs.space().set_min_free_bytes(options.min_free_bytes);
-        tracing::debug!(backend = %backend.describe(), last_seq, "store opened");
+        tracing::debug!(backend = %backend.describe(), bodies = %blobs.describe(), last_seq, "store opened");
         let shared = Arc::new(Shared {
             backend,
             needs_recovery: AtomicBool::new(false),
@@ -190,7 +212,7 @@ impl Store {
         &self.shared.clock
     }
 
-    pub fn blobs(&self) -> &BlobFiles {
+    pub fn blobs(&self) -> &Bodies {
         &self.shared.blobs
     }
 
@@ -268,11 +290,11 @@ impl Store {
         })
     }
 
-    /// A deep health check: a read of the metadata and a stat of the blob
-    /// tree. Fails when the store is unusable.
+    /// A deep health check: a read of the metadata and a look at the body
+    /// store. Fails when the store is unusable.
     pub fn check_health(&self) -> Result<(), StoreError> {
         self.read()?.table(Table::Meta).get(META_LAST_SEQ)?;
-        std::fs::metadata(self.shared.blobs.shard_dir(0))?;
+        self.shared.blobs.store().check()?;
         Ok(())
     }
 }
@@ -300,8 +322,8 @@ impl Shared {
 
 /// Removes blob files no committed metadata points at: bodies staged by writes
 /// that crashed before their commit. Runs before the writer starts.
-fn sweep_orphan_blobs(snap: &dyn KvRead, blobs: &BlobFiles) -> Result<(), StoreError> {
-    let on_disk = blobs.list_ids()?;
+fn sweep_orphan_blobs(snap: &dyn KvRead, blobs: &Bodies) -> Result<(), StoreError> {
+    let on_disk = blobs.orphan_candidates()?;
     if on_disk.is_empty() {
         return Ok(());
     }
@@ -365,7 +387,8 @@ pub struct Tx<'a> {
     overlay: Overlay,
     pub(crate) shared: &'a Shared,
     next_seq: u64,
-    sync_dirs: BTreeSet<PathBuf>,
+    /// Stored bodies this batch makes metadata refer to.
+    stored: Vec<u128>,
     garbage: Vec<u128>,
     object_bytes_delta: i64,
     /// Blob files the running closure made part of this transaction (see [`Tx::adopt`]).
@@ -488,13 +511,14 @@ impl<'a> Tx<'a> {
     }
 
     /// Makes a staged body part of this transaction: inline bytes are inserted,
-    /// a file's directory entry is fsynced before the commit.
+    /// a stored body is made durable where its store asks before the commit
+    /// (a file's directory entry).
     pub fn adopt(&mut self, body: &mut StagedBody) -> Result<Segment, StoreError> {
         let segment = body.segment.clone();
         match body.inline.take() {
             Some(bytes) => self.put(Table::Inline, u128_key(segment.id), bytes.as_ref()),
             None => {
-                self.sync_dirs.insert(self.shared.blobs.shard_dir(segment.id));
+                self.stored.push(segment.id);
                 self.adopted.push(segment.id);
             }
         }
@@ -516,10 +540,6 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 }
-
-/// How long a freed blob file outlives the commit that freed it, so that a
-/// reader that resolved the old version just before can still open it.
-const BLOB_GRACE: Duration = Duration::from_secs(2);
 
 fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
     let mut graveyard: VecDeque<(Instant, u128)> = VecDeque::new();
@@ -552,10 +572,10 @@ fn run_writer(shared: Arc<Shared>, rx: mpsc::Receiver<Job>) {
     tracing::debug!("store writer stopped");
 }
 
-/// Removes freed blob files whose grace period is over (all of them when `all`).
+/// Removes freed bodies whose grace period ([`BodyStore::removal_grace`]) is over (all of them when `all`).
 fn reap(shared: &Shared, graveyard: &mut VecDeque<(Instant, u128)>, all: bool) {
     while let Some((freed, id)) = graveyard.front().copied() {
-        if !all && freed.elapsed() < BLOB_GRACE {
+        if !all && freed.elapsed() < shared.blobs.store().removal_grace() {
             break;
         }
         shared.blobs.remove(id);
@@ -583,7 +603,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         overlay: Overlay::default(),
         shared,
         next_seq: last_seq + 1,
-        sync_dirs: BTreeSet::new(),
+        stored: Vec::new(),
         garbage: Vec::new(),
         object_bytes_delta: 0,
         adopted: Vec::new(),
@@ -610,12 +630,9 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
     let result = match counted {
         Ok(()) => {
             let Tx {
-                overlay,
-                sync_dirs,
-                garbage,
-                ..
+                overlay, stored, garbage, ..
             } = tx;
-            finish_commit(batch, overlay, &sync_dirs).map(|()| garbage)
+            finish_commit(batch, overlay, shared.blobs.store(), &stored).map(|()| garbage)
         }
         Err(e) => {
             drop(tx);
@@ -689,15 +706,41 @@ fn finish_counters(tx: &mut Tx<'_>, last_seq: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Hands the batch's writes to the backend, fsyncs the blob directories its
-/// bodies were written to, and commits: both are durable once it returns.
-fn finish_commit(mut batch: Box<dyn Batch + '_>, overlay: Overlay, sync_dirs: &BTreeSet<PathBuf>) -> Result<(), StoreError> {
+/// The tables' backend and the body store of a store.
+type Backends = (Box<dyn Backend>, Arc<dyn BodyStore>);
+
+/// Opens the tables' backend and the body store `options` choose.
+fn open_backends(data_dir: &Path, options: &StoreOptions) -> Result<Backends, StoreError> {
+    let files = || -> Result<Arc<dyn BodyStore>, StoreError> { Ok(Arc::new(BlobFiles::open(&data_dir.join("blobs"))?)) };
+    Ok(match (&options.backend, options.bodies) {
+        (StoreBackend::Embedded, BodyBackend::Files) => (
+            Box::new(crate::redb_backend::RedbBackend::open(&data_dir.join("meta.redb"))?),
+            files()?,
+        ),
+        (StoreBackend::Embedded, BodyBackend::Postgres) => {
+            return Err(StoreError::Db(
+                "bodies = \"postgres\" keeps bodies in the postgres backend's database; set backend to a postgres:// URL".into(),
+            ));
+        }
+        (StoreBackend::Postgres(url), bodies) => {
+            let backend = crate::postgres_backend::PostgresBackend::open(url)?;
+            let body_store = match bodies {
+                BodyBackend::Files => files()?,
+                BodyBackend::Postgres => Arc::new(backend.bodies()?),
+            };
+            (Box::new(backend), body_store)
+        }
+    })
+}
+
+/// Hands the batch's writes to the backend, makes the stored bodies it
+/// refers to durable where the body store asks (directory entries), and
+/// commits: all of it is durable once it returns.
+fn finish_commit(mut batch: Box<dyn Batch + '_>, overlay: Overlay, bodies: &Arc<dyn BodyStore>, stored: &[u128]) -> Result<(), StoreError> {
     for (table, writes) in overlay.into_writes() {
         batch.apply(table, writes)?;
     }
-    for dir in sync_dirs {
-        sync_dir(dir)?;
-    }
+    bodies.before_commit(stored)?;
     batch.commit()
 }
 
@@ -786,6 +829,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread")]
     async fn orphan_blob_files_are_swept_at_open_and_committed_ones_kept() {
+        if std::env::var("TANDEM_TEST_BODIES").as_deref() == Ok("postgres") {
+            // Bodies in PostgreSQL become sweepable only after 15 minutes
+            // (postgres_bodies tests that a young one is not).
+            return;
+        }
         let dir = tempfile::tempdir().unwrap();
         let kept = {
             let store = crate::test_backend::open(dir.path(), "r").unwrap();
@@ -798,11 +846,11 @@ mod tests {
             body.write(store.blobs(), &vec![2u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
             let body = body.finish(store.blobs()).await.unwrap();
             let v = store.put_object("b", "k", version(), body, Box::new(|_| Ok(()))).await.unwrap();
-            assert_eq!(store.blobs().list_ids().unwrap().len(), 2);
+            assert_eq!(store.blobs().orphan_candidates().unwrap().len(), 2);
             v.segments[0].id
         };
         let store = reopen(dir.path());
-        assert_eq!(store.blobs().list_ids().unwrap(), vec![kept]);
+        assert_eq!(store.blobs().orphan_candidates().unwrap(), vec![kept]);
     }
 
     fn version() -> crate::ObjectVersion {
@@ -836,7 +884,7 @@ mod tests {
         let mut body = crate::BodyWriter::new();
         body.write(store.blobs(), &vec![3u8; crate::blobs::INLINE_MAX + 1]).await.unwrap();
         assert!(matches!(body.finish(store.blobs()).await, Err(StoreError::InsufficientStorage(_))));
-        assert!(store.blobs().list_ids().unwrap().is_empty());
+        assert!(store.blobs().orphan_candidates().unwrap().is_empty());
         assert_eq!(store.last_seq(), seq, "nothing was committed");
         // Reads go on.
         assert!(store.read().unwrap().bucket("b").unwrap().is_some());

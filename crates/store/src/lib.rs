@@ -2,7 +2,7 @@
 //!
 //! Bucket and object metadata, small object bodies, items and the change log
 //! are tables of a backend ([`kv`]): an embedded redb database by default, or
-//! PostgreSQL; larger bodies are files. Every mutation is appended to the
+//! PostgreSQL; larger bodies are files or PostgreSQL chunks ([`body_store`]). Every mutation is appended to the
 //! change log in the same transaction as the mutation, and a mutation is
 //! acknowledged only after its transaction (and any body file) is durable. See
 //! [`db`] for the group-commit writer.
@@ -10,6 +10,7 @@
 //! This crate knows nothing of HTTP or of any API's wire format.
 
 pub mod blobs;
+pub mod body_store;
 pub mod buckets;
 pub mod changelog;
 pub mod completed;
@@ -24,6 +25,7 @@ pub(crate) mod kv;
 pub mod objects;
 pub(crate) mod overlay;
 pub(crate) mod postgres_backend;
+pub(crate) mod postgres_bodies;
 pub mod records;
 pub(crate) mod redb_backend;
 pub(crate) mod redb_migrate;
@@ -38,7 +40,7 @@ pub use blobs::{BodyWriter, StagedBody};
 pub use changelog::{Change, ChangeEntry};
 pub use completed::CompletedUpload;
 pub use control::{Resource, WriteGate};
-pub use db::{ReadTx, Store, StoreBackend, StoreOptions, StoreStats, Tx};
+pub use db::{BodyBackend, ReadTx, Store, StoreBackend, StoreOptions, StoreStats, Tx};
 pub use error::StoreError;
 pub use items::Space;
 

@@ -4,9 +4,9 @@
 //! replaced, which bodies are freed, and which change-log entry is appended.
 
 use bytes::Bytes;
-use std::path::PathBuf;
 
 use crate::blobs::StagedBody;
+use crate::body_store::BodyReader;
 use crate::changelog::Change;
 use crate::db::{ReadTx, Store, Tx};
 use crate::error::StoreError;
@@ -31,10 +31,11 @@ pub struct DeleteOutcome {
     pub delete_marker: bool,
 }
 
-/// Where to read a segment of a body from.
+/// Where to read a segment of a body from: its bytes, or the body opened in
+/// the body store (readable even if the version is deleted meanwhile).
 pub enum SegmentSource {
     Bytes(Bytes),
-    File(PathBuf),
+    Stored(Box<dyn BodyReader>),
 }
 
 /// A precondition checked against the current version inside the commit.
@@ -94,7 +95,7 @@ impl ReadTx {
                 .ok_or_else(|| StoreError::Corrupt(format!("inline blob {:x} missing", segment.id)))?;
             Ok(SegmentSource::Bytes(Bytes::from(raw)))
         } else {
-            Ok(SegmentSource::File(store.blobs().path(segment.id)))
+            Ok(SegmentSource::Stored(store.blobs().open(segment.id)?))
         }
     }
 

@@ -44,7 +44,7 @@ const SESSION_SETUP: &str = "SET synchronous_commit = on; SET statement_timeout 
 /// Connecting gives up after this unless the URL says otherwise.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-fn pg_error(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     StoreError::Db(format!("postgres: {e}"))
 }
 
@@ -54,8 +54,8 @@ fn relation(table: Table) -> String {
 }
 
 /// A connection and the statements prepared on it.
-struct Conn {
-    client: Client,
+pub(crate) struct Conn {
+    pub(crate) client: Client,
     prepared: Mutex<HashMap<String, Statement>>,
 }
 
@@ -72,7 +72,7 @@ impl Conn {
         Ok(statement)
     }
 
-    async fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<Row>, tokio_postgres::Error> {
+    pub(crate) async fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<Row>, tokio_postgres::Error> {
         let statement = self.statement(sql).await?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
         self.client.query(&statement, &refs).await
@@ -80,10 +80,11 @@ impl Conn {
 }
 
 /// An owned statement parameter (the query runs on the backend's runtime).
-enum Param {
+pub(crate) enum Param {
     Bytes(Vec<u8>),
     Int(i64),
     BytesList(Vec<Vec<u8>>),
+    IntList(Vec<i64>),
 }
 
 impl Param {
@@ -92,12 +93,13 @@ impl Param {
             Param::Bytes(b) => b,
             Param::Int(n) => n,
             Param::BytesList(l) => l,
+            Param::IntList(l) => l,
         }
     }
 }
 
 /// The runtime the connections live on, and the connection settings.
-struct Inner {
+pub(crate) struct Inner {
     runtime: Option<tokio::runtime::Runtime>,
     config: tokio_postgres::Config,
     idle: Mutex<Vec<Arc<Conn>>>,
@@ -109,7 +111,10 @@ impl Inner {
     }
 
     /// Runs `fut` on the backend's runtime and waits for its answer.
-    fn run<R: Send + 'static>(&self, fut: impl Future<Output = Result<R, StoreError>> + Send + 'static) -> Result<R, StoreError> {
+    pub(crate) fn run<R: Send + 'static>(
+        &self,
+        fut: impl Future<Output = Result<R, StoreError>> + Send + 'static,
+    ) -> Result<R, StoreError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.handle().spawn(async move {
             let _ = tx.send(fut.await);
@@ -129,37 +134,50 @@ impl Inner {
     }
 
     /// Runs work in the background, answering no one (a rollback on drop).
-    fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
+    pub(crate) fn spawn(&self, fut: impl Future<Output = ()> + Send + 'static) {
         self.handle().spawn(fut);
     }
 
     fn connect(&self) -> Result<Arc<Conn>, StoreError> {
-        let config = self.config.clone();
-        let handle = self.handle().clone();
-        self.run(async move {
-            let (client, connection) = config.connect(NoTls).await.map_err(pg_error)?;
-            handle.spawn(async move {
-                if let Err(e) = connection.await {
-                    tracing::warn!(error = %e, "postgres connection ended");
-                }
-            });
-            client.batch_execute(SESSION_SETUP).await.map_err(pg_error)?;
-            Ok(Arc::new(Conn {
-                client,
-                prepared: Mutex::new(HashMap::new()),
-            }))
-        })
+        self.run(Self::connect_on(self.config.clone(), self.handle().clone()))
     }
 
-    fn checkout(&self) -> Result<Arc<Conn>, StoreError> {
+    /// Opens a connection whose driver task runs on `handle`.
+    async fn connect_on(config: tokio_postgres::Config, handle: tokio::runtime::Handle) -> Result<Arc<Conn>, StoreError> {
+        let (client, connection) = config.connect(NoTls).await.map_err(pg_error)?;
+        handle.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "postgres connection ended");
+            }
+        });
+        client.batch_execute(SESSION_SETUP).await.map_err(pg_error)?;
+        Ok(Arc::new(Conn {
+            client,
+            prepared: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn idle_conn(&self) -> Option<Arc<Conn>> {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(conn) if !conn.client.is_closed() => Ok(conn),
-            _ => self.connect(),
+        idle.filter(|conn| !conn.client.is_closed())
+    }
+
+    pub(crate) fn checkout(&self) -> Result<Arc<Conn>, StoreError> {
+        match self.idle_conn() {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
         }
     }
 
-    fn give_back(&self, conn: Arc<Conn>) {
+    /// [`Self::checkout`] for a task on the backend's own runtime.
+    pub(crate) async fn checkout_async(&self) -> Result<Arc<Conn>, StoreError> {
+        match self.idle_conn() {
+            Some(conn) => Ok(conn),
+            None => Self::connect_on(self.config.clone(), self.handle().clone()).await,
+        }
+    }
+
+    pub(crate) fn give_back(&self, conn: Arc<Conn>) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if !conn.client.is_closed() && idle.len() < MAX_IDLE {
             idle.push(conn);
@@ -173,7 +191,7 @@ impl Inner {
     }
 
     /// Runs statements that return no rows (simple query protocol).
-    fn execute(&self, conn: &Arc<Conn>, sql: impl Into<String>) -> Result<(), StoreError> {
+    pub(crate) fn execute(&self, conn: &Arc<Conn>, sql: impl Into<String>) -> Result<(), StoreError> {
         let (conn, sql) = (Arc::clone(conn), sql.into());
         self.run(async move { conn.client.batch_execute(&sql).await.map_err(pg_error) })
     }
@@ -230,6 +248,11 @@ impl PostgresBackend {
             writer: Mutex::new(Some(conn)),
             described,
         })
+    }
+
+    /// The body store in the same database ([`crate::postgres_bodies`]).
+    pub(crate) fn bodies(&self) -> Result<crate::postgres_bodies::PgBodies, StoreError> {
+        crate::postgres_bodies::PgBodies::open(Arc::clone(&self.inner), &self.described)
     }
 
     fn writer_conn(&self) -> Result<Arc<Conn>, StoreError> {
@@ -290,12 +313,19 @@ fn create_schema(inner: &Inner, conn: &Arc<Conn>) -> Result<(), StoreError> {
     inner.execute(conn, sql)
 }
 
+impl PgSnapshot {
+    /// A snapshot, begun at its first read.
+    pub(crate) fn new(inner: &Arc<Inner>) -> Self {
+        Self {
+            inner: Arc::clone(inner),
+            conn: Mutex::new(None),
+        }
+    }
+}
+
 impl Backend for PostgresBackend {
     fn snapshot(&self) -> Result<Box<dyn Snapshot>, StoreError> {
-        Ok(Box::new(PgSnapshot {
-            inner: Arc::clone(&self.inner),
-            conn: Mutex::new(None),
-        }))
+        Ok(Box::new(PgSnapshot::new(&self.inner)))
     }
 
     fn begin(&self) -> Result<Box<dyn Batch + '_>, StoreError> {
@@ -343,7 +373,7 @@ impl Backend for PostgresBackend {
 }
 
 /// Reads on one connection: the statements shared by snapshots and batches.
-trait Reader {
+pub(crate) trait Reader {
     fn rows(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError>;
 }
 
@@ -432,7 +462,7 @@ impl Iterator for Pages<'_> {
 }
 
 /// A pooled connection in a read-only snapshot transaction, begun lazily.
-struct PgSnapshot {
+pub(crate) struct PgSnapshot {
     inner: Arc<Inner>,
     conn: Mutex<Option<Arc<Conn>>>,
 }

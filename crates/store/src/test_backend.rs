@@ -3,16 +3,23 @@
 //! PostgreSQL server (scripts/postgres.sh starts one), each data directory
 //! gets a database of its own on that server, named after the directory, so
 //! reopening a directory reopens its database; otherwise the embedded backend.
+//! With `TANDEM_TEST_BODIES=postgres` as well, bodies go to that database too.
 
 use std::path::Path;
 
-use crate::db::{Store, StoreBackend, StoreOptions};
+use crate::db::{BodyBackend, Store, StoreBackend, StoreOptions};
 use crate::error::StoreError;
 
 /// Opens the store of `dir` on the backend under test.
 pub fn open(dir: &Path, region: &str) -> Result<Store, StoreError> {
+    let backend = backend_for(dir);
+    let bodies = match backend {
+        StoreBackend::Postgres(_) if std::env::var("TANDEM_TEST_BODIES").as_deref() == Ok("postgres") => BodyBackend::Postgres,
+        _ => BodyBackend::Files,
+    };
     let options = StoreOptions {
-        backend: backend_for(dir),
+        backend,
+        bodies,
         ..StoreOptions::default()
     };
     Store::open_with(dir, region, &options)

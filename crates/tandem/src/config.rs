@@ -239,8 +239,12 @@ pub struct RegionConfig {
     pub signing_region: Option<String>,
     /// Where the region's tables live: `embedded` (the default, in
     /// `data_dir`) or a `postgres://` URL (its password may come from
-    /// `PGPASSWORD`). Object bodies stay in `data_dir`.
+    /// `PGPASSWORD`).
     pub backend: Option<String>,
+    /// Where object bodies above 64 KiB live: `files` (the default, in
+    /// `data_dir`) or `postgres` (chunks in the backend's database, which
+    /// must then be PostgreSQL).
+    pub bodies: Option<String>,
 }
 
 /// The signing region of a region that does not name one.
@@ -344,6 +348,15 @@ impl RegionConfig {
         tandem_store::StoreBackend::parse(self.backend.as_deref().unwrap_or("embedded"))
     }
 
+    /// Where the region's larger bodies live; `postgres` needs a postgres backend.
+    pub fn body_backend(&self) -> Result<tandem_store::BodyBackend, String> {
+        let bodies = tandem_store::BodyBackend::parse(self.bodies.as_deref().unwrap_or("files"))?;
+        if bodies == tandem_store::BodyBackend::Postgres && self.store_backend()? == tandem_store::StoreBackend::Embedded {
+            return Err("bodies = \"postgres\" keeps bodies in the backend's database: set backend to a postgres:// URL".into());
+        }
+        Ok(bodies)
+    }
+
     /// The AWS region name clients sign for.
     pub fn signing_region(&self) -> String {
         self.signing_region.clone().unwrap_or_else(|| DEFAULT_SIGNING_REGION.to_string())
@@ -379,6 +392,7 @@ impl Config {
             data_dir: data_root.join(name),
             signing_region: Some(signing_region.to_string()),
             backend: None,
+            bodies: None,
         };
         Config {
             regions: vec![region("us-east", 0, "us-east-1"), region("ap-tokyo", 1, "ap-northeast-1")],
@@ -430,6 +444,7 @@ impl Config {
                     replication_url: None,
                     data_dir: PathBuf::new(),
                     backend: None,
+                    bodies: None,
                 })
                 .collect(),
             access_keys: file.map(|f| f.access_keys.clone()).unwrap_or_default(),
@@ -466,6 +481,7 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("region {:?} is defined twice", r.name)));
             }
             r.store_backend()
+                .and_then(|_| r.body_backend())
                 .map_err(|e| ConfigError::Invalid(format!("region {:?}: {e}", r.name)))?;
         }
         self.validate_sts()?;
@@ -555,6 +571,7 @@ impl Config {
                 max_clock_lead_ms: self.store.max_clock_lead_ms,
                 // Checked when the file was read (validate).
                 backend: region.store_backend().unwrap_or_default(),
+                bodies: region.body_backend().unwrap_or_default(),
             },
             server: self.server.limits(),
             replication_key: self.replication.as_ref().map(|r| ReplicationKey {

@@ -29,14 +29,13 @@ def psql(url: str, sql: str) -> str:
     return subprocess.run(["psql", url, "-qAtc", sql], check=True, capture_output=True, text=True).stdout.strip()
 
 
-def start_with_backend(tandem_bin, root, backend: str, timeout: float = 20):
-    """Runs `tandem serve` on a config whose region has `backend`; returns the finished process."""
+def start_with_backend(tandem_bin, root, backend: str, timeout: float = 20, **fields):
+    """Runs `tandem serve` on a config whose region has `backend` (and any
+    other `fields`); returns the finished process."""
     node = Node(tandem_bin, root)
     node.root.mkdir(parents=True, exist_ok=True)
-    write_config(
-        node.config_path,
-        [{"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir), "backend": backend}],
-    )
+    region = {"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir), "backend": backend}
+    write_config(node.config_path, [{**region, **fields}])
     return subprocess.run(
         [str(tandem_bin), "serve", "--config", str(node.config_path), "--region", node.region],
         capture_output=True,
@@ -172,21 +171,6 @@ def test_with_bodies_in_the_database_a_node_with_an_empty_data_directory_serves_
 
 
 def test_bodies_in_postgres_without_a_postgres_backend_are_refused(tandem_bin, tmp_path):
-    node = Node(tandem_bin, tmp_path)
-    node.root.mkdir(parents=True, exist_ok=True)
-    region = {
-        "name": node.region,
-        "listen": f"127.0.0.1:{node.port}",
-        "data_dir": str(node.data_dir),
-        "backend": "embedded",
-        "bodies": "postgres",
-    }
-    write_config(node.config_path, [region])
-    done = subprocess.run(
-        [str(tandem_bin), "serve", "--config", str(node.config_path), "--region", node.region],
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    done = start_with_backend(tandem_bin, tmp_path, "embedded", bodies="postgres")
     assert done.returncode != 0
     assert 'bodies = "postgres" keeps bodies in the backend\'s database' in done.stdout + done.stderr

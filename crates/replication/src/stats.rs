@@ -37,7 +37,8 @@ pub struct ShipperState {
     pub last_success_ms: Option<u64>,
     pub last_error: Option<String>,
     pub last_error_ms: Option<u64>,
-    /// Heartbeats not delivered since the last one that was.
+    /// Heartbeats not delivered since the last one that was, or since the
+    /// last batch that was (it crossed the same link).
     pub heartbeat_failures: u64,
     /// Wall-clock milliseconds of the last heartbeat the peer took.
     pub last_heartbeat_ms: Option<u64>,
@@ -76,6 +77,7 @@ impl PeerStats {
             s.shipped_changes += changes;
             s.shipped_bytes += bytes;
             s.consecutive_failures = 0;
+            s.heartbeat_failures = 0;
             s.last_success_ms = Some(tandem_store::now_ms());
         })
     }
@@ -272,6 +274,17 @@ mod tests {
             )),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_delivered_batch_ends_a_failing_link_whatever_the_heartbeats_said() {
+        let stats = PeerStats::default();
+        stats.heartbeat_failed("peer down".into());
+        stats.heartbeat_failed("peer down".into());
+        stats.failed("peer down".into());
+        assert!(stats.snapshot().failing());
+        stats.succeeded(1, 10);
+        assert!(!stats.snapshot().failing(), "the batch got through: the link works");
     }
 
     #[test]

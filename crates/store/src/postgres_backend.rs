@@ -185,7 +185,7 @@ impl Inner {
     }
 
     /// Runs a statement on `conn` and waits for its rows.
-    fn query(&self, conn: &Arc<Conn>, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError> {
+    pub(crate) fn query(&self, conn: &Arc<Conn>, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError> {
         let conn = Arc::clone(conn);
         self.run(async move { conn.query(&sql, &params).await.map_err(pg_error) })
     }
@@ -315,7 +315,7 @@ fn create_schema(inner: &Inner, conn: &Arc<Conn>) -> Result<(), StoreError> {
 
 impl PgSnapshot {
     /// A snapshot, begun at its first read.
-    pub(crate) fn new(inner: &Arc<Inner>) -> Self {
+    fn new(inner: &Arc<Inner>) -> Self {
         Self {
             inner: Arc::clone(inner),
             conn: Mutex::new(None),
@@ -373,7 +373,7 @@ impl Backend for PostgresBackend {
 }
 
 /// Reads on one connection: the statements shared by snapshots and batches.
-pub(crate) trait Reader {
+trait Reader {
     fn rows(&self, sql: String, params: Vec<Param>) -> Result<Vec<Row>, StoreError>;
 }
 
@@ -462,7 +462,7 @@ impl Iterator for Pages<'_> {
 }
 
 /// A pooled connection in a read-only snapshot transaction, begun lazily.
-pub(crate) struct PgSnapshot {
+struct PgSnapshot {
     inner: Arc<Inner>,
     conn: Mutex<Option<Arc<Conn>>>,
 }

@@ -65,23 +65,14 @@ impl PgBodies {
             described: format!("postgres chunks in {database}"),
         })
     }
+}
 
-    /// The same store, for a sink or a reader to keep.
-    fn handle(&self) -> PgBodies {
-        PgBodies {
-            inner: Arc::clone(&self.inner),
-            described: String::new(),
-        }
-    }
-
-    /// Runs one statement on a pooled connection.
-    fn query(&self, sql: &'static str, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let conn = self.inner.checkout()?;
-        let c = Arc::clone(&conn);
-        let rows = self.inner.run(async move { c.query(sql, &params).await.map_err(pg_error) });
-        self.inner.give_back(conn);
-        rows
-    }
+/// Runs one statement on a pooled connection.
+fn pooled_query(inner: &Inner, sql: &str, params: Vec<Param>) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+    let conn = inner.checkout()?;
+    let rows = inner.query(&conn, sql.to_string(), params);
+    inner.give_back(conn);
+    rows
 }
 
 impl BodyStore for PgBodies {
@@ -91,7 +82,7 @@ impl BodyStore for PgBodies {
 
     fn create(&self, id: u128) -> Result<Box<dyn BodySink>, StoreError> {
         Ok(Box::new(PgSink {
-            store: self.handle(),
+            inner: Arc::clone(&self.inner),
             id,
             written: 0,
         }))
@@ -106,7 +97,10 @@ impl BodyStore for PgBodies {
     }
 
     fn open(&self, id: u128) -> Result<Box<dyn BodyReader>, StoreError> {
-        Ok(Box::new(PgReader { store: self.handle(), id }))
+        Ok(Box::new(PgReader {
+            inner: Arc::clone(&self.inner),
+            id,
+        }))
     }
 
     fn removal_grace(&self) -> std::time::Duration {
@@ -129,11 +123,11 @@ impl BodyStore for PgBodies {
     }
 
     fn check(&self) -> Result<(), StoreError> {
-        self.query("SELECT 1", vec![]).map(|_| ())
+        pooled_query(&self.inner, "SELECT 1", vec![]).map(|_| ())
     }
 
     fn orphan_candidates(&self) -> Result<Vec<u128>, StoreError> {
-        self.query(ORPHAN_CANDIDATES, vec![])?
+        pooled_query(&self.inner, ORPHAN_CANDIDATES, vec![])?
             .iter()
             .map(|row| {
                 let id: Vec<u8> = row.get(0);
@@ -147,7 +141,7 @@ impl BodyStore for PgBodies {
 
 /// A body being written: each piece becomes rows of at most [`ROW_MAX`].
 struct PgSink {
-    store: PgBodies,
+    inner: Arc<Inner>,
     id: u128,
     written: u64,
 }
@@ -160,7 +154,8 @@ impl BodySink for PgSink {
             rows.push(row.to_vec());
             self.written += row.len() as u64;
         }
-        self.store.query(
+        pooled_query(
+            &self.inner,
             INSERT,
             vec![Param::Bytes(key(self.id)), Param::IntList(offsets), Param::BytesList(rows)],
         )?;
@@ -175,14 +170,15 @@ impl BodySink for PgSink {
 
 /// An opened body.
 struct PgReader {
-    store: PgBodies,
+    inner: Arc<Inner>,
     id: u128,
 }
 
 impl BodyReader for PgReader {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         let end = offset + buf.len() as u64;
-        let rows = self.store.query(
+        let rows = pooled_query(
+            &self.inner,
             READ,
             vec![
                 Param::Bytes(key(self.id)),

@@ -67,8 +67,13 @@ pub(crate) struct Shared {
     pub(crate) blobs: Bodies,
     pub(crate) region: String,
     pub(crate) clock: HybridClock,
-    /// Last committed change sequence number; readers of the change log wait on it.
+    /// Last committed change sequence number in the region (this node's
+    /// commits, and those other nodes sharing the backend announce);
+    /// readers of the change log wait on it.
     last_seq: watch::Sender<u64>,
+    /// Counts the commits to the app specs heard from the nodes sharing the
+    /// backend (this one included), for [`Store::watch_app_specs`].
+    app_specs: watch::Sender<u64>,
     /// The control plane's say on client writes (see [`crate::control`]).
     pub(crate) gate: std::sync::RwLock<Option<Arc<dyn crate::control::WriteGate>>>,
 }
@@ -192,8 +197,15 @@ impl Store {
             region: region.to_string(),
             clock: HybridClock::new(hlc_floor),
             last_seq: watch::Sender::new(last_seq),
+            app_specs: watch::Sender::new(0),
             gate: std::sync::RwLock::new(None),
         });
+        let heard = Arc::downgrade(&shared);
+        shared.backend.coordination().listen(Arc::new(move |notice| {
+            if let Some(shared) = heard.upgrade() {
+                shared.hear(&notice);
+            }
+        }))?;
         shared.clock.set_max_lead_ms(options.max_clock_lead_ms);
         let (jobs, rx) = mpsc::channel::<Job>();
         let writer_shared = Arc::clone(&shared);
@@ -262,9 +274,29 @@ impl Store {
         *self.shared.last_seq.borrow()
     }
 
-    /// Wakes up whenever new changes are committed.
+    /// Wakes up whenever new changes are committed, by this node or another
+    /// node of the region.
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.shared.last_seq.subscribe()
+    }
+
+    /// Changes when a node sharing the backend (this one too) commits a
+    /// change to the app specs: time to read them again. Never changes on
+    /// the embedded backend, whose one node knows what it wrote.
+    pub fn watch_app_specs(&self) -> watch::Receiver<u64> {
+        self.shared.app_specs.subscribe()
+    }
+
+    /// Runs `job` while this node holds the region-wide lease `name` (see
+    /// [`crate::coordination`]): on one node of the region at a time, and
+    /// on another once that node is gone. `holding` says whether this node
+    /// holds it now.
+    pub async fn run_leased<F, Fut>(&self, name: &str, holding: crate::coordination::LeaseFlag, job: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        crate::coordination::run_leased(self.shared.backend.coordination(), name.to_string(), holding, job).await
     }
 
     /// Change-log entries with a sequence number above `after`, at most
@@ -300,6 +332,26 @@ impl Store {
 }
 
 impl Shared {
+    /// Takes in a commit notice of a node sharing the backend.
+    fn hear(&self, notice: &crate::coordination::CommitNotice) {
+        self.advance_last_seq(notice.last_seq);
+        if notice.tables.contains(&Table::AppSpecs) {
+            self.app_specs.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Moves the last sequence number forward (never back: notices and this
+    /// node's own commits arrive in any order) and wakes its watchers.
+    fn advance_last_seq(&self, seq: u64) {
+        self.last_seq.send_if_modified(|last| {
+            let newer = seq > *last;
+            if newer {
+                *last = seq;
+            }
+            newer
+        });
+    }
+
     /// Has the backend recover after a failed commit and reloads the
     /// sequence counter from it.
     fn recover(&self) -> Result<(), StoreError> {
@@ -310,7 +362,7 @@ impl Shared {
         if on_disk > in_memory {
             // The failed commit reached the disk after all: its callers were
             // told it failed, but its sequence numbers are taken.
-            self.last_seq.send_replace(on_disk);
+            self.advance_last_seq(on_disk);
         } else if on_disk < in_memory {
             tracing::error!(on_disk, in_memory, "the recovered database is behind the last acknowledged commit");
         }
@@ -632,7 +684,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
             let Tx {
                 overlay, stored, garbage, ..
             } = tx;
-            finish_commit(batch, overlay, shared.blobs.store(), &stored).map(|()| garbage)
+            finish_commit(batch, overlay, last_seq, shared.blobs.store(), &stored).map(|()| garbage)
         }
         Err(e) => {
             drop(tx);
@@ -641,9 +693,7 @@ fn commit_batch(shared: &Shared, jobs: Vec<Job>) -> Vec<u128> {
         }
     };
     match &result {
-        Ok(_) => {
-            shared.last_seq.send_replace(last_seq);
-        }
+        Ok(_) => shared.advance_last_seq(last_seq),
         Err(e) => {
             tracing::error!(error = %e, "write batch failed");
             if shared.backend.needs_recovery() {
@@ -736,12 +786,20 @@ fn open_backends(data_dir: &Path, options: &StoreOptions) -> Result<Backends, St
 /// Hands the batch's writes to the backend, makes the stored bodies it
 /// refers to durable where the body store asks (directory entries), and
 /// commits: all of it is durable once it returns.
-fn finish_commit(mut batch: Box<dyn Batch + '_>, overlay: Overlay, bodies: &Arc<dyn BodyStore>, stored: &[u128]) -> Result<(), StoreError> {
+fn finish_commit(
+    mut batch: Box<dyn Batch + '_>,
+    overlay: Overlay,
+    last_seq: u64,
+    bodies: &Arc<dyn BodyStore>,
+    stored: &[u128],
+) -> Result<(), StoreError> {
+    let mut tables = Vec::new();
     for (table, writes) in overlay.into_writes() {
+        tables.push(table);
         batch.apply(table, writes)?;
     }
     bodies.before_commit(stored)?;
-    batch.commit()
+    batch.commit(&crate::coordination::CommitNotice { last_seq, tables })
 }
 
 /// The same failure for another caller of the batch (a full disk stays one).

@@ -9,6 +9,8 @@
 //! [`crate::overlay::Overlay`] (which also gives each closure its undo) and
 //! hands them to [`Batch::apply`] once, just before [`Batch::commit`].
 
+use std::sync::Arc;
+
 use crate::error::StoreError;
 
 /// The store's tables. Keys sort as unsigned bytes on every backend.
@@ -138,8 +140,9 @@ pub trait Batch: KvRead {
     /// Sets (`Some`) or removes (`None`) each key, in the given order.
     fn apply(&mut self, table: Table, writes: Vec<(Vec<u8>, Option<Vec<u8>>)>) -> Result<(), StoreError>;
 
-    /// Makes every applied write durable, or none of them.
-    fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Makes every applied write durable, or none of them, and tells the
+    /// other nodes sharing the backend what the commit changed.
+    fn commit(self: Box<Self>, notice: &crate::coordination::CommitNotice) -> Result<(), StoreError>;
 }
 
 /// Where a region's tables live.
@@ -164,6 +167,9 @@ pub trait Backend: Send + Sync {
 
     /// What the backend is, for logs and status (never a password).
     fn describe(&self) -> String;
+
+    /// Leases and commit notices between the nodes sharing the backend.
+    fn coordination(&self) -> Arc<dyn crate::coordination::Coordination>;
 }
 
 /// A big-endian key of a number: numbers sort as their keys do.

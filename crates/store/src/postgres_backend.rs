@@ -43,6 +43,8 @@ const MAX_PAGE: i64 = 1024;
 const SESSION_SETUP: &str = "SET synchronous_commit = on; SET statement_timeout = '30s'";
 /// Connecting gives up after this unless the URL says otherwise.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Idle time before TCP keepalive probes start on every connection.
+const KEEPALIVE_IDLE: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     StoreError::Db(format!("postgres: {e}"))
@@ -138,7 +140,12 @@ impl Inner {
         self.handle().spawn(fut);
     }
 
-    fn connect(&self) -> Result<Arc<Conn>, StoreError> {
+    pub(crate) fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// A new connection, not from the pool.
+    pub(crate) fn connect(&self) -> Result<Arc<Conn>, StoreError> {
         self.run(Self::connect_on(self.config.clone(), self.handle().clone()))
     }
 
@@ -212,6 +219,7 @@ pub(crate) struct PostgresBackend {
     /// The writer's own connection; `None` until first used or after it broke.
     writer: Mutex<Option<Arc<Conn>>>,
     described: String,
+    coordination: Arc<crate::postgres_coordination::PgCoordination>,
 }
 
 impl PostgresBackend {
@@ -223,6 +231,9 @@ impl PostgresBackend {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        // A lease's connection to a database host that vanished must be
+        // noticed as lost within about a minute, not TCP's two hours.
+        config.keepalives_idle(KEEPALIVE_IDLE);
         if config.get_password().is_none()
             && let Ok(password) = std::env::var("PGPASSWORD")
         {
@@ -244,6 +255,7 @@ impl PostgresBackend {
             .map_err(|e| StoreError::Db(format!("cannot connect to {described}: {e}")))?;
         create_schema(&inner, &conn)?;
         Ok(Self {
+            coordination: Arc::new(crate::postgres_coordination::PgCoordination::new(Arc::clone(&inner))),
             inner,
             writer: Mutex::new(Some(conn)),
             described,
@@ -369,6 +381,10 @@ impl Backend for PostgresBackend {
 
     fn describe(&self) -> String {
         self.described.clone()
+    }
+
+    fn coordination(&self) -> Arc<dyn crate::coordination::Coordination> {
+        Arc::clone(&self.coordination) as Arc<dyn crate::coordination::Coordination>
     }
 }
 
@@ -600,9 +616,12 @@ impl Batch for PgBatch<'_> {
         Ok(())
     }
 
-    fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+    fn commit(mut self: Box<Self>, notice: &crate::coordination::CommitNotice) -> Result<(), StoreError> {
         self.open = false;
-        self.inner.execute(&self.conn, "COMMIT")
+        // One round trip; the notice goes out only if the commit does.
+        let channel = crate::postgres_coordination::CHANNEL;
+        self.inner
+            .execute(&self.conn, format!("NOTIFY {channel}, '{}'; COMMIT", notice.encode()))
     }
 }
 

@@ -128,6 +128,11 @@ impl Backend for RedbBackend {
     fn describe(&self) -> String {
         format!("embedded ({})", self.path.display())
     }
+
+    fn coordination(&self) -> std::sync::Arc<dyn crate::coordination::Coordination> {
+        // redb locks its file: one node per embedded store.
+        std::sync::Arc::new(crate::coordination::SingleNode)
+    }
 }
 
 pub(crate) struct RedbSnapshot(ReadTransaction);
@@ -187,7 +192,7 @@ impl Batch for RedbBatch {
         Ok(())
     }
 
-    fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    fn commit(self: Box<Self>, _notice: &crate::coordination::CommitNotice) -> Result<(), StoreError> {
         let RedbBatch { read, write } = *self;
         drop(read);
         write.commit()?;

@@ -64,16 +64,28 @@ struct Inner {
     region: String,
     /// Shared with the write gate; `tandem apply` adds apps at run time.
     apps: Arc<std::sync::RwLock<Vec<AppSpec>>>,
+    /// The apps of the config file.
+    configured: Vec<AppSpec>,
     metrics: metrics::AppMetrics,
     /// Client URL of every region, this one too.
     region_urls: std::collections::BTreeMap<String, String>,
 }
 
+/// Whether [`with_applied_specs`] logs how the applied specs differ from the
+/// config's (at start-up, not on every reload).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Differences {
+    Logged,
+    Quiet,
+}
+
 /// The config's apps merged with the specs `tandem apply` pushed before.
-/// Warns about a config spec that differs from the applied one, and about
-/// state records of apps this region has no spec for (nothing to enforce
-/// them on: their buckets and tables are not known here).
-fn with_applied_specs(store: &Store, mut apps: Vec<AppSpec>) -> Vec<AppSpec> {
+/// When `differences` says so, warns about a config spec that differs from
+/// the applied one, and about state records of apps this region has no spec
+/// for (nothing to enforce them on: their buckets and tables are not known
+/// here).
+fn with_applied_specs(store: &Store, mut apps: Vec<AppSpec>, differences: Differences) -> Vec<AppSpec> {
+    let logged = differences == Differences::Logged;
     let read = match store.read() {
         Ok(read) => read,
         Err(e) => {
@@ -91,18 +103,22 @@ fn with_applied_specs(store: &Store, mut apps: Vec<AppSpec>) -> Vec<AppSpec> {
         };
         match apps.iter_mut().find(|a| a.id == spec.id) {
             Some(file) if *file != spec => {
-                tracing::warn!(app = %spec.id, "the config's spec differs from the last applied one, which stays in force; run `tandem apply`");
+                if logged {
+                    tracing::warn!(app = %spec.id, "the config's spec differs from the last applied one, which stays in force; run `tandem apply`");
+                }
                 *file = spec;
             }
             Some(_) => {}
             None => {
-                tracing::warn!(app = %spec.id, "app not in the config: enforcing the spec `tandem apply` pushed last");
+                if logged {
+                    tracing::warn!(app = %spec.id, "app not in the config: enforcing the spec `tandem apply` pushed last");
+                }
                 apps.push(spec);
             }
         }
     }
     for id in read.app_record_ids().unwrap_or_default() {
-        if !apps.iter().any(|a| a.id == id) {
+        if logged && !apps.iter().any(|a| a.id == id) {
             tracing::warn!(app = %id, "holding a state record for an app with no spec here; nothing to enforce it on until `tandem apply`");
         }
     }
@@ -138,7 +154,8 @@ impl AppControl {
     /// app wins over the file's.
     pub fn new(store: Store, apps: Vec<AppSpec>, region_urls: std::collections::BTreeMap<String, String>) -> Self {
         let region = store.region().to_string();
-        let apps = Arc::new(std::sync::RwLock::new(with_applied_specs(&store, apps)));
+        let configured = apps.clone();
+        let apps = Arc::new(std::sync::RwLock::new(with_applied_specs(&store, apps, Differences::Logged)));
         let metrics = metrics::AppMetrics::default();
         store.set_write_gate(Arc::new(gate::AppGate {
             region: region.clone(),
@@ -152,6 +169,7 @@ impl AppControl {
                 store,
                 region,
                 apps,
+                configured,
                 metrics,
                 region_urls,
             }),
@@ -386,10 +404,24 @@ impl AppControl {
         }
     }
 
-    /// Starts automatic failover for the apps this region is secondary for;
-    /// `peers` maps region names to node URLs.
+    /// Starts automatic failover for the apps this region is secondary for
+    /// (`peers` maps region names to node URLs), and the reloading of the
+    /// app specs another node of the region commits.
     pub fn spawn_watchers(&self, peers: Vec<(String, String)>) -> Vec<tokio::task::JoinHandle<()>> {
-        watch::spawn(self, peers)
+        vec![watch::spawn(self, peers), tokio::spawn(self.clone().follow_specs())]
+    }
+
+    /// Reads the app specs again whenever a node of the region commits a
+    /// change to them (`tandem apply` or `destroy` through another node), so
+    /// every node gates the same buckets and tables. The apps become what a
+    /// restart of this node would enforce: the config's, with the applied
+    /// specs over them.
+    async fn follow_specs(self) {
+        let mut changes = self.inner.store.watch_app_specs();
+        while changes.changed().await.is_ok() {
+            let apps = with_applied_specs(&self.inner.store, self.inner.configured.clone(), Differences::Quiet);
+            *self.inner.apps.write().unwrap_or_else(|e| e.into_inner()) = apps;
+        }
     }
 
     pub(crate) fn region(&self) -> &str {

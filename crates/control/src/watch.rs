@@ -22,8 +22,16 @@ use crate::{AppControl, AppSpec, AppState};
 /// Starts the watcher of this region: it follows the apps as they are now
 /// (`tandem apply` may add some), checking the primary of each app this region
 /// is secondary for and that opts in. `peers` maps region names to node URLs.
-pub fn spawn(control: &AppControl, peers: Vec<(String, String)>) -> Vec<tokio::task::JoinHandle<()>> {
-    vec![tokio::spawn(watch(control.clone(), peers))]
+/// It runs on one node of the region at a time (the holder of its lease), so
+/// that two nodes never count failures of their own and decide apart.
+pub fn spawn(control: &AppControl, peers: Vec<(String, String)>) -> tokio::task::JoinHandle<()> {
+    let control = control.clone();
+    tokio::spawn(async move {
+        let store = control.inner.store.clone();
+        store
+            .run_leased("failover watcher", Default::default(), || watch(control.clone(), peers.clone()))
+            .await
+    })
 }
 
 async fn healthy(client: &Client<HttpConnector, Empty<Bytes>>, url: &str, timeout: Duration) -> bool {

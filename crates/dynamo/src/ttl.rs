@@ -33,16 +33,22 @@ fn expired(item: &Item, attribute: &str, now: u64) -> bool {
 
 impl DynamoApi {
     /// Runs the reaper until the returned handle is aborted.
+    /// On one node of the region at a time (the holder of its lease).
     pub fn spawn_ttl_reaper(&self) -> tokio::task::JoinHandle<()> {
         let api = self.clone();
         tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(PERIOD).await;
-                if let Err(e) = api.reap_expired().await {
-                    tracing::warn!(error = %e.message, "TTL reaper round failed; will retry");
-                }
-            }
+            let store = api.store.clone();
+            store.run_leased("ttl reaper", Default::default(), || api.reap_forever()).await
         })
+    }
+
+    async fn reap_forever(&self) {
+        loop {
+            tokio::time::sleep(PERIOD).await;
+            if let Err(e) = self.reap_expired().await {
+                tracing::warn!(error = %e.message, "TTL reaper round failed; will retry");
+            }
+        }
     }
 
     /// One round: for every table with TTL enabled, delete up to [`BATCH`] expired items.

@@ -80,7 +80,9 @@ impl Replication {
         &self.inner.peers
     }
 
-    /// Starts one shipper, one heartbeat and one backlog counter per peer.
+    /// Starts one backlog counter per peer, and one shipper and one heartbeat
+    /// per peer that run while this node holds the peer's shipper lease (on
+    /// one node of the region at a time).
     pub fn spawn_shippers(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let Some(key) = &self.inner.key else { return vec![] };
         let client = PeerClient::new(self.inner.store.region(), key.clone());
@@ -90,16 +92,28 @@ impl Replication {
             let stats = Arc::clone(&self.inner.shippers[&peer.name]);
             let backlog = Arc::clone(&self.inner.backlogs[&peer.name]);
             tasks.push(tokio::spawn(backlog::follow(Arc::clone(&backlog), store.clone())));
-            let shipper = shipper::Shipper {
-                peer: peer.clone(),
-                store: store.clone(),
-                client: client.clone(),
-                stats: Arc::clone(&stats),
-                backlog: Arc::clone(&backlog),
-            };
-            tasks.push(tokio::spawn(shipper.run()));
-            let beat = heartbeat::run(peer.clone(), store.clone(), client.clone(), stats, backlog);
-            tasks.push(tokio::spawn(beat));
+            // Of the nodes of a region, the one holding the lease ships and
+            // beats; another takes over when it is gone.
+            let (peer, store, client) = (peer.clone(), store.clone(), client.clone());
+            tasks.push(tokio::spawn(async move {
+                let lease = format!("shipper {}", peer.name);
+                let holding = Arc::clone(&stats.lease);
+                store
+                    .run_leased(&lease, holding, || {
+                        let shipper = shipper::Shipper {
+                            peer: peer.clone(),
+                            store: store.clone(),
+                            client: client.clone(),
+                            stats: Arc::clone(&stats),
+                            backlog: Arc::clone(&backlog),
+                        };
+                        let beat = heartbeat::run(peer.clone(), store.clone(), client.clone(), Arc::clone(&stats), Arc::clone(&backlog));
+                        async move {
+                            futures::future::join(shipper.run(), beat).await;
+                        }
+                    })
+                    .await
+            }));
         }
         tasks
     }

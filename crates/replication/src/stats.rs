@@ -44,6 +44,9 @@ pub struct ShipperState {
     pub last_heartbeat_ms: Option<u64>,
     /// The size of the batch being planned, which follows the backlog.
     pub batch: Option<BatchSize>,
+    /// Whether this node ships to the peer now: of the nodes of a region,
+    /// the one holding the peer's shipper lease does (see `spawn_shippers`).
+    pub ships_from_this_node: bool,
 }
 
 /// Heartbeats lost in a row before the link counts as failing.
@@ -61,6 +64,8 @@ impl ShipperState {
 #[derive(Debug, Default)]
 pub struct PeerStats {
     state: Mutex<ShipperState>,
+    /// Set while this node holds the shipper's lease.
+    pub(crate) lease: tandem_store::coordination::LeaseFlag,
 }
 
 impl PeerStats {
@@ -69,7 +74,11 @@ impl PeerStats {
     }
 
     pub fn snapshot(&self) -> ShipperState {
-        self.with(|s| s.clone())
+        let ships = self.lease.load(std::sync::atomic::Ordering::Acquire);
+        self.with(|s| ShipperState {
+            ships_from_this_node: ships,
+            ..s.clone()
+        })
     }
 
     pub fn succeeded(&self, changes: u64, bytes: u64) {

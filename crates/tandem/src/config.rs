@@ -245,6 +245,21 @@ pub struct RegionConfig {
     /// `data_dir`) or `postgres` (chunks in the backend's database, which
     /// must then be PostgreSQL).
     pub bodies: Option<String>,
+    /// More nodes of the region, each started with `tandem serve --node
+    /// NAME`: stateless nodes over the region's PostgreSQL backend.
+    #[serde(default)]
+    pub nodes: Vec<RegionNodeConfig>,
+}
+
+/// One more node of a region (`[[regions.nodes]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionNodeConfig {
+    pub name: String,
+    pub listen: SocketAddr,
+    /// Scratch space of the node (spooled uploads); defaults to
+    /// `<region data_dir>/nodes/<name>`. Nothing durable is kept there.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The signing region of a region that does not name one.
@@ -362,6 +377,41 @@ impl RegionConfig {
         self.signing_region.clone().unwrap_or_else(|| DEFAULT_SIGNING_REGION.to_string())
     }
 
+    /// The node `name` of `[[regions.nodes]]`.
+    pub fn named_node(&self, name: &str) -> Result<&RegionNodeConfig, String> {
+        self.nodes.iter().find(|n| n.name == name).ok_or_else(|| {
+            let known: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+            format!(
+                "region {} has no node {name:?} in [[regions.nodes]] (it has: {})",
+                self.name,
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )
+        })
+    }
+
+    /// Several nodes share one region only over a PostgreSQL backend, with
+    /// names and addresses of their own.
+    fn validate_nodes(&self) -> Result<(), String> {
+        if self.nodes.is_empty() {
+            return Ok(());
+        }
+        if self.store_backend()? == tandem_store::StoreBackend::Embedded {
+            return Err("[[regions.nodes]] share the region's database: set backend to a postgres:// URL".into());
+        }
+        if self.body_backend()? == tandem_store::BodyBackend::Files {
+            return Err("[[regions.nodes]] must all read every body: set bodies = \"postgres\"".into());
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if node.name.is_empty() || self.nodes[..i].iter().any(|o| o.name == node.name) {
+                return Err(format!("node name {:?} is empty or defined twice", node.name));
+            }
+            if node.listen == self.listen || self.nodes[..i].iter().any(|o| o.listen == node.listen) {
+                return Err(format!("node {} listens on {}, as another node of the region does", node.name, node.listen));
+            }
+        }
+        Ok(())
+    }
+
     /// URL peers replicate to.
     pub fn peer_url(&self) -> String {
         self.replication_url.clone().unwrap_or_else(|| self.url())
@@ -393,6 +443,7 @@ impl Config {
             signing_region: Some(signing_region.to_string()),
             backend: None,
             bodies: None,
+            nodes: vec![],
         };
         Config {
             regions: vec![region("us-east", 0, "us-east-1"), region("ap-tokyo", 1, "ap-northeast-1")],
@@ -445,6 +496,7 @@ impl Config {
                     data_dir: PathBuf::new(),
                     backend: None,
                     bodies: None,
+                    nodes: vec![],
                 })
                 .collect(),
             access_keys: file.map(|f| f.access_keys.clone()).unwrap_or_default(),
@@ -482,6 +534,7 @@ impl Config {
             }
             r.store_backend()
                 .and_then(|_| r.body_backend())
+                .and_then(|_| r.validate_nodes())
                 .map_err(|e| ConfigError::Invalid(format!("region {:?}: {e}", r.name)))?;
         }
         self.validate_sts()?;

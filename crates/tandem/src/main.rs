@@ -53,6 +53,10 @@ enum Command {
         /// Which region of the config this node is.
         #[arg(long)]
         region: String,
+        /// Which of the region's `[[regions.nodes]]` this is (its listen
+        /// address, URL and scratch directory); without it, the region's own.
+        #[arg(long)]
+        node: Option<String>,
         /// Override the region's listen address.
         #[arg(long)]
         listen: Option<SocketAddr>,
@@ -315,9 +319,10 @@ fn main() -> ExitCode {
             Command::Serve {
                 config,
                 region,
+                node,
                 listen,
                 data_dir,
-            } => serve(config, region, listen, data_dir).await,
+            } => serve(config, region, node, listen, data_dir).await,
             Command::Dev { data_dir, port, site } => dev::run(&data_dir, port, site).await,
             Command::Edge(args) => edge_cmd::run(args).await,
             Command::Status { target, output } => status_cmd::status(&target.load().await?, output).await,
@@ -424,9 +429,21 @@ async fn replication(command: ReplicationCommand) -> Result<(), String> {
     }
 }
 
-async fn serve(path: PathBuf, region: String, listen: Option<SocketAddr>, data_dir: Option<PathBuf>) -> Result<(), String> {
+async fn serve(
+    path: PathBuf,
+    region: String,
+    named: Option<String>,
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+) -> Result<(), String> {
     let config = Config::load(&path).map_err(|e| e.to_string())?;
-    let mut node = config.node(config.region(&region).map_err(|e| e.to_string())?);
+    let region = config.region(&region).map_err(|e| e.to_string())?;
+    let mut node = config.node(region);
+    if let Some(name) = &named {
+        let entry = region.named_node(name)?;
+        node.listen = entry.listen;
+        node.data_dir = entry.data_dir.clone().unwrap_or_else(|| region.data_dir.join("nodes").join(name));
+    }
     if let Some(listen) = listen {
         node.listen = listen;
     }
@@ -434,7 +451,10 @@ async fn serve(path: PathBuf, region: String, listen: Option<SocketAddr>, data_d
         node.data_dir = dir;
     }
     let running = tandem_node::start(&node).await.map_err(|e| e.to_string())?;
-    println!("tandem: region {} listening on http://{}", node.region, running.local_addr);
+    match &named {
+        Some(name) => println!("tandem: region {} node {name} listening on http://{}", node.region, running.local_addr),
+        None => println!("tandem: region {} listening on http://{}", node.region, running.local_addr),
+    }
     dev::wait_for_signal().await;
     tracing::info!("shutting down");
     running.shutdown().await;

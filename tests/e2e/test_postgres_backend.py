@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from dynamo_helpers import ddb_client, make_table
-from e2e_helpers import Node, postgres_backend_url, write_config
+from e2e_helpers import Node, free_port, postgres_backend_url, write_config
 
 SECRET = "hunter2-never-printed"
 
@@ -174,3 +174,74 @@ def test_bodies_in_postgres_without_a_postgres_backend_are_refused(tandem_bin, t
     done = start_with_backend(tandem_bin, tmp_path, "embedded", bodies="postgres")
     assert done.returncode != 0
     assert 'bodies = "postgres" keeps bodies in the backend\'s database' in done.stdout + done.stderr
+
+
+def two_nodes(tandem_bin, root):
+    """A region of two nodes over one PostgreSQL schema, bodies included: the
+    region's own node and `[[regions.nodes]]` "b", started with `--node b`."""
+    first = Node(tandem_bin, root)
+    first.root.mkdir(parents=True, exist_ok=True)
+    second = Node(tandem_bin, root)
+    second.log_path = root / "us-east-b.log"
+    second.extra_args = ["--node", "b"]
+    region = {
+        "name": first.region,
+        "listen": f"127.0.0.1:{first.port}",
+        "data_dir": str(first.data_dir),
+        "backend": postgres_backend_url(str(root / "region")),
+        "bodies": "postgres",
+    }
+    write_config(first.config_path, [region])
+    with open(first.config_path, "a") as f:
+        f.write(f'\n[[regions.nodes]]\nname = "b"\nlisten = "127.0.0.1:{second.port}"\n')
+    first.start()
+    second.start()
+    return first, second
+
+
+def test_two_nodes_of_a_region_serve_one_store_and_one_stream(tandem_bin, tmp_path):
+    """`tandem serve --node b` runs a second node of the region on the same
+    database, with a scratch directory of its own under the region's. What
+    one node writes the other serves, and a DynamoDB stream read through
+    either node gives the same records in the same order."""
+    from dynamo_helpers import read_stream
+
+    a, b = two_nodes(tandem_bin, tmp_path)
+    try:
+        assert "region us-east node b listening" in b.log_tail(2000)
+        assert (a.data_dir / "nodes" / "b").is_dir(), "node b's scratch directory is under the region's"
+        a.client().create_bucket(Bucket="shared")
+        b.client().put_object(Bucket="shared", Key="from-b", Body=b"b wrote this")
+        assert a.client().get_object(Bucket="shared", Key="from-b")["Body"].read() == b"b wrote this"
+
+        table = make_table(ddb_client(a), "events", stream="NEW_AND_OLD_IMAGES")
+        for i in range(20):
+            via = a if i % 2 == 0 else b
+            ddb_client(via).put_item(TableName=table, Item={"pk": {"S": f"k{i % 7}"}, "n": {"N": str(i)}})
+        arn = ddb_client(a).describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        through = [read_stream(ddb_client(n, service="dynamodbstreams"), arn) for n in (a, b)]
+        assert len(through[0]) == 20
+        key = lambda r: (r["dynamodb"]["SequenceNumber"], r["eventName"], r["dynamodb"]["Keys"], r["dynamodb"].get("NewImage"))
+        assert [key(r) for r in through[0]] == [key(r) for r in through[1]]
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_a_node_of_a_region_on_the_embedded_backend_is_refused(tandem_bin, tmp_path):
+    node = Node(tandem_bin, tmp_path)
+    node.root.mkdir(parents=True, exist_ok=True)
+    write_config(
+        node.config_path,
+        [{"name": node.region, "listen": f"127.0.0.1:{node.port}", "data_dir": str(node.data_dir), "backend": "embedded"}],
+    )
+    with open(node.config_path, "a") as f:
+        f.write(f'\n[[regions.nodes]]\nname = "b"\nlisten = "127.0.0.1:{free_port()}"\n')
+    done = subprocess.run(
+        [str(tandem_bin), "serve", "--config", str(node.config_path), "--region", node.region, "--node", "b"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode != 0
+    assert "[[regions.nodes]] share the region's database" in done.stdout + done.stderr

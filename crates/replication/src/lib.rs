@@ -107,7 +107,13 @@ impl Replication {
                             stats: Arc::clone(&stats),
                             backlog: Arc::clone(&backlog),
                         };
-                        let beat = heartbeat::run(peer.clone(), store.clone(), client.clone(), Arc::clone(&stats), Arc::clone(&backlog));
+                        let beat = heartbeat::run(
+                            peer.clone(),
+                            store.clone(),
+                            client.clone(),
+                            Arc::clone(&stats),
+                            Arc::clone(&backlog),
+                        );
                         async move {
                             futures::future::join(shipper.run(), beat).await;
                         }

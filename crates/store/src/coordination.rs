@@ -196,9 +196,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_leased_job_runs_only_while_held_and_restarts_when_taken_again() {
-        let coordination: Arc<dyn Coordination> = Arc::new(Flaky {
-            tries: Default::default(),
-        });
+        let coordination: Arc<dyn Coordination> = Arc::new(Flaky { tries: Default::default() });
         let starts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let holding: LeaseFlag = Default::default();
         let counted = Arc::clone(&starts);
@@ -214,7 +212,10 @@ mod tests {
         assert!(holding.load(std::sync::atomic::Ordering::SeqCst));
         // Held 200 ms, noticed lost within a poll, taken again at once.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        assert!(starts.load(std::sync::atomic::Ordering::SeqCst) >= 2, "the job starts again once the lease is back");
+        assert!(
+            starts.load(std::sync::atomic::Ordering::SeqCst) >= 2,
+            "the job starts again once the lease is back"
+        );
         task.abort();
     }
 }

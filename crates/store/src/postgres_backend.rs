@@ -254,8 +254,9 @@ impl PostgresBackend {
             .connect()
             .map_err(|e| StoreError::Db(format!("cannot connect to {described}: {e}")))?;
         create_schema(&inner, &conn)?;
+        let coordination = crate::postgres_coordination::PgCoordination::new(Arc::clone(&inner), &conn)?;
         Ok(Self {
-            coordination: Arc::new(crate::postgres_coordination::PgCoordination::new(Arc::clone(&inner))),
+            coordination: Arc::new(coordination),
             inner,
             writer: Mutex::new(Some(conn)),
             described,
@@ -349,6 +350,7 @@ impl Backend for PostgresBackend {
         self.inner.execute(&conn, lock)?;
         Ok(Box::new(PgBatch {
             inner: &self.inner,
+            channel: self.coordination.channel(),
             conn,
             open: true,
             read_cache: Default::default(),
@@ -535,6 +537,8 @@ impl Drop for PgSnapshot {
 /// The writer's transaction, holding the `last_seq` row lock.
 struct PgBatch<'a> {
     inner: &'a Arc<Inner>,
+    /// Where the commit's notice goes.
+    channel: &'a str,
     conn: Arc<Conn>,
     /// Not yet committed (rolled back if dropped).
     open: bool,
@@ -619,9 +623,8 @@ impl Batch for PgBatch<'_> {
     fn commit(mut self: Box<Self>, notice: &crate::coordination::CommitNotice) -> Result<(), StoreError> {
         self.open = false;
         // One round trip; the notice goes out only if the commit does.
-        let channel = crate::postgres_coordination::CHANNEL;
-        self.inner
-            .execute(&self.conn, format!("NOTIFY {channel}, '{}'; COMMIT", notice.encode()))
+        let sql = format!("NOTIFY {}, '{}'; COMMIT", self.channel, notice.encode());
+        self.inner.execute(&self.conn, sql)
     }
 }
 

@@ -1,9 +1,12 @@
-//! Coordination of the nodes sharing one PostgreSQL database
-//! ([`crate::coordination`]):
+//! Coordination of the nodes sharing one PostgreSQL database and schema
+//! ([`crate::coordination`]). Advisory locks and notification channels are
+//! per database, and several regions may keep their tables in schemas of
+//! one database, so lock keys and the channel name are derived from the
+//! database and schema (the region's *scope*):
 //! - a lease is a session advisory lock, held on a connection of its own.
 //!   A node that dies takes its connection with it, and PostgreSQL frees the
 //!   lock at once, so another node's next try (every half second) takes it;
-//! - a commit notice is a `NOTIFY tandem_commits` sent in the committing
+//! - a commit notice is a `NOTIFY tandem_commits_<scope hash>` sent in the committing
 //!   transaction, so it is delivered only if the transaction commits, and
 //!   heard by every node on a `LISTEN` connection of its own. A listener that
 //!   loses its connection reconnects and then reports every table changed,
@@ -20,24 +23,40 @@ use crate::error::StoreError;
 use crate::kv::Table;
 use crate::postgres_backend::{Conn, Inner, Param, pg_error};
 
-/// The channel of commit notices.
-pub(crate) const CHANNEL: &str = "tandem_commits";
 /// How long a lost listener waits before it connects again.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
 pub(crate) struct PgCoordination {
     inner: Arc<Inner>,
+    /// `<database>/<schema>` of the region's tables.
+    scope: String,
+    /// The channel of the scope's commit notices.
+    channel: String,
     /// Per lease this node does not hold, the connection it tries it on
     /// (kept, so that standing by does not open a connection per try).
     candidates: Mutex<HashMap<String, Arc<Conn>>>,
 }
 
 impl PgCoordination {
-    pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        Self {
+    /// Coordination of the region whose tables `conn` sees.
+    pub(crate) fn new(inner: Arc<Inner>, conn: &Arc<Conn>) -> Result<Self, StoreError> {
+        let rows = inner.query(
+            conn,
+            "SELECT current_database() || '/' || coalesce(current_schema(), '')".into(),
+            vec![],
+        )?;
+        let scope: String = rows.first().map(|r| r.get(0)).unwrap_or_default();
+        Ok(Self {
+            channel: format!("tandem_commits_{:016x}", fnv1a(&scope)),
+            scope,
             inner,
             candidates: Mutex::new(HashMap::new()),
-        }
+        })
+    }
+
+    /// The channel commits of this region notify.
+    pub(crate) fn channel(&self) -> &str {
+        &self.channel
     }
 }
 
@@ -52,15 +71,20 @@ impl LeaseHold for PgLease {
     }
 }
 
-/// The advisory-lock key of a lease: FNV-1a of its name, as a signed
-/// 64-bit number (PostgreSQL's key type).
-fn lease_key(name: &str) -> i64 {
+/// FNV-1a, 64 bits: stable across builds, unlike std's hasher.
+fn fnv1a(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in "tandem lease ".bytes().chain(name.bytes()) {
+    for byte in text.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    hash as i64
+    hash
+}
+
+/// The advisory-lock key of the lease `name` in `scope`, as a signed 64-bit
+/// number (PostgreSQL's key type).
+fn lease_key(scope: &str, name: &str) -> i64 {
+    fnv1a(&format!("tandem lease {scope} {name}")) as i64
 }
 
 impl Coordination for PgCoordination {
@@ -70,9 +94,11 @@ impl Coordination for PgCoordination {
             Some(conn) => conn,
             None => self.inner.connect()?,
         };
-        let rows = self
-            .inner
-            .query(&conn, "SELECT pg_try_advisory_lock($1)".into(), vec![Param::Int(lease_key(name))])?;
+        let rows = self.inner.query(
+            &conn,
+            "SELECT pg_try_advisory_lock($1)".into(),
+            vec![Param::Int(lease_key(&self.scope, name))],
+        )?;
         let taken = rows.first().is_some_and(|row| row.get::<_, bool>(0));
         if taken {
             return Ok(Some(Box::new(PgLease { conn })));
@@ -88,13 +114,14 @@ impl Coordination for PgCoordination {
         // The first LISTEN is in place before this returns: whatever the
         // store reads after opening, a later commit is heard.
         let config = self.inner.config().clone();
-        let first = self.inner.run(start_listening(config.clone()))?;
+        let channel = self.channel.clone();
+        let first = self.inner.run(start_listening(config.clone(), channel.clone()))?;
         self.inner.spawn(async move {
             let mut listening = Some(first);
             loop {
                 let outcome = match listening.take() {
                     Some(listener) => listener.hear_until_lost(&hear).await,
-                    None => match start_listening(config.clone()).await {
+                    None => match start_listening(config.clone(), channel.clone()).await {
                         Ok(listener) => {
                             // Notices may have gone out while no one listened.
                             hear(CommitNotice {
@@ -121,12 +148,12 @@ struct Listener {
     early: Vec<CommitNotice>,
 }
 
-/// Connects and listens on [`CHANNEL`].
-async fn start_listening(config: tokio_postgres::Config) -> Result<Listener, StoreError> {
+/// Connects and listens on `channel`.
+async fn start_listening(config: tokio_postgres::Config, channel: String) -> Result<Listener, StoreError> {
     let (client, mut connection) = config.connect(NoTls).await.map_err(pg_error)?;
     let mut early = Vec::new();
     {
-        let sql = format!("LISTEN {CHANNEL}");
+        let sql = format!("LISTEN {channel}");
         let mut listen = std::pin::pin!(client.batch_execute(&sql));
         loop {
             tokio::select! {
@@ -257,7 +284,12 @@ mod tests {
 
     #[test]
     fn lease_keys_differ_by_name() {
-        assert_ne!(lease_key("shipper us-west"), lease_key("shipper eu-central"));
-        assert_eq!(lease_key("jobs"), lease_key("jobs"));
+        assert_ne!(lease_key("db/a", "shipper us-west"), lease_key("db/a", "shipper eu-central"));
+        assert_ne!(
+            lease_key("db/a", "jobs"),
+            lease_key("db/b", "jobs"),
+            "regions in two schemas of one database"
+        );
+        assert_eq!(lease_key("db/a", "jobs"), lease_key("db/a", "jobs"));
     }
 }

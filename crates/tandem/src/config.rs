@@ -406,7 +406,10 @@ impl RegionConfig {
                 return Err(format!("node name {:?} is empty or defined twice", node.name));
             }
             if node.listen == self.listen || self.nodes[..i].iter().any(|o| o.listen == node.listen) {
-                return Err(format!("node {} listens on {}, as another node of the region does", node.name, node.listen));
+                return Err(format!(
+                    "node {} listens on {}, as another node of the region does",
+                    node.name, node.listen
+                ));
             }
         }
         Ok(())

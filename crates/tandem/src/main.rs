@@ -452,7 +452,10 @@ async fn serve(
     }
     let running = tandem_node::start(&node).await.map_err(|e| e.to_string())?;
     match &named {
-        Some(name) => println!("tandem: region {} node {name} listening on http://{}", node.region, running.local_addr),
+        Some(name) => println!(
+            "tandem: region {} node {name} listening on http://{}",
+            node.region, running.local_addr
+        ),
         None => println!("tandem: region {} listening on http://{}", node.region, running.local_addr),
     }
     dev::wait_for_signal().await;

@@ -282,6 +282,7 @@ async fn start(dir: &std::path::Path) -> RunningNode {
         peers: vec![tandem_replication::Peer {
             name: "ap-tokyo".into(),
             url: format!("http://{}", free_addr()),
+            other_urls: vec![],
         }],
         replication_key: Some(tandem_replication::ReplicationKey {
             access_key_id: "REPLICATIONKEY".into(),

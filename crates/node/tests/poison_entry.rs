@@ -65,6 +65,7 @@ fn config(region: &str, listen: SocketAddr, peer: (&str, SocketAddr), dir: &std:
         peers: vec![Peer {
             name: peer.0.to_string(),
             url: format!("http://{}", peer.1),
+            other_urls: vec![],
         }],
         replication_key: Some(ReplicationKey {
             access_key_id: "REPLICATIONKEY".into(),

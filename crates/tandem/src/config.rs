@@ -257,6 +257,9 @@ pub struct RegionConfig {
 pub struct RegionNodeConfig {
     pub name: String,
     pub listen: SocketAddr,
+    /// URL clients, peers and the edge use to reach this node; defaults to
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
     /// Scratch space of the node (spooled uploads); defaults to
     /// `<region data_dir>/nodes/<name>`. Nothing durable is kept there.
     pub data_dir: Option<PathBuf>,
@@ -375,6 +378,14 @@ impl RegionConfig {
     /// The AWS region name clients sign for.
     pub fn signing_region(&self) -> String {
         self.signing_region.clone().unwrap_or_else(|| DEFAULT_SIGNING_REGION.to_string())
+    }
+
+    /// URLs of the region's further nodes (`[[regions.nodes]]`).
+    pub fn node_urls(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| n.public_url.clone().unwrap_or_else(|| format!("http://{}", n.listen)))
+            .collect()
     }
 
     /// The node `name` of `[[regions.nodes]]`.
@@ -618,6 +629,7 @@ impl Config {
                 .map(|r| Peer {
                     name: r.name.clone(),
                     url: r.peer_url(),
+                    other_urls: r.node_urls(),
                 })
                 .collect(),
             region_urls: self.regions.iter().map(|r| (r.name.clone(), r.url())).collect(),

@@ -113,6 +113,7 @@ async fn a_scrape_of_a_200k_backlog_reads_no_log() {
         vec![crate::Peer {
             name: PEER.into(),
             url: "http://127.0.0.1:9".into(),
+            other_urls: vec![],
         }],
         None,
         None,

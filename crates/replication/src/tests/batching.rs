@@ -18,6 +18,7 @@ fn shipper(store: &Store, backlog: Arc<PeerBacklog>) -> Shipper {
         peer: Peer {
             name: PEER.into(),
             url: "http://127.0.0.1:9".into(),
+            other_urls: vec![],
         },
         store: store.clone(),
         client: PeerClient::new(HERE, key),
